@@ -1,0 +1,96 @@
+// Package config holds Latchkey's configuration: one YAML file, every key also
+// settable as LATCHKEY_<SECTION>_<KEY>, validated as a whole.
+package config
+
+import "time"
+
+// Config is the whole configuration of a Latchkey server.
+type Config struct {
+	// Issuer is the exact issuer URL (RFC 8414 §2), also the base of every endpoint.
+	Issuer string `yaml:"issuer"`
+	// Listen is the TCP address to serve on, e.g. "127.0.0.1:8080".
+	Listen string `yaml:"listen"`
+	// Database is "sqlite:PATH" or a "postgres://" DSN.
+	Database string `yaml:"database"`
+	// SystemSecret (at least 32 bytes) keys CSRF tokens and seals signing keys.
+	SystemSecret string `yaml:"system_secret"`
+	// Dev enables development defaults (demo data, generated system secret).
+	Dev bool `yaml:"dev"`
+
+	Tokens  Tokens        `yaml:"tokens"`
+	Session SessionConfig `yaml:"session"`
+	Scopes  []Scope       `yaml:"scopes"`
+	Clients []Client      `yaml:"clients"`
+	Users   []User        `yaml:"users"`
+}
+
+// Tokens holds default lifetimes; each is overridable per client.
+type Tokens struct {
+	CodeTTL         time.Duration `yaml:"code_ttl"`          // default 5m (RFC 6749 §4.1.2: at most 10m)
+	AccessTokenTTL  time.Duration `yaml:"access_token_ttl"`  // default 1h
+	RefreshTokenTTL time.Duration `yaml:"refresh_token_ttl"` // default 720h
+}
+
+// SessionConfig controls the single sign-on session and pending requests.
+type SessionConfig struct {
+	TTL            time.Duration `yaml:"ttl"`              // signed-in browser, default 24h
+	AuthRequestTTL time.Duration `yaml:"auth_request_ttl"` // time to finish login+consent, default 15m
+}
+
+// Scope is one entry of the scope registry shown on the consent page.
+type Scope struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+}
+
+// Client is a static client declared in the file (GitOps); applied at start.
+type Client struct {
+	ID              string        `yaml:"id"`
+	Secret          string        `yaml:"secret"` // plain, or use SecretHash
+	SecretHash      string        `yaml:"secret_hash"`
+	Name            string        `yaml:"name"`
+	Public          bool          `yaml:"public"`
+	RedirectURIs    []string      `yaml:"redirect_uris"`
+	GrantTypes      []string      `yaml:"grant_types"`
+	Scopes          []string      `yaml:"scopes"`
+	CodeTTL         time.Duration `yaml:"code_ttl"`
+	AccessTokenTTL  time.Duration `yaml:"access_token_ttl"`
+	RefreshTokenTTL time.Duration `yaml:"refresh_token_ttl"`
+}
+
+// User is a static user declared in the file; applied at start.
+type User struct {
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"` // plain, or use PasswordHash
+	PasswordHash string `yaml:"password_hash"`
+	Name         string `yaml:"name"`
+	Email        string `yaml:"email"`
+}
+
+// DefaultScopes is the scope registry used when the file declares none.
+var DefaultScopes = []Scope{
+	{Name: "openid", Description: "Sign you in and know who you are"},
+	{Name: "profile", Description: "See your name"},
+	{Name: "email", Description: "See your email address"},
+	{Name: "offline_access", Description: "Stay connected when you are not using the app"},
+	{Name: "notes.read", Description: "Read your notes"},
+	{Name: "notes.write", Description: "Create, change and delete your notes"},
+	{Name: "photos.read", Description: "See your photos and albums"},
+	{Name: "photos.write", Description: "Upload and delete your photos"},
+}
+
+// Default returns the configuration every file and override starts from.
+func Default() Config {
+	return Config{
+		Issuer:   "http://127.0.0.1:8080",
+		Listen:   "127.0.0.1:8080",
+		Database: "sqlite:latchkey.db",
+		Tokens: Tokens{
+			CodeTTL:         5 * time.Minute,
+			AccessTokenTTL:  time.Hour,
+			RefreshTokenTTL: 30 * 24 * time.Hour,
+		},
+		Session: SessionConfig{TTL: 24 * time.Hour, AuthRequestTTL: 15 * time.Minute},
+		Scopes:  append([]Scope(nil), DefaultScopes...),
+	}
+}

@@ -1,0 +1,94 @@
+package oauth
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Grant types a client may be allowed (RFC 6749 §4, RFC 8628 §3.4).
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantImplicit          = "implicit"
+	GrantPassword          = "password"
+	GrantClientCredentials = "client_credentials"
+	GrantDeviceCode        = "urn:ietf:params:oauth:grant-type:device_code"
+)
+
+// KnownGrantTypes lists every grant type a client may be registered for.
+var KnownGrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken, GrantImplicit, GrantPassword, GrantClientCredentials, GrantDeviceCode}
+
+// NewClientID returns a random client identifier (RFC 6749 §2.2).
+func NewClientID() string { return "lk_" + secret.RandomString(12) }
+
+// NewClientSecret returns a generated 256-bit client secret and its stored
+// verifier; the plain secret is shown once and never stored.
+func NewClientSecret() (secret.Value, string) {
+	v := secret.New(secret.PrefixClientSecret)
+	return v, secret.HashClientSecret(string(v))
+}
+
+// ValidateClient reports every problem of a client registration at once.
+func ValidateClient(c store.Client, scopes *Scopes) error {
+	var errs []error
+	if c.ID == "" || len(c.ID) > 255 || strings.ContainsAny(c.ID, ": \t\r\n\x00") {
+		errs = append(errs, errors.New("client id must be 1 to 255 characters without spaces or colons"))
+	}
+	if strings.TrimSpace(c.Name) == "" || len(c.Name) > 200 {
+		errs = append(errs, errors.New("client name must be 1 to 200 characters"))
+	}
+	if c.Public && c.SecretHash != "" {
+		errs = append(errs, errors.New("a public client has no secret"))
+	}
+	if !c.Public && c.SecretHash == "" {
+		errs = append(errs, errors.New("a confidential client needs a secret"))
+	}
+	if len(c.GrantTypes) == 0 {
+		errs = append(errs, errors.New("at least one grant type is required"))
+	}
+	for _, g := range c.GrantTypes {
+		if !slices.Contains(KnownGrantTypes, g) {
+			errs = append(errs, fmt.Errorf("unknown grant type %q", g))
+		}
+		if g == GrantClientCredentials && c.Public {
+			errs = append(errs, errors.New("client_credentials needs a confidential client (RFC 6749 §4.4)"))
+		}
+		if g == GrantPassword && c.Public {
+			errs = append(errs, errors.New("the password grant is never allowed for public clients (RFC 9700 §2.4)"))
+		}
+	}
+	redirects := slices.Contains(c.GrantTypes, GrantAuthorizationCode) || slices.Contains(c.GrantTypes, GrantImplicit)
+	if redirects && len(c.RedirectURIs) == 0 {
+		errs = append(errs, errors.New("authorization_code and implicit need at least one redirect URI"))
+	}
+	for _, u := range c.RedirectURIs {
+		if err := ValidateRegisteredRedirectURI(u); err != nil {
+			errs = append(errs, fmt.Errorf("redirect URI %q: %w", u, err))
+		}
+	}
+	for _, s := range c.Scopes {
+		if !scopes.Known(s) {
+			errs = append(errs, fmt.Errorf("unknown scope %q", s))
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    int64
+	}{{"code_ttl", int64(c.CodeTTL)}, {"access_token_ttl", int64(c.AccessTokenTTL)}, {"refresh_token_ttl", int64(c.RefreshTokenTTL)}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative", d.name))
+		}
+	}
+	if c.CodeTTL > 10*60*1e9 {
+		errs = append(errs, errors.New("code_ttl must be at most 10m (RFC 6749 §4.1.2)"))
+	}
+	return errors.Join(errs...)
+}
+
+// AllowsGrant reports whether the client is registered for grant type g.
+func AllowsGrant(c store.Client, g string) bool { return slices.Contains(c.GrantTypes, g) }

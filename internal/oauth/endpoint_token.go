@@ -1,0 +1,92 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// grantHandler runs one grant type for an authenticated client.
+type grantHandler func(ctx context.Context, client store.Client, q params) (TokenResponse, *Error)
+
+// HandleToken is the token endpoint (RFC 6749 §3.2): POST only, parameters
+// in a url-encoded body, the client authenticated, then the grant_type's
+// handler from the dispatch table.
+func (p *Provider) HandleToken(w http.ResponseWriter, r *http.Request) {
+	resp, e := p.token(w, r)
+	if e != nil {
+		if e.Status >= 500 {
+			p.Logger.WarnContext(r.Context(), "token request failed", "error", e.Code)
+		}
+		WriteError(w, e)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (p *Provider) token(w http.ResponseWriter, r *http.Request) (TokenResponse, *Error) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		return TokenResponse{}, &Error{Code: "invalid_request", Status: http.StatusMethodNotAllowed, Description: "the token endpoint accepts POST only"}
+	}
+	q, dup, e := readFormBody(w, r)
+	if e != nil {
+		return TokenResponse{}, e
+	}
+	if dup != "" {
+		return TokenResponse{}, duplicated(dup)
+	}
+	cred, e := readClientCredentials(r, q)
+	if e != nil {
+		return TokenResponse{}, e
+	}
+	client, e := p.authenticateClient(r.Context(), cred)
+	if e != nil {
+		return TokenResponse{}, e
+	}
+	gt := q["grant_type"]
+	if gt == "" {
+		return TokenResponse{}, InvalidRequest("grant_type is missing")
+	}
+	handler, ok := p.grants[gt]
+	if !ok {
+		return TokenResponse{}, UnsupportedGrantType("unsupported grant_type")
+	}
+	if !AllowsGrant(client, gt) {
+		return TokenResponse{}, UnauthorizedClient("this client may not use this grant type")
+	}
+	return handler(r.Context(), client, q)
+}
+
+// WriteError writes a back-channel error (RFC 6749 §5.2): JSON, no-store,
+// 401 with WWW-Authenticate for invalid_client under Basic.
+func WriteError(w http.ResponseWriter, e *Error) {
+	if e.basicAuth {
+		w.Header().Set("WWW-Authenticate", `Basic realm="latchkey", charset="UTF-8"`)
+	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	writeJSON(w, e.Status, struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description,omitempty"`
+	}{e.Code, e.Description})
+}
+
+// writeJSON writes v with the headers every token-endpoint answer carries
+// (RFC 6749 §5.1: Cache-Control: no-store, Pragma: no-cache).
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status, body = http.StatusInternalServerError, []byte(`{"error":"server_error"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	w.WriteHeader(status)
+	w.Write(body)
+}

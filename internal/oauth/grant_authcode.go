@@ -1,0 +1,94 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// grantAuthorizationCode redeems an authorization code (RFC 6749 §4.1.3).
+func (p *Provider) grantAuthorizationCode(ctx context.Context, client store.Client, q params) (TokenResponse, *Error) {
+	code := q["code"]
+	if code == "" {
+		return TokenResponse{}, InvalidRequest("code is missing")
+	}
+	if !secret.HasPrefix(code, secret.PrefixCode) {
+		return TokenResponse{}, InvalidGrant("the code is invalid")
+	}
+	ac, err := p.Store.GetCode(ctx, secret.Hash(code))
+	if errors.Is(err, store.ErrNotFound) {
+		return TokenResponse{}, InvalidGrant("the code is invalid")
+	}
+	if err != nil {
+		return TokenResponse{}, p.storeError(ctx, "get code", err)
+	}
+	// §4.1.3: "ensure that the authorization code was issued to the
+	// authenticated confidential client". A foreign client learns nothing
+	// and changes nothing.
+	if ac.ClientID != client.ID {
+		return TokenResponse{}, InvalidGrant("the code is invalid")
+	}
+	now := p.Now()
+	if !ac.UsedAt.IsZero() {
+		return TokenResponse{}, p.codeReplayed(ctx, ac)
+	}
+	if !now.Before(ac.ExpiresAt) {
+		return TokenResponse{}, InvalidGrant("the code has expired")
+	}
+	// §4.1.3: redirect_uri is REQUIRED if it was included in the
+	// authorization request, and the values MUST be identical.
+	if uri, given := q["redirect_uri"]; (ac.RedirectURIGiven || given) && uri != ac.RedirectURI {
+		return TokenResponse{}, InvalidGrant("redirect_uri does not match the authorization request")
+	}
+	verifier, hasVerifier := q["code_verifier"]
+	switch {
+	case ac.CodeChallenge != "" && !hasVerifier:
+		return TokenResponse{}, InvalidGrant("code_verifier is missing (RFC 7636 §4.5)")
+	case ac.CodeChallenge != "" && !VerifyPKCE(verifier, ac.CodeChallenge, ac.CodeChallengeMethod):
+		return TokenResponse{}, InvalidGrant("code_verifier does not match the code_challenge (RFC 7636 §4.6)")
+	case ac.CodeChallenge == "" && hasVerifier:
+		// RFC 9700 §4.8.2: a verifier for a code issued without a challenge
+		// is a PKCE downgrade attempt.
+		return TokenResponse{}, InvalidGrant("this code was issued without a code_challenge")
+	}
+	grant, err := p.Store.GetGrant(ctx, ac.GrantID)
+	if errors.Is(err, store.ErrNotFound) {
+		return TokenResponse{}, InvalidGrant("the grant of this code was revoked")
+	}
+	if err != nil {
+		return TokenResponse{}, p.storeError(ctx, "get grant", err)
+	}
+	if !grant.Active(now) {
+		return TokenResponse{}, InvalidGrant("the grant of this code was revoked or has expired")
+	}
+	resp, rows := p.mint(issuance{
+		client: client, grant: grant, familyID: ac.Hash, scopes: ac.Scopes, refreshScopes: ac.Scopes,
+		authTime: ac.AuthTime, refresh: AllowsGrant(client, GrantRefreshToken), now: now,
+	})
+	err = p.Store.RedeemCode(ctx, ac.Hash, now, rows)
+	if errors.Is(err, store.ErrAlreadyUsed) {
+		// Another request redeemed it first, or the code expired or lost its
+		// grant in between: the answer is the same as for any replay.
+		return TokenResponse{}, p.codeReplayed(ctx, ac)
+	}
+	if err != nil {
+		return TokenResponse{}, p.storeError(ctx, "redeem code", err)
+	}
+	p.Logger.InfoContext(ctx, "code redeemed", "client_id", client.ID, "grant_id", grant.ID)
+	return resp, nil
+}
+
+// codeReplayed answers a second use of a code. RFC 6749 §4.1.2: "If an
+// authorization code is used more than once, the authorization server MUST
+// deny the request and SHOULD revoke (when possible) all tokens previously
+// issued based on that authorization code."
+func (p *Provider) codeReplayed(ctx context.Context, ac store.AuthCode) *Error {
+	n, err := p.Store.RevokeFamily(ctx, ac.Hash, p.Now())
+	if err != nil {
+		return p.storeError(ctx, "revoke family", err)
+	}
+	p.Logger.WarnContext(ctx, "authorization code replayed; its tokens are revoked", "client_id", ac.ClientID, "grant_id", ac.GrantID, "revoked", n)
+	return InvalidGrant("the code is invalid or was already used")
+}

@@ -1,0 +1,91 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// grantRefreshToken exchanges a refresh token (RFC 6749 §6). The refresh
+// token rotates on every use; presenting a rotated one again is reuse and
+// revokes the whole family (RFC 9700 §4.14.2).
+func (p *Provider) grantRefreshToken(ctx context.Context, client store.Client, q params) (TokenResponse, *Error) {
+	raw := q["refresh_token"]
+	if raw == "" {
+		return TokenResponse{}, InvalidRequest("refresh_token is missing")
+	}
+	if !secret.HasPrefix(raw, secret.PrefixRefreshToken) {
+		return TokenResponse{}, InvalidGrant("the refresh token is invalid")
+	}
+	old, err := p.Store.GetToken(ctx, secret.Hash(raw))
+	if errors.Is(err, store.ErrNotFound) || err == nil && old.Kind != store.KindRefresh {
+		return TokenResponse{}, InvalidGrant("the refresh token is invalid")
+	}
+	if err != nil {
+		return TokenResponse{}, p.storeError(ctx, "get token", err)
+	}
+	// §6: the token is bound to the client it was issued to. Another
+	// client's attempt changes nothing for the rightful owner.
+	if old.ClientID != client.ID {
+		return TokenResponse{}, InvalidGrant("the refresh token is invalid")
+	}
+	now := p.Now()
+	if !old.RotatedAt.IsZero() {
+		return TokenResponse{}, p.refreshReused(ctx, old)
+	}
+	if !old.RevokedAt.IsZero() || !now.Before(old.ExpiresAt) {
+		return TokenResponse{}, InvalidGrant("the refresh token was revoked or has expired")
+	}
+	scopes := old.Scopes
+	if raw, ok := q["scope"]; ok {
+		requested, e := ParseScope(raw)
+		if e != nil {
+			return TokenResponse{}, e
+		}
+		// §6: "The requested scope MUST NOT include any scope not
+		// originally granted by the resource owner".
+		if len(requested) == 0 || !Subset(requested, old.Scopes) {
+			return TokenResponse{}, InvalidScope("the requested scope is wider than the original grant")
+		}
+		scopes = requested
+	}
+	// The client's registration may have narrowed since (RFC 9700 §4.14.2).
+	if !Subset(scopes, client.Scopes) {
+		return TokenResponse{}, InvalidScope("the client may no longer use one of these scopes")
+	}
+	grant, err := p.Store.GetGrant(ctx, old.GrantID)
+	if errors.Is(err, store.ErrNotFound) {
+		return TokenResponse{}, InvalidGrant("the grant of this refresh token was revoked")
+	}
+	if err != nil {
+		return TokenResponse{}, p.storeError(ctx, "get grant", err)
+	}
+	if !grant.Active(now) {
+		return TokenResponse{}, InvalidGrant("the grant of this refresh token was revoked or has expired")
+	}
+	resp, rows := p.mint(issuance{
+		client: client, grant: grant, familyID: old.FamilyID, scopes: scopes, refreshScopes: old.Scopes,
+		authTime: old.AuthTime, refresh: true, now: now,
+	})
+	err = p.Store.RotateRefreshToken(ctx, old.Hash, now, rows)
+	if errors.Is(err, store.ErrAlreadyUsed) {
+		// A concurrent request rotated it first: to the server that is reuse.
+		return TokenResponse{}, p.refreshReused(ctx, old)
+	}
+	if err != nil {
+		return TokenResponse{}, p.storeError(ctx, "rotate refresh token", err)
+	}
+	return resp, nil
+}
+
+// refreshReused revokes every token of the family of a reused refresh token.
+func (p *Provider) refreshReused(ctx context.Context, old store.Token) *Error {
+	n, err := p.Store.RevokeFamily(ctx, old.FamilyID, p.Now())
+	if err != nil {
+		return p.storeError(ctx, "revoke family", err)
+	}
+	p.Logger.WarnContext(ctx, "refresh token reused; its family is revoked", "client_id", old.ClientID, "grant_id", old.GrantID, "revoked", n)
+	return InvalidGrant("the refresh token is invalid or was already used")
+}

@@ -1,0 +1,82 @@
+package oauth
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+)
+
+// Size limits on request input (SECURITY.md c.6).
+const (
+	maxBodyBytes  = 64 << 10
+	maxQueryBytes = 8 << 10
+	maxParamCount = 64
+)
+
+// params is a parsed request whose parameters each appear at most once.
+// RFC 6749 §3.1 and §3.2: "Request and response parameters MUST NOT be
+// included more than once", and parameters sent without a value MUST be
+// treated as if they were omitted.
+type params map[string]string
+
+// parseParams decodes url-encoded parameters, refusing too many parameters
+// and malformed escapes. A repeated parameter is reported by name in dup
+// (the first one found) so that each endpoint can answer it as it must.
+func parseParams(raw string) (p params, dup string, e *Error) {
+	vals, err := url.ParseQuery(raw)
+	if err != nil {
+		return nil, "", InvalidRequest("malformed parameters")
+	}
+	if len(vals) > maxParamCount {
+		return nil, "", InvalidRequest("too many parameters")
+	}
+	p = make(params, len(vals))
+	for k, vs := range vals {
+		if len(vs) > 1 && (dup == "" || k < dup) {
+			dup = k
+		}
+		if vs[0] != "" {
+			p[k] = vs[0]
+		}
+	}
+	return p, dup, nil
+}
+
+// duplicated is the error for a repeated parameter.
+func duplicated(name string) *Error {
+	return InvalidRequest("parameter %s is repeated (RFC 6749 §3.1)", safeName(name))
+}
+
+// safeName returns a parameter name fit to echo in an error description.
+func safeName(k string) string {
+	if len(k) > 40 {
+		return "(a long name)"
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return "(a name with unusual characters)"
+		}
+	}
+	return k
+}
+
+// readFormBody reads an application/x-www-form-urlencoded body of at most
+// maxBodyBytes, ignoring the query string.
+func readFormBody(w http.ResponseWriter, r *http.Request) (params, string, *Error) {
+	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || ct != "application/x-www-form-urlencoded" {
+		return nil, "", InvalidRequest("the body must be application/x-www-form-urlencoded")
+	}
+	buf, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, "", &Error{Code: "invalid_request", Status: http.StatusRequestEntityTooLarge, Description: "the body is larger than 64 KiB"}
+		}
+		return nil, "", InvalidRequest("the body could not be read")
+	}
+	return parseParams(string(buf))
+}

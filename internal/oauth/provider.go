@@ -1,0 +1,87 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Paths of the pages the authorization endpoint sends the browser to.
+const (
+	LoginPath   = "/login"
+	ConsentPath = "/consent"
+)
+
+// Provider is the OAuth 2.0 protocol over a store. Its methods take typed
+// requests and return typed results or *Error; the endpoint_*.go files are
+// the only ones that speak HTTP.
+type Provider struct {
+	Store    store.Store
+	Scopes   *Scopes
+	Sessions *session.Manager
+	Issuer   string
+	Tokens   config.Tokens
+	// AuthRequestTTL is how long a user has to finish login and consent.
+	AuthRequestTTL time.Duration
+	Now            func() time.Time
+	Logger         *slog.Logger
+	// ErrorPage renders a front-channel error that must not be redirected
+	// (RFC 6749 §4.1.2.1); provided by the web package.
+	ErrorPage func(w http.ResponseWriter, r *http.Request, e *Error)
+
+	grants map[string]grantHandler
+}
+
+// Init prepares the grant dispatch table; call once after setting fields.
+func (p *Provider) Init() {
+	p.grants = map[string]grantHandler{
+		GrantAuthorizationCode: p.grantAuthorizationCode,
+		GrantRefreshToken:      p.grantRefreshToken,
+	}
+}
+
+// storeError turns a store failure into the protocol answer: a value the
+// backend refused is the client's fault; anything else is ours, logged and
+// answered as temporarily unavailable (never a 500 with details).
+func (p *Provider) storeError(ctx context.Context, op string, err error) *Error {
+	if errors.Is(err, store.ErrInvalid) {
+		return InvalidRequest("a parameter contains a value that cannot be stored")
+	}
+	p.Logger.ErrorContext(ctx, "store failure", "op", op, "err", err)
+	return TemporarilyUnavailable()
+}
+
+func (p *Provider) codeTTL(c store.Client) time.Duration {
+	if c.CodeTTL > 0 {
+		return c.CodeTTL
+	}
+	return p.Tokens.CodeTTL
+}
+
+func (p *Provider) accessTTL(c store.Client) time.Duration {
+	if c.AccessTokenTTL > 0 {
+		return c.AccessTokenTTL
+	}
+	return p.Tokens.AccessTokenTTL
+}
+
+func (p *Provider) refreshTTL(c store.Client) time.Duration {
+	if c.RefreshTokenTTL > 0 {
+		return c.RefreshTokenTTL
+	}
+	return p.Tokens.RefreshTokenTTL
+}
+
+// capExpiry returns the earlier of t and the grant's expiry.
+func capExpiry(t time.Time, g store.Grant) time.Time {
+	if !g.ExpiresAt.IsZero() && g.ExpiresAt.Before(t) {
+		return g.ExpiresAt
+	}
+	return t
+}

@@ -1,0 +1,89 @@
+package oauth
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/config"
+)
+
+// maxScopes bounds how many scope tokens one request may carry.
+const maxScopes = 64
+
+// ParseScope splits a scope parameter (RFC 6749 §3.3): space-delimited tokens
+// of %x21 / %x23-5B / %x5D-7E; repeated tokens count once; order is kept.
+func ParseScope(s string) ([]string, *Error) {
+	var out []string
+	for tok := range strings.SplitSeq(s, " ") {
+		if tok == "" {
+			continue
+		}
+		if !validScopeToken(tok) {
+			return nil, InvalidScope("scope contains a character RFC 6749 §3.3 does not allow")
+		}
+		if !slices.Contains(out, tok) {
+			out = append(out, tok)
+		}
+		if len(out) > maxScopes {
+			return nil, InvalidScope("too many scopes")
+		}
+	}
+	return out, nil
+}
+
+func validScopeToken(tok string) bool {
+	if len(tok) > 128 {
+		return false
+	}
+	for i := 0; i < len(tok); i++ {
+		c := tok[i]
+		if c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// FormatScope joins scopes for a response or a token (RFC 6749 §3.3).
+func FormatScope(scopes []string) string { return strings.Join(scopes, " ") }
+
+// Subset reports whether every element of a is in b.
+func Subset(a, b []string) bool {
+	for _, s := range a {
+		if !slices.Contains(b, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// Scopes is the registry of scopes the server knows, with the descriptions
+// the consent page shows.
+type Scopes struct {
+	list []config.Scope
+	desc map[string]string
+}
+
+// NewScopes builds the registry from configuration.
+func NewScopes(list []config.Scope) *Scopes {
+	s := &Scopes{list: list, desc: make(map[string]string, len(list))}
+	for _, sc := range list {
+		s.desc[sc.Name] = sc.Description
+	}
+	return s
+}
+
+// Known reports whether name is a registered scope.
+func (s *Scopes) Known(name string) bool { _, ok := s.desc[name]; return ok }
+
+// Description returns the consent text of a scope.
+func (s *Scopes) Description(name string) string { return s.desc[name] }
+
+// Names returns every registered scope name in registry order.
+func (s *Scopes) Names() []string {
+	out := make([]string, len(s.list))
+	for i, sc := range s.list {
+		out[i] = sc.Name
+	}
+	return out
+}

@@ -1,0 +1,143 @@
+// Package session keeps the browser side of Latchkey: the browser-binding
+// cookie, the single sign-on session cookie and CSRF tokens. It is shared by
+// the authorization endpoint (is someone signed in?) and the pages.
+package session
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Cookie names. The __Host- prefix is used when the issuer is https, so the
+// browser refuses the cookie from any other path, host or insecure origin.
+const (
+	browserCookie = "lk_browser"
+	sessionCookie = "lk_session"
+)
+
+// Manager reads and writes Latchkey's cookies.
+type Manager struct {
+	Store  store.SessionStore
+	Key    []byte // HMAC key for CSRF tokens, derived from the system secret
+	Secure bool   // issuer is https: cookies get Secure and the __Host- prefix
+	TTL    time.Duration
+	Now    func() time.Time
+}
+
+func (m *Manager) name(base string) string {
+	if m.Secure {
+		return "__Host-" + base
+	}
+	return base
+}
+
+func (m *Manager) cookie(name, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name:     m.name(name),
+		Value:    value,
+		Path:     "/",
+		MaxAge:   maxAge,
+		HttpOnly: true,
+		Secure:   m.Secure,
+		SameSite: http.SameSiteLaxMode,
+	}
+}
+
+// Browser returns the browser-binding id of this browser, setting a new
+// cookie when it has none (or a malformed one). Pending authorization
+// requests and CSRF tokens are bound to it.
+func (m *Manager) Browser(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(m.name(browserCookie)); err == nil && secret.HasPrefix(c.Value, secret.PrefixBrowser) {
+		return c.Value
+	}
+	id := string(secret.New(secret.PrefixBrowser))
+	http.SetCookie(w, m.cookie(browserCookie, id, 400*24*3600))
+	// Make the new id visible to later reads within this same request.
+	r.AddCookie(&http.Cookie{Name: m.name(browserCookie), Value: id})
+	return id
+}
+
+// ExistingBrowser returns the browser id only if the request carries one.
+func (m *Manager) ExistingBrowser(r *http.Request) (string, bool) {
+	c, err := r.Cookie(m.name(browserCookie))
+	if err != nil || !secret.HasPrefix(c.Value, secret.PrefixBrowser) {
+		return "", false
+	}
+	return c.Value, true
+}
+
+// CSRFToken returns the token a form of the given purpose must carry for
+// this browser: HMAC(key, purpose || browser id). It is unguessable without
+// the system secret and useless in another browser (RFC 6749 §10.12).
+func (m *Manager) CSRFToken(browser, purpose string) string {
+	mac := hmac.New(sha256.New, m.Key)
+	mac.Write([]byte(purpose))
+	mac.Write([]byte{0})
+	mac.Write([]byte(browser))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// CheckCSRF reports whether token is this browser's token for purpose.
+func (m *Manager) CheckCSRF(r *http.Request, purpose, token string) bool {
+	browser, ok := m.ExistingBrowser(r)
+	if !ok || token == "" {
+		return false
+	}
+	return hmac.Equal([]byte(m.CSRFToken(browser, purpose)), []byte(token))
+}
+
+// ErrNoSession means the browser is not signed in.
+var ErrNoSession = errors.New("session: not signed in")
+
+// Current returns the signed-in session of the request; ErrNoSession if none
+// or expired. Other errors come from the store.
+func (m *Manager) Current(ctx context.Context, r *http.Request) (store.Session, error) {
+	c, err := r.Cookie(m.name(sessionCookie))
+	if err != nil || !secret.HasPrefix(c.Value, secret.PrefixSession) {
+		return store.Session{}, ErrNoSession
+	}
+	s, err := m.Store.GetSession(ctx, secret.Hash(c.Value), m.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Session{}, ErrNoSession
+	}
+	return s, err
+}
+
+// SignIn stores a new session for userID and sets its cookie. A new session
+// id is made at every sign-in, so a fixated cookie is never promoted.
+func (m *Manager) SignIn(ctx context.Context, w http.ResponseWriter, userID string) (store.Session, error) {
+	now := m.Now()
+	token := secret.New(secret.PrefixSession)
+	s := store.Session{Hash: secret.Hash(string(token)), UserID: userID, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(m.TTL)}
+	if err := m.Store.CreateSession(ctx, s); err != nil {
+		return store.Session{}, err
+	}
+	http.SetCookie(w, m.cookie(sessionCookie, string(token), int(m.TTL/time.Second)))
+	return s, nil
+}
+
+// SignOut deletes the session of the request and clears its cookie.
+func (m *Manager) SignOut(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+	http.SetCookie(w, m.cookie(sessionCookie, "", -1))
+	c, err := r.Cookie(m.name(sessionCookie))
+	if err != nil {
+		return nil
+	}
+	return m.Store.DeleteSession(ctx, secret.Hash(c.Value))
+}
+
+// DeriveKey derives a purpose-specific key from the system secret, so that
+// one secret can key several mechanisms without reuse.
+func DeriveKey(systemSecret []byte, purpose string) []byte {
+	mac := hmac.New(sha256.New, systemSecret)
+	mac.Write([]byte("latchkey/" + purpose))
+	return mac.Sum(nil)
+}

@@ -1,0 +1,274 @@
+// Package store defines Latchkey's persistent entities and the role interfaces
+// that every storage backend implements. Verbs name their guarantee: RedeemCode
+// and RotateRefreshToken are atomic and single-use, decided by the database.
+//
+// Secrets never reach this package in plain text: codes, tokens, sessions and
+// client secrets arrive as lookup hashes (see internal/secret).
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors returned by every backend; compare with errors.Is.
+var (
+	// ErrNotFound: no row with that key (or it belongs to a different kind).
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a unique key (client id, username, hash) already exists.
+	ErrConflict = errors.New("store: conflict")
+	// ErrAlreadyUsed: a single-use artifact (code, refresh token, pending
+	// authorization request) was already consumed, rotated, revoked or has
+	// expired by the time the atomic update ran.
+	ErrAlreadyUsed = errors.New("store: already used")
+	// ErrInvalid: a value the backend cannot store (for example a NUL byte,
+	// which PostgreSQL refuses in text); callers answer 400, never 500.
+	ErrInvalid = errors.New("store: invalid value")
+)
+
+// Client is a registered OAuth client (RFC 6749 §2).
+type Client struct {
+	ID string
+	// SecretHash is the self-describing verifier of the client secret
+	// ("sha256:<hex>" for generated secrets, an argon2id PHC string for
+	// imported ones); empty for public clients.
+	SecretHash   string
+	Name         string
+	Public       bool
+	RedirectURIs []string
+	GrantTypes   []string
+	Scopes       []string
+	// Per-client lifetimes; zero means the server default.
+	CodeTTL         time.Duration
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// User is a resource owner who signs in with a username and password.
+type User struct {
+	ID           string
+	Username     string
+	PasswordHash string // argon2id PHC string
+	Name         string
+	Email        string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Grant is a user's decision at consent: user x client x scopes x lifetime.
+// Every code and token belongs to one grant; revoking the grant revokes them all.
+type Grant struct {
+	ID        string
+	UserID    string
+	ClientID  string
+	Scopes    []string
+	CreatedAt time.Time
+	ExpiresAt time.Time // zero: until revoked
+	RevokedAt time.Time // zero: active
+}
+
+// Active reports whether the grant may still issue tokens at now.
+func (g Grant) Active(now time.Time) bool {
+	return g.RevokedAt.IsZero() && (g.ExpiresAt.IsZero() || now.Before(g.ExpiresAt))
+}
+
+// AuthRequest is a pending authorization request (RFC 6749 §4.1.1) waiting
+// for the user to sign in and consent. It is bound to the browser that
+// started it and consumed exactly once.
+type AuthRequest struct {
+	ID                  string // random, shown to the browser in forms
+	BrowserHash         string // SHA-256 of the browser-binding cookie
+	ClientID            string
+	RedirectURI         string // the URI the response goes to (validated)
+	RedirectURIGiven    bool   // whether the request carried redirect_uri (RFC 6749 §4.1.3)
+	ResponseType        string
+	Scopes              []string
+	State               string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Nonce               string
+	UserID              string    // set once the user signed in
+	AuthTime            time.Time // when that user signed in
+	CreatedAt           time.Time
+	ExpiresAt           time.Time
+	ConsumedAt          time.Time
+}
+
+// AuthCode is an authorization code (RFC 6749 §4.1.2). The row is kept after
+// redemption (UsedAt set) so that a replay can find and revoke what it issued.
+type AuthCode struct {
+	Hash                string // SHA-256 lookup hash of the code
+	GrantID             string
+	ClientID            string
+	UserID              string
+	RedirectURI         string
+	RedirectURIGiven    bool
+	Scopes              []string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Nonce               string
+	AuthTime            time.Time
+	CreatedAt           time.Time
+	ExpiresAt           time.Time
+	UsedAt              time.Time // zero: not redeemed
+}
+
+// Token kinds.
+const (
+	KindAccess  = "access"
+	KindRefresh = "refresh"
+)
+
+// Token is an issued opaque access token or a refresh token, stored by hash.
+// Tokens of one family descend from one code redemption; replay of that code
+// or reuse of a rotated refresh token revokes the whole family.
+type Token struct {
+	Hash      string
+	Kind      string // KindAccess or KindRefresh
+	FamilyID  string
+	GrantID   string // empty for tokens issued without a user (client credentials)
+	ClientID  string
+	UserID    string
+	Scopes    []string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	RotatedAt time.Time // refresh tokens: zero until exchanged
+	RevokedAt time.Time // zero: not revoked
+}
+
+// Active reports whether the token is usable at now.
+func (t Token) Active(now time.Time) bool {
+	return t.RevokedAt.IsZero() && t.RotatedAt.IsZero() && now.Before(t.ExpiresAt)
+}
+
+// Session is a signed-in browser (single sign-on), stored by the hash of its cookie.
+type Session struct {
+	Hash      string
+	UserID    string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// ClientStore manages registered clients.
+type ClientStore interface {
+	// CreateClient inserts c; ErrConflict if the id exists.
+	CreateClient(ctx context.Context, c Client) error
+	// GetClient returns the client; ErrNotFound.
+	GetClient(ctx context.Context, id string) (Client, error)
+	// ListClients returns every client ordered by id.
+	ListClients(ctx context.Context) ([]Client, error)
+	// UpdateClient replaces every field of the client with c.ID; ErrNotFound.
+	UpdateClient(ctx context.Context, c Client) error
+	// DeleteClient removes the client and everything issued to it; ErrNotFound.
+	DeleteClient(ctx context.Context, id string) error
+}
+
+// UserStore manages resource owners.
+type UserStore interface {
+	// CreateUser inserts u; ErrConflict if the id or username exists.
+	CreateUser(ctx context.Context, u User) error
+	// GetUser returns the user by id; ErrNotFound.
+	GetUser(ctx context.Context, id string) (User, error)
+	// GetUserByUsername returns the user by exact username; ErrNotFound.
+	GetUserByUsername(ctx context.Context, username string) (User, error)
+	// ListUsers returns every user ordered by username.
+	ListUsers(ctx context.Context) ([]User, error)
+	// UpdateUser replaces the fields of the user with u.ID; ErrNotFound.
+	UpdateUser(ctx context.Context, u User) error
+	// DeleteUser removes the user with their sessions, grants and tokens; ErrNotFound.
+	DeleteUser(ctx context.Context, id string) error
+}
+
+// GrantStore manages consent decisions.
+type GrantStore interface {
+	// GetGrant returns the grant; ErrNotFound.
+	GetGrant(ctx context.Context, id string) (Grant, error)
+	// ListGrantsByUser returns the user's grants, newest first.
+	ListGrantsByUser(ctx context.Context, userID string) ([]Grant, error)
+	// RevokeGrant marks the grant and every token of it revoked at now, in one
+	// transaction; ErrNotFound.
+	RevokeGrant(ctx context.Context, id string, now time.Time) error
+}
+
+// AuthRequestStore manages pending authorization requests.
+type AuthRequestStore interface {
+	// CreateAuthRequest inserts r; ErrConflict on a duplicate id.
+	CreateAuthRequest(ctx context.Context, r AuthRequest) error
+	// GetAuthRequest returns the request; ErrNotFound.
+	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error)
+	// SetAuthRequestUser records who signed in for a request that is neither
+	// consumed nor expired at authTime; ErrNotFound, ErrAlreadyUsed.
+	SetAuthRequestUser(ctx context.Context, id, userID string, authTime time.Time) error
+	// CompleteAuthRequest is the consent decision, atomically: it marks the
+	// request consumed (only if not yet consumed and not expired at now),
+	// stores grant (inserted, or updated if a grant with that id exists) and,
+	// if code is non-nil, inserts the code. Exactly one concurrent caller
+	// succeeds; the others get ErrAlreadyUsed and nothing is written.
+	// ErrNotFound if no such request.
+	CompleteAuthRequest(ctx context.Context, id string, now time.Time, grant *Grant, code *AuthCode) error
+	// ConsumeAuthRequest marks the request consumed without a grant (the user
+	// denied); ErrNotFound, ErrAlreadyUsed as above.
+	ConsumeAuthRequest(ctx context.Context, id string, now time.Time) error
+	// FindActiveGrant returns the newest active grant of user to client at now; ErrNotFound.
+	FindActiveGrant(ctx context.Context, userID, clientID string, now time.Time) (Grant, error)
+}
+
+// CodeStore manages authorization codes.
+type CodeStore interface {
+	// GetCode returns the code by hash, used or not; ErrNotFound.
+	GetCode(ctx context.Context, hash string) (AuthCode, error)
+	// RedeemCode atomically marks the code used at now and inserts the tokens
+	// it issues, provided the code is unused, unexpired, and its grant active.
+	// Exactly one concurrent caller succeeds; the others get ErrAlreadyUsed
+	// and nothing is written. ErrNotFound if no such code.
+	RedeemCode(ctx context.Context, hash string, now time.Time, issued []Token) error
+}
+
+// TokenStore manages access and refresh tokens.
+type TokenStore interface {
+	// CreateTokens inserts the tokens in one transaction; ErrConflict.
+	CreateTokens(ctx context.Context, tokens []Token) error
+	// GetToken returns the token by hash, in any state; ErrNotFound.
+	GetToken(ctx context.Context, hash string) (Token, error)
+	// RotateRefreshToken atomically marks the refresh token oldHash rotated
+	// at now and inserts issued, provided the old token is an active refresh
+	// token (not rotated, not revoked, unexpired) of an active grant.
+	// Exactly one concurrent caller succeeds; the others get ErrAlreadyUsed
+	// and nothing is written. ErrNotFound if no such token.
+	RotateRefreshToken(ctx context.Context, oldHash string, now time.Time, issued []Token) error
+	// RevokeToken marks one token revoked at now (no error if it already was); ErrNotFound.
+	RevokeToken(ctx context.Context, hash string, now time.Time) error
+	// RevokeFamily marks every token of the family revoked at now and
+	// returns how many changed.
+	RevokeFamily(ctx context.Context, familyID string, now time.Time) (int, error)
+}
+
+// SessionStore manages signed-in browsers.
+type SessionStore interface {
+	// CreateSession inserts s; ErrConflict.
+	CreateSession(ctx context.Context, s Session) error
+	// GetSession returns an unexpired session at now; ErrNotFound otherwise.
+	GetSession(ctx context.Context, hash string, now time.Time) (Session, error)
+	// DeleteSession removes the session (no error if absent).
+	DeleteSession(ctx context.Context, hash string) error
+}
+
+// Store is everything a Latchkey server needs from a backend.
+type Store interface {
+	ClientStore
+	UserStore
+	GrantStore
+	AuthRequestStore
+	CodeStore
+	TokenStore
+	SessionStore
+	// Ping checks that the database answers (for /readyz).
+	Ping(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+}
