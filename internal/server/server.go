@@ -8,10 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/web"
 )
 
 // Options are what a server is built from.
@@ -34,23 +38,68 @@ func New(opts Options) (*Server, error) {
 	if opts.Store == nil {
 		return nil, errors.New("server: no store")
 	}
+	if len(opts.Config.SystemSecret) < 32 {
+		return nil, errors.New("server: the system secret must be at least 32 bytes")
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{opts: opts}
+	cfg := opts.Config
+	issuer := strings.TrimRight(cfg.Issuer, "/")
+	secure := strings.HasPrefix(issuer, "https://")
+	sessions := &session.Manager{
+		Store:  opts.Store,
+		Key:    session.DeriveKey([]byte(cfg.SystemSecret), "csrf"),
+		Secure: secure,
+		TTL:    cfg.Session.TTL,
+		Now:    opts.Now,
+	}
+	provider := &oauth.Provider{
+		Store:          opts.Store,
+		Scopes:         oauth.NewScopes(cfg.Scopes),
+		Sessions:       sessions,
+		Issuer:         issuer,
+		Tokens:         cfg.Tokens,
+		AuthRequestTTL: cfg.Session.AuthRequestTTL,
+		Now:            opts.Now,
+		Logger:         opts.Logger,
+	}
+	pages, err := web.New(web.Options{OAuth: provider, Sessions: sessions, Users: opts.Store, Logger: opts.Logger, Now: opts.Now, Dev: cfg.Dev})
+	if err != nil {
+		return nil, err
+	}
+	provider.ErrorPage = pages.ErrorPage
+	provider.Init()
+
 	mux := http.NewServeMux()
+	mux.HandleFunc("/authorize", provider.HandleAuthorize)
+	mux.HandleFunc("/token", provider.HandleToken)
+	pages.Routes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
-	s.handler = mux
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := opts.Store.Ping(ctx); err != nil {
+			opts.Logger.WarnContext(r.Context(), "not ready", "err", err)
+			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+
+	s := &Server{opts: opts}
+	s.handler = recoverPanics(opts.Logger, accessLog(opts.Logger, securityHeaders(secure, mux)))
 	return s, nil
 }
 
 // Handler returns the root handler (for tests and embedding).
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Serve answers on ln until ctx is done, then shuts down gracefully.
+// Serve answers on ln until ctx is done, then shuts down gracefully,
+// letting requests in flight finish (up to 30 s).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.handler,

@@ -1,0 +1,118 @@
+// Package dbtest gives tests a fresh, migrated database on every backend
+// this machine offers: a SQLite file always, and PostgreSQL when
+// LATCHKEY_TEST_POSTGRES_DSN is set (a new database per call, dropped after).
+// With CI=true and no DSN the PostgreSQL backend fails instead of skipping.
+package dbtest
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver for creating test databases
+
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store/sqlstore"
+)
+
+// DSNVar names the environment variable with an admin PostgreSQL DSN.
+const DSNVar = "LATCHKEY_TEST_POSTGRES_DSN"
+
+// Backends lists the backends to run against: "sqlite", and "postgres" when
+// configured. In CI a missing DSN fails the test so no suite is skipped.
+func Backends(t testing.TB) []string {
+	if os.Getenv(DSNVar) != "" {
+		return []string{"sqlite", "postgres"}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is not set: CI must run the PostgreSQL suites", DSNVar)
+	}
+	t.Logf("%s is not set: PostgreSQL tests are skipped on this run", DSNVar)
+	return []string{"sqlite"}
+}
+
+// DSN returns a fresh database's DSN for backend, removed when t ends.
+func DSN(t testing.TB, backend string) string {
+	t.Helper()
+	switch backend {
+	case "sqlite":
+		return "sqlite:" + filepath.Join(t.TempDir(), "latchkey.db")
+	case "postgres":
+		return newPostgres(t)
+	}
+	t.Fatalf("unknown backend %q", backend)
+	return ""
+}
+
+// Open returns a fresh migrated store for backend, closed when t ends.
+func Open(t testing.TB, backend string) *sqlstore.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, DSN(t, backend))
+	if err != nil {
+		t.Fatalf("open %s: %v", backend, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("migrate %s: %v", backend, err)
+	}
+	return db
+}
+
+func newPostgres(t testing.TB) string {
+	t.Helper()
+	admin := os.Getenv(DSNVar)
+	if admin == "" {
+		t.Fatalf("%s is not set", DSNVar)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := sql.Open("pgx", admin)
+	if err != nil {
+		t.Fatalf("postgres: %v", err)
+	}
+	defer conn.Close()
+	name := fmt.Sprintf("lk_test_%d_%s", time.Now().Unix(), secret.RandomString(6))
+	name = sanitize(name)
+	if _, err := conn.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := sql.Open("pgx", admin)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if _, err := c.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Logf("drop database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatalf("parse %s: %v", DSNVar, err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// sanitize keeps a database name to [a-z0-9_].
+func sanitize(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '_':
+		case c >= 'A' && c <= 'Z':
+			b[i] = c + 32
+		default:
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,136 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/session"
+)
+
+// lifetimes are the choices the consent page offers for how long an app
+// keeps access; the zero value means until the user revokes it.
+type lifetime struct {
+	Value, Label string
+	Duration     time.Duration
+}
+
+var lifetimes = []lifetime{
+	{"1h", "One hour", time.Hour},
+	{"24h", "One day", 24 * time.Hour},
+	{"720h", "30 days", 720 * time.Hour},
+	{"forever", "Until I revoke it", 0},
+}
+
+const defaultLifetime = "forever"
+
+type scopeItem struct{ Name, Description string }
+
+type lifetimeItem struct {
+	Value, Label string
+	Selected     bool
+}
+
+type consentData struct {
+	Title, ClientName, User, RedirectHost, CSRF, Request string
+	Scopes                                               []scopeItem
+	Lifetimes                                            []lifetimeItem
+}
+
+// pendingForUser loads a pending request and checks that the signed-in user
+// is the one who signed in for it (RFC 6819 §4.4.1.6). Without a session the
+// browser goes back to sign in.
+func (pg *Pages) pendingForUser(w http.ResponseWriter, r *http.Request, id, browser string) (oauth.Pending, bool) {
+	pd, e := pg.oauth.LoadPending(r.Context(), id, browser)
+	if e != nil {
+		pg.ErrorPage(w, r, e)
+		return pd, false
+	}
+	sess, err := pg.sessions.Current(r.Context(), r)
+	if errors.Is(err, session.ErrNoSession) || err == nil && (pd.Request.UserID == "" || sess.UserID != pd.Request.UserID) {
+		oauth.RedirectBrowser(w, r, oauth.LoginPath+"?"+url.Values{"request": {pd.Request.ID}}.Encode())
+		return pd, false
+	}
+	if err != nil {
+		pg.logger.ErrorContext(r.Context(), "get session", "err", err)
+		pg.ErrorPage(w, r, oauth.TemporarilyUnavailable())
+		return pd, false
+	}
+	return pd, true
+}
+
+func (pg *Pages) consentForm(w http.ResponseWriter, r *http.Request) {
+	browser := pg.sessions.Browser(w, r)
+	pd, ok := pg.pendingForUser(w, r, r.URL.Query().Get("request"), browser)
+	if !ok {
+		return
+	}
+	data := consentData{
+		Title: "Allow access", ClientName: pd.Client.Name, CSRF: pg.sessions.CSRFToken(browser, "consent"), Request: pd.Request.ID,
+	}
+	if u, err := url.Parse(pd.Request.RedirectURI); err == nil {
+		data.RedirectHost = u.Host
+		if data.RedirectHost == "" {
+			data.RedirectHost = u.Scheme + ":"
+		}
+	}
+	if user, err := pg.users.GetUser(r.Context(), pd.Request.UserID); err == nil {
+		data.User = user.Username
+	}
+	for _, s := range pd.Request.Scopes {
+		data.Scopes = append(data.Scopes, scopeItem{Name: s, Description: pg.oauth.Scopes.Description(s)})
+	}
+	for _, l := range lifetimes {
+		data.Lifetimes = append(data.Lifetimes, lifetimeItem{Value: l.Value, Label: l.Label, Selected: l.Value == defaultLifetime})
+	}
+	pg.render(w, r, http.StatusOK, "consent", data)
+}
+
+func (pg *Pages) consent(w http.ResponseWriter, r *http.Request) {
+	if !readForm(w, r) {
+		pg.ErrorPage(w, r, oauth.InvalidRequest("the form could not be read"))
+		return
+	}
+	// Consent is granted only by a POST carrying this browser's token
+	// (RFC 6749 §10.12); a GET or a cross-site form does nothing.
+	if !pg.sessions.CheckCSRF(r, "consent", formValue(r, "csrf_token")) {
+		pg.ErrorPage(w, r, &oauth.Error{Code: "invalid_request", Status: http.StatusForbidden, Description: "the form expired or came from another site; go back and try again"})
+		return
+	}
+	browser, _ := pg.sessions.ExistingBrowser(r)
+	pd, ok := pg.pendingForUser(w, r, formValue(r, "request"), browser)
+	if !ok {
+		return
+	}
+	var loc string
+	var e *oauth.Error
+	switch formValue(r, "decision") {
+	case "deny":
+		loc, e = pg.oauth.Deny(r.Context(), pd)
+	case "allow":
+		scopes := r.PostForm["scope"]
+		if len(scopes) == 0 || !oauth.Subset(scopes, pd.Request.Scopes) {
+			// Unticking everything is a refusal.
+			loc, e = pg.oauth.Deny(r.Context(), pd)
+			break
+		}
+		choice := formValue(r, "lifetime")
+		i := slices.IndexFunc(lifetimes, func(l lifetime) bool { return l.Value == choice })
+		if i < 0 {
+			pg.ErrorPage(w, r, oauth.InvalidRequest("choose how long the app keeps access"))
+			return
+		}
+		loc, e = pg.oauth.Approve(r.Context(), pd, scopes, lifetimes[i].Duration, nil)
+	default:
+		pg.ErrorPage(w, r, oauth.InvalidRequest("choose Allow or Deny"))
+		return
+	}
+	if e != nil {
+		pg.ErrorPage(w, r, e)
+		return
+	}
+	oauth.RedirectBrowser(w, r, loc)
+}

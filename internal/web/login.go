@@ -1,0 +1,127 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// badCredentials is the one answer to a failed sign-in, whether the user
+// exists or not, so the page cannot be used to enumerate usernames.
+const badCredentials = "The username or password is incorrect."
+
+type loginData struct {
+	Title, ClientName, Message, CSRF, Request, Username string
+}
+
+func (pg *Pages) loginForm(w http.ResponseWriter, r *http.Request) {
+	browser := pg.sessions.Browser(w, r)
+	pd, e := pg.oauth.LoadPending(r.Context(), r.URL.Query().Get("request"), browser)
+	if e != nil {
+		pg.ErrorPage(w, r, e)
+		return
+	}
+	pg.showLogin(w, r, http.StatusOK, pd, browser, "", "")
+}
+
+func (pg *Pages) showLogin(w http.ResponseWriter, r *http.Request, status int, pd oauth.Pending, browser, username, msg string) {
+	pg.render(w, r, status, "login", loginData{
+		Title: "Sign in", ClientName: pd.Client.Name, Message: msg, Username: username,
+		CSRF: pg.sessions.CSRFToken(browser, "login"), Request: pd.Request.ID,
+	})
+}
+
+func (pg *Pages) login(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if !readForm(w, r) {
+		pg.ErrorPage(w, r, oauth.InvalidRequest("the form could not be read"))
+		return
+	}
+	if !pg.sessions.CheckCSRF(r, "login", formValue(r, "csrf_token")) {
+		pg.ErrorPage(w, r, &oauth.Error{Code: "invalid_request", Status: http.StatusForbidden, Description: "the form expired or came from another site; go back and try again"})
+		return
+	}
+	browser, _ := pg.sessions.ExistingBrowser(r)
+	pd, e := pg.oauth.LoadPending(ctx, formValue(r, "request"), browser)
+	if e != nil {
+		pg.ErrorPage(w, r, e)
+		return
+	}
+	username, password := formValue(r, "username"), formValue(r, "password")
+	user, ok, err := pg.checkPassword(r, username, password)
+	if err != nil {
+		pg.logger.ErrorContext(ctx, "sign-in failed on the store", "err", err)
+		pg.ErrorPage(w, r, oauth.TemporarilyUnavailable())
+		return
+	}
+	if !ok {
+		pg.logger.InfoContext(ctx, "sign-in failed", "client_id", pd.Client.ID)
+		pg.showLogin(w, r, http.StatusUnauthorized, pd, browser, username, badCredentials)
+		return
+	}
+	sess, err := pg.sessions.SignIn(ctx, w, user.ID)
+	if err != nil {
+		pg.logger.ErrorContext(ctx, "create session", "err", err)
+		pg.ErrorPage(w, r, oauth.TemporarilyUnavailable())
+		return
+	}
+	if e := pg.oauth.SetUser(ctx, &pd, user.ID, sess.AuthTime); e != nil {
+		pg.ErrorPage(w, r, e)
+		return
+	}
+	pg.logger.InfoContext(ctx, "signed in", "user_id", user.ID, "client_id", pd.Client.ID)
+	pg.continueAfterLogin(w, r, pd)
+}
+
+// continueAfterLogin goes straight back to the client when an earlier grant
+// covers the request, and to the consent page otherwise.
+func (pg *Pages) continueAfterLogin(w http.ResponseWriter, r *http.Request, pd oauth.Pending) {
+	grant, covers, e := pg.oauth.ExistingGrant(r.Context(), pd)
+	if e != nil {
+		pg.ErrorPage(w, r, e)
+		return
+	}
+	if covers {
+		loc, e := pg.oauth.Approve(r.Context(), pd, nil, 0, &grant)
+		if e != nil {
+			pg.ErrorPage(w, r, e)
+			return
+		}
+		oauth.RedirectBrowser(w, r, loc)
+		return
+	}
+	oauth.RedirectBrowser(w, r, oauth.ConsentPath+"?"+url.Values{"request": {pd.Request.ID}}.Encode())
+}
+
+// checkPassword verifies a username and password with argon2id. An unknown
+// user costs one dummy hash, so timing does not tell whether a user exists.
+func (pg *Pages) checkPassword(r *http.Request, username, password string) (store.User, bool, error) {
+	select {
+	case pg.hashing <- struct{}{}:
+		defer func() { <-pg.hashing }()
+	case <-r.Context().Done():
+		return store.User{}, false, r.Context().Err()
+	}
+	if username == "" || password == "" || len(username) > 256 || len(password) > 1024 {
+		secret.BurnPasswordCheck(password)
+		return store.User{}, false, nil
+	}
+	user, err := pg.users.GetUserByUsername(r.Context(), username)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
+		secret.BurnPasswordCheck(password)
+		return store.User{}, false, nil
+	}
+	if err != nil {
+		return store.User{}, false, err
+	}
+	ok, err := secret.CheckPassword(user.PasswordHash, password)
+	if err != nil {
+		pg.logger.ErrorContext(r.Context(), "unreadable password hash", "user_id", user.ID)
+		return store.User{}, false, nil
+	}
+	return user, ok, nil
+}

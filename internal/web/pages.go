@@ -1,0 +1,142 @@
+// Package web serves Latchkey's pages: sign-in, consent, errors. Templates
+// and assets are embedded and parsed once at start; each page renders into
+// a buffer first so that a template failure never sends half a page.
+package web
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed assets
+var assetFS embed.FS
+
+// maxFormBytes bounds login and consent form bodies.
+const maxFormBytes = 64 << 10
+
+// Pages serves the HTML side of Latchkey.
+type Pages struct {
+	oauth    *oauth.Provider
+	sessions *session.Manager
+	users    store.UserStore
+	logger   *slog.Logger
+	now      func() time.Time
+	dev      bool
+	tmpl     *template.Template
+	// hashing bounds concurrent password checks to the number of CPUs, so a
+	// flood of logins cannot starve the token endpoint (SECURITY.md S8).
+	hashing chan struct{}
+}
+
+// Options configure Pages.
+type Options struct {
+	OAuth    *oauth.Provider
+	Sessions *session.Manager
+	Users    store.UserStore
+	Logger   *slog.Logger
+	Now      func() time.Time
+	// Dev mounts /dev/callback, the demo client's landing page.
+	Dev bool
+}
+
+// New parses the templates and returns the pages.
+func New(o Options) (*Pages, error) {
+	tmpl, err := template.ParseFS(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	return &Pages{
+		oauth: o.OAuth, sessions: o.Sessions, users: o.Users, logger: o.Logger, now: o.Now, dev: o.Dev,
+		tmpl: tmpl, hashing: make(chan struct{}, runtime.GOMAXPROCS(0)),
+	}, nil
+}
+
+// Routes registers every page on mux.
+func (pg *Pages) Routes(mux *http.ServeMux) {
+	assets, _ := fs.Sub(assetFS, "assets")
+	mux.Handle("GET /assets/", http.StripPrefix("/assets/", cacheForever(http.FileServerFS(assets))))
+	mux.HandleFunc("GET /{$}", pg.home)
+	mux.HandleFunc("GET /login", pg.loginForm)
+	mux.HandleFunc("POST /login", pg.login)
+	mux.HandleFunc("GET /consent", pg.consentForm)
+	mux.HandleFunc("POST /consent", pg.consent)
+	if pg.dev {
+		mux.HandleFunc("GET /dev/callback", pg.devCallback)
+	}
+}
+
+func cacheForever(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// render executes one page into a buffer and writes it with status.
+func (pg *Pages) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	var buf bytes.Buffer
+	if err := pg.tmpl.ExecuteTemplate(&buf, name, data); err != nil {
+		pg.logger.ErrorContext(r.Context(), "render page", "page", name, "err", err)
+		http.Error(w, "the page could not be shown", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// ErrorPage shows a front-channel error that must not be redirected
+// (RFC 6749 §4.1.2.1). Values are escaped by html/template.
+func (pg *Pages) ErrorPage(w http.ResponseWriter, r *http.Request, e *oauth.Error) {
+	status := e.Status
+	if status < 400 {
+		status = http.StatusBadRequest
+	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", "5")
+	}
+	pg.render(w, r, status, "error", struct {
+		Title       string
+		Code        string
+		Description string
+	}{"Error", e.Code, e.Description})
+}
+
+// readForm parses a page's url-encoded POST body within maxFormBytes.
+func readForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	return r.ParseForm() == nil
+}
+
+// formValue returns the single value of a form field, or "" when the field
+// is absent or repeated.
+func formValue(r *http.Request, name string) string {
+	vs := r.PostForm[name]
+	if len(vs) != 1 {
+		return ""
+	}
+	return vs[0]
+}
+
+func (pg *Pages) home(w http.ResponseWriter, r *http.Request) {
+	_, err := pg.sessions.Current(r.Context(), r)
+	pg.render(w, r, http.StatusOK, "home", struct {
+		Title    string
+		SignedIn bool
+	}{"Home", err == nil})
+}
