@@ -35,7 +35,7 @@ func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 // env is a running Latchkey with a real store, a test clock, one user and
 // two clients: a confidential web app and a public native app.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *httptest.Server
 	store   store.Store
 	clock   *clock
@@ -58,7 +58,7 @@ const (
 )
 
 // newEnv starts Latchkey on backend. Logs go to the test log on failure only.
-func newEnv(t *testing.T, backend string) *env {
+func newEnv(t testing.TB, backend string) *env {
 	t.Helper()
 	st := dbtest.Open(t, backend)
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
@@ -136,7 +136,7 @@ func noRedirects(jar http.CookieJar) *http.Client {
 var hiddenRe = regexp.MustCompile(`name="(csrf_token|request)" value="([^"]*)"`)
 
 // formFields returns the hidden csrf_token and request fields of a page.
-func formFields(t *testing.T, body string) (csrf, request string) {
+func formFields(t testing.TB, body string) (csrf, request string) {
 	t.Helper()
 	for _, m := range hiddenRe.FindAllStringSubmatch(body, -1) {
 		switch m[1] {
@@ -152,7 +152,7 @@ func formFields(t *testing.T, body string) (csrf, request string) {
 	return csrf, request
 }
 
-func readBody(t *testing.T, resp *http.Response) string {
+func readBody(t testing.TB, resp *http.Response) string {
 	t.Helper()
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
