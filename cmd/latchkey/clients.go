@@ -1,0 +1,389 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/sqlstore"
+)
+
+// defaultGrantTypes are given to a client registered without --grant-type.
+var defaultGrantTypes = []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}
+
+// manageCmd is the state shared by the subcommands of clients and users.
+type manageCmd struct {
+	db  dbFlags
+	out outputFlag
+}
+
+// groupCommand returns a parent command whose subcommands share the
+// database and output flags, checked before any subcommand runs.
+func (m *manageCmd) groupCommand(use, short string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.NoArgs,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return m.out.check(cmd)
+		},
+		// Runnable, so that cobra.NoArgs reports an unknown subcommand
+		// instead of printing the help and succeeding.
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	m.db.register(cmd.PersistentFlags())
+	m.out.register(cmd.PersistentFlags())
+	return cmd
+}
+
+// withStore loads the configuration, opens the database and runs fn.
+func (a *app) withStore(ctx context.Context, m *manageCmd, fn func(cfg config.Config, db *sqlstore.DB) error) error {
+	cfg, err := a.loadConfig(&m.db)
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return fn(cfg, db)
+}
+
+func (a *app) clientsCommand() *cobra.Command {
+	m := &manageCmd{}
+	cmd := m.groupCommand("clients", "Register and manage OAuth clients")
+	cmd.AddCommand(
+		a.clientsCreateCommand(m),
+		a.clientsListCommand(m),
+		a.clientsGetCommand(m),
+		a.clientsUpdateCommand(m),
+		a.clientsDeleteCommand(m),
+		a.clientsRotateSecretCommand(m),
+	)
+	return cmd
+}
+
+// clientFlags are the registration flags of create and update.
+type clientFlags struct {
+	name            string
+	redirectURIs    []string
+	grantTypes      []string
+	scopes          []string
+	public          bool
+	secret          string
+	codeTTL         time.Duration
+	accessTokenTTL  time.Duration
+	refreshTokenTTL time.Duration
+}
+
+func (f *clientFlags) register(fs *pflag.FlagSet, update bool) {
+	replaces := ""
+	if update {
+		replaces = "; replaces the list when given (pass \"\" to clear it)"
+	}
+	fs.StringVar(&f.name, "name", "", "display `NAME` shown on the consent page")
+	fs.StringArrayVar(&f.redirectURIs, "redirect-uri", nil, "redirect `URI` (repeatable)"+replaces)
+	fs.StringArrayVar(&f.grantTypes, "grant-type", nil, "grant `TYPE` (repeatable): "+strings.Join(oauth.KnownGrantTypes, ", ")+
+		"; default "+strings.Join(defaultGrantTypes, " and ")+replaces)
+	fs.StringArrayVar(&f.scopes, "scope", nil, "`SCOPE` the client may request (repeatable, or space-separated)"+replaces)
+	fs.BoolVar(&f.public, "public", false, "public client (native or browser app): no secret, PKCE required")
+	fs.StringVar(&f.secret, "secret", "", "import this client `SECRET` instead of generating one")
+	fs.DurationVar(&f.codeTTL, "code-ttl", 0, "authorization code lifetime (0: server default)")
+	fs.DurationVar(&f.accessTokenTTL, "access-token-ttl", 0, "access token lifetime (0: server default)")
+	fs.DurationVar(&f.refreshTokenTTL, "refresh-token-ttl", 0, "refresh token lifetime (0: server default)")
+}
+
+// cleanList drops empty entries; for scopes it also splits on spaces, as in
+// the scope parameter (RFC 6749 §3.3).
+func cleanList(in []string, splitSpaces bool) []string {
+	out := []string{}
+	for _, v := range in {
+		if splitSpaces {
+			out = append(out, strings.Fields(v)...)
+		} else if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// hashClientSecret returns the stored verifier of a plain client secret: a
+// secret of exactly the form Latchkey generates (lk_cs_ and 256 bits) is
+// stored as SHA-256, any other with argon2id (its entropy is unknown).
+func hashClientSecret(plain string) string {
+	if secret.HasPrefix(plain, secret.PrefixClientSecret) {
+		return secret.HashClientSecret(plain)
+	}
+	return secret.HashImportedSecret(plain)
+}
+
+// pendingSecret stands for a secret hash during validation, so that slow
+// argon2id hashing runs only for a registration that is valid.
+const pendingSecret = "pending"
+
+func (a *app) clientsCreateCommand(m *manageCmd) *cobra.Command {
+	var f clientFlags
+	var id string
+	cmd := &cobra.Command{
+		Use:   "create --name NAME [--redirect-uri URI]... [--grant-type TYPE]... [--scope SCOPE]... [--public] [--id ID] [--secret SECRET]",
+		Short: "Register a client; a generated secret is shown once",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			now := a.clock()
+			c := store.Client{
+				ID:              id,
+				Name:            strings.TrimSpace(f.name),
+				Public:          f.public,
+				RedirectURIs:    cleanList(f.redirectURIs, false),
+				GrantTypes:      cleanList(f.grantTypes, false),
+				Scopes:          cleanList(f.scopes, true),
+				CodeTTL:         f.codeTTL,
+				AccessTokenTTL:  f.accessTokenTTL,
+				RefreshTokenTTL: f.refreshTokenTTL,
+				CreatedAt:       now,
+				UpdatedAt:       now,
+			}
+			if c.ID == "" {
+				c.ID = oauth.NewClientID()
+			}
+			if len(c.GrantTypes) == 0 {
+				c.GrantTypes = append([]string(nil), defaultGrantTypes...)
+			}
+			secretGiven := cmd.Flags().Changed("secret")
+			if secretGiven && f.secret == "" {
+				return usageError(cmd, "--secret must not be empty")
+			}
+			if !c.Public || secretGiven {
+				c.SecretHash = pendingSecret
+			}
+			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
+				if err := oauth.ValidateClient(c, oauth.NewScopes(cfg.Scopes)); err != nil {
+					return problems("invalid client", err)
+				}
+				var plain string
+				switch {
+				case secretGiven:
+					plain, c.SecretHash = f.secret, hashClientSecret(f.secret)
+				case !c.Public:
+					var v secret.Value
+					v, c.SecretHash = oauth.NewClientSecret()
+					plain = v.String()
+				}
+				if err := db.CreateClient(cmd.Context(), c); err != nil {
+					if errors.Is(err, store.ErrConflict) {
+						return fmt.Errorf("client %q already exists", c.ID)
+					}
+					return fmt.Errorf("create client: %w", err)
+				}
+				return m.printClient(cmd, c, plain)
+			})
+		},
+	}
+	f.register(cmd.Flags(), false)
+	cmd.Flags().StringVar(&id, "id", "", "client `ID` (default: generated)")
+	return cmd
+}
+
+func (m *manageCmd) printClient(cmd *cobra.Command, c store.Client, plainSecret string) error {
+	v := newClientView(c, plainSecret)
+	if m.out.json() {
+		return writeJSON(cmd.OutOrStdout(), v)
+	}
+	return writeClient(cmd.OutOrStdout(), v)
+}
+
+func (a *app) clientsListCommand(m *manageCmd) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List registered clients",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withStore(cmd.Context(), m, func(_ config.Config, db *sqlstore.DB) error {
+				clients, err := db.ListClients(cmd.Context())
+				if err != nil {
+					return fmt.Errorf("list clients: %w", err)
+				}
+				views := make([]clientView, len(clients))
+				for i, c := range clients {
+					views[i] = newClientView(c, "")
+				}
+				if m.out.json() {
+					return writeJSON(cmd.OutOrStdout(), views)
+				}
+				return writeClientTable(cmd.OutOrStdout(), views)
+			})
+		},
+	}
+}
+
+// getClient returns the client or a one-line "not found" error.
+func getClient(ctx context.Context, db store.ClientStore, id string) (store.Client, error) {
+	c, err := db.GetClient(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Client{}, fmt.Errorf("client %q not found", id)
+	}
+	if err != nil {
+		return store.Client{}, fmt.Errorf("get client: %w", err)
+	}
+	return c, nil
+}
+
+func (a *app) clientsGetCommand(m *manageCmd) *cobra.Command {
+	return &cobra.Command{
+		Use:   "get CLIENT_ID",
+		Short: "Show one client",
+		Args:  wantArgs("CLIENT_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withStore(cmd.Context(), m, func(_ config.Config, db *sqlstore.DB) error {
+				c, err := getClient(cmd.Context(), db, args[0])
+				if err != nil {
+					return err
+				}
+				return m.printClient(cmd, c, "")
+			})
+		},
+	}
+}
+
+func (a *app) clientsUpdateCommand(m *manageCmd) *cobra.Command {
+	var f clientFlags
+	cmd := &cobra.Command{
+		Use:   "update CLIENT_ID [flags]",
+		Short: "Change a client; only the flags given change, and lists given replace the old ones",
+		Long: `Change a client; only the flags given change, and a list flag given
+(--redirect-uri, --grant-type, --scope) replaces the whole list.
+--public drops the secret; --public=false on a public client makes it
+confidential with a new generated secret (shown once) unless --secret is given.`,
+		Args: wantArgs("CLIENT_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fl := cmd.Flags()
+			secretGiven := fl.Changed("secret")
+			if secretGiven && f.secret == "" {
+				return usageError(cmd, "--secret must not be empty")
+			}
+			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
+				c, err := getClient(cmd.Context(), db, args[0])
+				if err != nil {
+					return err
+				}
+				if fl.Changed("name") {
+					c.Name = strings.TrimSpace(f.name)
+				}
+				if fl.Changed("redirect-uri") {
+					c.RedirectURIs = cleanList(f.redirectURIs, false)
+				}
+				if fl.Changed("grant-type") {
+					c.GrantTypes = cleanList(f.grantTypes, false)
+				}
+				if fl.Changed("scope") {
+					c.Scopes = cleanList(f.scopes, true)
+				}
+				if fl.Changed("code-ttl") {
+					c.CodeTTL = f.codeTTL
+				}
+				if fl.Changed("access-token-ttl") {
+					c.AccessTokenTTL = f.accessTokenTTL
+				}
+				if fl.Changed("refresh-token-ttl") {
+					c.RefreshTokenTTL = f.refreshTokenTTL
+				}
+				generate := false
+				if fl.Changed("public") {
+					switch {
+					case f.public:
+						c.Public, c.SecretHash = true, ""
+					case c.Public:
+						c.Public, generate = false, !secretGiven
+					}
+				}
+				if secretGiven || generate {
+					c.SecretHash = pendingSecret
+				}
+				if err := oauth.ValidateClient(c, oauth.NewScopes(cfg.Scopes)); err != nil {
+					return problems("invalid client", err)
+				}
+				var plain string
+				switch {
+				case secretGiven:
+					plain, c.SecretHash = f.secret, hashClientSecret(f.secret)
+				case generate:
+					var v secret.Value
+					v, c.SecretHash = oauth.NewClientSecret()
+					plain = v.String()
+				}
+				c.UpdatedAt = a.clock()
+				if err := db.UpdateClient(cmd.Context(), c); err != nil {
+					if errors.Is(err, store.ErrNotFound) {
+						return fmt.Errorf("client %q not found", c.ID)
+					}
+					return fmt.Errorf("update client: %w", err)
+				}
+				return m.printClient(cmd, c, plain)
+			})
+		},
+	}
+	f.register(cmd.Flags(), true)
+	return cmd
+}
+
+func (a *app) clientsDeleteCommand(m *manageCmd) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete CLIENT_ID",
+		Short: "Delete a client and everything issued to it",
+		Args:  wantArgs("CLIENT_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withStore(cmd.Context(), m, func(_ config.Config, db *sqlstore.DB) error {
+				id := args[0]
+				if err := db.DeleteClient(cmd.Context(), id); err != nil {
+					if errors.Is(err, store.ErrNotFound) {
+						return fmt.Errorf("client %q not found", id)
+					}
+					return fmt.Errorf("delete client: %w", err)
+				}
+				if m.out.json() {
+					return writeJSON(cmd.OutOrStdout(), map[string]any{"client_id": id, "deleted": true})
+				}
+				_, err := fmt.Fprintf(cmd.OutOrStdout(), "Deleted client %s and everything issued to it.\n", id)
+				return err
+			})
+		},
+	}
+}
+
+func (a *app) clientsRotateSecretCommand(m *manageCmd) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rotate-secret CLIENT_ID",
+		Short: "Replace a confidential client's secret with a new generated one, shown once",
+		Long: `Replace a confidential client's secret with a new generated one, shown
+once. The old secret stops working at once.`,
+		Args: wantArgs("CLIENT_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withStore(cmd.Context(), m, func(_ config.Config, db *sqlstore.DB) error {
+				c, err := getClient(cmd.Context(), db, args[0])
+				if err != nil {
+					return err
+				}
+				if c.Public {
+					return fmt.Errorf("client %q is public and has no secret", c.ID)
+				}
+				var v secret.Value
+				v, c.SecretHash = oauth.NewClientSecret()
+				c.UpdatedAt = a.clock()
+				if err := db.UpdateClient(cmd.Context(), c); err != nil {
+					return fmt.Errorf("update client: %w", err)
+				}
+				return m.printClient(cmd, c, v.String())
+			})
+		},
+	}
+}

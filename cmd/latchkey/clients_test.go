@@ -1,0 +1,292 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+func TestClientsRoundTrip(t *testing.T) {
+	db, path := tempDB(t)
+
+	var created clientView
+	mustRunJSON(t, &created, "clients", "create", db,
+		"--name", "Cloud Print",
+		"--redirect-uri", "https://print.example.com/cb",
+		"--redirect-uri", "http://127.0.0.1/cb",
+		"--scope", "openid profile", "--scope", "notes.read",
+		"--access-token-ttl", "10m")
+	if !strings.HasPrefix(created.ClientID, "lk_") {
+		t.Errorf("client_id = %q, want a generated lk_ id", created.ClientID)
+	}
+	if !secret.HasPrefix(created.ClientSecret, secret.PrefixClientSecret) {
+		t.Errorf("client_secret = %q, want a generated lk_cs_ secret", created.ClientSecret)
+	}
+	want := clientView{
+		ClientID: created.ClientID, ClientSecret: created.ClientSecret, Name: "Cloud Print", SecretStorage: "sha256",
+		RedirectURIs:   []string{"https://print.example.com/cb", "http://127.0.0.1/cb"},
+		GrantTypes:     []string{"authorization_code", "refresh_token"},
+		Scopes:         []string{"openid", "profile", "notes.read"},
+		AccessTokenTTL: "10m0s",
+		CreatedAt:      created.CreatedAt, UpdatedAt: created.UpdatedAt,
+	}
+	if !reflect.DeepEqual(created, want) {
+		t.Errorf("create printed\n%+v\nwant\n%+v", created, want)
+	}
+	id, plain := created.ClientID, created.ClientSecret
+
+	t.Run("secret_stored_only_as_hash", func(t *testing.T) {
+		files := databaseBytes(t, path)
+		if !bytes.Contains(files, []byte(id)) {
+			t.Fatalf("the database files do not contain the client id: the check below would prove nothing")
+		}
+		if bytes.Contains(files, []byte(plain)) {
+			t.Errorf("the database holds the client secret in plain text")
+		}
+		c, err := openDB(t, path).GetClient(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !secret.CheckClientSecret(c.SecretHash, plain) {
+			t.Errorf("the stored hash does not verify the printed secret")
+		}
+	})
+
+	t.Run("get_never_shows_secret_or_hash", func(t *testing.T) {
+		var got clientView
+		out := mustRunJSON(t, &got, "clients", "get", id, db)
+		want := created
+		want.ClientSecret = ""
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("get printed\n%+v\nwant\n%+v", got, want)
+		}
+		text := mustRun(t, "", "clients", "get", id, db)
+		for _, o := range []string{out, text} {
+			if strings.Contains(o, "sha256:") || strings.Contains(o, plain) || strings.Contains(o, "client_secret") {
+				t.Errorf("get shows a secret or its hash:\n%s", o)
+			}
+		}
+		if !strings.Contains(text, "Cloud Print") || !strings.Contains(text, "https://print.example.com/cb") {
+			t.Errorf("text summary lacks fields:\n%s", text)
+		}
+	})
+
+	t.Run("list", func(t *testing.T) {
+		var list []clientView
+		mustRunJSON(t, &list, "clients", "list", db)
+		if len(list) != 1 || list[0].ClientID != id || list[0].ClientSecret != "" {
+			t.Errorf("list = %+v", list)
+		}
+		if text := mustRun(t, "", "clients", "list", db); !strings.Contains(text, id) || !strings.Contains(text, "CLIENT ID") {
+			t.Errorf("text list:\n%s", text)
+		}
+	})
+
+	t.Run("update_changes_only_given_flags", func(t *testing.T) {
+		var got clientView
+		mustRunJSON(t, &got, "clients", "update", id, db,
+			"--name", "Cloud Print 2", "--redirect-uri", "https://print2.example.com/cb", "--scope", "", "--code-ttl", "2m")
+		if got.Name != "Cloud Print 2" || !reflect.DeepEqual(got.RedirectURIs, []string{"https://print2.example.com/cb"}) ||
+			len(got.Scopes) != 0 || got.CodeTTL != "2m0s" {
+			t.Errorf("update did not apply: %+v", got)
+		}
+		if !reflect.DeepEqual(got.GrantTypes, created.GrantTypes) || got.AccessTokenTTL != "10m0s" || got.ClientSecret != "" ||
+			!got.CreatedAt.Equal(created.CreatedAt) {
+			t.Errorf("update changed what was not given: %+v", got)
+		}
+		c, err := openDB(t, path).GetClient(t.Context(), id)
+		if err != nil || !secret.CheckClientSecret(c.SecretHash, plain) {
+			t.Errorf("update changed the secret (err %v)", err)
+		}
+	})
+
+	t.Run("rotate_secret", func(t *testing.T) {
+		var got clientView
+		mustRunJSON(t, &got, "clients", "rotate-secret", id, db)
+		if got.ClientID != id || !secret.HasPrefix(got.ClientSecret, secret.PrefixClientSecret) || got.ClientSecret == plain {
+			t.Fatalf("rotate-secret printed %+v", got)
+		}
+		c, err := openDB(t, path).GetClient(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !secret.CheckClientSecret(c.SecretHash, got.ClientSecret) {
+			t.Errorf("the new secret does not verify")
+		}
+		if secret.CheckClientSecret(c.SecretHash, plain) {
+			t.Errorf("the old secret still verifies")
+		}
+		if bytes.Contains(databaseBytes(t, path), []byte(got.ClientSecret)) {
+			t.Errorf("the database holds the rotated secret in plain text")
+		}
+	})
+
+	t.Run("delete", func(t *testing.T) {
+		var got struct {
+			ClientID string `json:"client_id"`
+			Deleted  bool
+		}
+		mustRunJSON(t, &got, "clients", "delete", id, db)
+		if got.ClientID != id || !got.Deleted {
+			t.Errorf("delete printed %+v", got)
+		}
+		if msg := mustFail(t, "", "clients", "get", id, db); msg != `latchkey: client "`+id+`" not found` {
+			t.Errorf("get after delete: %q", msg)
+		}
+		if msg := mustFail(t, "", "clients", "delete", id, db); !strings.Contains(msg, "not found") {
+			t.Errorf("second delete: %q", msg)
+		}
+		var list []clientView
+		mustRunJSON(t, &list, "clients", "list", db)
+		if len(list) != 0 {
+			t.Errorf("list after delete = %+v", list)
+		}
+	})
+}
+
+func TestClientsCreateTextShowsSecretOnce(t *testing.T) {
+	db, _ := tempDB(t)
+	out := mustRun(t, "", "clients", "create", "--name", "Web", "--redirect-uri", "https://web.example/cb", db)
+	if !strings.Contains(out, "Client secret:") || !strings.Contains(out, secret.PrefixClientSecret) || !strings.Contains(out, "shown once") {
+		t.Errorf("text create output lacks the secret:\n%s", out)
+	}
+	if strings.Contains(out, "sha256:") {
+		t.Errorf("text create output shows the hash:\n%s", out)
+	}
+}
+
+func TestClientsImportedSecretAndID(t *testing.T) {
+	db, path := tempDB(t)
+	var got clientView
+	mustRunJSON(t, &got, "clients", "create", "--id", "billing", "--secret", "imported-secret-from-elsewhere",
+		"--name", "Billing", "--grant-type", "client_credentials", "--scope", "notes.read", db)
+	if got.ClientID != "billing" || got.ClientSecret != "imported-secret-from-elsewhere" || got.SecretStorage != "argon2id" ||
+		!reflect.DeepEqual(got.GrantTypes, []string{"client_credentials"}) {
+		t.Errorf("create printed %+v", got)
+	}
+	c, err := openDB(t, path).GetClient(t.Context(), "billing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(c.SecretHash, "$argon2id$") || !secret.CheckClientSecret(c.SecretHash, "imported-secret-from-elsewhere") {
+		t.Errorf("imported secret stored as %q", c.SecretHash[:10])
+	}
+	if bytes.Contains(databaseBytes(t, path), []byte("imported-secret-from-elsewhere")) {
+		t.Errorf("the database holds the imported secret in plain text")
+	}
+
+	// A secret of the generated form is stored as SHA-256: checking it is fast.
+	gen := secret.New(secret.PrefixClientSecret).String()
+	mustRunJSON(t, &got, "clients", "create", "--id", "moved", "--secret", gen, "--name", "Moved", "--grant-type", "client_credentials", db)
+	if got.SecretStorage != "sha256" {
+		t.Errorf("a secret of the generated form is stored as %s", got.SecretStorage)
+	}
+
+	msg := mustFail(t, "", "clients", "create", "--id", "billing", "--name", "Again", "--grant-type", "client_credentials", db)
+	if msg != `latchkey: client "billing" already exists` {
+		t.Errorf("duplicate id: %q", msg)
+	}
+	if msg := mustFail(t, "", "clients", "create", "--secret", "", "--name", "x", "--grant-type", "client_credentials", db); !strings.Contains(msg, "--secret must not be empty") {
+		t.Errorf("empty --secret: %q", msg)
+	}
+}
+
+func TestClientsPublic(t *testing.T) {
+	db, path := tempDB(t)
+	var got clientView
+	out := mustRunJSON(t, &got, "clients", "create", "--id", "tv", "--public", "--name", "TV",
+		"--grant-type", "urn:ietf:params:oauth:grant-type:device_code", "--grant-type", "refresh_token", db)
+	if !got.Public || got.ClientSecret != "" || got.SecretStorage != "" || strings.Contains(out, "client_secret") {
+		t.Errorf("public client printed %s", out)
+	}
+	if msg := mustFail(t, "", "clients", "rotate-secret", "tv", db); msg != `latchkey: client "tv" is public and has no secret` {
+		t.Errorf("rotate-secret of a public client: %q", msg)
+	}
+	if msg := mustFail(t, "", "clients", "create", "--public", "--secret", "x", "--name", "P", "--redirect-uri", "http://127.0.0.1/cb", db); !strings.Contains(msg, "a public client has no secret") {
+		t.Errorf("public client with a secret: %q", msg)
+	}
+
+	// Made confidential, it gets a generated secret, shown once.
+	mustRunJSON(t, &got, "clients", "update", "tv", "--public=false", db)
+	if got.Public || !secret.HasPrefix(got.ClientSecret, secret.PrefixClientSecret) {
+		t.Errorf("update --public=false printed %+v", got)
+	}
+	// Made public again, it loses its secret.
+	mustRunJSON(t, &got, "clients", "update", "tv", "--public", db)
+	c, err := openDB(t, path).GetClient(t.Context(), "tv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Public || c.SecretHash != "" {
+		t.Errorf("update --public kept a secret: %+v", got)
+	}
+}
+
+func TestClientsValidationListsEveryProblem(t *testing.T) {
+	db, path := tempDB(t)
+	r := cli{}.run(t.Context(), "", "clients", "create", db,
+		"--name", "",
+		"--grant-type", "authorization_code", "--grant-type", "telepathy",
+		"--redirect-uri", "http://evil.example.com/cb",
+		"--scope", "openid", "--scope", "everything",
+		"--code-ttl", "1h")
+	var p *problemList
+	if !errors.As(r.err, &p) {
+		t.Fatalf("err = %v, want a problem list", r.err)
+	}
+	msg := formatError(r.err)
+	for _, w := range []string{
+		"latchkey: invalid client:",
+		"\n  - client name must be 1 to 200 characters",
+		`unknown grant type "telepathy"`,
+		`redirect URI "http://evil.example.com/cb"`,
+		`unknown scope "everything"`,
+		"code_ttl must be at most 10m",
+	} {
+		if !strings.Contains(msg, w) {
+			t.Errorf("error does not report %q:\n%s", w, msg)
+		}
+	}
+	if len(p.errs) != 5 {
+		t.Errorf("want 5 problems, got %d:\n%s", len(p.errs), msg)
+	}
+	var list []clientView
+	mustRunJSON(t, &list, "clients", "list", db)
+	if len(list) != 0 {
+		t.Errorf("an invalid client was stored: %+v", list)
+	}
+
+	// update validates too, and stores nothing when invalid.
+	mustRun(t, "", "clients", "create", "--id", "web", "--name", "Web", "--redirect-uri", "https://web.example/cb", db)
+	msg = mustFail(t, "", "clients", "update", "web", "--redirect-uri", "", "--scope", "nope", db)
+	if !strings.Contains(msg, "need at least one redirect URI") || !strings.Contains(msg, `unknown scope "nope"`) {
+		t.Errorf("update error:\n%s", msg)
+	}
+	c, err := openDB(t, path).GetClient(t.Context(), "web")
+	if err != nil || len(c.RedirectURIs) != 1 {
+		t.Errorf("invalid update was stored: %+v, %v", c, err)
+	}
+	if msg := mustFail(t, "", "clients", "update", "ghost", "--name", "x", db); msg != `latchkey: client "ghost" not found` {
+		t.Errorf("update of a missing client: %q", msg)
+	}
+	if _, err := openDB(t, path).GetClient(t.Context(), "ghost"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("ghost exists: %v", err)
+	}
+}
+
+func TestClientsScopeRegistryFromConfig(t *testing.T) {
+	db, _ := tempDB(t)
+	dir := t.TempDir()
+	file := dir + "/latchkey.yaml"
+	writeTestFile(t, file, "scopes:\n  - name: billing.read\n")
+	mustRun(t, "", "clients", "create", "--config", file, db, "--name", "B", "--grant-type", "client_credentials", "--scope", "billing.read")
+	msg := mustFail(t, "", "clients", "create", "--config", file, db, "--name", "B", "--grant-type", "client_credentials", "--scope", "openid")
+	if !strings.Contains(msg, `unknown scope "openid"`) {
+		t.Errorf("the configured registry was not used: %q", msg)
+	}
+}

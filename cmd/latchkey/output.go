@@ -1,0 +1,216 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// outputFlag is --output, taken by every management command.
+type outputFlag struct{ format string }
+
+func (o *outputFlag) register(fs *pflag.FlagSet) {
+	fs.StringVarP(&o.format, "output", "o", "text", "output `FORMAT`: text or json")
+}
+
+// check refuses an unknown format before the command changes anything.
+func (o *outputFlag) check(cmd *cobra.Command) error {
+	switch o.format {
+	case "text", "json":
+		return nil
+	}
+	return usageError(cmd, fmt.Sprintf("invalid --output %q: want text or json", o.format))
+}
+
+func (o *outputFlag) json() bool { return o.format == "json" }
+
+// writeJSON prints v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// clientView is how a client is shown: never its stored secret hash, and the
+// plain secret only right after it was created or rotated.
+type clientView struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret,omitempty"`
+	Name         string `json:"name"`
+	Public       bool   `json:"public"`
+	// SecretStorage tells how the secret is verified: "sha256" for a
+	// Latchkey-generated secret, "argon2id" for an imported one.
+	SecretStorage   string    `json:"secret_storage,omitempty"`
+	RedirectURIs    []string  `json:"redirect_uris"`
+	GrantTypes      []string  `json:"grant_types"`
+	Scopes          []string  `json:"scopes"`
+	CodeTTL         string    `json:"code_ttl,omitempty"`
+	AccessTokenTTL  string    `json:"access_token_ttl,omitempty"`
+	RefreshTokenTTL string    `json:"refresh_token_ttl,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+}
+
+func newClientView(c store.Client, plainSecret string) clientView {
+	return clientView{
+		ClientID:        c.ID,
+		ClientSecret:    plainSecret,
+		Name:            c.Name,
+		Public:          c.Public,
+		SecretStorage:   secretStorage(c.SecretHash),
+		RedirectURIs:    nonNil(c.RedirectURIs),
+		GrantTypes:      nonNil(c.GrantTypes),
+		Scopes:          nonNil(c.Scopes),
+		CodeTTL:         ttl(c.CodeTTL),
+		AccessTokenTTL:  ttl(c.AccessTokenTTL),
+		RefreshTokenTTL: ttl(c.RefreshTokenTTL),
+		CreatedAt:       c.CreatedAt,
+		UpdatedAt:       c.UpdatedAt,
+	}
+}
+
+func secretStorage(hash string) string {
+	switch {
+	case hash == "":
+		return ""
+	case strings.HasPrefix(hash, "sha256:"):
+		return "sha256"
+	case strings.HasPrefix(hash, "$argon2id$"):
+		return "argon2id"
+	}
+	return "unknown"
+}
+
+func ttl(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// writeClient prints one client as a readable summary.
+func writeClient(w io.Writer, v clientView) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "Client ID:\t%s\n", v.ClientID)
+	if v.ClientSecret != "" {
+		fmt.Fprintf(tw, "Client secret:\t%s\n", v.ClientSecret)
+		fmt.Fprintf(tw, "\t(shown once: store it now; Latchkey keeps only a hash)\n")
+	}
+	fmt.Fprintf(tw, "Name:\t%s\n", v.Name)
+	kind := "confidential"
+	switch {
+	case v.Public:
+		kind = "public (no secret; PKCE required)"
+	case v.SecretStorage == "argon2id":
+		kind = "confidential (imported secret, argon2id)"
+	case v.SecretStorage == "sha256":
+		kind = "confidential (generated secret)"
+	}
+	fmt.Fprintf(tw, "Type:\t%s\n", kind)
+	fmt.Fprintf(tw, "Redirect URIs:\t%s\n", listOrNone(v.RedirectURIs, "\n\t"))
+	fmt.Fprintf(tw, "Grant types:\t%s\n", listOrNone(v.GrantTypes, ", "))
+	fmt.Fprintf(tw, "Scopes:\t%s\n", listOrNone(v.Scopes, " "))
+	for _, d := range []struct{ name, v string }{
+		{"Code TTL", v.CodeTTL}, {"Access token TTL", v.AccessTokenTTL}, {"Refresh token TTL", v.RefreshTokenTTL},
+	} {
+		if d.v == "" {
+			d.v = "server default"
+		}
+		fmt.Fprintf(tw, "%s:\t%s\n", d.name, d.v)
+	}
+	fmt.Fprintf(tw, "Created:\t%s\n", formatTime(v.CreatedAt))
+	fmt.Fprintf(tw, "Updated:\t%s\n", formatTime(v.UpdatedAt))
+	return tw.Flush()
+}
+
+// writeClientTable prints clients one per line.
+func writeClientTable(w io.Writer, views []clientView) error {
+	if len(views) == 0 {
+		_, err := fmt.Fprintln(w, "No clients.")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLIENT ID\tNAME\tTYPE\tGRANT TYPES\tREDIRECT URIS")
+	for _, v := range views {
+		kind := "confidential"
+		if v.Public {
+			kind = "public"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.ClientID, v.Name, kind, listOrNone(v.GrantTypes, ","), listOrNone(v.RedirectURIs, " "))
+	}
+	return tw.Flush()
+}
+
+// userView is how a user is shown: never the password hash.
+type userView struct {
+	ID        string    `json:"id"`
+	Username  string    `json:"username"`
+	Name      string    `json:"name"`
+	Email     string    `json:"email"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func newUserView(u store.User) userView {
+	return userView{ID: u.ID, Username: u.Username, Name: u.Name, Email: u.Email, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}
+
+func writeUser(w io.Writer, v userView) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "Username:\t%s\n", v.Username)
+	fmt.Fprintf(tw, "ID:\t%s\n", v.ID)
+	fmt.Fprintf(tw, "Name:\t%s\n", orNone(v.Name))
+	fmt.Fprintf(tw, "Email:\t%s\n", orNone(v.Email))
+	fmt.Fprintf(tw, "Created:\t%s\n", formatTime(v.CreatedAt))
+	fmt.Fprintf(tw, "Updated:\t%s\n", formatTime(v.UpdatedAt))
+	return tw.Flush()
+}
+
+func writeUserTable(w io.Writer, views []userView) error {
+	if len(views) == 0 {
+		_, err := fmt.Fprintln(w, "No users.")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USERNAME\tNAME\tEMAIL\tID")
+	for _, v := range views {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Username, orNone(v.Name), orNone(v.Email), v.ID)
+	}
+	return tw.Flush()
+}
+
+func listOrNone(l []string, sep string) string {
+	if len(l) == 0 {
+		return "(none)"
+	}
+	return strings.Join(l, sep)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "(unknown)"
+	}
+	return t.UTC().Format(time.RFC3339)
+}

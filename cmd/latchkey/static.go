@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// applyStatic makes the database hold the clients and users declared in the
+// configuration (GitOps): each is created if missing and updated if it
+// differs. Entries removed from the file are left alone, since the CLI may
+// have made them. Every invalid static client is reported before anything
+// is written.
+func applyStatic(ctx context.Context, st store.Store, cfg config.Config, now time.Time, logger *slog.Logger) error {
+	scopes := oauth.NewScopes(cfg.Scopes)
+	var errs []error
+	for i, cc := range cfg.Clients {
+		c := staticClient(cc)
+		if c.SecretHash == "" && cc.Secret != "" {
+			c.SecretHash = pendingSecret
+		}
+		if err := oauth.ValidateClient(c, scopes); err != nil {
+			for _, e := range flatten(err) {
+				errs = append(errs, fmt.Errorf("clients[%d] (%q): %w", i, cc.ID, e))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return problems("invalid static clients in the configuration", err)
+	}
+	for _, cc := range cfg.Clients {
+		if err := applyStaticClient(ctx, st, cc, now, logger); err != nil {
+			return err
+		}
+	}
+	for _, cu := range cfg.Users {
+		if err := applyStaticUser(ctx, st, cu, now, logger); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// staticClient is the registration a config entry declares, with its
+// secret hash only if given as secret_hash.
+func staticClient(cc config.Client) store.Client {
+	grants := cc.GrantTypes
+	if len(grants) == 0 {
+		grants = defaultGrantTypes
+	}
+	return store.Client{
+		ID:              cc.ID,
+		SecretHash:      cc.SecretHash,
+		Name:            cc.Name,
+		Public:          cc.Public,
+		RedirectURIs:    slices.Clone(cc.RedirectURIs),
+		GrantTypes:      slices.Clone(grants),
+		Scopes:          slices.Clone(cc.Scopes),
+		CodeTTL:         cc.CodeTTL,
+		AccessTokenTTL:  cc.AccessTokenTTL,
+		RefreshTokenTTL: cc.RefreshTokenTTL,
+	}
+}
+
+func applyStaticClient(ctx context.Context, st store.ClientStore, cc config.Client, now time.Time, logger *slog.Logger) error {
+	want := staticClient(cc)
+	have, err := st.GetClient(ctx, cc.ID)
+	found := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("static client %q: %w", cc.ID, err)
+	}
+	if cc.Secret != "" {
+		// Keep the stored hash while it verifies the declared secret: an
+		// argon2id hash is salted, so rehashing would always look changed.
+		if found && secret.CheckClientSecret(have.SecretHash, cc.Secret) {
+			want.SecretHash = have.SecretHash
+		} else {
+			want.SecretHash = hashClientSecret(cc.Secret)
+		}
+	}
+	did, err := upsertClient(ctx, st, want, have, found, now)
+	if err != nil {
+		return fmt.Errorf("static client %q: %w", cc.ID, err)
+	}
+	if did != "" {
+		logger.InfoContext(ctx, "static client "+did, "client_id", cc.ID)
+	}
+	return nil
+}
+
+// upsertClient creates want if it was not found, or updates it if it differs
+// from have; it reports what it did ("created", "updated" or "").
+func upsertClient(ctx context.Context, st store.ClientStore, want, have store.Client, found bool, now time.Time) (string, error) {
+	if !found {
+		want.CreatedAt, want.UpdatedAt = now, now
+		return "created", st.CreateClient(ctx, want)
+	}
+	if sameClient(have, want) {
+		return "", nil
+	}
+	want.CreatedAt, want.UpdatedAt = have.CreatedAt, now
+	return "updated", st.UpdateClient(ctx, want)
+}
+
+// sameClient compares every registration field (not the timestamps).
+func sameClient(a, b store.Client) bool {
+	return a.ID == b.ID && a.SecretHash == b.SecretHash && a.Name == b.Name && a.Public == b.Public &&
+		slices.Equal(a.RedirectURIs, b.RedirectURIs) && slices.Equal(a.GrantTypes, b.GrantTypes) &&
+		slices.Equal(a.Scopes, b.Scopes) && a.CodeTTL == b.CodeTTL && a.AccessTokenTTL == b.AccessTokenTTL &&
+		a.RefreshTokenTTL == b.RefreshTokenTTL
+}
+
+func applyStaticUser(ctx context.Context, st store.UserStore, cu config.User, now time.Time, logger *slog.Logger) error {
+	want := store.User{Username: cu.Username, PasswordHash: cu.PasswordHash, Name: cu.Name, Email: cu.Email}
+	have, err := st.GetUserByUsername(ctx, cu.Username)
+	found := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("static user %q: %w", cu.Username, err)
+	}
+	did, err := upsertUser(ctx, st, want, cu.Password, have, found, now)
+	if err != nil {
+		return fmt.Errorf("static user %q: %w", cu.Username, err)
+	}
+	if did != "" {
+		logger.InfoContext(ctx, "static user "+did, "username", cu.Username)
+	}
+	return nil
+}
+
+// upsertUser creates want (hashing password if want has no hash) if it was
+// not found, or updates it if it differs from have; a stored hash that
+// verifies password is kept. It reports what it did.
+func upsertUser(ctx context.Context, st store.UserStore, want store.User, password string, have store.User, found bool, now time.Time) (string, error) {
+	if want.PasswordHash == "" {
+		if ok, err := secret.CheckPassword(have.PasswordHash, password); found && err == nil && ok {
+			want.PasswordHash = have.PasswordHash
+		} else {
+			want.PasswordHash = secret.HashPassword(password)
+		}
+	}
+	if !found {
+		want.ID = secret.RandomString(16)
+		want.CreatedAt, want.UpdatedAt = now, now
+		return "created", st.CreateUser(ctx, want)
+	}
+	if have.PasswordHash == want.PasswordHash && have.Name == want.Name && have.Email == want.Email {
+		return "", nil
+	}
+	want.ID, want.CreatedAt, want.UpdatedAt = have.ID, have.CreatedAt, now
+	return "updated", st.UpdateUser(ctx, want)
+}

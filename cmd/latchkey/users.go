@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/sqlstore"
+)
+
+// maxPasswordLen bounds a password read from stdin or a flag.
+const maxPasswordLen = 1024
+
+func (a *app) usersCommand() *cobra.Command {
+	m := &manageCmd{}
+	cmd := m.groupCommand("users", "Create and manage users who sign in with a password")
+	cmd.AddCommand(
+		a.usersCreateCommand(m),
+		a.usersListCommand(m),
+		a.usersGetCommand(m),
+		a.usersDeleteCommand(m),
+		a.usersSetPasswordCommand(m),
+	)
+	return cmd
+}
+
+// passwordFlags are --password and --password-stdin.
+type passwordFlags struct {
+	password string
+	stdin    bool
+}
+
+func (p *passwordFlags) register(fs *pflag.FlagSet) {
+	fs.BoolVar(&p.stdin, "password-stdin", false, "read the password from standard input (one line)")
+	fs.StringVar(&p.password, "password", "", "the `PASSWORD` (visible to other local users in the process list: prefer --password-stdin)")
+}
+
+// read returns the password from exactly one of the two flags, checked.
+func (a *app) readPassword(cmd *cobra.Command, p *passwordFlags) (string, error) {
+	given := cmd.Flags().Changed("password")
+	switch {
+	case given && p.stdin:
+		return "", usageError(cmd, "give --password or --password-stdin, not both")
+	case !given && !p.stdin:
+		return "", usageError(cmd, "a password is required: --password-stdin (recommended) or --password")
+	}
+	pw := p.password
+	if p.stdin {
+		data, err := io.ReadAll(io.LimitReader(a.stdin, maxPasswordLen+2))
+		if err != nil {
+			return "", fmt.Errorf("read password from stdin: %w", err)
+		}
+		line, _, _ := bytes.Cut(data, []byte("\n"))
+		pw = strings.TrimSuffix(string(line), "\r")
+	}
+	if !utf8.ValidString(pw) {
+		return "", errors.New("the password must be valid UTF-8")
+	}
+	if n := utf8.RuneCountInString(pw); n < config.MinPasswordLen {
+		return "", fmt.Errorf("the password must be at least %d characters (got %d)", config.MinPasswordLen, n)
+	}
+	if len(pw) > maxPasswordLen {
+		return "", fmt.Errorf("the password must be at most %d bytes", maxPasswordLen)
+	}
+	return pw, nil
+}
+
+// validateEmail accepts an empty address or a bare addr-spec (RFC 5322 §3.4.1).
+func validateEmail(email string) error {
+	if email == "" {
+		return nil
+	}
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Address != email || addr.Name != "" {
+		return fmt.Errorf("invalid email address %q", email)
+	}
+	return nil
+}
+
+func validateName(name string) error {
+	if len(name) > 200 || !utf8.ValidString(name) || strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return errors.New("the name must be at most 200 characters without control characters")
+	}
+	return nil
+}
+
+func (a *app) usersCreateCommand(m *manageCmd) *cobra.Command {
+	var pw passwordFlags
+	var username, email, name string
+	cmd := &cobra.Command{
+		Use:   "create --username USERNAME (--password-stdin | --password PASSWORD) [--email EMAIL] [--name NAME]",
+		Short: "Create a user",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var errs []error
+			if err := config.ValidateUsername(username); err != nil {
+				errs = append(errs, fmt.Errorf("username: %w", err))
+			}
+			if err := validateEmail(email); err != nil {
+				errs = append(errs, err)
+			}
+			name = strings.TrimSpace(name)
+			if err := validateName(name); err != nil {
+				errs = append(errs, err)
+			}
+			password, err := a.readPassword(cmd, &pw)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			if err := errors.Join(errs...); err != nil {
+				return problems("invalid user", err)
+			}
+			return a.withStore(cmd.Context(), m, func(_ config.Config, db *sqlstore.DB) error {
+				now := a.clock()
+				u := store.User{
+					ID:           secret.RandomString(16),
+					Username:     username,
+					PasswordHash: secret.HashPassword(password),
+					Name:         name,
+					Email:        email,
+					CreatedAt:    now,
+					UpdatedAt:    now,
+				}
+				if err := db.CreateUser(cmd.Context(), u); err != nil {
+					if errors.Is(err, store.ErrConflict) {
+						return fmt.Errorf("user %q already exists", username)
+					}
+					return fmt.Errorf("create user: %w", err)
+				}
+				return m.printUser(cmd, u)
+			})
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&username, "username", "", "the `USERNAME` to sign in with (required)")
+	pw.register(fs)
+	fs.StringVar(&email, "email", "", "email `ADDRESS`")
+	fs.StringVar(&name, "name", "", "full `NAME`")
+	return cmd
+}
+
+func (m *manageCmd) printUser(cmd *cobra.Command, u store.User) error {
+	v := newUserView(u)
+	if m.out.json() {
+		return writeJSON(cmd.OutOrStdout(), v)
+	}
+	return writeUser(cmd.OutOrStdout(), v)
+}
+
+// getUser returns the user or a one-line "not found" error.
+func getUser(ctx context.Context, db store.UserStore, username string) (store.User, error) {
+	u, err := db.GetUserByUsername(ctx, username)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, fmt.Errorf("user %q not found", username)
+	}
+	if err != nil {
+		return store.User{}, fmt.Errorf("get user: %w", err)
+	}
+	return u, nil
+}
+
+func (a *app) usersListCommand(m *manageCmd) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List users",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withStore(cmd.Context(), m, func(_ config.Config, db *sqlstore.DB) error {
+				users, err := db.ListUsers(cmd.Context())
+				if err != nil {
+					return fmt.Errorf("list users: %w", err)
+				}
+				views := make([]userView, len(users))
+				for i, u := range users {
+					views[i] = newUserView(u)
+				}
+				if m.out.json() {
+					return writeJSON(cmd.OutOrStdout(), views)
+				}
+				return writeUserTable(cmd.OutOrStdout(), views)
+			})
+		},
+	}
+}
+
+func (a *app) usersGetCommand(m *manageCmd) *cobra.Command {
+	return &cobra.Command{
+		Use:   "get USERNAME",
+		Short: "Show one user",
+		Args:  wantArgs("USERNAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withStore(cmd.Context(), m, func(_ config.Config, db *sqlstore.DB) error {
+				u, err := getUser(cmd.Context(), db, args[0])
+				if err != nil {
+					return err
+				}
+				return m.printUser(cmd, u)
+			})
+		},
+	}
+}
+
+func (a *app) usersDeleteCommand(m *manageCmd) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete USERNAME",
+		Short: "Delete a user with their sessions, grants and tokens",
+		Args:  wantArgs("USERNAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withStore(cmd.Context(), m, func(_ config.Config, db *sqlstore.DB) error {
+				u, err := getUser(cmd.Context(), db, args[0])
+				if err != nil {
+					return err
+				}
+				if err := db.DeleteUser(cmd.Context(), u.ID); err != nil {
+					if errors.Is(err, store.ErrNotFound) {
+						return fmt.Errorf("user %q not found", u.Username)
+					}
+					return fmt.Errorf("delete user: %w", err)
+				}
+				if m.out.json() {
+					return writeJSON(cmd.OutOrStdout(), map[string]any{"username": u.Username, "id": u.ID, "deleted": true})
+				}
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "Deleted user %s with their sessions, grants and tokens.\n", u.Username)
+				return err
+			})
+		},
+	}
+}
+
+func (a *app) usersSetPasswordCommand(m *manageCmd) *cobra.Command {
+	var pw passwordFlags
+	cmd := &cobra.Command{
+		Use:   "set-password USERNAME (--password-stdin | --password PASSWORD)",
+		Short: "Set a user's password",
+		Args:  wantArgs("USERNAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			password, err := a.readPassword(cmd, &pw)
+			if err != nil {
+				return err
+			}
+			return a.withStore(cmd.Context(), m, func(_ config.Config, db *sqlstore.DB) error {
+				u, err := getUser(cmd.Context(), db, args[0])
+				if err != nil {
+					return err
+				}
+				u.PasswordHash = secret.HashPassword(password)
+				u.UpdatedAt = a.clock()
+				if err := db.UpdateUser(cmd.Context(), u); err != nil {
+					if errors.Is(err, store.ErrNotFound) {
+						return fmt.Errorf("user %q not found", u.Username)
+					}
+					return fmt.Errorf("update user: %w", err)
+				}
+				if m.out.json() {
+					return writeJSON(cmd.OutOrStdout(), map[string]any{"username": u.Username, "id": u.ID, "password_changed": true})
+				}
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "Password of %s changed.\n", u.Username)
+				return err
+			})
+		},
+	}
+	pw.register(cmd.Flags())
+	return cmd
+}

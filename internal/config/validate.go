@@ -1,0 +1,280 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits enforced by Validate.
+const (
+	// MinSystemSecretLen is the shortest system secret accepted, in bytes.
+	MinSystemSecretLen = 32
+	// MaxCodeTTL is the longest authorization code lifetime: RFC 6749 §4.1.2
+	// "A maximum authorization code lifetime of 10 minutes is RECOMMENDED."
+	MaxCodeTTL = 10 * time.Minute
+	// MinPasswordLen is the shortest user password accepted, in characters.
+	MinPasswordLen = 8
+)
+
+// Validate reports every problem of the configuration at once (joined with
+// errors.Join), each prefixed with the key it concerns. A static client is
+// checked here only for what the file alone can tell (id present and unique,
+// one secret form); its full registration is checked with oauth.ValidateClient
+// when it is applied.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+
+	if err := ValidateIssuer(c.Issuer, c.Dev); err != nil {
+		add("issuer", "%v", err)
+	}
+	if err := ValidateListen(c.Listen); err != nil {
+		add("listen", "%v", err)
+	}
+	if err := ValidateDatabase(c.Database); err != nil {
+		add("database", "%v", err)
+	}
+	switch {
+	case c.SystemSecret == "" && !c.Dev:
+		add("system_secret", "is required (at least %d bytes, e.g. `openssl rand -base64 32`) unless dev is on", MinSystemSecretLen)
+	case c.SystemSecret != "" && len(c.SystemSecret) < MinSystemSecretLen:
+		add("system_secret", "must be at least %d bytes, got %d", MinSystemSecretLen, len(c.SystemSecret))
+	}
+
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{
+		{"tokens.code_ttl", c.Tokens.CodeTTL},
+		{"tokens.access_token_ttl", c.Tokens.AccessTokenTTL},
+		{"tokens.refresh_token_ttl", c.Tokens.RefreshTokenTTL},
+		{"session.ttl", c.Session.TTL},
+		{"session.auth_request_ttl", c.Session.AuthRequestTTL},
+	} {
+		if d.v <= 0 {
+			add(d.key, "must be positive, got %s", d.v)
+		}
+	}
+	if c.Tokens.CodeTTL > MaxCodeTTL {
+		add("tokens.code_ttl", "must be at most %s (RFC 6749 §4.1.2), got %s", MaxCodeTTL, c.Tokens.CodeTTL)
+	}
+
+	seenScope := make(map[string]int, len(c.Scopes))
+	for i, s := range c.Scopes {
+		key := fmt.Sprintf("scopes[%d].name", i)
+		if err := ValidateScopeName(s.Name); err != nil {
+			add(key, "%v", err)
+			continue
+		}
+		if j, dup := seenScope[s.Name]; dup {
+			add(key, "duplicate scope %q (also scopes[%d])", s.Name, j)
+			continue
+		}
+		seenScope[s.Name] = i
+	}
+
+	seenClient := make(map[string]int, len(c.Clients))
+	for i, cl := range c.Clients {
+		key := fmt.Sprintf("clients[%d]", i)
+		switch j, dup := seenClient[cl.ID]; {
+		case strings.TrimSpace(cl.ID) == "":
+			add(key+".id", "is required")
+		case dup:
+			add(key+".id", "duplicate client id %q (also clients[%d])", cl.ID, j)
+		default:
+			seenClient[cl.ID] = i
+		}
+		if cl.Secret != "" && cl.SecretHash != "" {
+			add(key, "set secret or secret_hash, not both")
+		}
+		if cl.SecretHash != "" && !wellFormedSecretHash(cl.SecretHash) {
+			add(key+".secret_hash", `must be "sha256:<64 hex digits>" or an argon2id PHC string ("$argon2id$...")`)
+		}
+	}
+
+	seenUser := make(map[string]int, len(c.Users))
+	for i, u := range c.Users {
+		key := fmt.Sprintf("users[%d]", i)
+		switch j, dup := seenUser[u.Username]; {
+		case strings.TrimSpace(u.Username) == "":
+			add(key+".username", "is required")
+		case dup:
+			add(key+".username", "duplicate username %q (also users[%d])", u.Username, j)
+		default:
+			seenUser[u.Username] = i
+			if err := ValidateUsername(u.Username); err != nil {
+				add(key+".username", "%v", err)
+			}
+		}
+		switch {
+		case u.Password != "" && u.PasswordHash != "":
+			add(key, "set password or password_hash, not both")
+		case u.Password == "" && u.PasswordHash == "":
+			add(key, "password or password_hash is required")
+		case u.Password != "" && utf8.RuneCountInString(u.Password) < MinPasswordLen:
+			add(key+".password", "must be at least %d characters", MinPasswordLen)
+		case u.PasswordHash != "" && !strings.HasPrefix(u.PasswordHash, "$argon2id$"):
+			add(key+".password_hash", `must be an argon2id PHC string ("$argon2id$...")`)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ValidateIssuer checks the issuer identifier (RFC 8414 §2: "a URL that uses
+// the "https" scheme and has no query or fragment components"). Plain http is
+// accepted for a loopback or localhost host, or anywhere when dev is on. A
+// trailing slash is refused because endpoint URLs are built by appending
+// paths to the issuer.
+func ValidateIssuer(issuer string, dev bool) error {
+	if issuer == "" {
+		return errors.New("is required")
+	}
+	u, err := url.Parse(issuer)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
+		return fmt.Errorf("must be an absolute http(s) URL, got %q", issuer)
+	}
+	var errs []error
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !dev && !isLoopbackOrLocalhost(u.Hostname()) {
+			errs = append(errs, errors.New("must use https unless the host is loopback or localhost (or dev is on)"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("must use the http or https scheme, got %q", u.Scheme))
+	}
+	if u.User != nil {
+		errs = append(errs, errors.New("must not contain user information"))
+	}
+	if u.RawQuery != "" || u.ForceQuery || strings.Contains(issuer, "?") {
+		errs = append(errs, errors.New("must not have a query component (RFC 8414 §2)"))
+	}
+	if u.Fragment != "" || strings.Contains(issuer, "#") {
+		errs = append(errs, errors.New("must not have a fragment component (RFC 8414 §2)"))
+	}
+	if strings.HasSuffix(u.Path, "/") {
+		errs = append(errs, errors.New("must not end with a slash"))
+	}
+	return joinInline(errs)
+}
+
+// ValidateListen checks a host:port TCP address; the host may be empty (all
+// interfaces) and the port 0 (any free port).
+func ValidateListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("must be host:port, got %q", addr)
+	}
+	if strings.ContainsAny(host, " /") {
+		return fmt.Errorf("invalid host %q", host)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || port == "" || n > 65535 {
+		return fmt.Errorf("invalid port %q", port)
+	}
+	return nil
+}
+
+// ValidateDatabase checks the shape of a database DSN: "sqlite:PATH" or a
+// "postgres://" / "postgresql://" URL. The backend reports everything else.
+func ValidateDatabase(dsn string) error {
+	switch {
+	case dsn == "":
+		return errors.New(`is required ("sqlite:PATH" or "postgres://...")`)
+	case strings.HasPrefix(dsn, "sqlite:"):
+		if strings.TrimPrefix(dsn, "sqlite:") == "" {
+			return errors.New(`"sqlite:" needs a file path, e.g. "sqlite:latchkey.db"`)
+		}
+		return nil
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		u, err := url.Parse(dsn)
+		if err != nil {
+			// Do not echo the DSN: it may hold a password.
+			return errors.New("is not a valid postgres:// URL")
+		}
+		if u.Host == "" && !u.Query().Has("host") {
+			return errors.New("postgres URL needs a host")
+		}
+		return nil
+	default:
+		return errors.New(`must start with "sqlite:", "postgres://" or "postgresql://"`)
+	}
+}
+
+// ValidateScopeName checks a scope token (RFC 6749 §3.3:
+// scope-token = 1*( %x21 / %x23-5B / %x5D-7E )), at most 128 bytes.
+func ValidateScopeName(name string) error {
+	if name == "" {
+		return errors.New("is required")
+	}
+	if len(name) > 128 {
+		return errors.New("must be at most 128 characters")
+	}
+	for i := 0; i < len(name); i++ {
+		if ch := name[i]; ch < 0x21 || ch == 0x22 || ch == 0x5c || ch > 0x7e {
+			return fmt.Errorf("%q is not a valid scope token (RFC 6749 §3.3: printable ASCII without space, '\"' or '\\')", name)
+		}
+	}
+	return nil
+}
+
+// ValidateUsername checks a username: 1 to 255 bytes of valid UTF-8 without
+// spaces or control characters.
+func ValidateUsername(username string) error {
+	if username == "" || len(username) > 255 {
+		return errors.New("must be 1 to 255 characters")
+	}
+	if !utf8.ValidString(username) {
+		return errors.New("must be valid UTF-8")
+	}
+	for _, r := range username {
+		if r <= ' ' || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == '\u00a0' {
+			return errors.New("must not contain spaces or control characters")
+		}
+	}
+	return nil
+}
+
+// wellFormedSecretHash reports whether h looks like a verifier Latchkey can
+// check: "sha256:" and 64 hex digits, or an argon2id PHC string.
+func wellFormedSecretHash(h string) bool {
+	if rest, ok := strings.CutPrefix(h, "sha256:"); ok {
+		if len(rest) != 64 {
+			return false
+		}
+		for i := 0; i < len(rest); i++ {
+			if !strings.ContainsRune("0123456789abcdef", rune(rest[i])) {
+				return false
+			}
+		}
+		return true
+	}
+	return strings.HasPrefix(h, "$argon2id$")
+}
+
+func isLoopbackOrLocalhost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// joinInline joins problems of one key with "; " so the key is printed once.
+func joinInline(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}

@@ -1,0 +1,154 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// validConfig is a production configuration that passes Validate.
+func validConfig() Config {
+	c := Default()
+	c.Issuer = "https://id.example.com"
+	c.Database = "postgres://latchkey@db.example.com:5432/latchkey?sslmode=verify-full"
+	c.SystemSecret = strings.Repeat("k", MinSystemSecretLen)
+	c.Clients = []Client{{ID: "web", Secret: "s3cret", Name: "Web"}, {ID: "tv", Public: true}}
+	c.Users = []User{{Username: "alice", Password: "correct-horse"}, {Username: "bob", PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"}}
+	return c
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(c *Config)
+		want   string // substring of the error; "" means valid
+	}{
+		{"valid_production_config", func(c *Config) {}, ""},
+		{"default_config_in_dev_mode", func(c *Config) { *c = Default(); c.Dev = true }, ""},
+		{"default_config_without_dev_needs_system_secret", func(c *Config) { *c = Default() }, "system_secret: is required"},
+
+		{"issuer/required", func(c *Config) { c.Issuer = "" }, "issuer: is required"},
+		{"issuer/relative", func(c *Config) { c.Issuer = "/id" }, "issuer: must be an absolute http(s) URL"},
+		{"issuer/no_host", func(c *Config) { c.Issuer = "https://" }, "issuer: must be an absolute"},
+		{"issuer/other_scheme", func(c *Config) { c.Issuer = "ftp://id.example.com" }, `http or https scheme, got "ftp"`},
+		{"issuer/RFC8414_2/query", func(c *Config) { c.Issuer = "https://id.example.com?tenant=a" }, "query"},
+		{"issuer/RFC8414_2/empty_query", func(c *Config) { c.Issuer = "https://id.example.com?" }, "query"},
+		{"issuer/RFC8414_2/fragment", func(c *Config) { c.Issuer = "https://id.example.com#x" }, "fragment"},
+		{"issuer/RFC8414_2/http_needs_loopback", func(c *Config) { c.Issuer = "http://id.example.com" }, "must use https"},
+		{"issuer/http_loopback_ok", func(c *Config) { c.Issuer = "http://127.0.0.1:8080" }, ""},
+		{"issuer/http_ipv6_loopback_ok", func(c *Config) { c.Issuer = "http://[::1]:8080" }, ""},
+		{"issuer/http_localhost_ok", func(c *Config) { c.Issuer = "http://localhost:8080" }, ""},
+		{"issuer/http_anywhere_in_dev", func(c *Config) { c.Issuer = "http://id.example.com"; c.Dev = true }, ""},
+		{"issuer/path_ok", func(c *Config) { c.Issuer = "https://example.com/auth" }, ""},
+		{"issuer/trailing_slash", func(c *Config) { c.Issuer = "https://example.com/" }, "slash"},
+		{"issuer/userinfo", func(c *Config) { c.Issuer = "https://u:p@example.com" }, "user information"},
+
+		{"listen/not_host_port", func(c *Config) { c.Listen = "8080" }, "listen: must be host:port"},
+		{"listen/bad_port", func(c *Config) { c.Listen = "127.0.0.1:http" }, `listen: invalid port "http"`},
+		{"listen/port_too_big", func(c *Config) { c.Listen = "127.0.0.1:70000" }, "listen: invalid port"},
+		{"listen/all_interfaces_ok", func(c *Config) { c.Listen = ":8080" }, ""},
+		{"listen/ipv6_ok", func(c *Config) { c.Listen = "[::1]:0" }, ""},
+
+		{"database/required", func(c *Config) { c.Database = "" }, "database: is required"},
+		{"database/unknown_scheme", func(c *Config) { c.Database = "mysql://x/y" }, `database: must start with "sqlite:"`},
+		{"database/sqlite_needs_path", func(c *Config) { c.Database = "sqlite:" }, "needs a file path"},
+		{"database/sqlite_ok", func(c *Config) { c.Database = "sqlite:/var/lib/latchkey/db.sqlite" }, ""},
+		{"database/postgresql_scheme_ok", func(c *Config) { c.Database = "postgresql://u@h/db" }, ""},
+		{"database/postgres_needs_host", func(c *Config) { c.Database = "postgres:///db" }, "needs a host"},
+
+		{"system_secret/too_short", func(c *Config) { c.SystemSecret = "short" }, "system_secret: must be at least 32 bytes, got 5"},
+		{"system_secret/too_short_even_in_dev", func(c *Config) { c.SystemSecret = "short"; c.Dev = true }, "system_secret: must be at least 32 bytes"},
+		{"system_secret/optional_in_dev", func(c *Config) { c.SystemSecret = ""; c.Dev = true }, ""},
+
+		{"ttl/code_zero", func(c *Config) { c.Tokens.CodeTTL = 0 }, "tokens.code_ttl: must be positive"},
+		{"ttl/access_negative", func(c *Config) { c.Tokens.AccessTokenTTL = -time.Second }, "tokens.access_token_ttl: must be positive"},
+		{"ttl/refresh_zero", func(c *Config) { c.Tokens.RefreshTokenTTL = 0 }, "tokens.refresh_token_ttl: must be positive"},
+		{"ttl/session_zero", func(c *Config) { c.Session.TTL = 0 }, "session.ttl: must be positive"},
+		{"ttl/auth_request_zero", func(c *Config) { c.Session.AuthRequestTTL = 0 }, "session.auth_request_ttl: must be positive"},
+		{"ttl/RFC6749_4.1.2/code_at_most_10m", func(c *Config) { c.Tokens.CodeTTL = 11 * time.Minute }, "tokens.code_ttl: must be at most 10m0s"},
+		{"ttl/RFC6749_4.1.2/code_10m_ok", func(c *Config) { c.Tokens.CodeTTL = 10 * time.Minute }, ""},
+
+		{"scopes/RFC6749_3.3/space", func(c *Config) { c.Scopes = append(c.Scopes, Scope{Name: "notes read"}) }, "scopes[8].name"},
+		{"scopes/RFC6749_3.3/quote", func(c *Config) { c.Scopes = []Scope{{Name: `a"b`}} }, "not a valid scope token"},
+		{"scopes/RFC6749_3.3/backslash", func(c *Config) { c.Scopes = []Scope{{Name: `a\b`}} }, "not a valid scope token"},
+		{"scopes/RFC6749_3.3/non_ascii", func(c *Config) { c.Scopes = []Scope{{Name: "notes.lesen\u00e9"}} }, "not a valid scope token"},
+		{"scopes/empty_name", func(c *Config) { c.Scopes = []Scope{{Name: ""}} }, "scopes[0].name: is required"},
+		{"scopes/duplicate", func(c *Config) { c.Scopes = []Scope{{Name: "a"}, {Name: "b"}, {Name: "a"}} }, `scopes[2].name: duplicate scope "a" (also scopes[0])`},
+		{"scopes/RFC6749_3.3/all_allowed_punctuation", func(c *Config) { c.Scopes = []Scope{{Name: "urn:x:notes.read!#$%&'()*+,-/;<=>?@[]^_`{|}~"}} }, ""},
+
+		{"clients/empty_id", func(c *Config) { c.Clients[1].ID = "" }, "clients[1].id: is required"},
+		{"clients/duplicate_id", func(c *Config) { c.Clients[1].ID = "web" }, `clients[1].id: duplicate client id "web" (also clients[0])`},
+		{"clients/secret_and_hash", func(c *Config) { c.Clients[0].SecretHash = "sha256:" + strings.Repeat("a", 64) }, "clients[0]: set secret or secret_hash, not both"},
+		{"clients/malformed_hash", func(c *Config) { c.Clients[0].Secret = ""; c.Clients[0].SecretHash = "md5:abc" }, "clients[0].secret_hash: must be"},
+		{"clients/sha256_hash_ok", func(c *Config) {
+			c.Clients[0].Secret = ""
+			c.Clients[0].SecretHash = "sha256:" + strings.Repeat("0f", 32)
+		}, ""},
+
+		{"users/empty_username", func(c *Config) { c.Users[0].Username = "" }, "users[0].username: is required"},
+		{"users/duplicate_username", func(c *Config) { c.Users[1].Username = "alice" }, `users[1].username: duplicate username "alice"`},
+		{"users/space_in_username", func(c *Config) { c.Users[0].Username = "al ice" }, "users[0].username: must not contain spaces"},
+		{"users/no_password", func(c *Config) { c.Users[0].Password = "" }, "users[0]: password or password_hash is required"},
+		{"users/password_and_hash", func(c *Config) { c.Users[1].Password = "correct-horse" }, "users[1]: set password or password_hash, not both"},
+		{"users/short_password", func(c *Config) { c.Users[0].Password = "1234567" }, "users[0].password: must be at least 8 characters"},
+		{"users/malformed_hash", func(c *Config) { c.Users[1].PasswordHash = "$2y$10$bcrypt" }, "users[1].password_hash: must be an argon2id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig()
+			tt.modify(&c)
+			err := c.Validate()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate() = nil, want an error containing %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Validate() = %q, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	c := Config{
+		Issuer:   "ftp://x?y",
+		Listen:   "nope",
+		Database: "mysql://x",
+		Tokens:   Tokens{CodeTTL: time.Hour},
+		Scopes:   []Scope{{Name: "a b"}, {Name: "c"}, {Name: "c"}},
+		Clients:  []Client{{ID: ""}, {ID: "x"}, {ID: "x"}},
+		Users:    []User{{Username: ""}},
+	}
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("Validate() = nil")
+	}
+	want := []string{
+		"issuer: ", "listen: ", "database: ", "system_secret: ",
+		"tokens.code_ttl: must be at most", "tokens.access_token_ttl: ", "tokens.refresh_token_ttl: ",
+		"session.ttl: ", "session.auth_request_ttl: ",
+		"scopes[0].name: ", "scopes[2].name: duplicate",
+		"clients[0].id: ", "clients[2].id: duplicate",
+		"users[0].username: ", "users[0]: password",
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not report %q:\n%v", w, err)
+		}
+	}
+	// errors.Join: one problem per line, each reachable on its own.
+	var joined interface{ Unwrap() []error }
+	if !errors.As(err, &joined) || len(joined.Unwrap()) < len(want) {
+		t.Errorf("want at least %d joined problems, got %v", len(want), err)
+	}
+	// The issuer's own problems are listed on one line, both named.
+	if !strings.Contains(err.Error(), `scheme, got "ftp"`) || !strings.Contains(err.Error(), "query") {
+		t.Errorf("issuer problems not all reported: %v", err)
+	}
+}
