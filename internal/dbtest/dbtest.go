@@ -1,6 +1,7 @@
 // Package dbtest gives tests a fresh, migrated database on every backend
 // this machine offers: a SQLite file always, and PostgreSQL when
-// LATCHKEY_TEST_POSTGRES_DSN is set (a new database per call, dropped after).
+// LATCHKEY_TEST_POSTGRES_DSN is set or a server answers on the default local
+// address (a new database per call, dropped after).
 // With CI=true and no DSN the PostgreSQL backend fails instead of skipping.
 package dbtest
 
@@ -14,25 +15,22 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver for creating test databases
-
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store/sqlstore"
+	"github.com/latchkey/latchkey/internal/testpg"
 )
 
-// DSNVar names the environment variable with an admin PostgreSQL DSN.
-const DSNVar = "LATCHKEY_TEST_POSTGRES_DSN"
-
 // Backends lists the backends to run against: "sqlite", and "postgres" when
-// configured. In CI a missing DSN fails the test so no suite is skipped.
+// testpg finds a server. In CI a missing PostgreSQL fails the test, so no
+// suite is ever skipped there.
 func Backends(t testing.TB) []string {
-	if os.Getenv(DSNVar) != "" {
+	if testpg.Find() != "" {
 		return []string{"sqlite", "postgres"}
 	}
 	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not set: CI must run the PostgreSQL suites", DSNVar)
+		t.Fatalf("no PostgreSQL (set %s): CI must run the PostgreSQL suites", testpg.DSNVar)
 	}
-	t.Logf("%s is not set: PostgreSQL tests are skipped on this run", DSNVar)
+	t.Logf("NOTICE: no PostgreSQL at %s and %s unset: PostgreSQL tests skipped", testpg.DefaultDSN, testpg.DSNVar)
 	return []string{"sqlite"}
 }
 
@@ -66,10 +64,7 @@ func Open(t testing.TB, backend string) *sqlstore.DB {
 
 func newPostgres(t testing.TB) string {
 	t.Helper()
-	admin := os.Getenv(DSNVar)
-	if admin == "" {
-		t.Fatalf("%s is not set", DSNVar)
-	}
+	admin := testpg.AdminDSN(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := sql.Open("pgx", admin)
@@ -96,7 +91,7 @@ func newPostgres(t testing.TB) string {
 	})
 	u, err := url.Parse(admin)
 	if err != nil {
-		t.Fatalf("parse %s: %v", DSNVar, err)
+		t.Fatalf("parse %s: %v", testpg.DSNVar, err)
 	}
 	u.Path = "/" + name
 	return u.String()

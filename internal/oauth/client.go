@@ -36,7 +36,7 @@ func NewClientSecret() (secret.Value, string) {
 // ValidateClient reports every problem of a client registration at once.
 func ValidateClient(c store.Client, scopes *Scopes) error {
 	var errs []error
-	if c.ID == "" || len(c.ID) > 255 || strings.ContainsAny(c.ID, ": \t\r\n\x00") {
+	if c.ID == "" || len(c.ID) > 255 || !validClientID(c.ID) {
 		errs = append(errs, errors.New("client id must be 1 to 255 characters without spaces or colons"))
 	}
 	if strings.TrimSpace(c.Name) == "" || len(c.Name) > 200 {
@@ -88,6 +88,18 @@ func ValidateClient(c store.Client, scopes *Scopes) error {
 		errs = append(errs, errors.New("code_ttl must be at most 10m (RFC 6749 §4.1.2)"))
 	}
 	return errors.Join(errs...)
+}
+
+// validClientID: RFC 6749 Appendix A.1 "client-id = *VSCHAR" (%x20-7E),
+// without the space and, because Basic joins id and secret with it
+// (RFC 6749 §2.3.1), without ":".
+func validClientID(id string) bool {
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] > '~' || id[i] == ':' {
+			return false
+		}
+	}
+	return true
 }
 
 // AllowsGrant reports whether the client is registered for grant type g.

@@ -23,7 +23,8 @@ type params map[string]string
 
 // parseParams decodes url-encoded parameters, refusing too many parameters
 // and malformed escapes. A repeated parameter is reported by name in dup
-// (the first one found) so that each endpoint can answer it as it must.
+// (client_id or redirect_uri before any other, see dupBefore) so that each
+// endpoint can answer it as it must.
 func parseParams(raw string) (p params, dup string, e *Error) {
 	vals, err := url.ParseQuery(raw)
 	if err != nil {
@@ -34,7 +35,9 @@ func parseParams(raw string) (p params, dup string, e *Error) {
 	}
 	p = make(params, len(vals))
 	for k, vs := range vals {
-		if len(vs) > 1 && (dup == "" || k < dup) {
+		// k != "": an empty name would report "" and so hide every other
+		// repeated parameter ("=&=&redirect_uri=a&redirect_uri=b").
+		if len(vs) > 1 && k != "" && (dup == "" || dupBefore(k, dup)) {
 			dup = k
 		}
 		if vs[0] != "" {
@@ -42,6 +45,25 @@ func parseParams(raw string) (p params, dup string, e *Error) {
 		}
 	}
 	return p, dup, nil
+}
+
+// dupBefore orders repeated names for reporting: client_id and redirect_uri
+// first, because a repeat of either must stop /authorize before it trusts
+// any redirect (RFC 6749 §4.1.2.1), then by name.
+func dupBefore(a, b string) bool {
+	rank := func(k string) int {
+		switch k {
+		case "client_id":
+			return 0
+		case "redirect_uri":
+			return 1
+		}
+		return 2
+	}
+	if ra, rb := rank(a), rank(b); ra != rb {
+		return ra < rb
+	}
+	return a < b
 }
 
 // duplicated is the error for a repeated parameter.

@@ -37,7 +37,12 @@ func ValidateRegisteredRedirectURI(raw string) error {
 	if u.User != nil {
 		return errors.New("redirect URI must not contain user information")
 	}
-	q := u.Query()
+	// A query Go cannot read (a bad escape, a ";" separator) could hide a
+	// code or state parameter from the check below, so it is refused.
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return errors.New("redirect URI has a malformed query")
+	}
 	if q.Has("code") || q.Has("state") || q.Has("error") || q.Has("iss") {
 		return errors.New("redirect URI must not carry code, state, error or iss parameters")
 	}
@@ -57,7 +62,8 @@ func ValidateRegisteredRedirectURI(raw string) error {
 			return errors.New("a native app's private-use scheme must be a reverse domain name (RFC 8252 §7.1)")
 		}
 	}
-	if u.Scheme != strings.ToLower(u.Scheme) {
+	// url.Parse lower-cases u.Scheme, so the check looks at raw.
+	if !strings.HasPrefix(raw, u.Scheme+":") {
 		return errors.New("redirect URI scheme must be lower case")
 	}
 	return nil

@@ -98,6 +98,12 @@ func TestRFC6749_4_1_2_1_AuthorizeErrors(t *testing.T) {
 					return q.Encode()
 				}},
 				{"duplicated_redirect_uri", func(q url.Values) string { q.Add("redirect_uri", "https://evil.example/cb"); return q.Encode() }},
+				{"RFC6749_3_1/duplicated_redirect_uri_beside_another_duplicate", func(q url.Values) string {
+					q.Add("redirect_uri", "https://print.example/other")
+					q.Add("a", "1")
+					q.Add("a", "2")
+					return q.Encode()
+				}},
 				{"RFC6749_3_1_2_3/missing_redirect_uri_with_two_registered", func(q url.Values) string { q.Del("redirect_uri"); return q.Encode() }},
 				{"sql_metacharacters_in_client_id", func(q url.Values) string { q.Set("client_id", "x' OR '1'='1"); return q.Encode() }},
 				{"nul_in_client_id", func(q url.Values) string { q.Set("client_id", "cloud-print\x00"); return q.Encode() }},

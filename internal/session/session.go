@@ -60,7 +60,16 @@ func (m *Manager) Browser(w http.ResponseWriter, r *http.Request) string {
 	}
 	id := string(secret.New(secret.PrefixBrowser))
 	http.SetCookie(w, m.cookie(browserCookie, id, 400*24*3600))
-	// Make the new id visible to later reads within this same request.
+	// Make the new id visible to later reads within this same request. A
+	// malformed cookie of that name is dropped first: r.Cookie returns the
+	// first cookie of a name, so it would hide the new one.
+	others := r.Cookies()
+	r.Header.Del("Cookie")
+	for _, c := range others {
+		if c.Name != m.name(browserCookie) {
+			r.AddCookie(c)
+		}
+	}
 	r.AddCookie(&http.Cookie{Name: m.name(browserCookie), Value: id})
 	return id
 }

@@ -206,8 +206,9 @@ type AuthRequestStore interface {
 	SetAuthRequestUser(ctx context.Context, id, userID string, authTime time.Time) error
 	// CompleteAuthRequest is the consent decision, atomically: it marks the
 	// request consumed (only if not yet consumed and not expired at now),
-	// stores grant (inserted, or updated if a grant with that id exists) and,
-	// if code is non-nil, inserts the code. Exactly one concurrent caller
+	// inserts grant (a grant with that id that already exists is left as it
+	// is and must be active at now, else ErrAlreadyUsed: consent never
+	// revives a revoked grant) and, if code is non-nil, inserts the code. Exactly one concurrent caller
 	// succeeds; the others get ErrAlreadyUsed and nothing is written.
 	// ErrNotFound if no such request.
 	CompleteAuthRequest(ctx context.Context, id string, now time.Time, grant *Grant, code *AuthCode) error

@@ -1,0 +1,176 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+const authRequestColumns = "id, browser_hash, client_id, redirect_uri, redirect_uri_given, response_type, scopes, " +
+	"state, code_challenge, code_challenge_method, nonce, user_id, auth_time, created_at, expires_at, consumed_at"
+
+func scanAuthRequest(s rowScanner) (store.AuthRequest, error) {
+	var r store.AuthRequest
+	err := s.Scan(&r.ID, &r.BrowserHash, &r.ClientID, &r.RedirectURI, &r.RedirectURIGiven, &r.ResponseType,
+		list(&r.Scopes), &r.State, &r.CodeChallenge, &r.CodeChallengeMethod, &r.Nonce, opt(&r.UserID),
+		tm(&r.AuthTime), tm(&r.CreatedAt), tm(&r.ExpiresAt), tm(&r.ConsumedAt))
+	return r, err
+}
+
+// CreateAuthRequest inserts r; ErrConflict on a duplicate id, ErrNotFound
+// if its client (or user, if set) does not exist, ErrInvalid.
+func (db *DB) CreateAuthRequest(ctx context.Context, r store.AuthRequest) error {
+	err := checkKeys(r.ID, r.ClientID, r.UserID)
+	if err == nil {
+		err = checkText(r.BrowserHash, r.RedirectURI, r.ResponseType, r.State, r.CodeChallenge, r.CodeChallengeMethod, r.Nonce)
+	}
+	if err == nil {
+		err = checkText(r.Scopes...)
+	}
+	if err != nil {
+		return fmt.Errorf("create auth request: %w", err)
+	}
+	q := "INSERT INTO auth_requests (" + authRequestColumns + ") VALUES (" + db.d.args(1, 16) + ")"
+	_, err = db.exec(ctx, db.write, q, r.ID, r.BrowserHash, r.ClientID, r.RedirectURI, r.RedirectURIGiven, r.ResponseType,
+		encodeList(r.Scopes), r.State, r.CodeChallenge, r.CodeChallengeMethod, r.Nonce, optional(r.UserID),
+		db.d.time(r.AuthTime), db.d.time(r.CreatedAt), db.d.time(r.ExpiresAt), db.d.time(r.ConsumedAt))
+	if err != nil {
+		return fmt.Errorf("create auth request: %w", mapErr(err))
+	}
+	return nil
+}
+
+// GetAuthRequest returns the request, consumed or not; ErrNotFound.
+func (db *DB) GetAuthRequest(ctx context.Context, id string) (store.AuthRequest, error) {
+	if !validKey(id) {
+		return store.AuthRequest{}, fmt.Errorf("get auth request: %w", store.ErrNotFound)
+	}
+	q := "SELECT " + authRequestColumns + " FROM auth_requests WHERE id = " + db.d.arg(1)
+	r, err := scanAuthRequest(db.queryRow(ctx, db.read, q, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.AuthRequest{}, fmt.Errorf("get auth request: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.AuthRequest{}, fmt.Errorf("get auth request: %w", err)
+	}
+	return r, nil
+}
+
+// authRequestMissing tells why a conditional update of the request id
+// changed nothing: ErrNotFound if there is no such request, else
+// ErrAlreadyUsed (consumed or expired).
+func (db *DB) authRequestMissing(ctx context.Context, q querier, id string) error {
+	ok, err := db.exists(ctx, q, "SELECT 1 FROM auth_requests WHERE id = "+db.d.arg(1), id)
+	switch {
+	case err != nil:
+		return err
+	case ok:
+		return store.ErrAlreadyUsed
+	default:
+		return store.ErrNotFound
+	}
+}
+
+// SetAuthRequestUser records who signed in, provided the request is
+// neither consumed nor expired at authTime; ErrNotFound, ErrAlreadyUsed,
+// and ErrNotFound too if the user does not exist.
+func (db *DB) SetAuthRequestUser(ctx context.Context, id, userID string, authTime time.Time) error {
+	if !validKey(id) {
+		return fmt.Errorf("set auth request user: %w", store.ErrNotFound)
+	}
+	if err := checkKeys(userID); err != nil {
+		return fmt.Errorf("set auth request user: %w", err)
+	}
+	p := db.d.arg
+	q := "UPDATE auth_requests SET user_id = " + p(2) + ", auth_time = " + p(3) +
+		" WHERE id = " + p(1) + " AND consumed_at IS NULL AND expires_at > " + p(3)
+	n, err := db.execCount(ctx, db.write, q, id, optional(userID), db.d.time(authTime))
+	if err == nil && n == 0 {
+		// The request cannot come back once consumed or expired, so the
+		// follow-up read needs no transaction.
+		err = db.authRequestMissing(ctx, db.read, id)
+	}
+	if err != nil {
+		return fmt.Errorf("set auth request user: %w", mapErr(err))
+	}
+	return nil
+}
+
+// consumeAuthRequest marks the request consumed at now if it is neither
+// consumed nor expired; ErrNotFound, ErrAlreadyUsed. Of concurrent
+// transactions exactly one changes the row: SQLite runs them one after
+// another; PostgreSQL makes the later ones wait for the row and re-check
+// the condition against the committed row.
+func (db *DB) consumeAuthRequest(ctx context.Context, tx *sql.Tx, id string, now time.Time) error {
+	p := db.d.arg
+	n, err := db.execCount(ctx, tx, "UPDATE auth_requests SET consumed_at = "+p(2)+
+		" WHERE id = "+p(1)+" AND consumed_at IS NULL AND expires_at > "+p(2), id, db.d.time(now))
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return db.authRequestMissing(ctx, tx, id)
+	}
+	return nil
+}
+
+// CompleteAuthRequest is the consent decision in one transaction: it marks
+// the request consumed (only if neither consumed nor expired at now),
+// inserts grant if non-nil (an existing grant of that id is kept and must
+// be active, else ErrAlreadyUsed) and inserts code if non-nil. Exactly
+// one concurrent caller succeeds; the others get ErrAlreadyUsed and nothing
+// is written. ErrNotFound if no such request (or if the grant's user or
+// client, or the code's grant, does not exist); ErrConflict if the code's
+// hash exists; ErrInvalid. On any error nothing is written.
+func (db *DB) CompleteAuthRequest(ctx context.Context, id string, now time.Time, grant *store.Grant, code *store.AuthCode) error {
+	if !validKey(id) {
+		return fmt.Errorf("complete auth request: %w", store.ErrNotFound)
+	}
+	if grant != nil {
+		if err := checkGrant(*grant); err != nil {
+			return fmt.Errorf("complete auth request: %w", err)
+		}
+	}
+	if code != nil {
+		if err := checkCode(*code); err != nil {
+			return fmt.Errorf("complete auth request: %w", err)
+		}
+	}
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := db.consumeAuthRequest(ctx, tx, id, now); err != nil {
+			return err
+		}
+		if grant != nil {
+			if err := db.insertOrKeepGrant(ctx, tx, *grant, now); err != nil {
+				return err
+			}
+		}
+		if code != nil {
+			return db.insertCode(ctx, tx, *code)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("complete auth request: %w", mapErr(err))
+	}
+	return nil
+}
+
+// ConsumeAuthRequest marks the request consumed without a grant (the user
+// denied); ErrNotFound, ErrAlreadyUsed as CompleteAuthRequest.
+func (db *DB) ConsumeAuthRequest(ctx context.Context, id string, now time.Time) error {
+	if !validKey(id) {
+		return fmt.Errorf("consume auth request: %w", store.ErrNotFound)
+	}
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		return db.consumeAuthRequest(ctx, tx, id, now)
+	})
+	if err != nil {
+		return fmt.Errorf("consume auth request: %w", mapErr(err))
+	}
+	return nil
+}

@@ -1,0 +1,140 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+const clientColumns = "id, secret_hash, name, public, redirect_uris, grant_types, scopes, " +
+	"code_ttl, access_token_ttl, refresh_token_ttl, created_at, updated_at"
+
+func scanClient(s rowScanner) (store.Client, error) {
+	var c store.Client
+	var codeTTL, accessTTL, refreshTTL int64
+	err := s.Scan(&c.ID, &c.SecretHash, &c.Name, &c.Public, list(&c.RedirectURIs), list(&c.GrantTypes), list(&c.Scopes),
+		&codeTTL, &accessTTL, &refreshTTL, tm(&c.CreatedAt), tm(&c.UpdatedAt))
+	c.CodeTTL, c.AccessTokenTTL, c.RefreshTokenTTL = time.Duration(codeTTL), time.Duration(accessTTL), time.Duration(refreshTTL)
+	return c, err
+}
+
+func checkClient(c store.Client) error {
+	if err := checkKeys(c.ID); err != nil {
+		return err
+	}
+	if err := checkText(c.SecretHash, c.Name); err != nil {
+		return err
+	}
+	if err := checkText(c.RedirectURIs...); err != nil {
+		return err
+	}
+	if err := checkText(c.GrantTypes...); err != nil {
+		return err
+	}
+	return checkText(c.Scopes...)
+}
+
+// clientArgs returns the values of clientColumns, in order.
+func (db *DB) clientArgs(c store.Client) []any {
+	return []any{c.ID, c.SecretHash, c.Name, c.Public,
+		encodeList(c.RedirectURIs), encodeList(c.GrantTypes), encodeList(c.Scopes),
+		int64(c.CodeTTL), int64(c.AccessTokenTTL), int64(c.RefreshTokenTTL),
+		db.d.time(c.CreatedAt), db.d.time(c.UpdatedAt)}
+}
+
+// CreateClient inserts c; ErrConflict if the id exists, ErrInvalid if a
+// value cannot be stored.
+func (db *DB) CreateClient(ctx context.Context, c store.Client) error {
+	if err := checkClient(c); err != nil {
+		return fmt.Errorf("create client: %w", err)
+	}
+	q := "INSERT INTO clients (" + clientColumns + ") VALUES (" + db.d.args(1, 12) + ")"
+	if _, err := db.exec(ctx, db.write, q, db.clientArgs(c)...); err != nil {
+		return fmt.Errorf("create client: %w", mapErr(err))
+	}
+	return nil
+}
+
+// GetClient returns the client; ErrNotFound.
+func (db *DB) GetClient(ctx context.Context, id string) (store.Client, error) {
+	if !validKey(id) {
+		return store.Client{}, fmt.Errorf("get client: %w", store.ErrNotFound)
+	}
+	q := "SELECT " + clientColumns + " FROM clients WHERE id = " + db.d.arg(1)
+	c, err := scanClient(db.queryRow(ctx, db.read, q, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Client{}, fmt.Errorf("get client: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Client{}, fmt.Errorf("get client: %w", err)
+	}
+	return c, nil
+}
+
+// ListClients returns every client ordered by id (byte order).
+func (db *DB) ListClients(ctx context.Context) ([]store.Client, error) {
+	rows, err := db.query(ctx, db.read, "SELECT "+clientColumns+" FROM clients ORDER BY id")
+	if err != nil {
+		return nil, fmt.Errorf("list clients: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Client
+	for rows.Next() {
+		c, err := scanClient(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list clients: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list clients: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateClient replaces every field of the client with c.ID, CreatedAt
+// included; ErrNotFound, ErrInvalid.
+func (db *DB) UpdateClient(ctx context.Context, c store.Client) error {
+	if err := checkClient(c); err != nil {
+		return fmt.Errorf("update client: %w", err)
+	}
+	p := db.d.arg
+	q := "UPDATE clients SET secret_hash = " + p(2) + ", name = " + p(3) + ", public = " + p(4) +
+		", redirect_uris = " + p(5) + ", grant_types = " + p(6) + ", scopes = " + p(7) +
+		", code_ttl = " + p(8) + ", access_token_ttl = " + p(9) + ", refresh_token_ttl = " + p(10) +
+		", created_at = " + p(11) + ", updated_at = " + p(12) + " WHERE id = " + p(1)
+	n, err := db.execCount(ctx, db.write, q, db.clientArgs(c)...)
+	if err != nil {
+		return fmt.Errorf("update client: %w", mapErr(err))
+	}
+	if n == 0 {
+		return fmt.Errorf("update client: %w", store.ErrNotFound)
+	}
+	return nil
+}
+
+// DeleteClient removes the client and, by cascading foreign keys in the
+// same statement, its authorization requests, grants, codes and tokens;
+// ErrNotFound.
+func (db *DB) DeleteClient(ctx context.Context, id string) error {
+	if !validKey(id) {
+		return fmt.Errorf("delete client: %w", store.ErrNotFound)
+	}
+	// A transaction so that PostgreSQL may run it again if the cascade
+	// deadlocks with a concurrent writer.
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		n, err := db.execCount(ctx, tx, "DELETE FROM clients WHERE id = "+db.d.arg(1), id)
+		if err == nil && n == 0 {
+			err = store.ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete client: %w", mapErr(err))
+	}
+	return nil
+}

@@ -1,0 +1,104 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+const codeColumns = "hash, grant_id, client_id, user_id, redirect_uri, redirect_uri_given, scopes, " +
+	"code_challenge, code_challenge_method, nonce, auth_time, created_at, expires_at, used_at"
+
+func scanCode(s rowScanner) (store.AuthCode, error) {
+	var c store.AuthCode
+	err := s.Scan(&c.Hash, &c.GrantID, &c.ClientID, &c.UserID, &c.RedirectURI, &c.RedirectURIGiven, list(&c.Scopes),
+		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Nonce, tm(&c.AuthTime), tm(&c.CreatedAt), tm(&c.ExpiresAt), tm(&c.UsedAt))
+	return c, err
+}
+
+func checkCode(c store.AuthCode) error {
+	if err := checkKeys(c.Hash, c.GrantID, c.ClientID, c.UserID); err != nil {
+		return err
+	}
+	if err := checkText(c.RedirectURI, c.CodeChallenge, c.CodeChallengeMethod, c.Nonce); err != nil {
+		return err
+	}
+	return checkText(c.Scopes...)
+}
+
+// insertCode inserts c; ErrConflict on a duplicate hash, ErrNotFound if its
+// grant does not exist.
+func (db *DB) insertCode(ctx context.Context, q querier, c store.AuthCode) error {
+	stmt := "INSERT INTO codes (" + codeColumns + ") VALUES (" + db.d.args(1, 14) + ")"
+	_, err := db.exec(ctx, q, stmt, c.Hash, c.GrantID, c.ClientID, c.UserID, c.RedirectURI, c.RedirectURIGiven,
+		encodeList(c.Scopes), c.CodeChallenge, c.CodeChallengeMethod, c.Nonce,
+		db.d.time(c.AuthTime), db.d.time(c.CreatedAt), db.d.time(c.ExpiresAt), db.d.time(c.UsedAt))
+	return err
+}
+
+// GetCode returns the code by hash, used or not; ErrNotFound.
+func (db *DB) GetCode(ctx context.Context, hash string) (store.AuthCode, error) {
+	if !validKey(hash) {
+		return store.AuthCode{}, fmt.Errorf("get code: %w", store.ErrNotFound)
+	}
+	c, err := scanCode(db.queryRow(ctx, db.read, "SELECT "+codeColumns+" FROM codes WHERE hash = "+db.d.arg(1), hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.AuthCode{}, fmt.Errorf("get code: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.AuthCode{}, fmt.Errorf("get code: %w", err)
+	}
+	return c, nil
+}
+
+// RedeemCode marks the code used at now and inserts issued, in one
+// transaction, provided the code is unused, unexpired at now and its grant
+// active at now. Exactly one concurrent caller succeeds: the conditional
+// UPDATE decides, and on PostgreSQL a later caller waits for the row and
+// then finds it used. The others get ErrAlreadyUsed and nothing is written.
+// ErrNotFound if no such code; ErrConflict if an issued hash exists;
+// ErrInvalid. On any error nothing is written and the code stays as it was.
+func (db *DB) RedeemCode(ctx context.Context, hash string, now time.Time, issued []store.Token) error {
+	if !validKey(hash) {
+		return fmt.Errorf("redeem code: %w", store.ErrNotFound)
+	}
+	if err := checkTokens(issued); err != nil {
+		return fmt.Errorf("redeem code: %w", err)
+	}
+	p := db.d.arg
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var grantID string
+		err := db.queryRow(ctx, tx, "UPDATE codes SET used_at = "+p(2)+" WHERE hash = "+p(1)+
+			" AND used_at IS NULL AND expires_at > "+p(2)+" RETURNING grant_id", hash, db.d.time(now)).Scan(&grantID)
+		if errors.Is(err, sql.ErrNoRows) {
+			ok, err := db.exists(ctx, tx, "SELECT 1 FROM codes WHERE hash = "+p(1), hash)
+			switch {
+			case err != nil:
+				return err
+			case ok:
+				return store.ErrAlreadyUsed
+			default:
+				return store.ErrNotFound
+			}
+		}
+		if err != nil {
+			return err
+		}
+		active, err := db.lockActiveGrant(ctx, tx, grantID, now)
+		if err != nil {
+			return err
+		}
+		if !active {
+			return store.ErrAlreadyUsed
+		}
+		return db.insertTokens(ctx, tx, issued)
+	})
+	if err != nil {
+		return fmt.Errorf("redeem code: %w", mapErr(err))
+	}
+	return nil
+}

@@ -1,0 +1,247 @@
+// Package sqlstore implements store.Store over database/sql for SQLite
+// (modernc.org/sqlite, pure Go) and PostgreSQL (pgx through its stdlib
+// driver). Both share every statement; see dialect for the few differences.
+//
+// Single-use operations (RedeemCode, RotateRefreshToken,
+// CompleteAuthRequest, ConsumeAuthRequest) are decided by the database: a
+// conditional UPDATE inside the transaction that also writes what the
+// operation issues, so exactly one concurrent caller wins, across processes
+// too, and a loser writes nothing.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// DB is a Latchkey store in one SQLite file or one PostgreSQL database.
+// It is safe for concurrent use, by several goroutines and, on the same
+// database, by several processes.
+type DB struct {
+	d dialect
+	// write runs every statement that writes. On SQLite it is one
+	// connection whose transactions begin IMMEDIATE; on PostgreSQL it is
+	// the only pool, and read is the same pool.
+	write *sql.DB
+	// read runs reads outside transactions. On SQLite it is a separate
+	// pool of query-only connections, which WAL lets read while the writer
+	// writes.
+	read *sql.DB
+	// queries counts the statements sent, for benchmarks.
+	queries atomic.Int64
+}
+
+var _ store.Store = (*DB)(nil)
+
+// sqliteBusyTimeoutMS is how long an SQLite connection waits for a lock held
+// by another connection or process before giving up with SQLITE_BUSY.
+const sqliteBusyTimeoutMS = "10000"
+
+// Open connects to the database named by dsn, "sqlite:PATH" or
+// "postgres://..." ("postgresql://..." too), and checks that it answers. It
+// does not migrate: call Migrate.
+//
+// SQLite is opened in WAL mode with synchronous=FULL (a commit that
+// returned survives power loss, not only a process crash), foreign keys on
+// and a 10 s busy timeout. Writes go through a single connection whose
+// transactions start with BEGIN IMMEDIATE: the single connection serialises
+// this process's writers in Go (they queue for the connection instead of
+// racing for SQLite's lock, so no write surfaces SQLITE_BUSY and no
+// deferred transaction fails to upgrade its lock), and BEGIN IMMEDIATE plus
+// the busy timeout serialise against other processes on the same file (the
+// CLI while a server runs). Reads use a separate pool of query-only
+// connections, which WAL lets run alongside the writer.
+//
+// PostgreSQL is opened with synchronous_commit=on and a pool of
+// 4×GOMAXPROCS connections (at least 8): enough to keep a 2-core node busy
+// while a few transactions wait on row locks, small enough that several
+// nodes fit in the server's default 100 connections.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		return openSQLite(ctx, strings.TrimPrefix(dsn, "sqlite:"))
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return openPostgres(ctx, dsn)
+	default:
+		// The DSN is not echoed: it may carry a password.
+		return nil, errors.New("open store: unsupported database (want sqlite:PATH or postgres://...)")
+	}
+}
+
+func openSQLite(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("open store: empty sqlite path")
+	}
+	// The path goes into an SQLite URI, where %, ? and # are special.
+	uri := "file:" + strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
+	common := []string{
+		"busy_timeout(" + sqliteBusyTimeoutMS + ")",
+		"foreign_keys(1)",
+		"synchronous(FULL)",
+	}
+	wq := url.Values{"_pragma": append([]string{"journal_mode(WAL)"}, common...), "_txlock": {"immediate"}}
+	rq := url.Values{"_pragma": append([]string{"query_only(1)"}, common...)}
+
+	write, err := sql.Open("sqlite", uri+"?"+wq.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+	// The writer connects first: it creates the file and switches it to
+	// WAL, which is persistent, before any reader opens it.
+	var mode string
+	if err := write.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		write.Close()
+		return nil, fmt.Errorf("open store: sqlite journal mode is %q, want wal", mode)
+	}
+
+	read, err := sql.Open("sqlite", uri+"?"+rq.Encode())
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	n := max(4, 2*runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	read.SetConnMaxLifetime(0)
+	read.SetConnMaxIdleTime(0)
+	if err := read.PingContext(ctx); err != nil {
+		write.Close()
+		read.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return &DB{d: sqliteDialect(), write: write, read: read}, nil
+}
+
+func openPostgres(ctx context.Context, dsn string) (*DB, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		// pgx's message may quote the DSN, password included.
+		return nil, errors.New("open store: invalid postgres dsn")
+	}
+	// A commit that returned is on disk (SECURITY.md c.2).
+	cfg.RuntimeParams["synchronous_commit"] = "on"
+	db := stdlib.OpenDB(*cfg)
+	n := max(8, 4*runtime.GOMAXPROCS(0))
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	db.SetConnMaxLifetime(30 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return &DB{d: postgresDialect(), write: db, read: db}, nil
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.read.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes every connection. On SQLite, closing the last connection
+// checkpoints the WAL into the database file.
+func (db *DB) Close() error {
+	if db.read == db.write {
+		return db.write.Close()
+	}
+	return errors.Join(db.read.Close(), db.write.Close())
+}
+
+// Queries returns how many SQL statements this DB has sent (transaction
+// control, BEGIN and COMMIT, not counted).
+func (db *DB) Queries() int64 {
+	return db.queries.Load()
+}
+
+// querier is what runs statements: *sql.DB or *sql.Tx.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (db *DB) exec(ctx context.Context, q querier, query string, args ...any) (sql.Result, error) {
+	db.queries.Add(1)
+	return q.ExecContext(ctx, query, args...)
+}
+
+// execCount runs a statement and returns how many rows it changed.
+func (db *DB) execCount(ctx context.Context, q querier, query string, args ...any) (int64, error) {
+	res, err := db.exec(ctx, q, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (db *DB) query(ctx context.Context, q querier, query string, args ...any) (*sql.Rows, error) {
+	db.queries.Add(1)
+	return q.QueryContext(ctx, query, args...)
+}
+
+func (db *DB) queryRow(ctx context.Context, q querier, query string, args ...any) *sql.Row {
+	db.queries.Add(1)
+	return q.QueryRowContext(ctx, query, args...)
+}
+
+// exists reports whether query returns a row.
+func (db *DB) exists(ctx context.Context, q querier, query string, args ...any) (bool, error) {
+	var one int
+	err := db.queryRow(ctx, q, query, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// maxTxAttempts bounds how often a transaction runs when PostgreSQL aborts
+// it for a deadlock or a serialization failure.
+const maxTxAttempts = 4
+
+// inTx runs fn in one write transaction and commits if fn returns nil;
+// otherwise it rolls back, so nothing fn wrote remains. A transaction that
+// PostgreSQL aborted only because of a concurrent one runs again.
+func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := db.tryTx(ctx, fn)
+		if err == nil || !retryable(err) || attempt == maxTxAttempts || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+func (db *DB) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,79 @@
+package sqlstore
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+)
+
+// dialect holds what truly differs between SQLite and PostgreSQL for the
+// statements of this package. Every statement is written once; the dialect
+// only supplies its parameter markers, its row-locking clause and the
+// encoding of times. Nothing rewrites SQL text.
+type dialect struct {
+	// name is "sqlite" or "postgres"; it is also the directory of the
+	// dialect's migrations under migrations/.
+	name  string
+	goose goose.Dialect
+	// param prefixes numbered parameters: SQLite's "?NNN", PostgreSQL's "$N".
+	// Both are numbered, so one argument list serves both and a parameter
+	// may appear twice in a statement.
+	param string
+	// rowLocks is true where writers lock rows (PostgreSQL) rather than
+	// the whole database (SQLite, where BEGIN IMMEDIATE takes the write lock
+	// at the start of every write transaction and serialises them).
+	rowLocks bool
+	// microTimes stores times as INTEGER unix microseconds (SQLite) rather
+	// than as timestamptz values (PostgreSQL).
+	microTimes bool
+}
+
+func sqliteDialect() dialect {
+	return dialect{name: "sqlite", goose: goose.DialectSQLite3, param: "?", microTimes: true}
+}
+
+func postgresDialect() dialect {
+	return dialect{name: "postgres", goose: goose.DialectPostgres, param: "$", rowLocks: true}
+}
+
+// arg returns the marker of the n-th (1-based) parameter.
+func (d dialect) arg(n int) string {
+	return d.param + strconv.Itoa(n)
+}
+
+// args returns the markers of count parameters starting at first, comma-separated.
+func (d dialect) args(first, count int) string {
+	var b strings.Builder
+	for i := range count {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(d.param)
+		b.WriteString(strconv.Itoa(first + i))
+	}
+	return b.String()
+}
+
+// forShare is the clause that makes a SELECT lock its rows against
+// concurrent updates until commit, re-reading them if a concurrent writer
+// committed first. SQLite needs none: its write transactions are serialised.
+func (d dialect) forShare() string {
+	if d.rowLocks {
+		return " FOR SHARE"
+	}
+	return ""
+}
+
+// time encodes t as a parameter: NULL for the zero time, otherwise UTC
+// truncated to microseconds, the precision both backends keep.
+func (d dialect) time(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	if d.microTimes {
+		return t.UnixMicro()
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}

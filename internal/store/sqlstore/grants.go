@@ -1,0 +1,149 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+const grantColumns = "id, user_id, client_id, scopes, created_at, expires_at, revoked_at"
+
+// grantOrder lists grants newest first; ties (and unset creation times,
+// last on both backends) fall back to id so the order is total.
+const grantOrder = " ORDER BY created_at DESC NULLS LAST, id DESC"
+
+func scanGrant(s rowScanner) (store.Grant, error) {
+	var g store.Grant
+	err := s.Scan(&g.ID, &g.UserID, &g.ClientID, list(&g.Scopes), tm(&g.CreatedAt), tm(&g.ExpiresAt), tm(&g.RevokedAt))
+	return g, err
+}
+
+func checkGrant(g store.Grant) error {
+	if err := checkKeys(g.ID, g.UserID, g.ClientID); err != nil {
+		return err
+	}
+	return checkText(g.Scopes...)
+}
+
+// insertOrKeepGrant inserts g; if a grant with g.ID exists it is kept as it
+// is and must be active at now (locked on PostgreSQL like lockActiveGrant),
+// else ErrAlreadyUsed. A consent can thus never revive a revoked grant.
+func (db *DB) insertOrKeepGrant(ctx context.Context, tx *sql.Tx, g store.Grant, now time.Time) error {
+	stmt := "INSERT INTO grants (" + grantColumns + ") VALUES (" + db.d.args(1, 7) + ") ON CONFLICT (id) DO NOTHING"
+	n, err := db.execCount(ctx, tx, stmt, g.ID, g.UserID, g.ClientID, encodeList(g.Scopes),
+		db.d.time(g.CreatedAt), db.d.time(g.ExpiresAt), db.d.time(g.RevokedAt))
+	if err != nil || n == 1 {
+		return err
+	}
+	active, err := db.lockActiveGrant(ctx, tx, g.ID, now)
+	if err != nil {
+		return err
+	}
+	if !active {
+		return store.ErrAlreadyUsed
+	}
+	return nil
+}
+
+// lockActiveGrant reports whether the grant id is active at now and, on
+// PostgreSQL, holds a share lock on its row until the transaction ends. A
+// concurrent RevokeGrant therefore either commits first (and the grant is
+// seen revoked) or waits for this transaction, and then revokes the tokens
+// it inserted too.
+func (db *DB) lockActiveGrant(ctx context.Context, tx *sql.Tx, id string, now time.Time) (bool, error) {
+	p := db.d.arg
+	return db.exists(ctx, tx, "SELECT 1 FROM grants WHERE id = "+p(1)+" AND revoked_at IS NULL"+
+		" AND (expires_at IS NULL OR expires_at > "+p(2)+")"+db.d.forShare(), id, db.d.time(now))
+}
+
+// GetGrant returns the grant; ErrNotFound.
+func (db *DB) GetGrant(ctx context.Context, id string) (store.Grant, error) {
+	if !validKey(id) {
+		return store.Grant{}, fmt.Errorf("get grant: %w", store.ErrNotFound)
+	}
+	g, err := scanGrant(db.queryRow(ctx, db.read, "SELECT "+grantColumns+" FROM grants WHERE id = "+db.d.arg(1), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Grant{}, fmt.Errorf("get grant: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Grant{}, fmt.Errorf("get grant: %w", err)
+	}
+	return g, nil
+}
+
+// ListGrantsByUser returns the user's grants, newest first (by CreatedAt,
+// then by id descending), revoked and expired ones included.
+func (db *DB) ListGrantsByUser(ctx context.Context, userID string) ([]store.Grant, error) {
+	if !validKey(userID) {
+		return nil, nil
+	}
+	rows, err := db.query(ctx, db.read, "SELECT "+grantColumns+" FROM grants WHERE user_id = "+db.d.arg(1)+grantOrder, userID)
+	if err != nil {
+		return nil, fmt.Errorf("list grants: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Grant
+	for rows.Next() {
+		g, err := scanGrant(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list grants: %w", err)
+		}
+		out = append(out, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list grants: %w", err)
+	}
+	return out, nil
+}
+
+// FindActiveGrant returns the newest grant of user to client that is not
+// revoked and not expired at now; ErrNotFound.
+func (db *DB) FindActiveGrant(ctx context.Context, userID, clientID string, now time.Time) (store.Grant, error) {
+	if !validKey(userID) || !validKey(clientID) {
+		return store.Grant{}, fmt.Errorf("find active grant: %w", store.ErrNotFound)
+	}
+	p := db.d.arg
+	q := "SELECT " + grantColumns + " FROM grants WHERE user_id = " + p(1) + " AND client_id = " + p(2) +
+		" AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > " + p(3) + ")" + grantOrder + " LIMIT 1"
+	g, err := scanGrant(db.queryRow(ctx, db.read, q, userID, clientID, db.d.time(now)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Grant{}, fmt.Errorf("find active grant: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Grant{}, fmt.Errorf("find active grant: %w", err)
+	}
+	return g, nil
+}
+
+// RevokeGrant marks the grant revoked at now (keeping an earlier revocation
+// time) and, in the same transaction, every unrevoked token of it;
+// ErrNotFound. The grant's row is updated first, which waits for any
+// redemption or rotation holding it (see lockActiveGrant), so tokens such a
+// transaction inserts are revoked as well.
+func (db *DB) RevokeGrant(ctx context.Context, id string, now time.Time) error {
+	if !validKey(id) {
+		return fmt.Errorf("revoke grant: %w", store.ErrNotFound)
+	}
+	p := db.d.arg
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		n, err := db.execCount(ctx, tx, "UPDATE grants SET revoked_at = COALESCE(revoked_at, "+p(1)+") WHERE id = "+p(2),
+			db.d.time(now), id)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrNotFound
+		}
+		_, err = db.exec(ctx, tx, "UPDATE tokens SET revoked_at = "+p(1)+" WHERE grant_id = "+p(2)+" AND revoked_at IS NULL",
+			db.d.time(now), id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("revoke grant: %w", mapErr(err))
+	}
+	return nil
+}

@@ -1,0 +1,210 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+const tokenColumns = "hash, kind, family_id, grant_id, client_id, user_id, scopes, " +
+	"auth_time, created_at, expires_at, rotated_at, revoked_at"
+
+// tokenColumnCount is the number of tokenColumns.
+const tokenColumnCount = 12
+
+// tokensPerInsert bounds the rows of one INSERT, far below both backends'
+// limits on parameters per statement (SQLite 32766, PostgreSQL 65535).
+const tokensPerInsert = 256
+
+func scanToken(s rowScanner) (store.Token, error) {
+	var t store.Token
+	err := s.Scan(&t.Hash, &t.Kind, opt(&t.FamilyID), opt(&t.GrantID), &t.ClientID, opt(&t.UserID), list(&t.Scopes),
+		tm(&t.AuthTime), tm(&t.CreatedAt), tm(&t.ExpiresAt), tm(&t.RotatedAt), tm(&t.RevokedAt))
+	return t, err
+}
+
+func checkTokens(tokens []store.Token) error {
+	for _, t := range tokens {
+		if t.Kind != store.KindAccess && t.Kind != store.KindRefresh {
+			return fmt.Errorf("%w: unknown token kind", store.ErrInvalid)
+		}
+		if err := checkKeys(t.Hash, t.FamilyID, t.GrantID, t.ClientID, t.UserID); err != nil {
+			return err
+		}
+		if err := checkText(t.Scopes...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// insertTokens inserts tokens with one statement per tokensPerInsert rows;
+// callers run it in a transaction when that is more than one statement.
+// ErrConflict on a duplicate hash; ErrNotFound if a grant, client or user
+// referred to does not exist.
+func (db *DB) insertTokens(ctx context.Context, q querier, tokens []store.Token) error {
+	for len(tokens) > 0 {
+		batch := tokens[:min(len(tokens), tokensPerInsert)]
+		tokens = tokens[len(batch):]
+		var stmt strings.Builder
+		stmt.WriteString("INSERT INTO tokens (" + tokenColumns + ") VALUES ")
+		args := make([]any, 0, len(batch)*tokenColumnCount)
+		for i, t := range batch {
+			if i > 0 {
+				stmt.WriteString(", ")
+			}
+			stmt.WriteString("(" + db.d.args(len(args)+1, tokenColumnCount) + ")")
+			args = append(args, t.Hash, t.Kind, optional(t.FamilyID), optional(t.GrantID), t.ClientID, optional(t.UserID),
+				encodeList(t.Scopes), db.d.time(t.AuthTime), db.d.time(t.CreatedAt), db.d.time(t.ExpiresAt),
+				db.d.time(t.RotatedAt), db.d.time(t.RevokedAt))
+		}
+		if _, err := db.exec(ctx, q, stmt.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CreateTokens inserts the tokens, all or none; ErrConflict if a hash
+// exists (or repeats), ErrNotFound if a grant, client or user referred to
+// does not exist, ErrInvalid.
+func (db *DB) CreateTokens(ctx context.Context, tokens []store.Token) error {
+	if err := checkTokens(tokens); err != nil {
+		return fmt.Errorf("create tokens: %w", err)
+	}
+	var err error
+	switch {
+	case len(tokens) == 0:
+	case len(tokens) <= tokensPerInsert:
+		// One statement is atomic by itself.
+		err = db.insertTokens(ctx, db.write, tokens)
+	default:
+		err = db.inTx(ctx, func(tx *sql.Tx) error { return db.insertTokens(ctx, tx, tokens) })
+	}
+	if err != nil {
+		return fmt.Errorf("create tokens: %w", mapErr(err))
+	}
+	return nil
+}
+
+// GetToken returns the token by hash, in any state; ErrNotFound.
+func (db *DB) GetToken(ctx context.Context, hash string) (store.Token, error) {
+	if !validKey(hash) {
+		return store.Token{}, fmt.Errorf("get token: %w", store.ErrNotFound)
+	}
+	t, err := scanToken(db.queryRow(ctx, db.read, "SELECT "+tokenColumns+" FROM tokens WHERE hash = "+db.d.arg(1), hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Token{}, fmt.Errorf("get token: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Token{}, fmt.Errorf("get token: %w", err)
+	}
+	return t, nil
+}
+
+// RotateRefreshToken marks the refresh token oldHash rotated at now and
+// inserts issued, in one transaction, provided the old token is a refresh
+// token, neither rotated nor revoked, unexpired at now, and its grant (if
+// it has one) active at now. Exactly one concurrent caller succeeds; the
+// others get ErrAlreadyUsed and nothing is written. ErrNotFound if no such
+// token; ErrConflict if an issued hash exists; ErrInvalid. On any error
+// nothing is written.
+//
+// The grant's row is locked before the token's (lockActiveGrant), the
+// order RevokeGrant takes them in, so the two never deadlock on PostgreSQL.
+func (db *DB) RotateRefreshToken(ctx context.Context, oldHash string, now time.Time, issued []store.Token) error {
+	if !validKey(oldHash) {
+		return fmt.Errorf("rotate refresh token: %w", store.ErrNotFound)
+	}
+	if err := checkTokens(issued); err != nil {
+		return fmt.Errorf("rotate refresh token: %w", err)
+	}
+	p := db.d.arg
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		// A token's grant never changes, so reading it needs no lock.
+		var grantID string
+		err := db.queryRow(ctx, tx, "SELECT grant_id FROM tokens WHERE hash = "+p(1), oldHash).Scan(opt(&grantID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if grantID != "" {
+			active, err := db.lockActiveGrant(ctx, tx, grantID, now)
+			if err != nil {
+				return err
+			}
+			if !active {
+				return store.ErrAlreadyUsed
+			}
+		}
+		n, err := db.execCount(ctx, tx, "UPDATE tokens SET rotated_at = "+p(2)+" WHERE hash = "+p(1)+
+			" AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > "+p(2),
+			oldHash, db.d.time(now))
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrAlreadyUsed
+		}
+		return db.insertTokens(ctx, tx, issued)
+	})
+	if err != nil {
+		return fmt.Errorf("rotate refresh token: %w", mapErr(err))
+	}
+	return nil
+}
+
+// RevokeToken marks one token revoked at now, keeping an earlier
+// revocation time (no error if it already was revoked); ErrNotFound.
+func (db *DB) RevokeToken(ctx context.Context, hash string, now time.Time) error {
+	if !validKey(hash) {
+		return fmt.Errorf("revoke token: %w", store.ErrNotFound)
+	}
+	p := db.d.arg
+	n, err := db.execCount(ctx, db.write, "UPDATE tokens SET revoked_at = COALESCE(revoked_at, "+p(1)+") WHERE hash = "+p(2),
+		db.d.time(now), hash)
+	if err != nil {
+		return fmt.Errorf("revoke token: %w", mapErr(err))
+	}
+	if n == 0 {
+		return fmt.Errorf("revoke token: %w", store.ErrNotFound)
+	}
+	return nil
+}
+
+// RevokeFamily marks every unrevoked token of the family revoked at now
+// and returns how many it changed; an empty familyID names no family.
+//
+// On PostgreSQL it first locks the family's rows, which waits for a
+// rotation in progress to commit; the UPDATE that follows then sees the
+// tokens that rotation inserted and revokes them too. (SQLite runs write
+// transactions one at a time, so one UPDATE suffices.)
+func (db *DB) RevokeFamily(ctx context.Context, familyID string, now time.Time) (int, error) {
+	if familyID == "" || !validKey(familyID) {
+		return 0, nil
+	}
+	p := db.d.arg
+	var n int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if db.d.rowLocks {
+			if _, err := db.exec(ctx, tx, "SELECT 1 FROM tokens WHERE family_id = "+p(1)+" FOR UPDATE", familyID); err != nil {
+				return err
+			}
+		}
+		var err error
+		n, err = db.execCount(ctx, tx, "UPDATE tokens SET revoked_at = "+p(1)+" WHERE family_id = "+p(2)+" AND revoked_at IS NULL",
+			db.d.time(now), familyID)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("revoke family: %w", mapErr(err))
+	}
+	return int(n), nil
+}

@@ -1,0 +1,107 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// rowScanner is a *sql.Row or *sql.Rows.
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+// timeColumn scans a time column of either backend into a time.Time:
+// SQLite's INTEGER unix microseconds, PostgreSQL's timestamptz, NULL as the
+// zero time. Results are always UTC.
+type timeColumn struct{ t *time.Time }
+
+func (c timeColumn) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*c.t = time.Time{}
+	case int64:
+		*c.t = time.UnixMicro(v).UTC()
+	case time.Time:
+		*c.t = v.UTC().Truncate(time.Microsecond)
+	default:
+		return fmt.Errorf("scan time: unexpected %T", src)
+	}
+	return nil
+}
+
+// tm scans a time column into *t.
+func tm(t *time.Time) sql.Scanner { return timeColumn{t} }
+
+// optionalColumn scans a nullable text column, NULL as "".
+type optionalColumn struct{ s *string }
+
+func (c optionalColumn) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*c.s = ""
+	case string:
+		*c.s = v
+	case []byte:
+		*c.s = string(v)
+	default:
+		return fmt.Errorf("scan text: unexpected %T", src)
+	}
+	return nil
+}
+
+// opt scans a nullable text column into *s.
+func opt(s *string) sql.Scanner { return optionalColumn{s} }
+
+// optional encodes s as a parameter of a nullable reference column: NULL
+// for "" so that foreign keys apply only to references that are present.
+func optional(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// listColumn scans a JSON array of strings; an empty array becomes nil.
+type listColumn struct{ l *[]string }
+
+func (c listColumn) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	default:
+		return fmt.Errorf("scan list: unexpected %T", src)
+	}
+	var l []string
+	if err := json.Unmarshal(b, &l); err != nil {
+		return fmt.Errorf("scan list: %w", err)
+	}
+	if len(l) == 0 {
+		l = nil
+	}
+	*c.l = l
+	return nil
+}
+
+// list scans a string-list column into *l.
+func list(l *[]string) sql.Scanner { return listColumn{l} }
+
+// encodeList encodes a string list as JSON text, which keeps any string
+// exactly (newlines, spaces and quotes included); nil and empty become "[]".
+// Callers have checked the strings (see checkText), so encoding cannot
+// alter them.
+func encodeList(l []string) string {
+	if len(l) == 0 {
+		return "[]"
+	}
+	b, err := json.Marshal(l)
+	if err != nil {
+		// json.Marshal of a []string cannot fail.
+		panic(err)
+	}
+	return string(b)
+}

@@ -1,0 +1,160 @@
+package storetest
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+func testGrants(t *testing.T, open Opener) {
+	run(t, "Grant/round_trip_keeps_every_field", open, func(t *testing.T, w *world) {
+		c := w.client("c")
+		u := w.user("u")
+		for _, want := range []store.Grant{
+			{ID: "g1-" + unicode, UserID: u.ID, ClientID: c.ID, Scopes: []string{"openid", "名前", big()},
+				CreatedAt: t0(), ExpiresAt: at(24 * time.Hour), RevokedAt: at(time.Hour)},
+			{ID: "g2", UserID: u.ID, ClientID: c.ID},
+			{ID: "g3", UserID: u.ID, ClientID: c.ID, Scopes: []string{}},
+		} {
+			w.grant(want)
+			got, err := w.s.GetGrant(w.ctx, want.ID)
+			wantErr(t, "GetGrant", err, nil)
+			if len(want.Scopes) == 0 {
+				want.Scopes = nil
+			}
+			same(t, "grant", got, want)
+		}
+	})
+
+	run(t, "Grant/unknown_is_ErrNotFound", open, func(t *testing.T, w *world) {
+		w.base()
+		for _, id := range []string{"G", "", "nope", "g\x00", big()} {
+			_, err := w.s.GetGrant(w.ctx, id)
+			wantErr(t, "GetGrant", err, store.ErrNotFound)
+			wantErr(t, "RevokeGrant", w.s.RevokeGrant(w.ctx, id, t0()), store.ErrNotFound)
+		}
+	})
+
+	run(t, "Grant/list_by_user_is_newest_first_and_only_that_user's", open, func(t *testing.T, w *world) {
+		c := w.client("c")
+		c2 := w.client("c2")
+		u := w.user("u")
+		other := w.user("other")
+		list, err := w.s.ListGrantsByUser(w.ctx, u.ID)
+		wantErr(t, "ListGrantsByUser(none)", err, nil)
+		if len(list) != 0 {
+			t.Fatalf("user without grants lists %d", len(list))
+		}
+		mk := func(id, user, client string, created time.Time) {
+			g := newGrant(id, user, client)
+			g.CreatedAt = created
+			w.grant(g)
+		}
+		mk("old", u.ID, c.ID, at(time.Minute))
+		mk("new", u.ID, c2.ID, at(3*time.Minute))
+		mk("mid-a", u.ID, c.ID, at(2*time.Minute))
+		mk("mid-b", u.ID, c.ID, at(2*time.Minute))
+		mk("theirs", other.ID, c.ID, at(time.Hour))
+		revoked := newGrant("revoked", u.ID, c.ID)
+		revoked.CreatedAt = at(90 * time.Second)
+		revoked.RevokedAt = at(100 * time.Second)
+		w.grant(revoked)
+
+		list, err = w.s.ListGrantsByUser(w.ctx, u.ID)
+		wantErr(t, "ListGrantsByUser", err, nil)
+		var ids []string
+		for _, g := range list {
+			ids = append(ids, g.ID)
+		}
+		if got, want := strings.Join(ids, " "), "new mid-b mid-a revoked old"; got != want {
+			t.Fatalf("ListGrantsByUser = %q, want %q", got, want)
+		}
+	})
+
+	run(t, "Grant/find_active_returns_the_newest_active_grant", open, func(t *testing.T, w *world) {
+		c := w.client("c")
+		c2 := w.client("c2")
+		u := w.user("u")
+		_, err := w.s.FindActiveGrant(w.ctx, u.ID, c.ID, t0())
+		wantErr(t, "FindActiveGrant(none)", err, store.ErrNotFound)
+
+		older := newGrant("older", u.ID, c.ID)
+		older.CreatedAt = at(-time.Hour)
+		w.grant(older)
+		expiring := newGrant("expiring", u.ID, c.ID)
+		expiring.CreatedAt = at(-time.Minute)
+		expiring.ExpiresAt = at(time.Minute)
+		w.grant(expiring)
+		revoked := newGrant("revoked", u.ID, c.ID)
+		revoked.RevokedAt = t0()
+		w.grant(revoked)
+		otherClient := newGrant("other-client", u.ID, c2.ID)
+		otherClient.CreatedAt = at(time.Hour)
+		w.grant(otherClient)
+
+		for _, tc := range []struct {
+			now  time.Time
+			want string
+		}{
+			{at(-time.Second), "expiring"},
+			{at(time.Minute - time.Microsecond), "expiring"},
+			{at(time.Minute), "older"}, // expired exactly at ExpiresAt
+			{at(365 * 24 * time.Hour), "older"},
+		} {
+			g, err := w.s.FindActiveGrant(w.ctx, u.ID, c.ID, tc.now)
+			wantErr(t, "FindActiveGrant", err, nil)
+			if g.ID != tc.want {
+				t.Fatalf("FindActiveGrant at %v = %q, want %q", tc.now, g.ID, tc.want)
+			}
+			if !g.Active(tc.now) {
+				t.Fatalf("FindActiveGrant returned a grant inactive at %v: %+v", tc.now, g)
+			}
+		}
+		wantErr(t, "RevokeGrant", w.s.RevokeGrant(w.ctx, "older", t0()), nil)
+		_, err = w.s.FindActiveGrant(w.ctx, u.ID, c.ID, at(time.Hour))
+		wantErr(t, "FindActiveGrant(all revoked or expired)", err, store.ErrNotFound)
+		_, err = w.s.FindActiveGrant(w.ctx, "nobody", c.ID, t0())
+		wantErr(t, "FindActiveGrant(unknown user)", err, store.ErrNotFound)
+	})
+
+	run(t, "Grant/revoke_marks_the_grant_and_all_its_tokens_revoked", open, func(t *testing.T, w *world) {
+		c, u, g := w.base()
+		og := w.grant(newGrant("og", u.ID, c.ID))
+		w.tokens(newToken("at", store.KindAccess, "f", g), newToken("rt", store.KindRefresh, "f", g),
+			newToken("rt2", store.KindRefresh, "f2", g), newToken("oat", store.KindAccess, "of", og))
+		wantErr(t, "RevokeToken", w.s.RevokeToken(w.ctx, "rt2", at(-time.Minute)), nil)
+
+		now := at(time.Minute)
+		wantErr(t, "RevokeGrant", w.s.RevokeGrant(w.ctx, g.ID, now), nil)
+		got, err := w.s.GetGrant(w.ctx, g.ID)
+		wantErr(t, "GetGrant", err, nil)
+		if !got.RevokedAt.Equal(now) || got.Active(now) {
+			t.Fatalf("revoked grant: RevokedAt = %v, Active = %v", got.RevokedAt, got.Active(now))
+		}
+		for _, h := range []string{"at", "rt"} {
+			if tok := w.token(h); !tok.RevokedAt.Equal(now) || tok.Active(now) {
+				t.Fatalf("token %q of the revoked grant: RevokedAt = %v", h, tok.RevokedAt)
+			}
+		}
+		if tok := w.token("rt2"); !tok.RevokedAt.Equal(at(-time.Minute)) {
+			t.Fatalf("an earlier revocation changed: RevokedAt = %v", tok.RevokedAt)
+		}
+		if tok := w.token("oat"); !tok.RevokedAt.IsZero() {
+			t.Fatalf("a token of another grant was revoked")
+		}
+		if og, _ := w.s.GetGrant(w.ctx, "og"); !og.RevokedAt.IsZero() {
+			t.Fatalf("another grant was revoked")
+		}
+		_, err = w.s.FindActiveGrant(w.ctx, u.ID, c.ID, now)
+		wantErr(t, "FindActiveGrant", err, nil)
+
+		wantErr(t, "RevokeGrant(again)", w.s.RevokeGrant(w.ctx, g.ID, at(time.Hour)), nil)
+		got, err = w.s.GetGrant(w.ctx, g.ID)
+		wantErr(t, "GetGrant", err, nil)
+		if got.Active(at(time.Hour)) {
+			t.Fatalf("grant active after a second revocation")
+		}
+	})
+}
