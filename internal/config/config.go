@@ -28,7 +28,16 @@ type Config struct {
 type Tokens struct {
 	CodeTTL         time.Duration `yaml:"code_ttl"`          // default 5m (RFC 6749 §4.1.2: at most 10m)
 	AccessTokenTTL  time.Duration `yaml:"access_token_ttl"`  // default 1h
-	RefreshTokenTTL time.Duration `yaml:"refresh_token_ttl"` // default 720h
+	RefreshTokenTTL time.Duration `yaml:"refresh_token_ttl"` // default 30 days
+	// ImplicitTokenTTL is the lifetime of implicit-grant access tokens,
+	// shorter because they travel through the browser; default 15m.
+	ImplicitTokenTTL time.Duration `yaml:"implicit_token_ttl"`
+	// Audience is the aud of access tokens (RFC 9068 §3); default the issuer.
+	// A resource server registered as a client whose id is listed here may
+	// introspect the tokens meant for it.
+	Audience []string `yaml:"audience"`
+	// Algorithm signs JWT access tokens: ES256 (default), RS256 or EdDSA.
+	Algorithm string `yaml:"algorithm"`
 }
 
 // SessionConfig controls the single sign-on session and pending requests.
@@ -41,6 +50,10 @@ type SessionConfig struct {
 type Scope struct {
 	Name        string `yaml:"name"`
 	Description string `yaml:"description"`
+	// SkipConsent: asking for this scope alone needs no consent page (for
+	// example openid for a first-party app). Never skipped for public
+	// clients, whose identity cannot be verified (RFC 6819 §5.2.3.2).
+	SkipConsent bool `yaml:"skip_consent"`
 }
 
 // Client is a static client declared in the file (GitOps); applied at start.
@@ -86,9 +99,11 @@ func Default() Config {
 		Listen:   "127.0.0.1:8080",
 		Database: "sqlite:latchkey.db",
 		Tokens: Tokens{
-			CodeTTL:         5 * time.Minute,
-			AccessTokenTTL:  time.Hour,
-			RefreshTokenTTL: 30 * 24 * time.Hour,
+			CodeTTL:          5 * time.Minute,
+			AccessTokenTTL:   time.Hour,
+			RefreshTokenTTL:  30 * 24 * time.Hour,
+			ImplicitTokenTTL: 15 * time.Minute,
+			Algorithm:        "ES256",
 		},
 		Session: SessionConfig{TTL: 24 * time.Hour, AuthRequestTTL: 15 * time.Minute},
 		Scopes:  append([]Scope(nil), DefaultScopes...),

@@ -56,6 +56,7 @@ func (c Config) Validate() error {
 		{"tokens.code_ttl", c.Tokens.CodeTTL},
 		{"tokens.access_token_ttl", c.Tokens.AccessTokenTTL},
 		{"tokens.refresh_token_ttl", c.Tokens.RefreshTokenTTL},
+		{"tokens.implicit_token_ttl", c.Tokens.ImplicitTokenTTL},
 		{"session.ttl", c.Session.TTL},
 		{"session.auth_request_ttl", c.Session.AuthRequestTTL},
 	} {
@@ -65,6 +66,16 @@ func (c Config) Validate() error {
 	}
 	if c.Tokens.CodeTTL > MaxCodeTTL {
 		add("tokens.code_ttl", "must be at most %s (RFC 6749 §4.1.2), got %s", MaxCodeTTL, c.Tokens.CodeTTL)
+	}
+	switch c.Tokens.Algorithm {
+	case "ES256", "RS256", "EdDSA":
+	default:
+		add("tokens.algorithm", "must be ES256, RS256 or EdDSA, got %q", c.Tokens.Algorithm)
+	}
+	for i, a := range c.Tokens.Audience {
+		if a == "" || strings.ContainsAny(a, " \t\r\n\x00") {
+			add(fmt.Sprintf("tokens.audience[%d]", i), "must be a non-empty string without spaces")
+		}
 	}
 
 	seenScope := make(map[string]int, len(c.Scopes))

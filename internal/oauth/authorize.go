@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +20,9 @@ const maxStateLen = 2048
 type Redirect struct {
 	URI   string
 	State string
+	// Fragment puts the response in the fragment (implicit grant,
+	// RFC 6749 §4.2.2) instead of the query.
+	Fragment bool
 }
 
 // Location builds the response URI: the redirect URI with its own query kept
@@ -30,7 +34,10 @@ func (d Redirect) Location(issuer string, resp url.Values) string {
 	}
 	resp.Set("iss", issuer)
 	sep := "?"
-	if strings.Contains(d.URI, "?") {
+	switch {
+	case d.Fragment:
+		sep = "#"
+	case strings.Contains(d.URI, "?"):
 		sep = "&"
 	}
 	return d.URI + sep + resp.Encode()
@@ -74,13 +81,22 @@ func (p *Provider) authorizeRequest(ctx context.Context, q params) (store.AuthRe
 		return req, to, InvalidRequest("state is longer than %d characters", maxStateLen)
 	}
 
-	switch rt := q["response_type"]; {
-	case rt == "":
+	rt := q["response_type"]
+	switch rt {
+	case "":
 		return req, to, InvalidRequest("response_type is missing")
-	case rt != "code":
-		return req, to, UnsupportedResponseType("response_type must be code")
-	case !AllowsGrant(client, GrantAuthorizationCode):
-		return req, to, UnauthorizedClient("this client may not use the authorization code grant")
+	case "code":
+		if !AllowsGrant(client, GrantAuthorizationCode) {
+			return req, to, UnauthorizedClient("this client may not use the authorization code grant")
+		}
+	case "token":
+		// RFC 6749 §4.2.2.1: from here on errors travel in the fragment.
+		to.Fragment = true
+		if !AllowsGrant(client, GrantImplicit) {
+			return req, to, UnauthorizedClient("this client may not use the implicit grant")
+		}
+	default:
+		return req, to, UnsupportedResponseType("response_type must be code or token")
 	}
 
 	scopes, e := p.requestedScopes(client, q["scope"])
@@ -90,6 +106,9 @@ func (p *Provider) authorizeRequest(ctx context.Context, q params) (store.AuthRe
 
 	challenge, method := q["code_challenge"], q["code_challenge_method"]
 	switch {
+	case rt == "token":
+		// PKCE protects a code; the implicit grant has none.
+		challenge, method = "", ""
 	case challenge == "" && method != "":
 		return req, to, InvalidRequest("code_challenge_method without code_challenge")
 	case challenge == "" && client.Public:
@@ -107,7 +126,7 @@ func (p *Provider) authorizeRequest(ctx context.Context, q params) (store.AuthRe
 		ClientID:            client.ID,
 		RedirectURI:         redirectURI,
 		RedirectURIGiven:    given,
-		ResponseType:        "code",
+		ResponseType:        rt,
 		Scopes:              scopes,
 		State:               to.State,
 		CodeChallenge:       challenge,
@@ -156,7 +175,7 @@ type Pending struct {
 
 // Redirect returns where this request's response goes.
 func (pd Pending) Redirect() Redirect {
-	return Redirect{URI: pd.Request.RedirectURI, State: pd.Request.State}
+	return Redirect{URI: pd.Request.RedirectURI, State: pd.Request.State, Fragment: pd.Request.ResponseType == "token"}
 }
 
 // LoadPending finds a pending request for the browser that started it. A
@@ -202,6 +221,25 @@ func (p *Provider) SetUser(ctx context.Context, pd *Pending, userID string, auth
 	return nil
 }
 
+// AutoApprove finishes a request of a signed-in user without asking, when
+// an earlier grant covers every requested scope, or when no requested scope
+// needs consent and the client is confidential. done is false when the
+// consent page must ask.
+func (p *Provider) AutoApprove(ctx context.Context, pd Pending) (loc string, done bool, e *Error) {
+	grant, covers, e := p.ExistingGrant(ctx, pd)
+	switch {
+	case e != nil:
+		return "", false, e
+	case covers:
+		loc, e = p.Approve(ctx, pd, nil, 0, &grant)
+	case !pd.Client.Public && !p.Scopes.NeedConsent(pd.Request.Scopes):
+		loc, e = p.Approve(ctx, pd, pd.Request.Scopes, 0, nil)
+	default:
+		return "", false, nil
+	}
+	return loc, e == nil, e
+}
+
 // ExistingGrant returns an active grant of the signed-in user to this client
 // that already covers every requested scope, so consent need not be asked
 // again.
@@ -238,6 +276,9 @@ func (p *Provider) Approve(ctx context.Context, pd Pending, scopes []string, lif
 		if lifetime > 0 {
 			grant.ExpiresAt = now.Add(lifetime)
 		}
+	}
+	if req.ResponseType == "token" {
+		return p.approveImplicit(ctx, pd, grant, scopes, now)
 	}
 	code := secret.New(secret.PrefixCode)
 	ac := store.AuthCode{
@@ -277,4 +318,34 @@ func (p *Provider) Deny(ctx context.Context, pd Pending) (string, *Error) {
 		return "", p.storeError(ctx, "consume auth request", err)
 	}
 	return pd.Redirect().ErrorLocation(p.Issuer, AccessDenied("the user denied the request")), nil
+}
+
+// approveImplicit answers an implicit-grant request (RFC 6749 §4.2.2): an
+// access token in the fragment, short-lived, never a refresh token.
+func (p *Provider) approveImplicit(ctx context.Context, pd Pending, grant store.Grant, scopes []string, now time.Time) (string, *Error) {
+	req := pd.Request
+	resp, rows, e := p.mint(issuance{
+		client: pd.Client, grant: grant, familyID: secret.RandomString(16), scopes: scopes,
+		authTime: req.AuthTime, accessTTL: p.Tokens.ImplicitTokenTTL, now: now,
+	})
+	if e != nil {
+		return "", e
+	}
+	err := p.Store.CompleteAuthRequest(ctx, req.ID, now, &grant, nil)
+	if errors.Is(err, store.ErrAlreadyUsed) || errors.Is(err, store.ErrNotFound) {
+		return "", InvalidRequest("this authorization request is finished or expired; start again from the application")
+	}
+	if err == nil {
+		err = p.Store.CreateTokens(ctx, rows)
+	}
+	if err != nil {
+		return "", p.storeError(ctx, "complete implicit request", err)
+	}
+	out := url.Values{"access_token": {resp.AccessToken}, "token_type": {resp.TokenType}, "expires_in": {strconv.FormatInt(resp.ExpiresIn, 10)}}
+	// §4.2.2: scope is OPTIONAL if identical to the scope requested.
+	if FormatScope(scopes) != FormatScope(req.Scopes) {
+		out.Set("scope", resp.Scope)
+	}
+	p.Logger.InfoContext(ctx, "implicit access token issued", "client_id", req.ClientID, "user_id", req.UserID, "grant_id", grant.ID)
+	return pd.Redirect().Location(p.Issuer, out), nil
 }

@@ -1,10 +1,13 @@
 package oauth
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+
+	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
@@ -42,11 +45,45 @@ func ValidateClient(c store.Client, scopes *Scopes) error {
 	if strings.TrimSpace(c.Name) == "" || len(c.Name) > 200 {
 		errs = append(errs, errors.New("client name must be 1 to 200 characters"))
 	}
-	if c.Public && c.SecretHash != "" {
-		errs = append(errs, errors.New("a public client has no secret"))
+	keyAuth := c.TokenEndpointAuthMethod == AuthPrivateKeyJWT
+	switch c.TokenEndpointAuthMethod {
+	case "", AuthSecretBasic, AuthSecretPost, AuthPrivateKeyJWT:
+	default:
+		errs = append(errs, fmt.Errorf("unknown token_endpoint_auth_method %q", c.TokenEndpointAuthMethod))
 	}
-	if !c.Public && c.SecretHash == "" {
+	switch {
+	case c.Public && (c.SecretHash != "" || c.TokenEndpointAuthMethod != "" || c.JWKS != "" || c.JWKSURI != ""):
+		errs = append(errs, errors.New("a public client has no secret and no keys"))
+	case !c.Public && keyAuth && c.SecretHash != "":
+		errs = append(errs, errors.New("a private_key_jwt client has no secret"))
+	case !c.Public && keyAuth && (c.JWKS == "") == (c.JWKSURI == ""):
+		errs = append(errs, errors.New("a private_key_jwt client needs exactly one of jwks and jwks_uri"))
+	case !c.Public && !keyAuth && c.SecretHash == "":
 		errs = append(errs, errors.New("a confidential client needs a secret"))
+	case !keyAuth && (c.JWKS != "" || c.JWKSURI != ""):
+		errs = append(errs, errors.New("jwks and jwks_uri are only for private_key_jwt clients"))
+	}
+	if c.JWKS != "" {
+		var set jose.JSONWebKeySet
+		if len(c.JWKS) > jwksMaxBytes || json.Unmarshal([]byte(c.JWKS), &set) != nil || len(set.Keys) == 0 {
+			errs = append(errs, errors.New("jwks must be a JWK Set of at most 64 KiB with at least one key"))
+		}
+		for _, k := range set.Keys {
+			if !k.IsPublic() || !k.Valid() {
+				errs = append(errs, errors.New("jwks must hold valid public keys only"))
+				break
+			}
+		}
+	}
+	if c.JWKSURI != "" {
+		if err := CheckJWKSURI(c.JWKSURI); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	switch c.AccessTokenFormat {
+	case "", FormatJWT, FormatOpaque:
+	default:
+		errs = append(errs, fmt.Errorf("access token format must be jwt or opaque, got %q", c.AccessTokenFormat))
 	}
 	if len(c.GrantTypes) == 0 {
 		errs = append(errs, errors.New("at least one grant type is required"))

@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -14,16 +15,18 @@ import (
 
 // Client authentication methods (RFC 6749 §2.3.1, RFC 7591 §2).
 const (
-	AuthSecretBasic = "client_secret_basic"
-	AuthSecretPost  = "client_secret_post"
-	AuthNone        = "none"
+	AuthSecretBasic   = "client_secret_basic"
+	AuthSecretPost    = "client_secret_post"
+	AuthNone          = "none"
+	AuthPrivateKeyJWT = "private_key_jwt"
 )
 
 // clientCredentials are what a request presented to authenticate a client.
 type clientCredentials struct {
-	method string
-	id     string
-	secret string
+	method   string
+	id       string
+	secret   string // the client secret, or the client assertion
+	endpoint string // URL of the endpoint called, an acceptable assertion aud
 }
 
 // readClientCredentials extracts the client's credentials from the
@@ -32,6 +35,14 @@ type clientCredentials struct {
 func readClientCredentials(r *http.Request, q params) (clientCredentials, *Error) {
 	auth, hasAuth := r.Header["Authorization"]
 	_, postSecret := q["client_secret"]
+	_, hasAssertion := q["client_assertion"]
+	_, hasAssertionType := q["client_assertion_type"]
+	if hasAssertion || hasAssertionType {
+		if hasAuth || postSecret {
+			return clientCredentials{}, InvalidRequest("the client used more than one authentication method (RFC 6749 §2.3)")
+		}
+		return readAssertion(q)
+	}
 	switch {
 	case hasAuth && len(auth) > 1:
 		return clientCredentials{}, InvalidRequest("more than one Authorization header")
@@ -56,6 +67,45 @@ func readClientCredentials(r *http.Request, q params) (clientCredentials, *Error
 	default:
 		return clientCredentials{}, &Error{Code: "invalid_client", Status: http.StatusUnauthorized, Description: "client authentication is required", basicAuth: true}
 	}
+}
+
+// readAssertion reads a client assertion (RFC 7521 §4.2). The client is
+// named by client_id or, without it, by the assertion's unverified sub; the
+// signature is checked later against that client's keys.
+func readAssertion(q params) (clientCredentials, *Error) {
+	if q["client_assertion_type"] != assertionType {
+		return clientCredentials{}, InvalidRequest("client_assertion_type must be %s", assertionType)
+	}
+	assertion := q["client_assertion"]
+	if assertion == "" {
+		return clientCredentials{}, InvalidRequest("client_assertion is missing")
+	}
+	id := q["client_id"]
+	sub, ok := unverifiedSubject(assertion)
+	if !ok || id != "" && id != sub {
+		return clientCredentials{}, InvalidClient("malformed client assertion")
+	}
+	return clientCredentials{method: AuthPrivateKeyJWT, id: sub, secret: assertion}, nil
+}
+
+// unverifiedSubject reads the sub claim of a compact JWT without verifying
+// it, only to know which client's keys to verify it with.
+func unverifiedSubject(compact string) (string, bool) {
+	parts := strings.Split(compact, ".")
+	if len(compact) > maxAssertionBytes || len(parts) != 3 {
+		return "", false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", false
+	}
+	var c struct {
+		Sub string `json:"sub"`
+	}
+	if json.Unmarshal(payload, &c) != nil || c.Sub == "" {
+		return "", false
+	}
+	return c.Sub, true
 }
 
 // parseBasic decodes HTTP Basic credentials. RFC 6749 §2.3.1: the client
@@ -88,7 +138,7 @@ func parseBasic(h string) (id, sec string, e *Error) {
 // constant time), public clients must not send one.
 func (p *Provider) authenticateClient(ctx context.Context, cred clientCredentials) (store.Client, *Error) {
 	fail := &Error{Code: "invalid_client", Status: http.StatusUnauthorized, Description: "client authentication failed", basicAuth: cred.method == AuthSecretBasic}
-	client, err := p.Store.GetClient(ctx, cred.id)
+	client, err := p.clients.Get(ctx, cred.id)
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
 		// Spend the time of a secret check so that unknown and known ids look alike.
 		secret.CheckClientSecret("sha256:", cred.secret)
@@ -97,13 +147,21 @@ func (p *Provider) authenticateClient(ctx context.Context, cred clientCredential
 	if err != nil {
 		return store.Client{}, p.storeError(ctx, "get client", err)
 	}
+	registered := client.TokenEndpointAuthMethod
 	switch {
 	case client.Public && cred.method == AuthNone:
 		return client, nil
-	case client.Public:
+	case client.Public, cred.method == AuthNone:
 		return store.Client{}, fail
-	case cred.method == AuthNone:
+	case registered != "" && registered != cred.method:
+		p.Logger.InfoContext(ctx, "client used an authentication method it is not registered for", "client_id", client.ID, "method", cred.method)
 		return store.Client{}, fail
+	case cred.method == AuthPrivateKeyJWT:
+		if err := p.verifyAssertion(ctx, client, cred.secret, cred.endpoint); err != nil {
+			p.Logger.InfoContext(ctx, "client assertion refused", "client_id", client.ID, "reason", err.Error())
+			return store.Client{}, fail
+		}
+		return client, nil
 	case !secret.CheckClientSecret(client.SecretHash, cred.secret):
 		p.Logger.InfoContext(ctx, "client authentication failed", "client_id", client.ID, "method", cred.method)
 		return store.Client{}, fail

@@ -79,17 +79,12 @@ func (p *Provider) HandleAuthorize(w http.ResponseWriter, r *http.Request) {
 			p.ErrorPage(w, r, e)
 			return
 		}
-		grant, covers, e := p.ExistingGrant(ctx, pd)
+		loc, done, e := p.AutoApprove(ctx, pd)
 		if e != nil {
 			p.ErrorPage(w, r, e)
 			return
 		}
-		if covers {
-			loc, e := p.Approve(ctx, pd, nil, 0, &grant)
-			if e != nil {
-				p.ErrorPage(w, r, e)
-				return
-			}
+		if done {
 			RedirectBrowser(w, r, loc)
 			return
 		}

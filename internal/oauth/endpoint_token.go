@@ -9,8 +9,15 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-// grantHandler runs one grant type for an authenticated client.
-type grantHandler func(ctx context.Context, client store.Client, q params) (TokenResponse, *Error)
+// tokenRequest is a token request whose client is authenticated.
+type tokenRequest struct {
+	client  store.Client
+	q       params
+	address string // the client's network address, for throttling
+}
+
+// grantHandler runs one grant type.
+type grantHandler func(ctx context.Context, req tokenRequest) (TokenResponse, *Error)
 
 // HandleToken is the token endpoint (RFC 6749 §3.2): POST only, parameters
 // in a url-encoded body, the client authenticated, then the grant_type's
@@ -28,22 +35,7 @@ func (p *Provider) HandleToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) (TokenResponse, *Error) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		return TokenResponse{}, &Error{Code: "invalid_request", Status: http.StatusMethodNotAllowed, Description: "the token endpoint accepts POST only"}
-	}
-	q, dup, e := readFormBody(w, r)
-	if e != nil {
-		return TokenResponse{}, e
-	}
-	if dup != "" {
-		return TokenResponse{}, duplicated(dup)
-	}
-	cred, e := readClientCredentials(r, q)
-	if e != nil {
-		return TokenResponse{}, e
-	}
-	client, e := p.authenticateClient(r.Context(), cred)
+	client, q, e := p.backChannel(w, r, false)
 	if e != nil {
 		return TokenResponse{}, e
 	}
@@ -58,7 +50,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) (TokenResponse,
 	if !AllowsGrant(client, gt) {
 		return TokenResponse{}, UnauthorizedClient("this client may not use this grant type")
 	}
-	return handler(r.Context(), client, q)
+	return handler(r.Context(), tokenRequest{client: client, q: q, address: ClientAddress(r)})
 }
 
 // WriteError writes a back-channel error (RFC 6749 §5.2): JSON, no-store,

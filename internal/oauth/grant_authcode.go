@@ -9,7 +9,8 @@ import (
 )
 
 // grantAuthorizationCode redeems an authorization code (RFC 6749 §4.1.3).
-func (p *Provider) grantAuthorizationCode(ctx context.Context, client store.Client, q params) (TokenResponse, *Error) {
+func (p *Provider) grantAuthorizationCode(ctx context.Context, req tokenRequest) (TokenResponse, *Error) {
+	client, q := req.client, req.q
 	code := q["code"]
 	if code == "" {
 		return TokenResponse{}, InvalidRequest("code is missing")
@@ -63,10 +64,13 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, client store.Clie
 	if !grant.Active(now) {
 		return TokenResponse{}, InvalidGrant("the grant of this code was revoked or has expired")
 	}
-	resp, rows := p.mint(issuance{
+	resp, rows, e := p.mint(issuance{
 		client: client, grant: grant, familyID: ac.Hash, scopes: ac.Scopes, refreshScopes: ac.Scopes,
 		authTime: ac.AuthTime, refresh: AllowsGrant(client, GrantRefreshToken), now: now,
 	})
+	if e != nil {
+		return TokenResponse{}, e
+	}
 	err = p.Store.RedeemCode(ctx, ac.Hash, now, rows)
 	if errors.Is(err, store.ErrAlreadyUsed) {
 		// Another request redeemed it first, or the code expired or lost its

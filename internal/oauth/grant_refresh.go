@@ -11,7 +11,8 @@ import (
 // grantRefreshToken exchanges a refresh token (RFC 6749 §6). The refresh
 // token rotates on every use; presenting a rotated one again is reuse and
 // revokes the whole family (RFC 9700 §4.14.2).
-func (p *Provider) grantRefreshToken(ctx context.Context, client store.Client, q params) (TokenResponse, *Error) {
+func (p *Provider) grantRefreshToken(ctx context.Context, req tokenRequest) (TokenResponse, *Error) {
+	client, q := req.client, req.q
 	raw := q["refresh_token"]
 	if raw == "" {
 		return TokenResponse{}, InvalidRequest("refresh_token is missing")
@@ -65,10 +66,13 @@ func (p *Provider) grantRefreshToken(ctx context.Context, client store.Client, q
 	if !grant.Active(now) {
 		return TokenResponse{}, InvalidGrant("the grant of this refresh token was revoked or has expired")
 	}
-	resp, rows := p.mint(issuance{
+	resp, rows, e := p.mint(issuance{
 		client: client, grant: grant, familyID: old.FamilyID, scopes: scopes, refreshScopes: old.Scopes,
 		authTime: old.AuthTime, refresh: true, now: now,
 	})
+	if e != nil {
+		return TokenResponse{}, e
+	}
 	err = p.Store.RotateRefreshToken(ctx, old.Hash, now, rows)
 	if errors.Is(err, store.ErrAlreadyUsed) {
 		// A concurrent request rotated it first: to the server that is reuse.

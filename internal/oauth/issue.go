@@ -5,6 +5,13 @@ import (
 
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+// Access token formats a client may use.
+const (
+	FormatJWT    = "jwt"
+	FormatOpaque = "opaque"
 )
 
 // TokenResponse is a successful token response (RFC 6749 §5.1).
@@ -19,27 +26,60 @@ type TokenResponse struct {
 // issuance describes the tokens one successful grant hands out.
 type issuance struct {
 	client        store.Client
-	grant         store.Grant // zero for tokens without a user
+	grant         store.Grant // zero for tokens without a user (client credentials)
 	familyID      string
 	scopes        []string // of the access token
 	refreshScopes []string // of the refresh token (RFC 6749 §6: unchanged by narrowing)
 	authTime      time.Time
 	refresh       bool
+	accessTTL     time.Duration // zero: the client's access token lifetime
 	now           time.Time
 }
 
 // mint creates the tokens of an issuance: the response to send and the rows
 // to store (only hashes). Lifetimes never outlast the grant.
-func (p *Provider) mint(is issuance) (TokenResponse, []store.Token) {
-	at := secret.New(secret.PrefixAccessToken)
-	atExp := capExpiry(is.now.Add(p.accessTTL(is.client)), is.grant)
-	rows := []store.Token{{
-		Hash: secret.Hash(string(at)), Kind: store.KindAccess, FamilyID: is.familyID, GrantID: is.grant.ID,
-		ClientID: is.client.ID, UserID: is.grant.UserID, Scopes: is.scopes, AuthTime: is.authTime,
-		CreatedAt: is.now, ExpiresAt: atExp,
-	}}
+//
+// A JWT access token of a user's grant is stored by the hash of its jti, in
+// the same transaction as its refresh token, so that revoking the grant or
+// the family reaches it; a client-credentials JWT is not stored at all (no
+// database write on that hot path) and is revoked by recording its jti.
+func (p *Provider) mint(is issuance) (TokenResponse, []store.Token, *Error) {
+	ttl := is.accessTTL
+	if ttl == 0 {
+		ttl = p.accessTTL(is.client)
+	}
+	atExp := capExpiry(is.now.Add(ttl), is.grant)
+	subject := is.grant.UserID
+	if subject == "" {
+		subject = is.client.ID
+	}
+	var rows []store.Token
+	var access string
+	if is.client.AccessTokenFormat == FormatOpaque || p.JWT == nil {
+		at := secret.New(secret.PrefixAccessToken)
+		access = string(at)
+		rows = append(rows, p.accessRow(is, secret.Hash(access), atExp))
+	} else {
+		jti := secret.RandomString(24)
+		claims := token.AccessClaims{
+			Issuer: p.Issuer, Subject: subject, Audience: p.audience(), ClientID: is.client.ID,
+			Scope: FormatScope(is.scopes), Expiry: atExp.Unix(), IssuedAt: is.now.Unix(), JTI: jti,
+		}
+		if !is.authTime.IsZero() {
+			claims.AuthTime = is.authTime.Unix()
+		}
+		jwt, err := p.JWT.Sign(token.TypeAccessToken, claims)
+		if err != nil {
+			p.Logger.Error("sign access token", "err", err)
+			return TokenResponse{}, nil, ServerError()
+		}
+		access = jwt
+		if is.grant.ID != "" {
+			rows = append(rows, p.accessRow(is, jtiHash(jti), atExp))
+		}
+	}
 	resp := TokenResponse{
-		AccessToken: string(at),
+		AccessToken: access,
 		TokenType:   "Bearer",
 		ExpiresIn:   int64(atExp.Sub(is.now).Round(time.Second) / time.Second),
 		Scope:       FormatScope(is.scopes),
@@ -53,5 +93,26 @@ func (p *Provider) mint(is issuance) (TokenResponse, []store.Token) {
 		})
 		resp.RefreshToken = string(rt)
 	}
-	return resp, rows
+	return resp, rows, nil
+}
+
+func (p *Provider) accessRow(is issuance, hash string, exp time.Time) store.Token {
+	return store.Token{
+		Hash: hash, Kind: store.KindAccess, FamilyID: is.familyID, GrantID: is.grant.ID,
+		ClientID: is.client.ID, UserID: is.grant.UserID, Scopes: is.scopes, AuthTime: is.authTime,
+		CreatedAt: is.now, ExpiresAt: exp,
+	}
+}
+
+// jtiHash is the stored key of a JWT access token: distinct from the hash of
+// any opaque token, so the two kinds never collide.
+func jtiHash(jti string) string { return secret.Hash("jti:" + jti) }
+
+// audience is the aud of access tokens (RFC 9068 §3): the configured
+// resource identifiers, or the issuer.
+func (p *Provider) audience() []string {
+	if len(p.Audience) > 0 {
+		return p.Audience
+	}
+	return []string{p.Issuer}
 }

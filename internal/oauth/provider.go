@@ -25,8 +25,16 @@ type Provider struct {
 	Store    store.Store
 	Scopes   *Scopes
 	Sessions *session.Manager
-	Issuer   string
-	Tokens   config.Tokens
+	// Passwords checks user passwords for the login page and the password grant.
+	Passwords *Passwords
+	Issuer    string
+	Tokens    config.Tokens
+	// JWT signs JWT access tokens; nil means every access token is opaque.
+	JWT AccessTokenSigner
+	// SigningAlgorithm is the algorithm of JWT's keys, for metadata.
+	SigningAlgorithm string
+	// Audience is the aud of access tokens; empty means the issuer.
+	Audience []string
 	// AuthRequestTTL is how long a user has to finish login and consent.
 	AuthRequestTTL time.Duration
 	Now            func() time.Time
@@ -35,14 +43,29 @@ type Provider struct {
 	// (RFC 6749 §4.1.2.1); provided by the web package.
 	ErrorPage func(w http.ResponseWriter, r *http.Request, e *Error)
 
-	grants map[string]grantHandler
+	grants        map[string]grantHandler
+	clients       *clientCache
+	assertionKeys *assertionKeyCache
+	metadata      []byte
 }
 
-// Init prepares the grant dispatch table; call once after setting fields.
+// AccessTokenSigner signs Latchkey's JWTs (internal/token.Keys).
+type AccessTokenSigner interface {
+	Sign(typ string, claims any) (string, error)
+	Verify(token, wantTyp string, claims any) error
+}
+
+// Init prepares the grant dispatch table, the client cache and the
+// metadata document; call once after setting fields.
 func (p *Provider) Init() {
+	p.clients = newClientCache(p.Store, p.Now)
+	p.assertionKeys = newAssertionKeyCache()
+	p.metadata = p.buildMetadata()
 	p.grants = map[string]grantHandler{
 		GrantAuthorizationCode: p.grantAuthorizationCode,
 		GrantRefreshToken:      p.grantRefreshToken,
+		GrantClientCredentials: p.grantClientCredentials,
+		GrantPassword:          p.grantPassword,
 	}
 }
 

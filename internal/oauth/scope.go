@@ -62,13 +62,15 @@ func Subset(a, b []string) bool {
 type Scopes struct {
 	list []config.Scope
 	desc map[string]string
+	skip map[string]bool
 }
 
 // NewScopes builds the registry from configuration.
 func NewScopes(list []config.Scope) *Scopes {
-	s := &Scopes{list: list, desc: make(map[string]string, len(list))}
+	s := &Scopes{list: list, desc: make(map[string]string, len(list)), skip: make(map[string]bool)}
 	for _, sc := range list {
 		s.desc[sc.Name] = sc.Description
+		s.skip[sc.Name] = sc.SkipConsent
 	}
 	return s
 }
@@ -78,6 +80,16 @@ func (s *Scopes) Known(name string) bool { _, ok := s.desc[name]; return ok }
 
 // Description returns the consent text of a scope.
 func (s *Scopes) Description(name string) string { return s.desc[name] }
+
+// NeedConsent reports whether any of scopes needs the user's consent.
+func (s *Scopes) NeedConsent(scopes []string) bool {
+	for _, sc := range scopes {
+		if !s.skip[sc] {
+			return true
+		}
+	}
+	return false
+}
 
 // Names returns every registered scope name in registry order.
 func (s *Scopes) Names() []string {

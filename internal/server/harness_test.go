@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -37,6 +38,13 @@ func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 type env struct {
 	t       testing.TB
 	srv     *httptest.Server
+	server  *server.Server
+	logs    *syncBuffer
+	svc     testClient // confidential, client_credentials, JWT access tokens
+	opaque  testClient // confidential, client_credentials, opaque access tokens
+	app     testClient // first-party, password + refresh_token
+	spa     testClient // public, implicit
+	api     testClient // a resource server ("notes-api", in the audience)
 	store   store.Store
 	clock   *clock
 	issuer  string
@@ -70,10 +78,14 @@ func newEnv(t testing.TB, backend string) *env {
 	srv := httptest.NewUnstartedServer(nil)
 	e.issuer = "http://" + srv.Listener.Addr().String()
 	cfg.Issuer = e.issuer
-	s, err := server.New(server.Options{Config: cfg, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clk.Now})
+	cfg.Tokens.Audience = []string{e.issuer, "notes-api"}
+	e.logs = &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s, err := server.New(server.Options{Config: cfg, Store: st, Logger: logger, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.server = s
 	srv.Config.Handler = s.Handler()
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -98,7 +110,46 @@ func newEnv(t testing.TB, backend string) *env {
 		GrantTypes:   []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
 		Scopes:       []string{"notes.read", "notes.write", "offline_access"},
 	})
+	e.svc = e.confidential("photo-indexer", oauth.GrantClientCredentials)
+	e.opaque = e.confidential("backup-job", oauth.GrantClientCredentials)
+	e.app = e.confidential("notes-desktop", oauth.GrantPassword, oauth.GrantRefreshToken)
+	e.api = e.confidential("notes-api", oauth.GrantClientCredentials)
+	e.spa = testClient{id: "photos-spa", redirect: "https://spa.example/cb"}
+	e.mustCreateClient(store.Client{
+		ID: e.spa.id, Name: "Photos in the browser", Public: true, RedirectURIs: []string{e.spa.redirect},
+		GrantTypes: []string{oauth.GrantImplicit}, Scopes: []string{"photos.read", "notes.read"},
+	})
 	return e
+}
+
+// confidential registers a client with a generated secret for grant types.
+func (e *env) confidential(id string, grants ...string) testClient {
+	e.t.Helper()
+	sec, hash := oauth.NewClientSecret()
+	c := store.Client{ID: id, SecretHash: hash, Name: id, GrantTypes: grants, Scopes: []string{"notes.read", "photos.read", "offline_access"}}
+	if id == "backup-job" {
+		c.AccessTokenFormat = oauth.FormatOpaque
+	}
+	e.mustCreateClient(c)
+	return testClient{id: id, secret: sec.String()}
+}
+
+// syncBuffer collects log output from concurrent handlers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func (e *env) mustCreateClient(c store.Client) {
@@ -197,3 +248,5 @@ func (e *env) authorize(b *http.Client, authURL string) *url.URL {
 	}
 	return loc
 }
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }

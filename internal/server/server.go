@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/token"
 	"github.com/latchkey/latchkey/internal/web"
 )
 
@@ -31,6 +33,7 @@ type Options struct {
 type Server struct {
 	opts    Options
 	handler http.Handler
+	keys    *token.Keys
 }
 
 // New builds the server; it fails if the configuration cannot be served.
@@ -57,15 +60,31 @@ func New(opts Options) (*Server, error) {
 		TTL:    cfg.Session.TTL,
 		Now:    opts.Now,
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	keys, err := token.NewKeys(ctx, token.KeysOptions{
+		Store:     opts.Store,
+		SealKey:   session.DeriveKey([]byte(cfg.SystemSecret), "signing-keys"),
+		Algorithm: cfg.Tokens.Algorithm,
+		Now:       opts.Now,
+		Logger:    opts.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: signing keys: %w", err)
+	}
 	provider := &oauth.Provider{
-		Store:          opts.Store,
-		Scopes:         oauth.NewScopes(cfg.Scopes),
-		Sessions:       sessions,
-		Issuer:         issuer,
-		Tokens:         cfg.Tokens,
-		AuthRequestTTL: cfg.Session.AuthRequestTTL,
-		Now:            opts.Now,
-		Logger:         opts.Logger,
+		Store:            opts.Store,
+		Scopes:           oauth.NewScopes(cfg.Scopes),
+		Sessions:         sessions,
+		Passwords:        oauth.NewPasswords(opts.Store, opts.Now),
+		Issuer:           issuer,
+		Tokens:           cfg.Tokens,
+		JWT:              keys,
+		SigningAlgorithm: cfg.Tokens.Algorithm,
+		Audience:         cfg.Tokens.Audience,
+		AuthRequestTTL:   cfg.Session.AuthRequestTTL,
+		Now:              opts.Now,
+		Logger:           opts.Logger,
 	}
 	pages, err := web.New(web.Options{OAuth: provider, Sessions: sessions, Users: opts.Store, Logger: opts.Logger, Now: opts.Now, Dev: cfg.Dev})
 	if err != nil {
@@ -77,6 +96,19 @@ func New(opts Options) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/authorize", provider.HandleAuthorize)
 	mux.HandleFunc("/token", provider.HandleToken)
+	mux.HandleFunc("/revoke", provider.HandleRevoke)
+	mux.HandleFunc("/introspect", provider.HandleIntrospect)
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", provider.HandleMetadata)
+	mux.HandleFunc("GET /.well-known/openid-configuration", provider.HandleMetadata)
+	mux.HandleFunc("GET /jwks.json", func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "application/jwk-set+json")
+		// Shorter than the publish delay of a rotated key, so verifiers
+		// always see a key before it signs.
+		h.Set("Cache-Control", "public, max-age=60")
+		h.Set("Access-Control-Allow-Origin", "*")
+		w.Write(keys.JWKS())
+	})
 	pages.Routes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -90,7 +122,7 @@ func New(opts Options) (*Server, error) {
 		w.Write([]byte("ok\n"))
 	})
 
-	s := &Server{opts: opts}
+	s := &Server{opts: opts, keys: keys}
 	s.handler = recoverPanics(opts.Logger, accessLog(opts.Logger, securityHeaders(secure, mux)))
 	return s, nil
 }
@@ -110,6 +142,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.opts.Logger.Handler(), slog.LevelWarn),
 	}
+	keysCtx, stopKeys := context.WithCancel(ctx)
+	defer stopKeys()
+	go s.keys.Run(keysCtx, token.DefaultReloadInterval)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

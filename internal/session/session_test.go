@@ -64,6 +64,19 @@ func (f *fakeSessions) DeleteSession(_ context.Context, hash string) error {
 	return nil
 }
 
+func (f *fakeSessions) DeleteUserSessions(_ context.Context, userID string) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for h, s := range f.sessions {
+		if s.UserID == userID {
+			delete(f.sessions, h)
+			n++
+		}
+	}
+	return n, f.err
+}
+
 type fakeClock struct{ t time.Time }
 
 func (c *fakeClock) Now() time.Time { return c.t }

@@ -39,6 +39,14 @@ type Client struct {
 	RedirectURIs []string
 	GrantTypes   []string
 	Scopes       []string
+	// AccessTokenFormat is "jwt" (RFC 9068) or "opaque"; empty means jwt.
+	AccessTokenFormat string
+	// TokenEndpointAuthMethod is how a confidential client authenticates
+	// (RFC 7591 §2): "client_secret_basic" or "client_secret_post" (either
+	// accepted when empty), or "private_key_jwt" with JWKS or JWKSURI.
+	TokenEndpointAuthMethod string
+	JWKS                    string // inline JWK Set (JSON) for private_key_jwt
+	JWKSURI                 string // or where to fetch it (https, or loopback http)
 	// Per-client lifetimes; zero means the server default.
 	CodeTTL         time.Duration
 	AccessTokenTTL  time.Duration
@@ -154,6 +162,24 @@ type Session struct {
 	ExpiresAt time.Time
 }
 
+// SigningKey is a key that signs JWTs (access tokens, later ID tokens). All
+// of a deployment's keys live in the database, so every node serves the same
+// JWKS. The private key is sealed with the system secret (AES-256-GCM).
+//
+// Life of a key: published in JWKS from CreatedAt; signs from ActiveAt
+// (later than CreatedAt on rotation, so verifiers can fetch it first) until
+// a newer key becomes active; removed from JWKS at RetireAt (zero: never),
+// which rotation sets past the expiry of every token the key signed.
+type SigningKey struct {
+	ID        string // the JWK "kid"
+	Algorithm string // "ES256", "RS256" or "EdDSA"
+	Sealed    []byte // sealed PKCS #8 DER private key
+	PublicJWK []byte // the public JWK, JSON
+	CreatedAt time.Time
+	ActiveAt  time.Time
+	RetireAt  time.Time
+}
+
 // ClientStore manages registered clients.
 type ClientStore interface {
 	// CreateClient inserts c; ErrConflict if the id exists.
@@ -186,6 +212,10 @@ type UserStore interface {
 
 // GrantStore manages consent decisions.
 type GrantStore interface {
+	// CreateGrant inserts g (a grant made without a consent page, such as
+	// the password grant's); ErrConflict if the id exists, ErrNotFound if
+	// the user or client does not.
+	CreateGrant(ctx context.Context, g Grant) error
 	// GetGrant returns the grant; ErrNotFound.
 	GetGrant(ctx context.Context, id string) (Grant, error)
 	// ListGrantsByUser returns the user's grants, newest first.
@@ -249,6 +279,27 @@ type TokenStore interface {
 	RevokeFamily(ctx context.Context, familyID string, now time.Time) (int, error)
 }
 
+// KeyStore manages signing keys.
+type KeyStore interface {
+	// CreateSigningKey inserts k; ErrConflict if the id exists.
+	CreateSigningKey(ctx context.Context, k SigningKey) error
+	// ListSigningKeys returns every key, newest ActiveAt first.
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	// RetireSigningKey sets the key's RetireAt; ErrNotFound.
+	RetireSigningKey(ctx context.Context, id string, retireAt time.Time) error
+	// DeleteSigningKey removes the key; ErrNotFound.
+	DeleteSigningKey(ctx context.Context, id string) error
+}
+
+// ReplayStore remembers one-time identifiers (the jti of client assertions,
+// RFC 7523 §3; later DPoP proofs) until they expire, across restarts and nodes.
+type ReplayStore interface {
+	// UseOnce records (scope, id) until expiresAt. ErrAlreadyUsed if it was
+	// recorded before and has not expired at now; exactly one concurrent
+	// caller succeeds. Expired records may be reused and are purged.
+	UseOnce(ctx context.Context, scope, id string, expiresAt, now time.Time) error
+}
+
 // SessionStore manages signed-in browsers.
 type SessionStore interface {
 	// CreateSession inserts s; ErrConflict.
@@ -257,6 +308,9 @@ type SessionStore interface {
 	GetSession(ctx context.Context, hash string, now time.Time) (Session, error)
 	// DeleteSession removes the session (no error if absent).
 	DeleteSession(ctx context.Context, hash string) error
+	// DeleteUserSessions removes every session of the user (after a password
+	// change, for example) and returns how many.
+	DeleteUserSessions(ctx context.Context, userID string) (int, error)
 }
 
 // Store is everything a Latchkey server needs from a backend.
@@ -268,6 +322,8 @@ type Store interface {
 	CodeStore
 	TokenStore
 	SessionStore
+	KeyStore
+	ReplayStore
 	// Ping checks that the database answers (for /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the database.

@@ -4,10 +4,9 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/latchkey/latchkey/internal/oauth"
-	"github.com/latchkey/latchkey/internal/secret"
-	"github.com/latchkey/latchkey/internal/store"
 )
 
 // badCredentials is the one answer to a failed sign-in, whether the user
@@ -52,15 +51,21 @@ func (pg *Pages) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	username, password := formValue(r, "username"), formValue(r, "password")
-	user, ok, err := pg.checkPassword(r, username, password)
-	if err != nil {
-		pg.logger.ErrorContext(ctx, "sign-in failed on the store", "err", err)
-		pg.ErrorPage(w, r, oauth.TemporarilyUnavailable())
+	user, err := pg.oauth.Passwords.Check(ctx, username, password, oauth.ClientAddress(r))
+	var tooMany *oauth.TooManyAttempts
+	switch {
+	case errors.As(err, &tooMany):
+		pg.logger.WarnContext(ctx, "sign-in throttled", "client_id", pd.Client.ID)
+		w.Header().Set("Retry-After", strconv.Itoa(tooMany.Seconds()))
+		pg.showLogin(w, r, http.StatusTooManyRequests, pd, browser, username, "Too many failed attempts. Wait a few minutes and try again.")
 		return
-	}
-	if !ok {
+	case errors.Is(err, oauth.ErrBadCredentials):
 		pg.logger.InfoContext(ctx, "sign-in failed", "client_id", pd.Client.ID)
 		pg.showLogin(w, r, http.StatusUnauthorized, pd, browser, username, badCredentials)
+		return
+	case err != nil:
+		pg.logger.ErrorContext(ctx, "sign-in failed on the store", "err", err)
+		pg.ErrorPage(w, r, oauth.TemporarilyUnavailable())
 		return
 	}
 	sess, err := pg.sessions.SignIn(ctx, w, user.ID)
@@ -77,51 +82,17 @@ func (pg *Pages) login(w http.ResponseWriter, r *http.Request) {
 	pg.continueAfterLogin(w, r, pd)
 }
 
-// continueAfterLogin goes straight back to the client when an earlier grant
-// covers the request, and to the consent page otherwise.
+// continueAfterLogin goes straight back to the client when no consent is
+// needed (see oauth.AutoApprove), and to the consent page otherwise.
 func (pg *Pages) continueAfterLogin(w http.ResponseWriter, r *http.Request, pd oauth.Pending) {
-	grant, covers, e := pg.oauth.ExistingGrant(r.Context(), pd)
+	loc, done, e := pg.oauth.AutoApprove(r.Context(), pd)
 	if e != nil {
 		pg.ErrorPage(w, r, e)
 		return
 	}
-	if covers {
-		loc, e := pg.oauth.Approve(r.Context(), pd, nil, 0, &grant)
-		if e != nil {
-			pg.ErrorPage(w, r, e)
-			return
-		}
+	if done {
 		oauth.RedirectBrowser(w, r, loc)
 		return
 	}
 	oauth.RedirectBrowser(w, r, oauth.ConsentPath+"?"+url.Values{"request": {pd.Request.ID}}.Encode())
-}
-
-// checkPassword verifies a username and password with argon2id. An unknown
-// user costs one dummy hash, so timing does not tell whether a user exists.
-func (pg *Pages) checkPassword(r *http.Request, username, password string) (store.User, bool, error) {
-	select {
-	case pg.hashing <- struct{}{}:
-		defer func() { <-pg.hashing }()
-	case <-r.Context().Done():
-		return store.User{}, false, r.Context().Err()
-	}
-	if username == "" || password == "" || len(username) > 256 || len(password) > 1024 {
-		secret.BurnPasswordCheck(password)
-		return store.User{}, false, nil
-	}
-	user, err := pg.users.GetUserByUsername(r.Context(), username)
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
-		secret.BurnPasswordCheck(password)
-		return store.User{}, false, nil
-	}
-	if err != nil {
-		return store.User{}, false, err
-	}
-	ok, err := secret.CheckPassword(user.PasswordHash, password)
-	if err != nil {
-		pg.logger.ErrorContext(r.Context(), "unreadable password hash", "user_id", user.ID)
-		return store.User{}, false, nil
-	}
-	return user, ok, nil
 }

@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"runtime"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -36,9 +35,6 @@ type Pages struct {
 	now      func() time.Time
 	dev      bool
 	tmpl     *template.Template
-	// hashing bounds concurrent password checks to the number of CPUs, so a
-	// flood of logins cannot starve the token endpoint (SECURITY.md S8).
-	hashing chan struct{}
 }
 
 // Options configure Pages.
@@ -60,7 +56,7 @@ func New(o Options) (*Pages, error) {
 	}
 	return &Pages{
 		oauth: o.OAuth, sessions: o.Sessions, users: o.Users, logger: o.Logger, now: o.Now, dev: o.Dev,
-		tmpl: tmpl, hashing: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		tmpl: tmpl,
 	}, nil
 }
 

@@ -11,13 +11,18 @@ import (
 )
 
 const clientColumns = "id, secret_hash, name, public, redirect_uris, grant_types, scopes, " +
-	"code_ttl, access_token_ttl, refresh_token_ttl, created_at, updated_at"
+	"code_ttl, access_token_ttl, refresh_token_ttl, created_at, updated_at, " +
+	"access_token_format, token_endpoint_auth_method, jwks, jwks_uri"
+
+// clientColumnCount is the number of clientColumns.
+const clientColumnCount = 16
 
 func scanClient(s rowScanner) (store.Client, error) {
 	var c store.Client
 	var codeTTL, accessTTL, refreshTTL int64
 	err := s.Scan(&c.ID, &c.SecretHash, &c.Name, &c.Public, list(&c.RedirectURIs), list(&c.GrantTypes), list(&c.Scopes),
-		&codeTTL, &accessTTL, &refreshTTL, tm(&c.CreatedAt), tm(&c.UpdatedAt))
+		&codeTTL, &accessTTL, &refreshTTL, tm(&c.CreatedAt), tm(&c.UpdatedAt),
+		&c.AccessTokenFormat, &c.TokenEndpointAuthMethod, &c.JWKS, &c.JWKSURI)
 	c.CodeTTL, c.AccessTokenTTL, c.RefreshTokenTTL = time.Duration(codeTTL), time.Duration(accessTTL), time.Duration(refreshTTL)
 	return c, err
 }
@@ -26,7 +31,7 @@ func checkClient(c store.Client) error {
 	if err := checkKeys(c.ID); err != nil {
 		return err
 	}
-	if err := checkText(c.SecretHash, c.Name); err != nil {
+	if err := checkText(c.SecretHash, c.Name, c.AccessTokenFormat, c.TokenEndpointAuthMethod, c.JWKS, c.JWKSURI); err != nil {
 		return err
 	}
 	if err := checkText(c.RedirectURIs...); err != nil {
@@ -43,7 +48,8 @@ func (db *DB) clientArgs(c store.Client) []any {
 	return []any{c.ID, c.SecretHash, c.Name, c.Public,
 		encodeList(c.RedirectURIs), encodeList(c.GrantTypes), encodeList(c.Scopes),
 		int64(c.CodeTTL), int64(c.AccessTokenTTL), int64(c.RefreshTokenTTL),
-		db.d.time(c.CreatedAt), db.d.time(c.UpdatedAt)}
+		db.d.time(c.CreatedAt), db.d.time(c.UpdatedAt),
+		c.AccessTokenFormat, c.TokenEndpointAuthMethod, c.JWKS, c.JWKSURI}
 }
 
 // CreateClient inserts c; ErrConflict if the id exists, ErrInvalid if a
@@ -52,7 +58,7 @@ func (db *DB) CreateClient(ctx context.Context, c store.Client) error {
 	if err := checkClient(c); err != nil {
 		return fmt.Errorf("create client: %w", err)
 	}
-	q := "INSERT INTO clients (" + clientColumns + ") VALUES (" + db.d.args(1, 12) + ")"
+	q := "INSERT INTO clients (" + clientColumns + ") VALUES (" + db.d.args(1, clientColumnCount) + ")"
 	if _, err := db.exec(ctx, db.write, q, db.clientArgs(c)...); err != nil {
 		return fmt.Errorf("create client: %w", mapErr(err))
 	}
@@ -106,7 +112,9 @@ func (db *DB) UpdateClient(ctx context.Context, c store.Client) error {
 	q := "UPDATE clients SET secret_hash = " + p(2) + ", name = " + p(3) + ", public = " + p(4) +
 		", redirect_uris = " + p(5) + ", grant_types = " + p(6) + ", scopes = " + p(7) +
 		", code_ttl = " + p(8) + ", access_token_ttl = " + p(9) + ", refresh_token_ttl = " + p(10) +
-		", created_at = " + p(11) + ", updated_at = " + p(12) + " WHERE id = " + p(1)
+		", created_at = " + p(11) + ", updated_at = " + p(12) +
+		", access_token_format = " + p(13) + ", token_endpoint_auth_method = " + p(14) +
+		", jwks = " + p(15) + ", jwks_uri = " + p(16) + " WHERE id = " + p(1)
 	n, err := db.execCount(ctx, db.write, q, db.clientArgs(c)...)
 	if err != nil {
 		return fmt.Errorf("update client: %w", mapErr(err))

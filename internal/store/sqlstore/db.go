@@ -42,6 +42,9 @@ type DB struct {
 	read *sql.DB
 	// queries counts the statements sent, for benchmarks.
 	queries atomic.Int64
+	// replayCalls counts UseOnce calls, to purge expired records every
+	// replayPurgeEvery-th call.
+	replayCalls atomic.Int64
 }
 
 var _ store.Store = (*DB)(nil)

@@ -66,6 +66,17 @@ func (d dialect) forShare() string {
 	return ""
 }
 
+// skipLocked is the clause that makes a SELECT lock the rows it returns
+// and pass over rows another transaction has locked, instead of waiting
+// for them (PostgreSQL's FOR UPDATE SKIP LOCKED). SQLite needs none: its
+// write transactions are serialised, so no row is ever locked by another.
+func (d dialect) skipLocked() string {
+	if d.rowLocks {
+		return " FOR UPDATE SKIP LOCKED"
+	}
+	return ""
+}
+
 // time encodes t as a parameter: NULL for the zero time, otherwise UTC
 // truncated to microseconds, the precision both backends keep.
 func (d dialect) time(t time.Time) any {

@@ -29,6 +29,22 @@ func checkGrant(g store.Grant) error {
 	return checkText(g.Scopes...)
 }
 
+// CreateGrant inserts g, a grant made without a consent page (the password
+// grant's, say); ErrConflict if the id exists, ErrNotFound if the user or
+// client does not, ErrInvalid.
+func (db *DB) CreateGrant(ctx context.Context, g store.Grant) error {
+	if err := checkGrant(g); err != nil {
+		return fmt.Errorf("create grant: %w", err)
+	}
+	q := "INSERT INTO grants (" + grantColumns + ") VALUES (" + db.d.args(1, 7) + ")"
+	_, err := db.exec(ctx, db.write, q, g.ID, g.UserID, g.ClientID, encodeList(g.Scopes),
+		db.d.time(g.CreatedAt), db.d.time(g.ExpiresAt), db.d.time(g.RevokedAt))
+	if err != nil {
+		return fmt.Errorf("create grant: %w", mapErr(err))
+	}
+	return nil
+}
+
 // insertOrKeepGrant inserts g; if a grant with g.ID exists it is kept as it
 // is and must be active at now (locked on PostgreSQL like lockActiveGrant),
 // else ErrAlreadyUsed. A consent can thus never revive a revoked grant.

@@ -20,20 +20,7 @@ var migrations embed.FS
 // PostgreSQL it holds a session advisory lock while it runs, so several
 // nodes starting at once migrate one after another and all succeed.
 func (db *DB) Migrate(ctx context.Context) error {
-	fsys, err := fs.Sub(migrations, "migrations/"+db.d.name)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
-	if db.d.goose == goose.DialectPostgres {
-		// Poll for the lock every second, for up to five minutes.
-		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
-		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		opts = append(opts, goose.WithSessionLocker(locker))
-	}
-	p, err := goose.NewProvider(db.d.goose, db.write, fsys, opts...)
+	p, err := db.migrator()
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -41,4 +28,22 @@ func (db *DB) Migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
+}
+
+// migrator returns the goose provider of db's dialect.
+func (db *DB) migrator() (*goose.Provider, error) {
+	fsys, err := fs.Sub(migrations, "migrations/"+db.d.name)
+	if err != nil {
+		return nil, err
+	}
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	if db.d.goose == goose.DialectPostgres {
+		// Poll for the lock every second, for up to five minutes.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	return goose.NewProvider(db.d.goose, db.write, fsys, opts...)
 }

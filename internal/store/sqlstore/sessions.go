@@ -55,3 +55,16 @@ func (db *DB) DeleteSession(ctx context.Context, hash string) error {
 	}
 	return nil
 }
+
+// DeleteUserSessions removes every session of the user, expired or not, and
+// returns how many it removed (0 for an unknown user).
+func (db *DB) DeleteUserSessions(ctx context.Context, userID string) (int, error) {
+	if !validKey(userID) {
+		return 0, nil
+	}
+	n, err := db.execCount(ctx, db.write, "DELETE FROM sessions WHERE user_id = "+db.d.arg(1), userID)
+	if err != nil {
+		return 0, fmt.Errorf("delete user sessions: %w", mapErr(err))
+	}
+	return int(n), nil
+}

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -104,4 +105,36 @@ func encodeList(l []string) string {
 		panic(err)
 	}
 	return string(b)
+}
+
+// blobColumn scans a BLOB (SQLite) or bytea (PostgreSQL) column into a
+// copy of its bytes; empty and NULL become nil.
+type blobColumn struct{ b *[]byte }
+
+func (c blobColumn) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*c.b = nil
+	case []byte:
+		// The driver may reuse v after Scan returns: keep a copy.
+		*c.b = bytes.Clone(v)
+		if len(v) == 0 {
+			*c.b = nil
+		}
+	default:
+		return fmt.Errorf("scan bytes: unexpected %T", src)
+	}
+	return nil
+}
+
+// blob scans a byte column into *b.
+func blob(b *[]byte) sql.Scanner { return blobColumn{b} }
+
+// encodeBlob encodes b as a parameter of a NOT NULL byte column: nil as
+// empty bytes, never as NULL.
+func encodeBlob(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }

@@ -29,6 +29,11 @@ func richClient(id string) store.Client {
 		RefreshTokenTTL: 30 * 24 * time.Hour,
 		CreatedAt:       t0(),
 		UpdatedAt:       at(time.Second + time.Microsecond),
+
+		AccessTokenFormat:       "opaque",
+		TokenEndpointAuthMethod: "private_key_jwt",
+		JWKS:                    `{"keys":[{"kty":"EC","crv":"P-256","kid":"` + unicode + `","x":"` + big() + `"}]}`,
+		JWKSURI:                 "https://app.example/jwks?q=" + unicode,
 	}
 }
 
@@ -86,6 +91,10 @@ func testClients(t *testing.T, open Opener) {
 			"secret hash":   {ID: "c", SecretHash: "\x00"},
 			"redirect URI":  {ID: "c", RedirectURIs: []string{"https://ok.example/", "https://x.example/\x00"}},
 			"grant type":    {ID: "c", GrantTypes: []string{"\x00"}},
+			"token format":  {ID: "c", AccessTokenFormat: "jwt\x00"},
+			"auth method":   {ID: "c", TokenEndpointAuthMethod: "\xff"},
+			"JWKS":          {ID: "c", JWKS: "{\"keys\":[\"\x00\"]}"},
+			"JWKS URI":      {ID: "c", JWKSURI: "https://x.example/\x00"},
 			"scope":         {ID: "c", Scopes: []string{"openid\x00"}},
 			"invalid UTF-8": {ID: "c", Name: "\xff\xfe"},
 			"64 KiB id":     {ID: big()},

@@ -28,6 +28,43 @@ func testGrants(t *testing.T, open Opener) {
 		}
 	})
 
+	run(t, "Grant/create_keeps_every_field", open, func(t *testing.T, w *world) {
+		c := w.client("c")
+		u := w.user("u")
+		for _, want := range []store.Grant{
+			{ID: "g1-" + unicode, UserID: u.ID, ClientID: c.ID, Scopes: []string{"openid", "名前", big()},
+				CreatedAt: t0(), ExpiresAt: at(24 * time.Hour), RevokedAt: at(time.Hour)},
+			{ID: "g2", UserID: u.ID, ClientID: c.ID},
+		} {
+			wantErr(t, "CreateGrant", w.s.CreateGrant(w.ctx, want), nil)
+			got, err := w.s.GetGrant(w.ctx, want.ID)
+			wantErr(t, "GetGrant", err, nil)
+			same(t, "grant", got, want)
+		}
+	})
+
+	run(t, "Grant/create_refuses_a_duplicate_id_missing_references_and_bad_text", open, func(t *testing.T, w *world) {
+		c := w.client("c")
+		u := w.user("u")
+		first := newGrant("g", u.ID, c.ID)
+		wantErr(t, "CreateGrant", w.s.CreateGrant(w.ctx, first), nil)
+		revived := first
+		revived.RevokedAt = at(time.Hour)
+		revived.Scopes = []string{"admin"}
+		wantErr(t, "CreateGrant(duplicate)", w.s.CreateGrant(w.ctx, revived), store.ErrConflict)
+		wantErr(t, "CreateGrant(unknown user)", w.s.CreateGrant(w.ctx, newGrant("x", "nope", c.ID)), store.ErrNotFound)
+		wantErr(t, "CreateGrant(unknown client)", w.s.CreateGrant(w.ctx, newGrant("x", u.ID, "nope")), store.ErrNotFound)
+		bad := newGrant("x", u.ID, c.ID)
+		bad.Scopes = []string{"openid\x00"}
+		wantErr(t, "CreateGrant(NUL scope)", w.s.CreateGrant(w.ctx, bad), store.ErrInvalid)
+		wantErr(t, "CreateGrant(64 KiB id)", w.s.CreateGrant(w.ctx, newGrant(big(), u.ID, c.ID)), store.ErrInvalid)
+		_, err := w.s.GetGrant(w.ctx, "x")
+		wantErr(t, "GetGrant(refused)", err, store.ErrNotFound)
+		got, err := w.s.GetGrant(w.ctx, "g")
+		wantErr(t, "GetGrant", err, nil)
+		same(t, "grant after the refused duplicate", got, first)
+	})
+
 	run(t, "Grant/unknown_is_ErrNotFound", open, func(t *testing.T, w *world) {
 		w.base()
 		for _, id := range []string{"G", "", "nope", "g\x00", big()} {

@@ -81,4 +81,60 @@ func testSessions(t *testing.T, open Opener) {
 		_, err = w.s.GetSession(w.ctx, "s2", t0())
 		wantErr(t, "GetSession(other)", err, nil)
 	})
+
+	run(t, "Session/delete_user_sessions_counts_and_keeps_other_users'", open, func(t *testing.T, w *world) {
+		u := w.user("u")
+		other := w.user("other")
+		mine := []store.Session{
+			{Hash: "u-1", UserID: u.ID, CreatedAt: t0(), ExpiresAt: at(time.Hour)},
+			{Hash: "u-2", UserID: u.ID, CreatedAt: t0(), ExpiresAt: at(8 * time.Hour)},
+			{Hash: "u-expired", UserID: u.ID, CreatedAt: at(-2 * time.Hour), ExpiresAt: at(-time.Hour)},
+		}
+		theirs := []store.Session{
+			{Hash: "o-1", UserID: other.ID, CreatedAt: t0(), ExpiresAt: at(time.Hour)},
+			{Hash: "o-2", UserID: other.ID, CreatedAt: t0(), ExpiresAt: at(2 * time.Hour)},
+		}
+		for _, s := range append(append([]store.Session{}, mine...), theirs...) {
+			wantErr(t, "CreateSession("+s.Hash+")", w.s.CreateSession(w.ctx, s), nil)
+		}
+
+		n, err := w.s.DeleteUserSessions(w.ctx, u.ID)
+		wantErr(t, "DeleteUserSessions", err, nil)
+		if n != len(mine) {
+			t.Fatalf("DeleteUserSessions = %d, want %d (expired sessions count too)", n, len(mine))
+		}
+		for _, s := range mine {
+			_, err := w.s.GetSession(w.ctx, s.Hash, at(-3*time.Hour))
+			wantErr(t, "GetSession("+s.Hash+")", err, store.ErrNotFound)
+		}
+		for _, s := range theirs {
+			got, err := w.s.GetSession(w.ctx, s.Hash, t0())
+			wantErr(t, "GetSession("+s.Hash+")", err, nil)
+			same(t, "other user's session", got, s)
+		}
+
+		n, err = w.s.DeleteUserSessions(w.ctx, u.ID)
+		wantErr(t, "DeleteUserSessions(again)", err, nil)
+		if n != 0 {
+			t.Fatalf("DeleteUserSessions(again) = %d, want 0", n)
+		}
+		// The user keeps signing in afterwards.
+		wantErr(t, "CreateSession(after)", w.s.CreateSession(w.ctx, store.Session{Hash: "u-new", UserID: u.ID, ExpiresAt: at(time.Hour)}), nil)
+		_, err = w.s.GetUser(w.ctx, u.ID)
+		wantErr(t, "GetUser", err, nil)
+	})
+
+	run(t, "Session/delete_user_sessions_of_unknown_user_is_zero", open, func(t *testing.T, w *world) {
+		u := w.user("u")
+		wantErr(t, "CreateSession", w.s.CreateSession(w.ctx, store.Session{Hash: "s", UserID: u.ID, ExpiresAt: at(time.Hour)}), nil)
+		for _, id := range []string{"U", "u ", "", "nope", "u\x00", "\xff", big()} {
+			n, err := w.s.DeleteUserSessions(w.ctx, id)
+			wantErr(t, "DeleteUserSessions", err, nil)
+			if n != 0 {
+				t.Fatalf("DeleteUserSessions(%.20q) = %d, want 0", id, n)
+			}
+		}
+		_, err := w.s.GetSession(w.ctx, "s", t0())
+		wantErr(t, "GetSession", err, nil)
+	})
 }

@@ -31,6 +31,8 @@ func Run(t *testing.T, open Opener) {
 		testCodes,
 		testTokens,
 		testSessions,
+		testKeys,
+		testReplay,
 		testReferences,
 		testRevocationRaces,
 	} {

@@ -1,0 +1,110 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+// Introspection is an RFC 7662 §2.2 answer. Inactive tokens carry nothing
+// but active: false.
+type Introspection struct {
+	Active    bool     `json:"active"`
+	Scope     string   `json:"scope,omitempty"`
+	ClientID  string   `json:"client_id,omitempty"`
+	TokenType string   `json:"token_type,omitempty"`
+	Exp       int64    `json:"exp,omitempty"`
+	Iat       int64    `json:"iat,omitempty"`
+	Sub       string   `json:"sub,omitempty"`
+	Aud       []string `json:"aud,omitempty"`
+	Iss       string   `json:"iss,omitempty"`
+	JTI       string   `json:"jti,omitempty"`
+	AuthTime  int64    `json:"auth_time,omitempty"`
+}
+
+var inactive = Introspection{}
+
+// HandleIntrospect is the introspection endpoint (RFC 7662). Only
+// authenticated confidential clients may ask (§2.1, against token
+// scanning), and a client learns only about tokens issued to it or meant for
+// it (its id in the token's audience, §4); anything else, and anything
+// expired, revoked, unknown or malformed, is {"active": false}.
+func (p *Provider) HandleIntrospect(w http.ResponseWriter, r *http.Request) {
+	client, q, e := p.backChannel(w, r, true)
+	if e == nil && q["token"] == "" {
+		e = InvalidRequest("token is missing")
+	}
+	if e != nil {
+		WriteError(w, e)
+		return
+	}
+	resp, e := p.introspect(r.Context(), client, q["token"])
+	if e != nil {
+		WriteError(w, e)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (p *Provider) introspect(ctx context.Context, client store.Client, raw string) (Introspection, *Error) {
+	now := p.Now()
+	switch {
+	case secret.HasPrefix(raw, secret.PrefixRefreshToken), secret.HasPrefix(raw, secret.PrefixAccessToken):
+		t, err := p.Store.GetToken(ctx, secret.Hash(raw))
+		if errors.Is(err, store.ErrNotFound) {
+			return inactive, nil
+		}
+		if err != nil {
+			return inactive, p.storeError(ctx, "get token", err)
+		}
+		aud := p.audience()
+		if !t.Active(now) || !mayIntrospect(client.ID, t.ClientID, aud) {
+			return inactive, nil
+		}
+		out := Introspection{
+			Active: true, Scope: FormatScope(t.Scopes), ClientID: t.ClientID, Exp: t.ExpiresAt.Unix(),
+			Iat: t.CreatedAt.Unix(), Sub: t.UserID, Iss: p.Issuer,
+		}
+		if out.Sub == "" {
+			out.Sub = t.ClientID
+		}
+		if t.Kind == store.KindAccess {
+			out.TokenType, out.Aud = "Bearer", aud
+		}
+		if !t.AuthTime.IsZero() {
+			out.AuthTime = t.AuthTime.Unix()
+		}
+		return out, nil
+	case p.JWT != nil && strings.Count(raw, ".") == 2:
+		var c token.AccessClaims
+		if p.JWT.Verify(raw, token.TypeAccessToken, &c) != nil || c.Issuer != p.Issuer || now.Unix() >= c.Expiry ||
+			!mayIntrospect(client.ID, c.ClientID, c.Audience) {
+			return inactive, nil
+		}
+		// A revoked JWT is denied until it expires (its row says so).
+		t, err := p.Store.GetToken(ctx, jtiHash(c.JTI))
+		switch {
+		case err == nil && !t.Active(now):
+			return inactive, nil
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return inactive, p.storeError(ctx, "get token", err)
+		}
+		return Introspection{
+			Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry, Iat: c.IssuedAt,
+			Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, JTI: c.JTI, AuthTime: c.AuthTime,
+		}, nil
+	}
+	return inactive, nil
+}
+
+// mayIntrospect: the token's own client, or a resource server named in its
+// audience.
+func mayIntrospect(caller, owner string, aud []string) bool {
+	return caller == owner || slices.Contains(aud, caller)
+}

@@ -1,0 +1,31 @@
+package oauth
+
+import (
+	"context"
+)
+
+// grantClientCredentials issues an access token to a confidential client for
+// itself (RFC 6749 §4.4): no user, no refresh token (§4.4.3), sub is the
+// client. A JWT access token costs no database write.
+func (p *Provider) grantClientCredentials(ctx context.Context, req tokenRequest) (TokenResponse, *Error) {
+	client := req.client
+	if client.Public {
+		// §4.4: "The client credentials grant type MUST only be used by
+		// confidential clients."
+		return TokenResponse{}, UnauthorizedClient("client_credentials needs a confidential client")
+	}
+	scopes, e := p.requestedScopes(client, req.q["scope"])
+	if e != nil {
+		return TokenResponse{}, e
+	}
+	resp, rows, e := p.mint(issuance{client: client, scopes: scopes, now: p.Now()})
+	if e != nil {
+		return TokenResponse{}, e
+	}
+	if len(rows) > 0 {
+		if err := p.Store.CreateTokens(ctx, rows); err != nil {
+			return TokenResponse{}, p.storeError(ctx, "create tokens", err)
+		}
+	}
+	return resp, nil
+}

@@ -1,0 +1,76 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// grantPassword is the resource owner password credentials grant (RFC 6749
+// §4.3), for first-party clients that enable it. A wrong password and an
+// unknown user get the same invalid_grant; attempts are throttled per
+// username and per client address, sharing the login page's counters, and a
+// throttled attempt is answered 429 with Retry-After before any hashing.
+// The password is never logged or stored.
+func (p *Provider) grantPassword(ctx context.Context, req tokenRequest) (TokenResponse, *Error) {
+	client, q := req.client, req.q
+	username, password := q["username"], q["password"]
+	if username == "" || password == "" {
+		return TokenResponse{}, InvalidRequest("username and password are required")
+	}
+	scopes, e := p.requestedScopes(client, q["scope"])
+	if e != nil {
+		return TokenResponse{}, e
+	}
+	user, err := p.Passwords.Check(ctx, username, password, req.address)
+	var tooMany *TooManyAttempts
+	switch {
+	case errors.As(err, &tooMany):
+		p.Logger.WarnContext(ctx, "password grant throttled", "client_id", client.ID)
+		return TokenResponse{}, &Error{Code: "invalid_grant", Status: http.StatusTooManyRequests,
+			Description: "too many failed attempts; retry later", RetryAfter: tooMany.Seconds()}
+	case errors.Is(err, ErrBadCredentials):
+		p.Logger.InfoContext(ctx, "password grant refused", "client_id", client.ID)
+		return TokenResponse{}, InvalidGrant("the username or password is incorrect")
+	case err != nil:
+		return TokenResponse{}, p.storeError(ctx, "check password", err)
+	}
+	now := p.Now()
+	grant, e := p.grantFor(ctx, user.ID, client.ID, scopes)
+	if e != nil {
+		return TokenResponse{}, e
+	}
+	resp, rows, e := p.mint(issuance{
+		client: client, grant: grant, familyID: secret.RandomString(16), scopes: scopes, refreshScopes: scopes,
+		authTime: now, refresh: AllowsGrant(client, GrantRefreshToken), now: now,
+	})
+	if e != nil {
+		return TokenResponse{}, e
+	}
+	if err := p.Store.CreateTokens(ctx, rows); err != nil {
+		return TokenResponse{}, p.storeError(ctx, "create tokens", err)
+	}
+	return resp, nil
+}
+
+// grantFor returns the user's active grant to the client if it covers
+// scopes, or records a new one: a password sign-in is the user's consent,
+// and the grant lets the user see and revoke the app like any other.
+func (p *Provider) grantFor(ctx context.Context, userID, clientID string, scopes []string) (store.Grant, *Error) {
+	now := p.Now()
+	g, err := p.Store.FindActiveGrant(ctx, userID, clientID, now)
+	if err == nil && Subset(scopes, g.Scopes) {
+		return g, nil
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return store.Grant{}, p.storeError(ctx, "find grant", err)
+	}
+	g = store.Grant{ID: secret.RandomString(16), UserID: userID, ClientID: clientID, Scopes: scopes, CreatedAt: now}
+	if err := p.Store.CreateGrant(ctx, g); err != nil {
+		return store.Grant{}, p.storeError(ctx, "create grant", err)
+	}
+	return g, nil
+}

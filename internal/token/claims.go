@@ -1,0 +1,82 @@
+package token
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+)
+
+// TypeAccessToken is the typ header of JWT access tokens (RFC 9068 §2.1).
+const TypeAccessToken = "at+jwt"
+
+// AccessClaims are the claims of a JWT access token (RFC 9068 §2.2). Times
+// are NumericDate seconds (RFC 7519 §2).
+type AccessClaims struct {
+	Issuer    string   `json:"iss"`
+	Subject   string   `json:"sub"`
+	Audience  Audience `json:"aud"`
+	ClientID  string   `json:"client_id"`
+	Scope     string   `json:"scope,omitempty"`
+	Expiry    int64    `json:"exp"`
+	IssuedAt  int64    `json:"iat"`
+	NotBefore int64    `json:"nbf,omitempty"`
+	JTI       string   `json:"jti"`
+	AuthTime  int64    `json:"auth_time,omitempty"`
+	// GrantID names the consent the token belongs to, so that revoking the
+	// grant can deny its tokens.
+	GrantID string `json:"lk_gid,omitempty"`
+}
+
+// Audience is the aud claim: "In the general case, the 'aud' value is an
+// array of case-sensitive strings ... In the special case when the JWT has
+// one audience, the 'aud' value MAY be a single case-sensitive string"
+// (RFC 7519 §4.1.3). It marshals as a string when it has one member, an
+// array otherwise, and unmarshals from either.
+type Audience []string
+
+// MarshalJSON writes one audience as a string, others as an array.
+func (a Audience) MarshalJSON() ([]byte, error) {
+	if len(a) == 1 {
+		return json.Marshal(a[0])
+	}
+	if a == nil {
+		return []byte("[]"), nil
+	}
+	return json.Marshal([]string(a))
+}
+
+// UnmarshalJSON reads a string or an array of strings (null: no audience).
+func (a *Audience) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		*a = nil
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*a = Audience{s}
+		return nil
+	}
+	if len(b) > 0 && b[0] == '[' {
+		var l []string
+		if err := json.Unmarshal(b, &l); err != nil {
+			return err
+		}
+		*a = l
+		return nil
+	}
+	return errors.New("token: aud must be a string or an array of strings")
+}
+
+// Contains reports whether aud is one of the audiences.
+func (a Audience) Contains(aud string) bool {
+	for _, v := range a {
+		if v == aud {
+			return true
+		}
+	}
+	return false
+}
