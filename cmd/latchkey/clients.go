@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -84,6 +85,26 @@ type clientFlags struct {
 	codeTTL         time.Duration
 	accessTokenTTL  time.Duration
 	refreshTokenTTL time.Duration
+	tokenFormat     string
+	authMethod      string
+	jwks            string
+	jwksURI         string
+}
+
+// keyAuth reports whether the flags register a private_key_jwt client,
+// which has keys instead of a secret.
+func (f *clientFlags) keyAuth() bool { return f.authMethod == oauth.AuthPrivateKeyJWT }
+
+// readJWKS returns the --jwks value: inline JSON, or @FILE.
+func readJWKS(v string) (string, error) {
+	if name, ok := strings.CutPrefix(v, "@"); ok {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return "", fmt.Errorf("--jwks: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	return v, nil
 }
 
 func (f *clientFlags) register(fs *pflag.FlagSet, update bool) {
@@ -101,6 +122,10 @@ func (f *clientFlags) register(fs *pflag.FlagSet, update bool) {
 	fs.DurationVar(&f.codeTTL, "code-ttl", 0, "authorization code lifetime (0: server default)")
 	fs.DurationVar(&f.accessTokenTTL, "access-token-ttl", 0, "access token lifetime (0: server default)")
 	fs.DurationVar(&f.refreshTokenTTL, "refresh-token-ttl", 0, "refresh token lifetime (0: server default)")
+	fs.StringVar(&f.tokenFormat, "access-token-format", "", "`FORMAT` of access tokens: jwt (RFC 9068, default) or opaque")
+	fs.StringVar(&f.authMethod, "auth-method", "", "token endpoint auth `METHOD`: client_secret_basic, client_secret_post or private_key_jwt (default: either secret method)")
+	fs.StringVar(&f.jwks, "jwks", "", "the client's public JWK Set for private_key_jwt: inline `JSON` or @FILE")
+	fs.StringVar(&f.jwksURI, "jwks-uri", "", "where to fetch the client's JWK Set for private_key_jwt (`URL`, https)")
 }
 
 // cleanList drops empty entries; for scopes it also splits on spaces, as in
@@ -141,18 +166,26 @@ func (a *app) clientsCreateCommand(m *manageCmd) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			now := a.clock()
 			c := store.Client{
-				ID:              id,
-				Name:            strings.TrimSpace(f.name),
-				Public:          f.public,
-				RedirectURIs:    cleanList(f.redirectURIs, false),
-				GrantTypes:      cleanList(f.grantTypes, false),
-				Scopes:          cleanList(f.scopes, true),
-				CodeTTL:         f.codeTTL,
-				AccessTokenTTL:  f.accessTokenTTL,
-				RefreshTokenTTL: f.refreshTokenTTL,
-				CreatedAt:       now,
-				UpdatedAt:       now,
+				ID:                      id,
+				Name:                    strings.TrimSpace(f.name),
+				Public:                  f.public,
+				RedirectURIs:            cleanList(f.redirectURIs, false),
+				GrantTypes:              cleanList(f.grantTypes, false),
+				Scopes:                  cleanList(f.scopes, true),
+				CodeTTL:                 f.codeTTL,
+				AccessTokenTTL:          f.accessTokenTTL,
+				RefreshTokenTTL:         f.refreshTokenTTL,
+				CreatedAt:               now,
+				UpdatedAt:               now,
+				AccessTokenFormat:       f.tokenFormat,
+				TokenEndpointAuthMethod: f.authMethod,
+				JWKSURI:                 f.jwksURI,
 			}
+			jwks, err := readJWKS(f.jwks)
+			if err != nil {
+				return err
+			}
+			c.JWKS = jwks
 			if c.ID == "" {
 				c.ID = oauth.NewClientID()
 			}
@@ -163,7 +196,7 @@ func (a *app) clientsCreateCommand(m *manageCmd) *cobra.Command {
 			if secretGiven && f.secret == "" {
 				return usageError(cmd, "--secret must not be empty")
 			}
-			if !c.Public || secretGiven {
+			if !c.Public && !f.keyAuth() || secretGiven {
 				c.SecretHash = pendingSecret
 			}
 			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
@@ -174,7 +207,7 @@ func (a *app) clientsCreateCommand(m *manageCmd) *cobra.Command {
 				switch {
 				case secretGiven:
 					plain, c.SecretHash = f.secret, hashClientSecret(f.secret)
-				case !c.Public:
+				case !c.Public && !f.keyAuth():
 					var v secret.Value
 					v, c.SecretHash = oauth.NewClientSecret()
 					plain = v.String()
@@ -296,6 +329,23 @@ confidential with a new generated secret (shown once) unless --secret is given.`
 				}
 				if fl.Changed("refresh-token-ttl") {
 					c.RefreshTokenTTL = f.refreshTokenTTL
+				}
+				if fl.Changed("access-token-format") {
+					c.AccessTokenFormat = f.tokenFormat
+				}
+				if fl.Changed("auth-method") {
+					c.TokenEndpointAuthMethod = f.authMethod
+					if f.keyAuth() {
+						c.SecretHash = ""
+					}
+				}
+				if fl.Changed("jwks") {
+					if c.JWKS, err = readJWKS(f.jwks); err != nil {
+						return err
+					}
+				}
+				if fl.Changed("jwks-uri") {
+					c.JWKSURI = f.jwksURI
 				}
 				generate := false
 				if fl.Changed("public") {

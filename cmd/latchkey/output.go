@@ -48,32 +48,40 @@ type clientView struct {
 	Public       bool   `json:"public"`
 	// SecretStorage tells how the secret is verified: "sha256" for a
 	// Latchkey-generated secret, "argon2id" for an imported one.
-	SecretStorage   string    `json:"secret_storage,omitempty"`
-	RedirectURIs    []string  `json:"redirect_uris"`
-	GrantTypes      []string  `json:"grant_types"`
-	Scopes          []string  `json:"scopes"`
-	CodeTTL         string    `json:"code_ttl,omitempty"`
-	AccessTokenTTL  string    `json:"access_token_ttl,omitempty"`
-	RefreshTokenTTL string    `json:"refresh_token_ttl,omitempty"`
-	CreatedAt       time.Time `json:"created_at"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	SecretStorage           string    `json:"secret_storage,omitempty"`
+	RedirectURIs            []string  `json:"redirect_uris"`
+	GrantTypes              []string  `json:"grant_types"`
+	Scopes                  []string  `json:"scopes"`
+	CodeTTL                 string    `json:"code_ttl,omitempty"`
+	AccessTokenTTL          string    `json:"access_token_ttl,omitempty"`
+	RefreshTokenTTL         string    `json:"refresh_token_ttl,omitempty"`
+	AccessTokenFormat       string    `json:"access_token_format,omitempty"`
+	TokenEndpointAuthMethod string    `json:"token_endpoint_auth_method,omitempty"`
+	JWKS                    string    `json:"jwks,omitempty"`
+	JWKSURI                 string    `json:"jwks_uri,omitempty"`
+	CreatedAt               time.Time `json:"created_at"`
+	UpdatedAt               time.Time `json:"updated_at"`
 }
 
 func newClientView(c store.Client, plainSecret string) clientView {
 	return clientView{
-		ClientID:        c.ID,
-		ClientSecret:    plainSecret,
-		Name:            c.Name,
-		Public:          c.Public,
-		SecretStorage:   secretStorage(c.SecretHash),
-		RedirectURIs:    nonNil(c.RedirectURIs),
-		GrantTypes:      nonNil(c.GrantTypes),
-		Scopes:          nonNil(c.Scopes),
-		CodeTTL:         ttl(c.CodeTTL),
-		AccessTokenTTL:  ttl(c.AccessTokenTTL),
-		RefreshTokenTTL: ttl(c.RefreshTokenTTL),
-		CreatedAt:       c.CreatedAt,
-		UpdatedAt:       c.UpdatedAt,
+		ClientID:                c.ID,
+		ClientSecret:            plainSecret,
+		Name:                    c.Name,
+		Public:                  c.Public,
+		SecretStorage:           secretStorage(c.SecretHash),
+		RedirectURIs:            nonNil(c.RedirectURIs),
+		GrantTypes:              nonNil(c.GrantTypes),
+		Scopes:                  nonNil(c.Scopes),
+		CodeTTL:                 ttl(c.CodeTTL),
+		AccessTokenTTL:          ttl(c.AccessTokenTTL),
+		RefreshTokenTTL:         ttl(c.RefreshTokenTTL),
+		AccessTokenFormat:       c.AccessTokenFormat,
+		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
+		JWKS:                    c.JWKS,
+		JWKSURI:                 c.JWKSURI,
+		CreatedAt:               c.CreatedAt,
+		UpdatedAt:               c.UpdatedAt,
 	}
 }
 

@@ -57,16 +57,20 @@ func staticClient(cc config.Client) store.Client {
 		grants = defaultGrantTypes
 	}
 	return store.Client{
-		ID:              cc.ID,
-		SecretHash:      cc.SecretHash,
-		Name:            cc.Name,
-		Public:          cc.Public,
-		RedirectURIs:    slices.Clone(cc.RedirectURIs),
-		GrantTypes:      slices.Clone(grants),
-		Scopes:          slices.Clone(cc.Scopes),
-		CodeTTL:         cc.CodeTTL,
-		AccessTokenTTL:  cc.AccessTokenTTL,
-		RefreshTokenTTL: cc.RefreshTokenTTL,
+		ID:                      cc.ID,
+		SecretHash:              cc.SecretHash,
+		Name:                    cc.Name,
+		Public:                  cc.Public,
+		RedirectURIs:            slices.Clone(cc.RedirectURIs),
+		GrantTypes:              slices.Clone(grants),
+		Scopes:                  slices.Clone(cc.Scopes),
+		CodeTTL:                 cc.CodeTTL,
+		AccessTokenTTL:          cc.AccessTokenTTL,
+		RefreshTokenTTL:         cc.RefreshTokenTTL,
+		AccessTokenFormat:       cc.AccessTokenFormat,
+		TokenEndpointAuthMethod: cc.TokenEndpointAuthMethod,
+		JWKS:                    cc.JWKS,
+		JWKSURI:                 cc.JWKSURI,
 	}
 }
 
@@ -115,7 +119,8 @@ func sameClient(a, b store.Client) bool {
 	return a.ID == b.ID && a.SecretHash == b.SecretHash && a.Name == b.Name && a.Public == b.Public &&
 		slices.Equal(a.RedirectURIs, b.RedirectURIs) && slices.Equal(a.GrantTypes, b.GrantTypes) &&
 		slices.Equal(a.Scopes, b.Scopes) && a.CodeTTL == b.CodeTTL && a.AccessTokenTTL == b.AccessTokenTTL &&
-		a.RefreshTokenTTL == b.RefreshTokenTTL
+		a.RefreshTokenTTL == b.RefreshTokenTTL && a.AccessTokenFormat == b.AccessTokenFormat &&
+		a.TokenEndpointAuthMethod == b.TokenEndpointAuthMethod && a.JWKS == b.JWKS && a.JWKSURI == b.JWKSURI
 }
 
 func applyStaticUser(ctx context.Context, st store.UserStore, cu config.User, now time.Time, logger *slog.Logger) error {

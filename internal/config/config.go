@@ -69,6 +69,13 @@ type Client struct {
 	CodeTTL         time.Duration `yaml:"code_ttl"`
 	AccessTokenTTL  time.Duration `yaml:"access_token_ttl"`
 	RefreshTokenTTL time.Duration `yaml:"refresh_token_ttl"`
+	// AccessTokenFormat is jwt (default) or opaque.
+	AccessTokenFormat string `yaml:"access_token_format"`
+	// TokenEndpointAuthMethod: client_secret_basic, client_secret_post or
+	// private_key_jwt (with jwks or jwks_uri instead of a secret).
+	TokenEndpointAuthMethod string `yaml:"token_endpoint_auth_method"`
+	JWKS                    string `yaml:"jwks"`
+	JWKSURI                 string `yaml:"jwks_uri"`
 }
 
 // User is a static user declared in the file; applied at start.

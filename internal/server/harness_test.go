@@ -68,7 +68,12 @@ const (
 // newEnv starts Latchkey on backend. Logs go to the test log on failure only.
 func newEnv(t testing.TB, backend string) *env {
 	t.Helper()
-	st := dbtest.Open(t, backend)
+	return newEnvOn(t, backend, dbtest.Open(t, backend))
+}
+
+// newEnvOn starts Latchkey on an open store.
+func newEnvOn(t testing.TB, backend string, st store.Store) *env {
+	t.Helper()
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
 	e := &env{t: t, store: st, clock: clk, backend: backend, user: testUser, pass: testPassword}
 	ctx := context.Background()

@@ -127,6 +127,10 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
+// ReloadKeys re-reads the signing keys now instead of at the next periodic
+// reload (Serve reloads every token.DefaultReloadInterval).
+func (s *Server) ReloadKeys(ctx context.Context) error { return s.keys.Reload(ctx) }
+
 // Handler returns the root handler (for tests and embedding).
 func (s *Server) Handler() http.Handler { return s.handler }
 

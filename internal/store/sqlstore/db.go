@@ -6,7 +6,8 @@
 // CompleteAuthRequest, ConsumeAuthRequest) are decided by the database: a
 // conditional UPDATE inside the transaction that also writes what the
 // operation issues, so exactly one concurrent caller wins, across processes
-// too, and a loser writes nothing.
+// too, and a loser writes nothing. UseOnce is one conditional upsert (see
+// replay.go), decided the same way.
 package sqlstore
 
 import (

@@ -1,0 +1,144 @@
+package server_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/latchkey/latchkey/internal/dbtest"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// keyedClient is a private_key_jwt client and its private key.
+type keyedClient struct {
+	id  string
+	key *ecdsa.PrivateKey
+	kid string
+}
+
+func newKeyedClient(t *testing.T) (keyedClient, string) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc := keyedClient{id: "printer-backend", key: key, kid: "k1"}
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: kc.kid, Algorithm: "ES256", Use: "sig"}}}
+	b, err := json.Marshal(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kc, string(b)
+}
+
+// assertion signs a client assertion (RFC 7523 §3) with edits applied.
+func (kc keyedClient) assertion(t *testing.T, aud string, edit func(*jwt.Claims)) string {
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: kc.key}, (&jose.SignerOptions{}).WithHeader("kid", kc.kid).WithType("JWT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	c := jwt.Claims{Issuer: kc.id, Subject: kc.id, Audience: jwt.Audience{aud}, Expiry: jwt.NewNumericDate(now.Add(time.Minute)),
+		IssuedAt: jwt.NewNumericDate(now), ID: secret.RandomString(16)}
+	if edit != nil {
+		edit(&c)
+	}
+	s, err := jwt.Signed(signer).Claims(c).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestRFC7523_PrivateKeyJWT(t *testing.T) {
+	for _, backend := range dbtest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			kc, jwks := newKeyedClient(t)
+			e.mustCreateClient(store.Client{ID: kc.id, Name: "Printer backend", GrantTypes: []string{oauth.GrantClientCredentials},
+				Scopes: []string{"photos.read"}, TokenEndpointAuthMethod: oauth.AuthPrivateKeyJWT, JWKS: jwks})
+			tokenURL := e.issuer + "/token"
+			post := func(assertion string, extra url.Values) tokenAnswer {
+				form := url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {assertion}}
+				for k, v := range extra {
+					form[k] = v
+				}
+				return e.postToken(form, nil, false)
+			}
+
+			t.Run("valid_assertion_authenticates", func(t *testing.T) {
+				a := post(kc.assertion(t, tokenURL, nil), nil)
+				if a.status != 200 {
+					t.Fatalf("%v", a.body)
+				}
+				if c := e.verifyJWT(a.str("access_token")); c.ClientID != kc.id {
+					t.Fatalf("client_id %q", c.ClientID)
+				}
+				if a := post(kc.assertion(t, e.issuer, nil), url.Values{"client_id": {kc.id}}); a.status != 200 {
+					t.Fatalf("aud = issuer: %v", a.body)
+				}
+			})
+			t.Run("RFC7523_3/replayed_jti_is_invalid_client", func(t *testing.T) {
+				as := kc.assertion(t, tokenURL, nil)
+				if a := post(as, nil); a.status != 200 {
+					t.Fatalf("%v", a.body)
+				}
+				wantError(t, post(as, nil), 401, "invalid_client")
+			})
+			t.Run("RFC7523_3/claims_are_checked", func(t *testing.T) {
+				other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+				for name, as := range map[string]string{
+					"wrong_aud":        kc.assertion(t, "https://elsewhere.example/token", nil),
+					"expired":          kc.assertion(t, tokenURL, func(c *jwt.Claims) { c.Expiry = jwt.NewNumericDate(time.Now().Add(-5 * time.Minute)) }),
+					"lives_a_year":     kc.assertion(t, tokenURL, func(c *jwt.Claims) { c.Expiry = jwt.NewNumericDate(time.Now().Add(365 * 24 * time.Hour)) }),
+					"no_jti":           kc.assertion(t, tokenURL, func(c *jwt.Claims) { c.ID = "" }),
+					"issuer_not_sub":   kc.assertion(t, tokenURL, func(c *jwt.Claims) { c.Issuer = "someone" }),
+					"signed_elsewhere": keyedClient{id: kc.id, key: other, kid: kc.kid}.assertion(t, tokenURL, nil),
+				} {
+					if a := post(as, nil); a.status != 401 || a.str("error") != "invalid_client" {
+						t.Fatalf("%s: %d %v", name, a.status, a.body)
+					}
+				}
+			})
+			t.Run("RFC8725_3_1/alg_none_and_HS256_refused", func(t *testing.T) {
+				hs, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: []byte("the public key bytes as a secret!!")}, nil)
+				now := time.Now()
+				c := jwt.Claims{Issuer: kc.id, Subject: kc.id, Audience: jwt.Audience{tokenURL}, Expiry: jwt.NewNumericDate(now.Add(time.Minute)), ID: "x1"}
+				hsTok, _ := jwt.Signed(hs).Claims(c).Serialize()
+				wantError(t, post(hsTok, nil), 401, "invalid_client")
+				noneTok := "eyJhbGciOiJub25lIn0." + strings.Split(hsTok, ".")[1] + "."
+				wantError(t, post(noneTok, nil), 401, "invalid_client")
+			})
+			t.Run("RFC6749_2_3/assertion_with_a_secret_is_invalid_request", func(t *testing.T) {
+				wantError(t, post(kc.assertion(t, tokenURL, nil), url.Values{"client_secret": {"x"}}), 400, "invalid_request")
+				wantError(t, post(kc.assertion(t, tokenURL, nil), url.Values{"client_id": {"someone-else"}}), 401, "invalid_client")
+			})
+			t.Run("jwks_uri_is_fetched", func(t *testing.T) {
+				k2, jwks2 := newKeyedClient(t)
+				k2.id = "printer-remote"
+				keys := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(jwks2)) }))
+				defer keys.Close()
+				e.mustCreateClient(store.Client{ID: k2.id, Name: "Remote printer", GrantTypes: []string{oauth.GrantClientCredentials},
+					Scopes: []string{"photos.read"}, TokenEndpointAuthMethod: oauth.AuthPrivateKeyJWT, JWKSURI: keys.URL + "/jwks"})
+				if a := post(k2.assertion(t, tokenURL, nil), nil); a.status != 200 {
+					t.Fatalf("%v", a.body)
+				}
+			})
+			t.Run("secret_client_cannot_use_an_assertion", func(t *testing.T) {
+				svc := keyedClient{id: e.svc.id, key: kc.key, kid: kc.kid}
+				wantError(t, post(svc.assertion(t, tokenURL, nil), nil), 401, "invalid_client")
+			})
+		})
+	}
+}
