@@ -97,6 +97,7 @@ environment, which beats the file, which beats the default.`,
 		a.serveCommand(),
 		a.migrateCommand(),
 		a.clientsCommand(),
+		a.keysCommand(),
 		a.usersCommand(),
 		a.versionCommand(),
 	)

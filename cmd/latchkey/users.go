@@ -262,10 +262,16 @@ func (a *app) usersSetPasswordCommand(m *manageCmd) *cobra.Command {
 					}
 					return fmt.Errorf("update user: %w", err)
 				}
-				if m.out.json() {
-					return writeJSON(cmd.OutOrStdout(), map[string]any{"username": u.Username, "id": u.ID, "password_changed": true})
+				// Whoever knew the old password is signed out everywhere; the
+				// apps the user granted keep their tokens (revoke those per app).
+				ended, err := db.DeleteUserSessions(cmd.Context(), u.ID)
+				if err != nil {
+					return fmt.Errorf("end sessions: %w", err)
 				}
-				_, err = fmt.Fprintf(cmd.OutOrStdout(), "Password of %s changed.\n", u.Username)
+				if m.out.json() {
+					return writeJSON(cmd.OutOrStdout(), map[string]any{"username": u.Username, "id": u.ID, "password_changed": true, "sessions_ended": ended})
+				}
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "Password of %s changed; %d browser sessions signed out.\n", u.Username, ended)
 				return err
 			})
 		},

@@ -71,8 +71,21 @@ func newEnv(t testing.TB, backend string) *env {
 	return newEnvOn(t, backend, dbtest.Open(t, backend))
 }
 
+// newEnvWithScopes starts Latchkey on SQLite with its own scope registry.
+func newEnvWithScopes(t testing.TB, scopes []config.Scope) *env {
+	t.Helper()
+	return newEnvConfig(t, "sqlite", dbtest.Open(t, "sqlite"), func(c *config.Config) { c.Scopes = scopes })
+}
+
 // newEnvOn starts Latchkey on an open store.
 func newEnvOn(t testing.TB, backend string, st store.Store) *env {
+	t.Helper()
+	return newEnvConfig(t, backend, st, nil)
+}
+
+// newEnvConfig starts Latchkey on an open store, with edit applied to the
+// configuration.
+func newEnvConfig(t testing.TB, backend string, st store.Store, edit func(*config.Config)) *env {
 	t.Helper()
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
 	e := &env{t: t, store: st, clock: clk, backend: backend, user: testUser, pass: testPassword}
@@ -84,6 +97,9 @@ func newEnvOn(t testing.TB, backend string, st store.Store) *env {
 	e.issuer = "http://" + srv.Listener.Addr().String()
 	cfg.Issuer = e.issuer
 	cfg.Tokens.Audience = []string{e.issuer, "notes-api"}
+	if edit != nil {
+		edit(&cfg)
+	}
 	e.logs = &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s, err := server.New(server.Options{Config: cfg, Store: st, Logger: logger, Now: clk.Now})

@@ -22,9 +22,9 @@ type memKeyStore struct {
 	keys map[string]store.SigningKey
 	// lists counts ListSigningKeys calls.
 	lists int
-	// listHook, if set, runs before each list and may return an error or
-	// replace the result (stale=true returns no keys).
-	listHook func(call int) (stale bool, err error)
+	// listHook, if set, runs after each list has read the keys; it may
+	// block, return an error, or ask for a stale (empty) answer.
+	listHook func() (stale bool, err error)
 }
 
 var _ store.KeyStore = (*memKeyStore)(nil)
@@ -50,10 +50,15 @@ func (m *memKeyStore) CreateSigningKey(_ context.Context, k store.SigningKey) er
 func (m *memKeyStore) ListSigningKeys(context.Context) ([]store.SigningKey, error) {
 	m.mu.Lock()
 	m.lists++
-	call, hook := m.lists, m.listHook
+	hook := m.listHook
+	out := make([]store.SigningKey, 0, len(m.keys))
+	for _, k := range m.keys {
+		out = append(out, cloneKey(k))
+	}
 	m.mu.Unlock()
+	slices.SortFunc(out, func(a, b store.SigningKey) int { return b.ActiveAt.Compare(a.ActiveAt) })
 	if hook != nil {
-		stale, err := hook(call)
+		stale, err := hook()
 		if err != nil {
 			return nil, err
 		}
@@ -61,14 +66,13 @@ func (m *memKeyStore) ListSigningKeys(context.Context) ([]store.SigningKey, erro
 			return nil, nil
 		}
 	}
+	return out, nil
+}
+
+func (m *memKeyStore) setListHook(h func() (bool, error)) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]store.SigningKey, 0, len(m.keys))
-	for _, k := range m.keys {
-		out = append(out, cloneKey(k))
-	}
-	slices.SortFunc(out, func(a, b store.SigningKey) int { return b.ActiveAt.Compare(a.ActiveAt) })
-	return out, nil
+	m.listHook = h
 }
 
 func (m *memKeyStore) RetireSigningKey(_ context.Context, id string, retireAt time.Time) error {

@@ -79,7 +79,7 @@ type Keys struct {
 
 // keySet is one immutable snapshot of the keys that are not retired.
 type keySet struct {
-	keys []*key         // newest first (see newerFirst)
+	keys []*key // newest first (see newerFirst)
 	byID map[string]*key
 	algs []jose.SignatureAlgorithm // the allow-list of Verify: exactly our keys' algorithms
 }

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -214,9 +215,10 @@ func TestNewKeys_RaceOnEmptyStore(t *testing.T) {
 	t.Run("interleaved", func(t *testing.T) {
 		f := newFixture(t, ES256) // node A created key A
 		// Node B listed before A's insert landed: it sees no key.
-		f.st.listHook = func(call int) (bool, error) { return call == 2, nil }
+		first := true
+		f.st.setListHook(func() (bool, error) { stale := first; first = false; return stale, nil })
 		b := f.open(t, ES256)
-		f.st.listHook = nil
+		f.st.setListHook(nil)
 		if n := f.st.count(); n != 2 {
 			t.Fatalf("store has %d keys, want 2 (one per node)", n)
 		}
@@ -227,15 +229,17 @@ func TestNewKeys_RaceOnEmptyStore(t *testing.T) {
 	})
 	t.Run("concurrent", func(t *testing.T) {
 		st, sealKey, clk := newMemKeyStore(), newSealKey(t), newClock()
+		// Both nodes read the (empty) store before either inserts.
 		var listed sync.WaitGroup
 		listed.Add(2)
-		st.listHook = func(call int) (bool, error) {
-			if call <= 2 { // both first lists happen before either insert
+		var calls atomic.Int32
+		st.setListHook(func() (bool, error) {
+			if calls.Add(1) <= 2 {
 				listed.Done()
 				listed.Wait()
 			}
 			return false, nil
-		}
+		})
 		var nodes [2]*Keys
 		var errs [2]error
 		var wg sync.WaitGroup
@@ -376,8 +380,8 @@ func TestReload(t *testing.T) {
 	}
 
 	t.Run("store_error_keeps_set", func(t *testing.T) {
-		f.st.listHook = func(int) (bool, error) { return false, errors.New("database down") }
-		defer func() { f.st.listHook = nil }()
+		f.st.setListHook(func() (bool, error) { return false, errors.New("database down") })
+		defer f.st.setListHook(nil)
 		if err := f.keys.Reload(t.Context()); err == nil {
 			t.Error("Reload succeeded with a failing store")
 		}
@@ -483,7 +487,7 @@ func TestNewKeys_Options(t *testing.T) {
 	}
 	t.Run("store_error", func(t *testing.T) {
 		bad := newMemKeyStore()
-		bad.listHook = func(int) (bool, error) { return false, errors.New("down") }
+		bad.setListHook(func() (bool, error) { return false, errors.New("down") })
 		if _, err := NewKeys(t.Context(), KeysOptions{Store: bad, SealKey: newSealKey(t)}); err == nil {
 			t.Error("NewKeys succeeded with a failing store")
 		}

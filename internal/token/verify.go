@@ -18,16 +18,51 @@ import (
 // Latchkey's own tokens are well under 2 KiB.
 const MaxTokenSize = 16 << 10
 
-// maxHeaderLen bounds the encoded protected header (ours are about 90
-// characters), so that header JSON parsing is bounded too.
-const maxHeaderLen = 1024
+// Bounds on each encoded segment, checked before decoding. Ours are far
+// smaller: a header is about 90 characters, an RS256 signature 342, an
+// access token's payload well under 2 KiB. They keep the memory one hostile
+// token can make Verify allocate under 64 KiB (SECURITY.md F6): go-jose
+// decodes the payload and re-encodes it to check the signature, about four
+// times its encoded length in all.
+const (
+	maxHeaderLen    = 1 << 10
+	maxPayloadLen   = 12 << 10
+	maxSignatureLen = 1 << 10
+)
 
 // ErrInvalidToken is returned (wrapped, with the reason) by Verify for any
-// token that is not one of ours, intact, unexpired-key and of the wanted
-// type. Compare with errors.Is; the reason is for logs, not for clients.
+// token that is not intact, signed by one of our keys that is not retired,
+// and of the wanted type. Compare with errors.Is; the reason is for logs,
+// never for clients.
 var ErrInvalidToken = errors.New("token: invalid")
 
 func invalid(reason string) error { return fmt.Errorf("%w: %s", ErrInvalidToken, reason) }
+
+// Reasons for refusing a token, made once so that refusing allocates nothing.
+var (
+	errTooLarge        = invalid("token too large")
+	errAlgNotAllowed   = invalid("algorithm not allowed")
+	errTyp             = invalid("wrong typ")
+	errUnknownKid      = invalid("unknown kid")
+	errRetiredKid      = invalid("retired kid")
+	errAlgMismatch     = invalid("algorithm does not match the key")
+	errMalformed       = invalid("malformed JWS")
+	errSignature       = invalid("bad signature")
+	errTooManySegments = invalid("more than three segments")
+	errNotBase64       = invalid("not base64url")
+	errSegments        = invalid("not three segments")
+	errNotCanonical    = invalid("not canonical base64url")
+	errHeaderBase64    = invalid("header not base64url")
+	errHeaderObject    = invalid("header not a JSON object")
+	errHeaderJSON      = invalid("header not JSON")
+	errCrit            = invalid("crit header")
+	errHeaderMember    = invalid("unexpected header member")
+	errHeaderDuplicate = invalid("duplicate header member")
+	errHeaderValue     = invalid("header member not a string")
+	errHeaderTrailing  = invalid("data after header")
+	errHeaderMissing   = invalid("header lacks alg or kid")
+	errSegmentTooLarge = invalid("segment too large")
+)
 
 // Verify checks that token is a compact JWS signed by one of our keys that
 // is not retired, with typ wantTyp, and unmarshals its payload into claims.
@@ -35,7 +70,9 @@ func invalid(reason string) error { return fmt.Errorf("%w: %s", ErrInvalidToken,
 //
 // In order, it refuses (RFC 8725 §3.1, §3.11; RFC 9068 §4; RFC 7515 §4.1.11):
 // tokens over MaxTokenSize; anything but exactly three non-empty segments of
-// canonical unpadded base64url; a protected header that is not a flat JSON
+// canonical unpadded base64url (more than three is "too many", not a JWE);
+// segments over their bounds (header and signature 1 KiB, payload 12 KiB);
+// a protected header that is not a flat JSON
 // object of exactly the string members alg, kid and typ (so crit, jku, jwk,
 // x5u, x5c, b64 and duplicate members are refused); alg outside the
 // algorithms of our keys (so "none" and HS256 never pass, whatever the key);
@@ -45,7 +82,7 @@ func invalid(reason string) error { return fmt.Errorf("%w: %s", ErrInvalidToken,
 // a signature that does not verify (checked by go-jose with the allow-list).
 func (k *Keys) Verify(token, wantTyp string, claims any) error {
 	if len(token) > MaxTokenSize {
-		return invalid("token too large")
+		return errTooLarge
 	}
 	headerSeg, err := checkCompact(token)
 	if err != nil {
@@ -59,30 +96,30 @@ func (k *Keys) Verify(token, wantTyp string, claims any) error {
 	// RFC 8725 §3.1: "Libraries MUST enable the caller to specify a
 	// supported set of algorithms and MUST NOT use any other algorithms".
 	if !slices.Contains(set.algs, jose.SignatureAlgorithm(h.alg)) {
-		return invalid("algorithm not allowed")
+		return errAlgNotAllowed
 	}
 	// RFC 8725 §3.11: "explicit typing"; RFC 9068 §4: resource servers
 	// "MUST verify that the typ header value is at+jwt or application/at+jwt".
 	if wantTyp == "" || !typMatches(h.typ, wantTyp) {
-		return invalid("wrong typ")
+		return errTyp
 	}
 	kk, ok := set.byID[h.kid]
 	if !ok {
-		return invalid("unknown kid")
+		return errUnknownKid
 	}
 	if kk.retired(k.now()) {
-		return invalid("retired kid")
+		return errRetiredKid
 	}
 	if kk.alg != h.alg {
-		return invalid("algorithm does not match the key")
+		return errAlgMismatch
 	}
 	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(kk.alg)})
 	if err != nil {
-		return invalid("malformed JWS")
+		return errMalformed
 	}
 	payload, err := jws.Verify(kk.pub)
 	if err != nil {
-		return invalid("bad signature")
+		return errSignature
 	}
 	if err := json.Unmarshal(payload, claims); err != nil {
 		return fmt.Errorf("%w: claims: %v", ErrInvalidToken, err)
@@ -117,25 +154,25 @@ func checkCompact(token string) (string, error) {
 		switch {
 		case c == '.':
 			if n == 2 {
-				return "", invalid("more than three segments")
+				return "", errTooManySegments
 			}
 			dots[n] = i
 			n++
 		case b64Value(c) < 0:
-			return "", invalid("not base64url")
+			return "", errNotBase64
 		}
 	}
 	if n != 2 {
-		return "", invalid("not three segments")
+		return "", errSegments
 	}
 	header, payload, sig := token[:dots[0]], token[dots[0]+1:dots[1]], token[dots[1]+1:]
 	for _, seg := range [...]string{header, payload, sig} {
 		if !canonicalB64(seg) {
-			return "", invalid("not canonical base64url")
+			return "", errNotCanonical
 		}
 	}
-	if len(header) > maxHeaderLen {
-		return "", invalid("header too large")
+	if len(header) > maxHeaderLen || len(payload) > maxPayloadLen || len(sig) > maxSignatureLen {
+		return "", errSegmentTooLarge
 	}
 	return header, nil
 }
@@ -182,23 +219,23 @@ func parseHeader(seg string) (header, error) {
 	var h header
 	raw, err := b64.DecodeString(seg)
 	if err != nil {
-		return h, invalid("header not base64url")
+		return h, errHeaderBase64
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return h, invalid("header not a JSON object")
+		return h, errHeaderObject
 	}
 	var seen [3]bool
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
-			return h, invalid("header not JSON")
+			return h, errHeaderJSON
 		}
 		name, _ := t.(string)
 		if name == "crit" {
 			// RFC 7515 §4.1.11: recipients MUST reject a JWS whose
 			// critical extensions they do not understand; we use none.
-			return h, invalid("crit header")
+			return h, errCrit
 		}
 		var dst *string
 		var i int
@@ -210,27 +247,27 @@ func parseHeader(seg string) (header, error) {
 		case "typ":
 			dst, i = &h.typ, 2
 		default:
-			return h, invalid("unexpected header member")
+			return h, errHeaderMember
 		}
 		if seen[i] {
-			return h, invalid("duplicate header member")
+			return h, errHeaderDuplicate
 		}
 		seen[i] = true
 		v, err := dec.Token()
 		s, ok := v.(string)
 		if err != nil || !ok {
-			return h, invalid("header member not a string")
+			return h, errHeaderValue
 		}
 		*dst = s
 	}
 	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
-		return h, invalid("header not JSON")
+		return h, errHeaderJSON
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return h, invalid("data after header")
+		return h, errHeaderTrailing
 	}
 	if !seen[0] || !seen[1] {
-		return h, invalid("header lacks alg or kid")
+		return h, errHeaderMissing
 	}
 	return h, nil
 }

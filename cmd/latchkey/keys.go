@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/store/sqlstore"
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+// defaultPublishDelay is how long a rotated key is published before it
+// signs: longer than any sensible JWKS cache and than the servers' reload
+// interval (token.DefaultReloadInterval).
+const defaultPublishDelay = 5 * time.Minute
+
+func (a *app) keysCommand() *cobra.Command {
+	m := &manageCmd{}
+	cmd := m.groupCommand("keys", "List and rotate the keys that sign tokens")
+	cmd.Long = `List and rotate the keys that sign access tokens.
+
+Keys live in the database, their private halves sealed with the system
+secret, so every server sharing the database signs with the same keys and
+publishes the same JWKS. Running servers pick up a rotation within ` + token.DefaultReloadInterval.String() + `.`
+	cmd.AddCommand(a.keysListCommand(m), a.keysRotateCommand(m))
+	return cmd
+}
+
+// keyView is how a signing key is shown: never its private half.
+type keyView struct {
+	KID       string     `json:"kid"`
+	Algorithm string     `json:"alg"`
+	State     string     `json:"state"`
+	CreatedAt time.Time  `json:"created_at"`
+	ActiveAt  time.Time  `json:"active_at"`
+	RetireAt  *time.Time `json:"retire_at,omitempty"`
+}
+
+func newKeyView(k token.KeyInfo) keyView {
+	v := keyView{KID: k.ID, Algorithm: k.Algorithm, State: k.State, CreatedAt: k.CreatedAt, ActiveAt: k.ActiveAt}
+	if !k.RetireAt.IsZero() {
+		r := k.RetireAt
+		v.RetireAt = &r
+	}
+	return v
+}
+
+func (a *app) listKeys(ctx context.Context, db *sqlstore.DB) ([]keyView, error) {
+	infos, err := token.List(ctx, db, a.clock())
+	if err != nil {
+		return nil, err
+	}
+	views := make([]keyView, 0, len(infos))
+	for _, k := range infos {
+		views = append(views, newKeyView(k))
+	}
+	return views, nil
+}
+
+func writeKeyTable(w io.Writer, views []keyView) error {
+	if len(views) == 0 {
+		_, err := fmt.Fprintln(w, "No signing keys (the server generates one when it starts).")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tACTIVE FROM\tRETIRE AT")
+	for _, v := range views {
+		retire := "-"
+		if v.RetireAt != nil {
+			retire = formatTime(*v.RetireAt)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.KID, v.Algorithm, v.State, formatTime(v.CreatedAt), formatTime(v.ActiveAt), retire)
+	}
+	return tw.Flush()
+}
+
+func (a *app) keysListCommand(m *manageCmd) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List signing keys, newest first, with their state: next, active, published or retired",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withStore(cmd.Context(), m, func(_ config.Config, db *sqlstore.DB) error {
+				views, err := a.listKeys(cmd.Context(), db)
+				if err != nil {
+					return err
+				}
+				if m.out.json() {
+					return writeJSON(a.stdout, views)
+				}
+				return writeKeyTable(a.stdout, views)
+			})
+		},
+	}
+}
+
+// rotateView is what keys rotate prints.
+type rotateView struct {
+	Key              keyView   `json:"key"`
+	MaxTokenLifetime string    `json:"max_token_lifetime"`
+	Keys             []keyView `json:"keys"`
+}
+
+func (a *app) keysRotateCommand(m *manageCmd) *cobra.Command {
+	var alg string
+	var publishDelay, maxLifetime time.Duration
+	cmd := &cobra.Command{
+		Use:   "rotate [--algorithm ES256|RS256|EdDSA] [--publish-delay D] [--max-token-lifetime D]",
+		Short: "Create a new signing key; older keys retire once their tokens have expired",
+		Long: `Create a new signing key. It is published in the JWKS at once and signs
+after --publish-delay, so that verifiers caching the JWKS fetch it first.
+Every older key keeps verifying, and stays in the JWKS, until
+--max-token-lifetime after the new key starts signing: every token it signed
+has expired by then. Keys whose retirement has passed are deleted.
+
+The new key is sealed with the system secret from the configuration (in dev
+mode the generated one beside the database): it must be the servers' secret,
+and rotation refuses to run if it cannot open the existing keys.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if alg != "" && alg != token.ES256 && alg != token.RS256 && alg != token.EdDSA {
+				return usageError(cmd, fmt.Sprintf("invalid --algorithm %q: want ES256, RS256 or EdDSA", alg))
+			}
+			if publishDelay < 0 {
+				return usageError(cmd, "--publish-delay must not be negative")
+			}
+			if cmd.Flags().Changed("max-token-lifetime") && maxLifetime <= 0 {
+				return usageError(cmd, "--max-token-lifetime must be positive")
+			}
+			ctx := cmd.Context()
+			cfg, err := a.loadConfig(&m.db)
+			if err != nil {
+				return err
+			}
+			sealKey, err := a.signingSealKey(cfg)
+			if err != nil {
+				return err
+			}
+			db, err := openStore(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+
+			if alg == "" {
+				alg = cfg.Tokens.Algorithm
+			}
+			lifetime := maxLifetime
+			if lifetime == 0 {
+				if lifetime, err = maxAccessTokenTTL(ctx, cfg, db); err != nil {
+					return err
+				}
+			}
+			nk, err := token.Rotate(ctx, db, sealKey, alg, a.clock(), publishDelay, lifetime)
+			if err != nil {
+				return err
+			}
+			views, err := a.listKeys(ctx, db)
+			if err != nil {
+				return err
+			}
+			out := rotateView{MaxTokenLifetime: lifetime.String(), Keys: views}
+			for _, v := range views {
+				if v.KID == nk.ID {
+					out.Key = v
+				}
+			}
+			if m.out.json() {
+				return writeJSON(a.stdout, out)
+			}
+			return writeRotation(a.stdout, out, nk.ActiveAt.Add(lifetime))
+		},
+	}
+	cmd.Flags().StringVar(&alg, "algorithm", "", "`ALG` of the new key: ES256, RS256 or EdDSA (default tokens.algorithm of the configuration)")
+	cmd.Flags().DurationVar(&publishDelay, "publish-delay", defaultPublishDelay, "how long the new key is published before it signs")
+	cmd.Flags().DurationVar(&maxLifetime, "max-token-lifetime", 0,
+		"how long older keys keep verifying after the new key signs (default: the longest access token lifetime, of tokens.access_token_ttl, tokens.implicit_token_ttl and every client's)")
+	return cmd
+}
+
+func writeRotation(w io.Writer, v rotateView, retireAt time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "New key:\t%s (%s)\n", v.Key.KID, v.Key.Algorithm)
+	fmt.Fprintf(tw, "Published:\t%s (in the JWKS now)\n", formatTime(v.Key.CreatedAt))
+	fmt.Fprintf(tw, "Signs from:\t%s\n", formatTime(v.Key.ActiveAt))
+	fmt.Fprintf(tw, "Older keys retire:\t%s at the latest (max token lifetime %s)\n", formatTime(retireAt), v.MaxTokenLifetime)
+	fmt.Fprintf(tw, "\t(running servers pick this up within %s)\n", token.DefaultReloadInterval)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	return writeKeyTable(w, v.Keys)
+}
+
+// signingSealKey returns the key that seals signing keys, derived from the
+// system secret exactly as the server derives it. In dev mode without a
+// configured secret it is the generated one kept beside the database
+// (created now if the server has not run yet).
+func (a *app) signingSealKey(cfg config.Config) ([]byte, error) {
+	secretValue := cfg.SystemSecret
+	if secretValue == "" && cfg.Dev {
+		path := devSecretPath(cfg.Database)
+		if path == "" {
+			return nil, fmt.Errorf("dev mode with an in-memory database has no lasting system secret: keys cannot be managed from another process")
+		}
+		v, _, err := devSystemSecret(path)
+		if err != nil {
+			return nil, err
+		}
+		secretValue = v
+	}
+	switch {
+	case secretValue == "":
+		return nil, fmt.Errorf("no system secret: set system_secret (LATCHKEY_SYSTEM_SECRET) to the servers' secret, or use --dev")
+	case len(secretValue) < config.MinSystemSecretLen:
+		return nil, fmt.Errorf("system_secret must be at least %d bytes, got %d", config.MinSystemSecretLen, len(secretValue))
+	}
+	return session.DeriveKey([]byte(secretValue), "signing-keys"), nil
+}
+
+// maxAccessTokenTTL is the longest lifetime an access token can have now:
+// the configured defaults and every client's own lifetime.
+func maxAccessTokenTTL(ctx context.Context, cfg config.Config, db *sqlstore.DB) (time.Duration, error) {
+	longest := max(cfg.Tokens.AccessTokenTTL, cfg.Tokens.ImplicitTokenTTL)
+	for _, c := range cfg.Clients {
+		longest = max(longest, c.AccessTokenTTL)
+	}
+	clients, err := db.ListClients(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("list clients: %w", err)
+	}
+	for _, c := range clients {
+		longest = max(longest, c.AccessTokenTTL)
+	}
+	if longest <= 0 {
+		return 0, fmt.Errorf("no access token lifetime configured: pass --max-token-lifetime")
+	}
+	return longest, nil
+}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+// TestKeysRotateAndList drives keys rotate and keys list on a dev database
+// and checks that the keys are sealed the way the server opens them.
+func TestKeysRotateAndList(t *testing.T) {
+	db, path := tempDB(t)
+
+	var empty []keyView
+	mustRunJSON(t, &empty, "keys", "list", "--dev", db)
+	if len(empty) != 0 {
+		t.Fatalf("a fresh database lists keys: %+v", empty)
+	}
+	if text := mustRun(t, "", "keys", "list", "--dev", db); !strings.Contains(text, "No signing keys") {
+		t.Errorf("empty list printed %q", text)
+	}
+
+	var first rotateView
+	mustRunJSON(t, &first, "keys", "rotate", "--dev", db, "--publish-delay", "0")
+	if first.Key.KID == "" || first.Key.Algorithm != "ES256" || first.Key.State != token.StateActive || first.Key.RetireAt != nil {
+		t.Errorf("first rotation printed %+v, want an active ES256 key", first.Key)
+	}
+	if first.MaxTokenLifetime != "1h0m0s" {
+		t.Errorf("max_token_lifetime = %s, want the default access token TTL 1h0m0s", first.MaxTokenLifetime)
+	}
+
+	t.Run("sealed_with_the_servers_derivation", func(t *testing.T) {
+		fi, err := os.Stat(path + ".secret")
+		if err != nil {
+			t.Fatalf("dev mode did not keep its system secret beside the database: %v", err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("secret file mode %v, want 0600", fi.Mode().Perm())
+		}
+		raw, _ := os.ReadFile(path + ".secret")
+		keys, err := token.NewKeys(t.Context(), token.KeysOptions{
+			Store:   openDB(t, path),
+			SealKey: session.DeriveKey([]byte(strings.TrimSpace(string(raw))), "signing-keys"),
+		})
+		if err != nil {
+			t.Fatalf("the server's derivation cannot open the rotated key: %v", err)
+		}
+		tok, err := keys.Sign(token.TypeAccessToken, map[string]string{"sub": "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(tok, ".") || !strings.Contains(string(keys.JWKS()), first.Key.KID) {
+			t.Errorf("the server would not sign with or publish the rotated key")
+		}
+		if text := string(databaseBytes(t, path)); strings.Contains(text, `"d":`) {
+			t.Error("the database holds a private JWK member in the clear")
+		}
+	})
+
+	var second rotateView
+	mustRunJSON(t, &second, "keys", "rotate", "--dev", db, "--algorithm", "EdDSA", "--publish-delay", "5m", "--max-token-lifetime", "2h")
+	t.Run("rotation_publishes_next_and_retires_old", func(t *testing.T) {
+		if second.Key.Algorithm != "EdDSA" || second.Key.State != token.StateNext {
+			t.Errorf("new key = %+v, want a next EdDSA key", second.Key)
+		}
+		if d := second.Key.ActiveAt.Sub(second.Key.CreatedAt); d != 5*time.Minute {
+			t.Errorf("new key active %v after creation, want the 5m publish delay", d)
+		}
+		if len(second.Keys) != 2 || second.Keys[0].KID != second.Key.KID {
+			t.Fatalf("keys = %+v, want the new key first of two", second.Keys)
+		}
+		old := second.Keys[1]
+		if old.KID != first.Key.KID || old.State != token.StateActive {
+			t.Errorf("old key = %+v, want still active", old)
+		}
+		if old.RetireAt == nil || !old.RetireAt.Equal(second.Key.ActiveAt.Add(2*time.Hour)) {
+			t.Errorf("old key retire_at = %v, want new active_at + 2h = %v", old.RetireAt, second.Key.ActiveAt.Add(2*time.Hour))
+		}
+		if second.MaxTokenLifetime != "2h0m0s" {
+			t.Errorf("max_token_lifetime = %s", second.MaxTokenLifetime)
+		}
+	})
+	t.Run("list", func(t *testing.T) {
+		var list []keyView
+		mustRunJSON(t, &list, "keys", "list", "--dev", db)
+		if len(list) != 2 || list[0].State != token.StateNext || list[1].State != token.StateActive {
+			t.Errorf("list = %+v, want next then active", list)
+		}
+		text := mustRun(t, "", "keys", "list", "--dev", db)
+		for _, want := range []string{"KID", "STATE", "RETIRE AT", first.Key.KID, second.Key.KID, "EdDSA", "next", "active"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("text list lacks %q:\n%s", want, text)
+			}
+		}
+	})
+	t.Run("text_output", func(t *testing.T) {
+		text := mustRun(t, "", "keys", "rotate", "--dev", db, "--algorithm", "RS256")
+		for _, want := range []string{"New key:", "(RS256)", "Signs from:", "Older keys retire:", "KID"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("rotate printed no %q:\n%s", want, text)
+			}
+		}
+	})
+	t.Run("default_lifetime_covers_every_client", func(t *testing.T) {
+		mustRun(t, "", "clients", "create", "--dev", db, "--name", "Long", "--redirect-uri", "https://long.example/cb", "--access-token-ttl", "3h")
+		var r rotateView
+		mustRunJSON(t, &r, "keys", "rotate", "--dev", db)
+		if r.MaxTokenLifetime != "3h0m0s" {
+			t.Errorf("max_token_lifetime = %s, want the longest client TTL 3h0m0s", r.MaxTokenLifetime)
+		}
+		if r.Key.Algorithm != "ES256" {
+			t.Errorf("default algorithm = %s, want tokens.algorithm ES256", r.Key.Algorithm)
+		}
+	})
+}
+
+// TestKeysRotateSystemSecret: outside dev mode the configured system
+// secret seals the keys; a missing or different one is refused before
+// anything is written.
+func TestKeysRotateSystemSecret(t *testing.T) {
+	db, path := tempDB(t)
+	secretA := strings.Repeat("a", 32)
+	env := func(s string) cli { return cli{env: map[string]string{"LATCHKEY_SYSTEM_SECRET": s}} }
+
+	r := env(secretA).run(t.Context(), "", "keys", "rotate", db, "--publish-delay", "0", "-o", "json")
+	if r.err != nil {
+		t.Fatalf("rotate with a configured secret: %v", r.err)
+	}
+	keys, err := token.NewKeys(t.Context(), token.KeysOptions{Store: openDB(t, path), SealKey: session.DeriveKey([]byte(secretA), "signing-keys")})
+	if err != nil {
+		t.Fatalf("the configured secret does not open the key: %v", err)
+	}
+	if len(keys.Algorithms()) != 1 {
+		t.Errorf("algorithms = %v", keys.Algorithms())
+	}
+
+	count := func() int {
+		l, err := token.List(t.Context(), openDB(t, path), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(l)
+	}
+	tests := []struct {
+		name string
+		c    cli
+		args []string
+		want string
+	}{
+		{"no_secret", cli{}, nil, "no system secret"},
+		{"short_secret", env("short"), nil, "at least 32 bytes"},
+		{"other_secret", env(strings.Repeat("b", 32)), nil, "refusing to rotate"},
+		{"bad_algorithm", env(secretA), []string{"--algorithm", "HS256"}, `invalid --algorithm "HS256"`},
+		{"lower_case_algorithm", env(secretA), []string{"--algorithm", "es256"}, `invalid --algorithm "es256"`},
+		{"negative_delay", env(secretA), []string{"--publish-delay", "-1s"}, "--publish-delay must not be negative"},
+		{"zero_lifetime", env(secretA), []string{"--max-token-lifetime", "0"}, "--max-token-lifetime must be positive"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.c.run(t.Context(), "", append([]string{"keys", "rotate", db}, tc.args...)...)
+			if r.err == nil {
+				t.Fatalf("rotate succeeded:\n%s", r.stdout)
+			}
+			if msg := formatError(r.err); !strings.Contains(msg, tc.want) || strings.Contains(msg, secretA) {
+				t.Errorf("error %q does not contain %q (or shows the secret)", msg, tc.want)
+			}
+			if n := count(); n != 1 {
+				t.Errorf("%d keys after a refused rotation, want 1", n)
+			}
+		})
+	}
+	t.Run("list_needs_no_secret", func(t *testing.T) {
+		var list []keyView
+		mustRunJSON(t, &list, "keys", "list", db)
+		if len(list) != 1 {
+			t.Errorf("list = %+v", list)
+		}
+	})
+	t.Run("unknown_subcommand", func(t *testing.T) {
+		if msg := mustFail(t, "", "keys", "rm", db); !strings.Contains(msg, `unknown command "rm"`) {
+			t.Errorf("error = %q", msg)
+		}
+	})
+}
