@@ -90,17 +90,12 @@ func (pg *Pages) consentForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (pg *Pages) consent(w http.ResponseWriter, r *http.Request) {
-	if !readForm(w, r) {
-		pg.ErrorPage(w, r, oauth.InvalidRequest("the form could not be read"))
-		return
-	}
 	// Consent is granted only by a POST carrying this browser's token
 	// (RFC 6749 §10.12); a GET or a cross-site form does nothing.
-	if !pg.sessions.CheckCSRF(r, "consent", formValue(r, "csrf_token")) {
-		pg.ErrorPage(w, r, &oauth.Error{Code: "invalid_request", Status: http.StatusForbidden, Description: "the form expired or came from another site; go back and try again"})
+	browser, ok := pg.postedForm(w, r, "consent")
+	if !ok {
 		return
 	}
-	browser, _ := pg.sessions.ExistingBrowser(r)
 	pd, ok := pg.pendingForUser(w, r, formValue(r, "request"), browser)
 	if !ok {
 		return

@@ -36,15 +36,10 @@ func (pg *Pages) showLogin(w http.ResponseWriter, r *http.Request, status int, p
 
 func (pg *Pages) login(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if !readForm(w, r) {
-		pg.ErrorPage(w, r, oauth.InvalidRequest("the form could not be read"))
+	browser, ok := pg.postedForm(w, r, "login")
+	if !ok {
 		return
 	}
-	if !pg.sessions.CheckCSRF(r, "login", formValue(r, "csrf_token")) {
-		pg.ErrorPage(w, r, &oauth.Error{Code: "invalid_request", Status: http.StatusForbidden, Description: "the form expired or came from another site; go back and try again"})
-		return
-	}
-	browser, _ := pg.sessions.ExistingBrowser(r)
 	pd, e := pg.oauth.LoadPending(ctx, formValue(r, "request"), browser)
 	if e != nil {
 		pg.ErrorPage(w, r, e)

@@ -113,10 +113,21 @@ func (pg *Pages) ErrorPage(w http.ResponseWriter, r *http.Request, e *oauth.Erro
 	}{"Error", e.Code, e.Description})
 }
 
-// readForm parses a page's url-encoded POST body within maxFormBytes.
-func readForm(w http.ResponseWriter, r *http.Request) bool {
+// postedForm reads a page's url-encoded POST body (within maxFormBytes) and
+// checks its CSRF token for purpose. It returns the browser id, or answers
+// with an error page and false.
+func (pg *Pages) postedForm(w http.ResponseWriter, r *http.Request, purpose string) (string, bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	return r.ParseForm() == nil
+	if r.ParseForm() != nil {
+		pg.ErrorPage(w, r, oauth.InvalidRequest("the form could not be read"))
+		return "", false
+	}
+	if !pg.sessions.CheckCSRF(r, purpose, formValue(r, "csrf_token")) {
+		pg.ErrorPage(w, r, &oauth.Error{Code: "invalid_request", Status: http.StatusForbidden, Description: "the form expired or came from another site; go back and try again"})
+		return "", false
+	}
+	browser, _ := pg.sessions.ExistingBrowser(r)
+	return browser, true
 }
 
 // formValue returns the single value of a form field, or "" when the field
