@@ -9,7 +9,6 @@ import (
 
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
-	"github.com/latchkey/latchkey/internal/token"
 )
 
 // Introspection is an RFC 7662 §2.2 answer. Inactive tokens carry nothing
@@ -82,8 +81,8 @@ func (p *Provider) introspect(ctx context.Context, client store.Client, raw stri
 		}
 		return out, nil
 	case p.JWT != nil && strings.Count(raw, ".") == 2:
-		var c token.AccessClaims
-		if p.JWT.Verify(raw, token.TypeAccessToken, &c) != nil || c.Issuer != p.Issuer || now.Unix() >= c.Expiry ||
+		c, ok := p.verifyAccessToken(raw)
+		if !ok || c.Issuer != p.Issuer || now.Unix() >= c.Expiry ||
 			!mayIntrospect(client.ID, c.ClientID, c.Audience) {
 			return inactive, nil
 		}

@@ -84,8 +84,8 @@ func (p *Provider) revoke(ctx context.Context, client store.Client, raw string) 
 		}
 		p.Logger.InfoContext(ctx, "token revoked", "client_id", client.ID, "kind", t.Kind)
 	case p.JWT != nil && strings.Count(raw, ".") == 2:
-		var claims token.AccessClaims
-		if p.JWT.Verify(raw, token.TypeAccessToken, &claims) != nil || claims.ClientID != client.ID || claims.Issuer != p.Issuer {
+		claims, ok := p.verifyAccessToken(raw)
+		if !ok || claims.ClientID != client.ID || claims.Issuer != p.Issuer {
 			return nil
 		}
 		return p.revokeJTI(ctx, claims, now)

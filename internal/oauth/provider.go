@@ -46,6 +46,7 @@ type Provider struct {
 	grants        map[string]grantHandler
 	clients       *clientCache
 	assertionKeys *assertionKeyCache
+	verified      *verifiedCache
 	metadata      []byte
 }
 
@@ -60,6 +61,7 @@ type AccessTokenSigner interface {
 func (p *Provider) Init() {
 	p.clients = newClientCache(p.Store, p.Now)
 	p.assertionKeys = newAssertionKeyCache()
+	p.verified = newVerifiedCache()
 	p.metadata = p.buildMetadata()
 	p.grants = map[string]grantHandler{
 		GrantAuthorizationCode: p.grantAuthorizationCode,

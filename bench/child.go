@@ -1,0 +1,685 @@
+package main
+
+// The server child: a fresh database, Latchkey on one listener, the two
+// reference handlers and the bench-only endpoints on another, in one process
+// that the parent pins to one core.
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/server"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/sqlstore"
+)
+
+// The child is configured through the environment, not flags, so that a
+// test binary (whose flags belong to package testing) can be the child too.
+const (
+	envServe      = "LATCHKEY_BENCH_SERVE"          // "1": run as the server child
+	envDB         = "LATCHKEY_BENCH_DB"             // "sqlite" or an admin postgres:// DSN
+	envDir        = "LATCHKEY_BENCH_DIR"            // where the SQLite file goes
+	envAlg        = "LATCHKEY_BENCH_ALG"            // ES256 (default), EdDSA or RS256
+	envProfile    = "LATCHKEY_BENCH_CPUPROFILE"     // comma-separated scenario names
+	envProfileDir = "LATCHKEY_BENCH_CPUPROFILE_DIR" // where profiles are written
+	envPinned     = "LATCHKEY_BENCH_PINNED"         // "1": the parent already runs under taskset
+)
+
+// Clients and user the child creates.
+const (
+	jwtClientID    = "bench-jwt"    // client_credentials, JWT access tokens
+	opaqueClientID = "bench-opaque" // client_credentials, opaque access tokens
+	webClientID    = "bench-web"    // authorization_code + refresh_token (the refresh scenario)
+	benchUserID    = "bench-user"
+	benchScope     = "notes.read"
+)
+
+var webScopes = []string{"notes.read", "photos.read", "offline_access"}
+
+// childInfo is the one line of JSON the child prints on stdout when ready.
+type childInfo struct {
+	Latchkey   string            `json:"latchkey"` // host:port of Latchkey's handler
+	Ref        string            `json:"ref"`      // host:port of the references and /bench/
+	Backend    string            `json:"backend"`  // sqlite or postgres
+	Secrets    map[string]string `json:"secrets"`  // client id -> secret
+	GOMAXPROCS int               `json:"gomaxprocs"`
+	CPUs       string            `json:"cpus"` // Cpus_allowed_list of the child
+	Alg        string            `json:"alg"`
+	DBPath     string            `json:"db_path,omitempty"`
+}
+
+// stats is what /bench/mark answers: counters the parent differences.
+type stats struct {
+	CPUNS    int64  `json:"cpu_ns"`  // this process's CPU time (user+system)
+	Queries  int64  `json:"queries"` // SQL statements sent by the store
+	DBCPUNS  int64  `json:"db_cpu_ns"`
+	DBCPUOK  bool   `json:"db_cpu_ok"` // PostgreSQL backends' CPU could be read
+	Profile  string `json:"profile,omitempty"`
+	ErrorMsg string `json:"error,omitempty"`
+}
+
+// memStats is what /bench/mem answers, after a forced GC.
+type memStats struct {
+	HeapAlloc  uint64 `json:"heap_alloc"`
+	HeapSys    uint64 `json:"heap_sys"`
+	Sys        uint64 `json:"sys"`
+	RSS        int64  `json:"rss"`
+	Goroutines int    `json:"goroutines"`
+}
+
+// serveMain runs the child until its stdin closes (the parent finished or
+// died) and returns the exit code.
+func serveMain() int {
+	// The child stops when its stdin closes, or on SIGINT/SIGTERM (a ^C
+	// reaches the whole process group): either way it shuts down and drops
+	// its database.
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		cancel()
+	}()
+	if err := serveChild(ctx, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "bench server:", err)
+		return 1
+	}
+	return 0
+}
+
+func serveChild(ctx context.Context, stdout, stderr io.Writer) (err error) {
+	dbSpec := os.Getenv(envDB)
+	if dbSpec == "" {
+		dbSpec = "sqlite"
+	}
+	alg := os.Getenv(envAlg)
+	if alg == "" {
+		alg = "ES256"
+	}
+	info := childInfo{GOMAXPROCS: runtime.GOMAXPROCS(0), CPUs: cpusAllowed(), Alg: alg, Secrets: map[string]string{}}
+
+	// A fresh database, removed at the end.
+	var dsn string
+	var cleanup []func()
+	defer func() {
+		for _, f := range slices.Backward(cleanup) {
+			f()
+		}
+	}()
+	var pg *pgMonitor
+	switch {
+	case dbSpec == "sqlite":
+		dir, err := os.MkdirTemp(os.Getenv(envDir), "latchkey-bench-")
+		if err != nil {
+			return err
+		}
+		cleanup = append(cleanup, func() { os.RemoveAll(dir) })
+		info.Backend = "sqlite"
+		info.DBPath = filepath.Join(dir, "latchkey.db")
+		dsn = "sqlite:" + info.DBPath
+	case strings.HasPrefix(dbSpec, "postgres://"), strings.HasPrefix(dbSpec, "postgresql://"):
+		var drop func()
+		dsn, drop, err = createPostgresDB(ctx, dbSpec)
+		if err != nil {
+			return err
+		}
+		cleanup = append(cleanup, drop)
+		info.Backend = "postgres"
+		if pg, err = newPGMonitor(ctx, dsn); err != nil {
+			return err
+		}
+		cleanup = append(cleanup, func() { pg.db.Close() })
+	default:
+		return fmt.Errorf("-db must be sqlite or a postgres:// DSN")
+	}
+	db, err := sqlstore.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	cleanup = append(cleanup, func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+
+	lnLK, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	lnRef, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	info.Latchkey, info.Ref = lnLK.Addr().String(), lnRef.Addr().String()
+	issuer := "http://" + info.Latchkey
+
+	// The configuration `latchkey serve` would use, and its logger (text,
+	// Info, to stderr).
+	cfg := config.Default()
+	cfg.Issuer = issuer
+	cfg.Listen = info.Latchkey
+	cfg.Database = dsn
+	cfg.SystemSecret = secret.RandomString(32)
+	cfg.Tokens.Algorithm = alg
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	srv, err := server.New(server.Options{Config: cfg, Store: db, Logger: logger})
+	if err != nil {
+		return err
+	}
+
+	// Benchmark clients and user, created as the CLI would.
+	now := time.Now().UTC()
+	if err := db.CreateUser(ctx, store.User{ID: benchUserID, Username: "bench", PasswordHash: secret.HashPassword("bench password"),
+		Name: "Bench", Email: "bench@example.com", CreatedAt: now, UpdatedAt: now}); err != nil {
+		return err
+	}
+	refClients := map[string][32]byte{}
+	for _, c := range []store.Client{
+		{ID: jwtClientID, Name: "bench JWT", GrantTypes: []string{oauth.GrantClientCredentials}, Scopes: []string{"notes.read", "photos.read"}},
+		{ID: opaqueClientID, Name: "bench opaque", GrantTypes: []string{oauth.GrantClientCredentials}, Scopes: []string{"notes.read", "photos.read"},
+			AccessTokenFormat: oauth.FormatOpaque},
+		{ID: webClientID, Name: "bench web", GrantTypes: []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
+			RedirectURIs: []string{"https://bench.example/callback"}, Scopes: webScopes},
+	} {
+		sec, hash := oauth.NewClientSecret()
+		c.SecretHash, c.CreatedAt, c.UpdatedAt = hash, now, now
+		if err := oauth.ValidateClient(c, oauth.NewScopes(cfg.Scopes)); err != nil {
+			return err
+		}
+		if err := db.CreateClient(ctx, c); err != nil {
+			return err
+		}
+		info.Secrets[c.ID] = sec.String()
+		refClients[c.ID] = sha256.Sum256([]byte(sec.String()))
+	}
+
+	signer, err := newRefSigner(alg)
+	if err != nil {
+		return err
+	}
+	b := &benchEndpoints{db: db, pg: pg, profiles: splitList(os.Getenv(envProfile)), profileDir: os.Getenv(envProfileDir), backend: info.Backend}
+	mux := http.NewServeMux()
+	mux.Handle("POST /ref/bare", &refHandler{clients: refClients, issuer: issuer})
+	mux.Handle("POST /ref/jwt", &refHandler{clients: refClients, issuer: issuer, signer: signer})
+	mux.HandleFunc("POST /bench/mark", b.mark)
+	mux.HandleFunc("GET /bench/mem", b.mem)
+	mux.HandleFunc("POST /bench/refresh-chains", b.refreshChains)
+	// The same server settings as (*server.Server).Serve.
+	refSrv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+
+	lkDone := make(chan error, 1)
+	go func() { lkDone <- srv.Serve(ctx, lnLK) }()
+	refDone := make(chan error, 1)
+	go func() { refDone <- refSrv.Serve(lnRef) }()
+
+	line, _ := json.Marshal(info)
+	if _, err := fmt.Fprintf(stdout, "%s\n", line); err != nil {
+		return err
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-lkDone:
+		return fmt.Errorf("latchkey server: %w", err)
+	case err := <-refDone:
+		return fmt.Errorf("reference server: %w", err)
+	}
+	b.stopProfile()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	refSrv.Shutdown(sctx)
+	if err := <-lkDone; err != nil {
+		return fmt.Errorf("latchkey server: %w", err)
+	}
+	return nil
+}
+
+// createPostgresDB creates a fresh database on the server of admin (as
+// internal/dbtest does for tests) and returns its DSN and a function that
+// drops it.
+func createPostgresDB(ctx context.Context, admin string) (string, func(), error) {
+	conn, err := sql.Open("pgx", admin)
+	if err != nil {
+		return "", nil, fmt.Errorf("postgres: %w", err)
+	}
+	defer conn.Close()
+	name := "lk_bench_" + strconv.FormatInt(time.Now().Unix(), 10) + "_" + strings.ToLower(hexRandom(4))
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := conn.ExecContext(cctx, "CREATE DATABASE "+name); err != nil {
+		return "", nil, fmt.Errorf("postgres: create database: %w", err)
+	}
+	drop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := sql.Open("pgx", admin)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if _, err := c.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			fmt.Fprintf(os.Stderr, "bench server: drop database %s: %v\n", name, err)
+		}
+	}
+	u, err := url.Parse(admin)
+	if err != nil {
+		drop()
+		return "", nil, errors.New("postgres: cannot parse the DSN")
+	}
+	u.Path = "/" + name
+	return u.String(), drop, nil
+}
+
+func hexRandom(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return fmt.Sprintf("%x", b)
+}
+
+// pgMonitor finds the PostgreSQL backends serving the bench database, to
+// add up their CPU time (PostgreSQL on this machine only).
+type pgMonitor struct {
+	db *sql.DB
+}
+
+func newPGMonitor(ctx context.Context, dsn string) (*pgMonitor, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &pgMonitor{db: db}, nil
+}
+
+// backendCPU sums the CPU time of every backend connected to this database
+// but the monitor's own; false if a backend's /proc entry cannot be read.
+func (m *pgMonitor) backendCPU(ctx context.Context) (int64, bool) {
+	rows, err := m.db.QueryContext(ctx, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+	if err != nil {
+		return 0, false
+	}
+	defer rows.Close()
+	var sum int64
+	for rows.Next() {
+		var pid int
+		if rows.Scan(&pid) != nil {
+			return 0, false
+		}
+		ns, ok := pidCPU(pid)
+		if !ok {
+			return 0, false
+		}
+		sum += ns
+	}
+	return sum, rows.Err() == nil
+}
+
+// benchEndpoints serves /bench/: counters, memory, profiles, refresh chains.
+type benchEndpoints struct {
+	db         *sqlstore.DB
+	pg         *pgMonitor
+	backend    string
+	profiles   []string
+	profileDir string
+
+	mu      sync.Mutex
+	profile *os.File
+}
+
+func (b *benchEndpoints) snapshot(ctx context.Context) stats {
+	var s stats
+	s.CPUNS, _ = processCPU()
+	s.Queries = b.db.Queries()
+	if b.pg != nil {
+		s.DBCPUNS, s.DBCPUOK = b.pg.backendCPU(ctx)
+	}
+	return s
+}
+
+// mark answers the counters at the start (event=start) or end (event=stop)
+// of a scenario's measured window, and starts or stops the CPU profile of a
+// scenario named in LATCHKEY_BENCH_CPUPROFILE.
+func (b *benchEndpoints) mark(w http.ResponseWriter, r *http.Request) {
+	scenario := r.URL.Query().Get("scenario")
+	var s stats
+	switch r.URL.Query().Get("event") {
+	case "start":
+		if slices.Contains(b.profiles, scenario) {
+			path, err := b.startProfile(scenario)
+			if err != nil {
+				s.ErrorMsg = err.Error()
+			}
+			s.Profile = path
+		}
+		st := b.snapshot(r.Context())
+		st.Profile, st.ErrorMsg = s.Profile, s.ErrorMsg
+		s = st
+	case "stop":
+		s = b.snapshot(r.Context())
+		b.stopProfile()
+	default:
+		http.Error(w, "event must be start or stop", http.StatusBadRequest)
+		return
+	}
+	writeJSONResponse(w, s)
+}
+
+func (b *benchEndpoints) startProfile(scenario string) (string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.profile != nil {
+		return "", errors.New("a profile is already running")
+	}
+	dir := b.profileDir
+	if dir == "" {
+		dir = "."
+	}
+	path, err := filepath.Abs(filepath.Join(dir, "cpu-"+b.backend+"-"+scenario+".pprof"))
+	if err != nil {
+		return "", err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return "", err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return "", err
+	}
+	b.profile = f
+	return path, nil
+}
+
+func (b *benchEndpoints) stopProfile() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.profile != nil {
+		pprof.StopCPUProfile()
+		b.profile.Close()
+		b.profile = nil
+	}
+}
+
+// mem forces a GC and answers the heap and the resident set size.
+func (b *benchEndpoints) mem(w http.ResponseWriter, r *http.Request) {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	writeJSONResponse(w, memStats{HeapAlloc: m.HeapAlloc, HeapSys: m.HeapSys, Sys: m.Sys, RSS: processRSS(), Goroutines: runtime.NumGoroutine()})
+}
+
+// refreshChains creates n grants of the bench user to the web client, each
+// with one refresh token, as a code redemption would, and answers the raw
+// refresh tokens: the parent's connections each rotate one chain.
+func (b *benchEndpoints) refreshChains(w http.ResponseWriter, r *http.Request) {
+	n, err := strconv.Atoi(r.URL.Query().Get("n"))
+	if err != nil || n < 1 || n > 10000 {
+		http.Error(w, "n must be 1 to 10000", http.StatusBadRequest)
+		return
+	}
+	ctx := r.Context()
+	now := time.Now().UTC()
+	out := make([]string, 0, n)
+	for range n {
+		g := store.Grant{ID: "bench-" + secret.RandomString(12), UserID: benchUserID, ClientID: webClientID, Scopes: webScopes, CreatedAt: now}
+		if err := b.db.CreateGrant(ctx, g); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		rt := secret.New(secret.PrefixRefreshToken)
+		t := store.Token{Hash: secret.Hash(string(rt)), Kind: store.KindRefresh, FamilyID: secret.RandomString(16), GrantID: g.ID,
+			ClientID: webClientID, UserID: benchUserID, Scopes: webScopes, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour)}
+		if err := b.db.CreateTokens(ctx, []store.Token{t}); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		out = append(out, string(rt))
+	}
+	writeJSONResponse(w, out)
+}
+
+func writeJSONResponse(w http.ResponseWriter, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(body)
+}
+
+// refHandler is a reference token endpoint of about the size of Latchkey's
+// client_credentials path without Latchkey: it reads the url-encoded form
+// (64 KiB cap), checks grant_type and HTTP Basic credentials against a
+// SHA-256 in memory in constant time, and answers a small JSON with the
+// headers RFC 6749 §5.1 requires. With a signer it also signs a JWT of the
+// RFC 9068 shape, like Latchkey's, with the same algorithm and key size:
+// the floor of JWT issuance on this machine.
+type refHandler struct {
+	clients map[string][32]byte
+	issuer  string
+	signer  *refSigner
+}
+
+type refClaims struct {
+	Issuer   string `json:"iss"`
+	Subject  string `json:"sub"`
+	Audience string `json:"aud"`
+	ClientID string `json:"client_id"`
+	Scope    string `json:"scope,omitempty"`
+	Expiry   int64  `json:"exp"`
+	IssuedAt int64  `json:"iat"`
+	JTI      string `json:"jti"`
+}
+
+type refResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+	Scope       string `json:"scope,omitempty"`
+}
+
+// bareToken is the fixed access token of the bare reference, as long as an
+// opaque Latchkey token.
+var bareToken = "lk_at_" + strings.Repeat("x", 43)
+
+func (h *refHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, `{"error":"invalid_request"}`, http.StatusBadRequest)
+		return
+	}
+	if r.PostForm.Get("grant_type") != "client_credentials" {
+		http.Error(w, `{"error":"unsupported_grant_type"}`, http.StatusBadRequest)
+		return
+	}
+	id, sec, ok := r.BasicAuth()
+	want, known := h.clients[id]
+	sum := sha256.Sum256([]byte(sec))
+	if !ok || !known || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+		w.Header().Set("WWW-Authenticate", `Basic realm="ref"`)
+		http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
+		return
+	}
+	scope := r.PostForm.Get("scope")
+	resp := refResponse{AccessToken: bareToken, TokenType: "Bearer", ExpiresIn: 3600, Scope: scope}
+	if h.signer != nil {
+		now := time.Now()
+		jwt, err := h.signer.sign(refClaims{Issuer: h.issuer, Subject: id, Audience: h.issuer, ClientID: id, Scope: scope,
+			Expiry: now.Add(time.Hour).Unix(), IssuedAt: now.Unix(), JTI: base64.RawURLEncoding.EncodeToString(randomBytes(24))})
+		if err != nil {
+			http.Error(w, `{"error":"server_error"}`, http.StatusInternalServerError)
+			return
+		}
+		resp.AccessToken = jwt
+	}
+	body, _ := json.Marshal(resp)
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json;charset=UTF-8")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Pragma", "no-cache")
+	w.Write(body)
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+// refSigner signs compact JWS with crypto/* directly: a header encoded once,
+// the claims marshalled, one signature.
+type refSigner struct {
+	header  string
+	signRaw func([]byte) ([]byte, error)
+}
+
+func newRefSigner(alg string) (*refSigner, error) {
+	kid := base64.RawURLEncoding.EncodeToString(randomBytes(16))
+	hdr, _ := json.Marshal(map[string]string{"alg": alg, "kid": kid, "typ": "at+jwt"})
+	s := &refSigner{header: base64.RawURLEncoding.EncodeToString(hdr)}
+	switch alg {
+	case "ES256":
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		s.signRaw = func(in []byte) ([]byte, error) {
+			h := sha256.Sum256(in)
+			der, err := ecdsa.SignASN1(rand.Reader, k, h[:])
+			if err != nil {
+				return nil, err
+			}
+			return derToP1363(der, 32)
+		}
+	case "EdDSA":
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		s.signRaw = func(in []byte) ([]byte, error) { return ed25519.Sign(k, in), nil }
+	case "RS256":
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return nil, err
+		}
+		s.signRaw = func(in []byte) ([]byte, error) {
+			h := sha256.Sum256(in)
+			return rsa.SignPKCS1v15(nil, k, crypto.SHA256, h[:])
+		}
+	default:
+		return nil, fmt.Errorf("unknown algorithm %q (want ES256, EdDSA or RS256)", alg)
+	}
+	return s, nil
+}
+
+func (s *refSigner) sign(claims refClaims) (string, error) {
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	enc := base64.RawURLEncoding
+	buf := make([]byte, 0, len(s.header)+2+enc.EncodedLen(len(payload))+enc.EncodedLen(512))
+	buf = append(buf, s.header...)
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, payload)
+	sig, err := s.signRaw(buf)
+	if err != nil {
+		return "", err
+	}
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, sig)
+	return string(buf), nil
+}
+
+// derToP1363 turns an ASN.1 ECDSA signature into r||s of size bytes each
+// (RFC 7518 §3.4).
+func derToP1363(der []byte, size int) ([]byte, error) {
+	bad := errors.New("malformed ECDSA signature")
+	if len(der) < 2 || der[0] != 0x30 || der[1] >= 0x80 || int(der[1]) != len(der)-2 {
+		return nil, bad
+	}
+	rest := der[2:]
+	out := make([]byte, 2*size)
+	for i := range 2 {
+		if len(rest) < 2 || rest[0] != 0x02 || int(rest[1]) > len(rest)-2 {
+			return nil, bad
+		}
+		n := int(rest[1])
+		v := rest[2 : 2+n]
+		rest = rest[2+n:]
+		for len(v) > 0 && v[0] == 0 {
+			v = v[1:]
+		}
+		if len(v) > size {
+			return nil, bad
+		}
+		copy(out[(i+1)*size-len(v):], v)
+	}
+	return out, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// cpusAllowed returns this process's CPU affinity list ("0", "0-1"), or "".
+func cpusAllowed() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return ""
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
+			return strings.TrimSpace(rest)
+		}
+	}
+	return ""
+}

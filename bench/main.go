@@ -1,0 +1,566 @@
+// Command bench is Latchkey's load benchmark. It starts a Latchkey server in
+// a child process pinned to one core, drives it from this process pinned to
+// another, and reports for each scenario the throughput, p50 and p99
+// latency, the server's CPU time and SQL statements per request, and the
+// ratio to a reference handler measured in the same run: a bare net/http
+// token endpoint, and the same endpoint signing a JWT like Latchkey's (the
+// floor of JWT issuance on this machine).
+//
+//	go run ./bench                 # SQLite, 16 connections, 10 s per scenario
+//	go run ./bench -db 'postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable'
+//	go run ./bench -quick          # 2 s per scenario (CI smoke)
+//
+// See bench/README.md for the flags, the columns and the figures.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if os.Getenv(envServe) == "1" {
+		os.Exit(serveMain())
+	}
+	opts, err := parseFlags(os.Args[1:], os.Stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		os.Exit(2)
+	}
+	if opts.pin {
+		pinSelf(opts)
+	}
+	ctx, stop := contextWithSignals()
+	defer stop()
+	if _, err := run(ctx, opts, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the benchmark's flags.
+type options struct {
+	conns      int
+	dur        time.Duration
+	warmup     time.Duration
+	quick      bool
+	db         string
+	dir        string
+	alg        string
+	scenarios  []string
+	profile    []string
+	profileDir string
+	pin        bool
+	serverCPU  int
+	clientCPU  int
+	genProcs   int
+	tokens     int
+	refsAgain  bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&o.conns, "c", 16, "concurrent keep-alive connections")
+	fs.DurationVar(&o.dur, "d", 10*time.Second, "measured duration of each scenario")
+	fs.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "unmeasured warm-up before each scenario")
+	fs.BoolVar(&o.refsAgain, "refs-again", true, "measure the references again at the end of the run (ratios use the mean; the report shows the drift)")
+	fs.BoolVar(&o.quick, "quick", false, "smoke mode: 2s per scenario and 200ms warm-up unless -d/-warmup are given")
+	fs.StringVar(&o.db, "db", "sqlite", "sqlite (a fresh file in -dir), or an admin postgres:// DSN (a fresh database is created and dropped)")
+	fs.StringVar(&o.dir, "dir", "", "directory of the SQLite database (default: the system temp dir)")
+	fs.StringVar(&o.alg, "alg", "ES256", "signing algorithm of Latchkey and of the JWT reference: ES256, EdDSA or RS256")
+	scen := fs.String("scenarios", "", "comma-separated scenarios to run (default all): "+strings.Join(scenarioNames(), ","))
+	prof := fs.String("cpuprofile-scenario", "", "comma-separated scenarios whose server CPU profile is written (pprof)")
+	fs.StringVar(&o.profileDir, "cpuprofile-dir", ".", "directory of the CPU profiles (cpu-BACKEND-SCENARIO.pprof)")
+	fs.BoolVar(&o.pin, "pin", true, "pin the server to -server-cpu and this generator to -client-cpu (taskset), when there are 2 CPUs or more")
+	fs.IntVar(&o.serverCPU, "server-cpu", 0, "CPU of the server process")
+	fs.IntVar(&o.clientCPU, "client-cpu", 1, "CPU of the load generator")
+	fs.IntVar(&o.genProcs, "gen-procs", 1, "GOMAXPROCS of the load generator")
+	fs.IntVar(&o.tokens, "tokens", 256, "tokens of each kind issued before the introspection scenarios, introspected in turn")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "unexpected arguments: %q\n", fs.Args())
+		return o, errors.New("usage")
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.quick {
+		if !set["d"] {
+			o.dur = 2 * time.Second
+		}
+		if !set["warmup"] {
+			o.warmup = 200 * time.Millisecond
+		}
+	}
+	o.scenarios = splitList(*scen)
+	o.profile = splitList(*prof)
+	known := scenarioNames()
+	for _, s := range append(slices.Clone(o.scenarios), o.profile...) {
+		if !slices.Contains(known, s) {
+			fmt.Fprintf(stderr, "unknown scenario %q (known: %s)\n", s, strings.Join(known, ", "))
+			return o, errors.New("usage")
+		}
+	}
+	if o.conns < 1 || o.dur <= 0 || o.warmup < 0 || o.tokens < 1 || o.genProcs < 1 {
+		fmt.Fprintln(stderr, "-c, -d, -tokens and -gen-procs must be positive, -warmup not negative")
+		return o, errors.New("usage")
+	}
+	return o, nil
+}
+
+func contextWithSignals() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-ch:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
+// scenarioNames lists every scenario in the order they run.
+func scenarioNames() []string {
+	return []string{"ref-bare", "ref-jwt", "metadata", "jwks", "cc-jwt", "cc-opaque", "introspect-opaque", "introspect-jwt", "refresh"}
+}
+
+// result is one scenario's row.
+type result struct {
+	Name       string        `json:"name"`
+	Ref        string        `json:"ref,omitempty"`
+	Requests   int64         `json:"requests"` // in the measured window
+	Issued     int64         `json:"issued"`   // successful, warm-up included
+	Errors     int64         `json:"errors"`
+	FirstError string        `json:"first_error,omitempty"`
+	Elapsed    time.Duration `json:"elapsed"`
+	RPS        float64       `json:"rps"`
+	P50        time.Duration `json:"p50"`
+	P99        time.Duration `json:"p99"`
+	CPUPerReq  time.Duration `json:"cpu_per_req"` // server CPU per request
+	ServerCPU  float64       `json:"server_cpu"`  // server CPU time / wall time
+	GenCPU     float64       `json:"gen_cpu"`     // generator CPU time / wall time (-1: unknown)
+	// Other is the CPU time, over wall time, that the machine spent busy
+	// besides the server, the generator and (when measured) the bench
+	// database's PostgreSQL backends: other processes, PostgreSQL's
+	// background writers, softirq work (-1: unknown).
+	Other      float64       `json:"other"`
+	QueriesOp  float64       `json:"queries_per_op"`
+	DBCPUPerOp time.Duration `json:"db_cpu_per_op"` // PostgreSQL backends' CPU per request (-1: not measured)
+	Ratio      float64       `json:"ratio"`         // RPS / the reference's RPS (0: no reference)
+	CPURatio   float64       `json:"cpu_ratio"`     // the reference's CPU per request / this one's (0: no reference)
+	Profile    string        `json:"profile,omitempty"`
+}
+
+// memPoint is the server's memory at one point of the run.
+type memPoint struct {
+	When   string
+	Issued int64 // tokens issued by the cc scenarios so far
+	memStats
+}
+
+// report is everything a run measured.
+type report struct {
+	Backend string
+	Child   childInfo
+	Results []result
+	Memory  []memPoint
+}
+
+// run starts the server child, runs the scenarios and prints the report.
+func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, error) {
+	prev := runtime.GOMAXPROCS(o.genProcs)
+	defer runtime.GOMAXPROCS(prev)
+
+	load0 := loadAvg()
+	child, err := startChild(ctx, o, stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer child.stop()
+	info := child.info
+	rep := &report{Backend: info.Backend, Child: info}
+	ctl := &http.Client{Timeout: 60 * time.Second}
+	refHost, lkHost := info.Ref, info.Latchkey
+
+	basic := func(id string) string {
+		return base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(info.Secrets[id])))
+	}
+	ccBody := "grant_type=client_credentials&scope=" + benchScope
+
+	// Tokens to introspect: issued once, before any scenario, through the
+	// token endpoint.
+	want := o.scenarios
+	if len(want) == 0 {
+		want = scenarioNames()
+	}
+	var opaqueTokens, jwtTokens []string
+	if slices.Contains(want, "introspect-opaque") {
+		if opaqueTokens, err = issueTokens(ctl, lkHost, opaqueClientID, info.Secrets[opaqueClientID], o.tokens); err != nil {
+			return nil, err
+		}
+	}
+	if slices.Contains(want, "introspect-jwt") {
+		if jwtTokens, err = issueTokens(ctl, lkHost, jwtClientID, info.Secrets[jwtClientID], o.tokens); err != nil {
+			return nil, err
+		}
+	}
+
+	refBare := postHead(refHost, "/ref/bare", basic(jwtClientID))
+	refJWT := postHead(refHost, "/ref/jwt", basic(jwtClientID))
+	ccJWT := postHead(lkHost, "/token", basic(jwtClientID))
+	ccOpaque := postHead(lkHost, "/token", basic(opaqueClientID))
+	introOpaque := postHead(lkHost, "/introspect", basic(opaqueClientID))
+	introJWT := postHead(lkHost, "/introspect", basic(jwtClientID))
+	refreshHead := postHead(lkHost, "/token", basic(webClientID))
+	metadata := getRequest(lkHost, "/.well-known/oauth-authorization-server")
+	jwks := getRequest(lkHost, "/jwks.json")
+	static := func(head []byte, body string) func(*connState, []byte) []byte {
+		req := appendPost(nil, head, body)
+		return func(_ *connState, dst []byte) []byte { return append(dst, req...) }
+	}
+	get := func(req []byte) func(*connState, []byte) []byte {
+		return func(_ *connState, dst []byte) []byte { return append(dst, req...) }
+	}
+	rotating := func(head []byte, tokens []string) func(*connState, []byte) []byte {
+		return func(st *connState, dst []byte) []byte {
+			return appendPost(dst, head, "token=", tokens[(st.idx*7919+st.iter)%len(tokens)])
+		}
+	}
+	active := []byte(`"active":true`)
+	hasToken := []byte(`"access_token":"`)
+	all := []*scenario{
+		{name: "ref-bare", build: static(refBare, ccBody), check: hasToken,
+			what: "reference: form + Basic (SHA-256, constant time) + small JSON, plain net/http"},
+		{name: "ref-jwt", ref: "ref-bare", build: static(refJWT, ccBody), check: hasToken,
+			what: "reference: the same + an RFC 9068-shaped JWT signed with crypto/* (" + o.alg + ")"},
+		{name: "metadata", ref: "ref-bare", latchkey: true, build: get(metadata), check: []byte(`"issuer"`),
+			what: "GET /.well-known/oauth-authorization-server"},
+		{name: "jwks", ref: "ref-bare", latchkey: true, build: get(jwks), check: []byte(`"keys"`),
+			what: "GET /jwks.json"},
+		{name: "cc-jwt", ref: "ref-jwt", latchkey: true, build: static(ccJWT, ccBody), check: hasToken,
+			what: "POST /token client_credentials, JWT access token (no DB write)"},
+		{name: "cc-opaque", ref: "ref-bare", latchkey: true, build: static(ccOpaque, ccBody), check: hasToken,
+			what: "POST /token client_credentials, opaque access token (one INSERT)"},
+		{name: "introspect-opaque", ref: "ref-bare", latchkey: true, build: rotating(introOpaque, opaqueTokens), check: active,
+			what: fmt.Sprintf("POST /introspect, %d opaque tokens in turn", len(opaqueTokens))},
+		{name: "introspect-jwt", ref: "ref-bare", latchkey: true, build: rotating(introJWT, jwtTokens), check: active,
+			what: fmt.Sprintf("POST /introspect, %d JWTs in turn", len(jwtTokens))},
+		{name: "refresh", ref: "ref-bare", latchkey: true,
+			build: func(st *connState, dst []byte) []byte {
+				return appendPost(dst, refreshHead, "grant_type=refresh_token&refresh_token=", st.refresh)
+			},
+			after: func(st *connState, body []byte) bool {
+				rt := extractJSONString(body, "refresh_token")
+				st.refresh = rt
+				return rt != ""
+			},
+			what: "POST /token refresh_token, rotating: each connection follows its own chain"},
+	}
+
+	var issuedCC int64
+	memAt := func(when string) {
+		var m memStats
+		if err := getJSON(ctl, "http://"+refHost+"/bench/mem", &m); err != nil {
+			fmt.Fprintln(stderr, "bench: memory:", err)
+			return
+		}
+		rep.Memory = append(rep.Memory, memPoint{When: when, Issued: issuedCC, memStats: m})
+	}
+	// The run order: the selected scenarios, then the references again, so
+	// that a drift of the machine's speed during the run shows (other
+	// engineers' jobs, the hypervisor) and ratios use the mean of both.
+	var order []*scenario
+	for _, sc := range all {
+		if slices.Contains(want, sc.name) {
+			order = append(order, sc)
+		}
+	}
+	if o.refsAgain {
+		for _, sc := range all {
+			if sc.ref == "" || sc.name == "ref-jwt" {
+				if slices.Contains(want, sc.name) {
+					again := *sc
+					again.name += endSuffix
+					order = append(order, &again)
+				}
+			}
+		}
+	}
+	for _, sc := range order {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if sc.name == "cc-jwt" || sc.name == "cc-opaque" && !slices.Contains(want, "cc-jwt") {
+			memAt("before cc-jwt/cc-opaque")
+		}
+		states := make([]*connState, o.conns)
+		for i := range states {
+			states[i] = &connState{idx: i}
+		}
+		if sc.name == "refresh" {
+			var chains []string
+			if err := postJSON(ctl, "http://"+refHost+"/bench/refresh-chains?n="+strconv.Itoa(o.conns), &chains); err != nil {
+				return nil, fmt.Errorf("refresh chains: %w", err)
+			}
+			for i, st := range states {
+				st.refresh = chains[i]
+			}
+		}
+		addr := refHost
+		if sc.latchkey {
+			addr = lkHost
+		}
+		fmt.Fprintf(stderr, "bench: %-18s %s\n", sc.name, sc.what)
+		var s0, s1 stats
+		mark := func(event string, s *stats) func() error {
+			return func() error {
+				return postJSON(ctl, "http://"+refHost+"/bench/mark?event="+event+"&scenario="+sc.name, s)
+			}
+		}
+		lr, err := runLoad(ctx, addr, sc, states, o.warmup, o.dur, mark("start", &s0), mark("stop", &s1))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", sc.name, err)
+		}
+		if s0.ErrorMsg != "" {
+			fmt.Fprintf(stderr, "bench: %s: profile: %s\n", sc.name, s0.ErrorMsg)
+		}
+		r := result{Name: sc.name, Ref: sc.ref, Requests: lr.count, Issued: lr.total, Errors: lr.errors, FirstError: lr.firstErr,
+			Elapsed: lr.elapsed, P50: lr.hist.quantile(0.50), P99: lr.hist.quantile(0.99), GenCPU: -1, DBCPUPerOp: -1, Profile: s0.Profile,
+			Other: -1}
+		secs := lr.elapsed.Seconds()
+		r.RPS = float64(lr.count) / secs
+		r.ServerCPU = float64(s1.CPUNS-s0.CPUNS) / float64(lr.elapsed)
+		if lr.genCPUOK {
+			r.GenCPU = float64(lr.genCPUNS) / float64(lr.elapsed)
+			if lr.busyOK {
+				others := lr.busyNS - lr.genCPUNS - (s1.CPUNS - s0.CPUNS)
+				if s0.DBCPUOK && s1.DBCPUOK {
+					others -= s1.DBCPUNS - s0.DBCPUNS
+				}
+				r.Other = max(0, float64(others)/float64(lr.elapsed))
+			}
+		}
+		if lr.count > 0 {
+			r.CPUPerReq = time.Duration((s1.CPUNS - s0.CPUNS) / lr.count)
+			r.QueriesOp = float64(s1.Queries-s0.Queries) / float64(lr.count)
+			if s0.DBCPUOK && s1.DBCPUOK {
+				r.DBCPUPerOp = time.Duration((s1.DBCPUNS - s0.DBCPUNS) / lr.count)
+			}
+		}
+		rep.Results = append(rep.Results, r)
+		if r.Errors > 0 {
+			fmt.Fprintf(stderr, "bench: %s: %d errors, first: %s\n", sc.name, r.Errors, r.FirstError)
+		}
+		if sc.name == "cc-jwt" || sc.name == "cc-opaque" {
+			issuedCC += lr.total
+			memAt("after " + sc.name)
+		}
+	}
+	setRatios(rep.Results)
+	load1 := loadAvg()
+	printReport(stdout, o, rep, load0, load1)
+	return rep, nil
+}
+
+// endSuffix names the references measured again at the end of the run.
+const endSuffix = "@end"
+
+// setRatios sets each result's ratios to its reference: the mean of the
+// reference's measurements at the start and at the end of the run.
+func setRatios(results []result) {
+	for i := range results {
+		r := &results[i]
+		if r.Ref == "" || strings.HasSuffix(r.Name, endSuffix) {
+			continue
+		}
+		var rps, cpu float64
+		n := 0
+		for _, ref := range results {
+			if ref.Name == r.Ref || ref.Name == r.Ref+endSuffix {
+				rps += ref.RPS
+				cpu += float64(ref.CPUPerReq)
+				n++
+			}
+		}
+		if n == 0 || rps == 0 {
+			continue
+		}
+		r.Ratio = r.RPS / (rps / float64(n))
+		if r.CPUPerReq > 0 {
+			r.CPURatio = cpu / float64(n) / float64(r.CPUPerReq)
+		}
+	}
+}
+
+// child is the running server process.
+type child struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	info  childInfo
+	done  chan error
+}
+
+// startChild starts this program (or test binary) as the server, pinned to
+// -server-cpu with taskset when there are two CPUs or more, and reads the
+// line that says where it listens.
+func startChild(ctx context.Context, o options, stderr io.Writer) (*child, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	var cmd *exec.Cmd
+	taskset, lookErr := exec.LookPath("taskset")
+	// Under -pin this process may already be on one CPU (pinSelf), so
+	// NumCPU alone does not tell whether there are two.
+	if o.pin && (os.Getenv(envPinned) == "1" || runtime.NumCPU() >= 2) && lookErr == nil {
+		cmd = exec.Command(taskset, "-c", strconv.Itoa(o.serverCPU), exe)
+	} else {
+		cmd = exec.Command(exe)
+	}
+	cmd.Env = append(os.Environ(),
+		envServe+"=1", envDB+"="+o.db, envDir+"="+o.dir, envAlg+"="+o.alg,
+		envProfile+"="+strings.Join(o.profile, ","), envProfileDir+"="+o.profileDir,
+		// The server runs on one core; without taskset, at least on one P.
+		"GOMAXPROCS=1",
+	)
+	cmd.Stderr = stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	c := &child{cmd: cmd, stdin: stdin, done: make(chan error, 1)}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		if sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		io.Copy(io.Discard, stdout)
+	}()
+	go func() { c.done <- cmd.Wait() }()
+	select {
+	case line, ok := <-lines:
+		if !ok {
+			stdin.Close()
+			return nil, fmt.Errorf("the server child exited before it was ready: %v", <-c.done)
+		}
+		if err := json.Unmarshal([]byte(line), &c.info); err != nil {
+			c.stop()
+			return nil, fmt.Errorf("the server child said %q: %w", line, err)
+		}
+	case <-time.After(2 * time.Minute):
+		c.stop()
+		return nil, errors.New("the server child did not start within 2 minutes")
+	case <-ctx.Done():
+		c.stop()
+		return nil, ctx.Err()
+	}
+	return c, nil
+}
+
+// stop closes the child's stdin, which makes it shut down and drop its
+// database, and waits for it (killing it after 30 s).
+func (c *child) stop() {
+	c.stdin.Close()
+	select {
+	case <-c.done:
+	case <-time.After(30 * time.Second):
+		c.cmd.Process.Kill()
+		<-c.done
+	}
+}
+
+// issueTokens gets n access tokens for a client_credentials client.
+func issueTokens(ctl *http.Client, host, id, sec string, n int) ([]string, error) {
+	out := make([]string, 0, n)
+	for range n {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+host+"/token", strings.NewReader("grant_type=client_credentials&scope="+benchScope))
+		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(sec))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := ctl.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		var tr struct {
+			AccessToken string `json:"access_token"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&tr)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || tr.AccessToken == "" {
+			return nil, fmt.Errorf("issue a token for %s: HTTP %d %v", id, resp.StatusCode, err)
+		}
+		out = append(out, tr.AccessToken)
+	}
+	return out, nil
+}
+
+func getJSON(ctl *http.Client, u string, v any) error {
+	resp, err := ctl.Get(u)
+	if err != nil {
+		return err
+	}
+	return decodeResponse(resp, v)
+}
+
+func postJSON(ctl *http.Client, u string, v any) error {
+	resp, err := ctl.Post(u, "application/x-www-form-urlencoded", nil)
+	if err != nil {
+		return err
+	}
+	return decodeResponse(resp, v)
+}
+
+func decodeResponse(resp *http.Response, v any) error {
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return fmt.Errorf("%s: HTTP %d: %s", resp.Request.URL.Path, resp.StatusCode, b)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// loadAvg returns /proc/loadavg's first three fields, or "".
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
