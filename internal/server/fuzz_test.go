@@ -72,7 +72,8 @@ func FuzzAuthorizeRequest(f *testing.F) {
 			if q.Has("code") == q.Has("error") {
 				t.Fatalf("exactly one of code and error must be present: %q", loc)
 			}
-			if sent, _ := url.ParseQuery(raw); sent != nil && len(sent["state"]) == 1 && sent.Get("state") != q.Get("state") {
+			// Compare with what was sent: the client drops a "#..." tail.
+			if sent, _ := url.ParseQuery(req.URL.RawQuery); sent != nil && len(sent["state"]) == 1 && sent.Get("state") != q.Get("state") {
 				t.Fatalf("state %q came back as %q", sent.Get("state"), q.Get("state"))
 			}
 		default:
