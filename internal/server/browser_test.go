@@ -118,8 +118,23 @@ func TestBrowser_CodeFlowThroughRealPages(t *testing.T) {
 			if tok.Extra("scope") != "notes.read offline_access" {
 				t.Fatalf("scope %v: the unticked scope must not be granted", tok.Extra("scope"))
 			}
-			if _, err := refresh(context.Background(), conf, tok.RefreshToken); err != nil {
+			tok2, err := refresh(context.Background(), conf, tok.RefreshToken)
+			if err != nil {
 				t.Fatalf("refresh: %v", err)
+			}
+
+			// The user revokes the app on the account page, in the browser.
+			err = chromedp.Do(steps,
+				chromedp.Navigate(e.issuer+"/account"),
+				chromedp.WaitVisible(chromedp.CSS(`button[aria-label="Revoke access of Notes for phone"]`)),
+				chromedp.Click(chromedp.CSS(`button[aria-label="Revoke access of Notes for phone"]`)),
+				chromedp.WaitVisible(chromedp.CSS(`.notice`)),
+			)
+			if err != nil {
+				t.Fatalf("revoke on the account page: %v", err)
+			}
+			if _, err := refresh(context.Background(), conf, tok2.RefreshToken); oauthErrorCode(err) != "invalid_grant" {
+				t.Fatalf("refresh after the user revoked the app: %v", err)
 			}
 		})
 	}

@@ -17,12 +17,17 @@ type loginData struct {
 	Title, ClientName, Message, CSRF, Request, Username string
 }
 
+// loginForm shows the sign-in page: for a pending authorization request,
+// or, without one, for the user's own account page.
 func (pg *Pages) loginForm(w http.ResponseWriter, r *http.Request) {
 	browser := pg.sessions.Browser(w, r)
-	pd, e := pg.oauth.LoadPending(r.Context(), r.URL.Query().Get("request"), browser)
-	if e != nil {
-		pg.ErrorPage(w, r, e)
-		return
+	var pd oauth.Pending
+	if id := r.URL.Query().Get("request"); id != "" {
+		var e *oauth.Error
+		if pd, e = pg.oauth.LoadPending(r.Context(), id, browser); e != nil {
+			pg.ErrorPage(w, r, e)
+			return
+		}
 	}
 	pg.showLogin(w, r, http.StatusOK, pd, browser, "", "")
 }
@@ -40,10 +45,13 @@ func (pg *Pages) login(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	pd, e := pg.oauth.LoadPending(ctx, formValue(r, "request"), browser)
-	if e != nil {
-		pg.ErrorPage(w, r, e)
-		return
+	var pd oauth.Pending
+	if id := formValue(r, "request"); id != "" {
+		var e *oauth.Error
+		if pd, e = pg.oauth.LoadPending(ctx, id, browser); e != nil {
+			pg.ErrorPage(w, r, e)
+			return
+		}
 	}
 	username, password := formValue(r, "username"), formValue(r, "password")
 	user, err := pg.oauth.Passwords.Check(ctx, username, password, oauth.ClientAddress(r))
@@ -67,6 +75,11 @@ func (pg *Pages) login(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		pg.logger.ErrorContext(ctx, "create session", "err", err)
 		pg.ErrorPage(w, r, oauth.TemporarilyUnavailable())
+		return
+	}
+	if pd.Request.ID == "" {
+		pg.logger.InfoContext(ctx, "signed in", "user_id", user.ID)
+		oauth.RedirectBrowser(w, r, AccountPath)
 		return
 	}
 	if e := pg.oauth.SetUser(ctx, &pd, user.ID, sess.AuthTime); e != nil {

@@ -69,6 +69,9 @@ func (pg *Pages) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /login", pg.login)
 	mux.HandleFunc("GET /consent", pg.consentForm)
 	mux.HandleFunc("POST /consent", pg.consent)
+	mux.HandleFunc("GET "+AccountPath, pg.account)
+	mux.HandleFunc("POST "+AccountPath+"/revoke", pg.revoke)
+	mux.HandleFunc("POST /logout", pg.logout)
 	if pg.dev {
 		mux.HandleFunc("GET /dev/callback", pg.devCallback)
 	}

@@ -47,6 +47,8 @@ func FuzzPagesEscapeInput(f *testing.F) {
 			render(t, "consent", consentData{Title: "Allow", ClientName: in, User: in, RedirectHost: in, CSRF: in, Request: in,
 				Scopes: []scopeItem{{Name: in, Description: in}}, Lifetimes: []lifetimeItem{{Value: in, Label: in}}}),
 			render(t, "login", loginData{Title: "Sign in", ClientName: in, Message: in, CSRF: in, Request: in, Username: in}),
+			render(t, "account", accountData{Title: "Apps", Username: in, Message: in, CSRF: in, LogoutCSRF: in,
+				Apps: []appItem{{GrantID: in, ClientName: in, Granted: in, Until: in, Scopes: []scopeItem{{Name: in, Description: in}}}}}),
 		}
 	}
 	f.Fuzz(func(t *testing.T, in string) {

@@ -1,0 +1,129 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// AccountPath is the page where users see and revoke what apps may do.
+const AccountPath = "/account"
+
+type appItem struct {
+	GrantID, ClientName, Granted, Until string
+	Scopes                              []scopeItem
+}
+
+type accountData struct {
+	Title, Username, Message, CSRF, LogoutCSRF string
+	Apps                                       []appItem
+}
+
+// signedIn returns the browser's session, or sends the browser to sign in.
+func (pg *Pages) signedIn(w http.ResponseWriter, r *http.Request) (store.Session, bool) {
+	sess, err := pg.sessions.Current(r.Context(), r)
+	if errors.Is(err, session.ErrNoSession) {
+		oauth.RedirectBrowser(w, r, oauth.LoginPath)
+		return sess, false
+	}
+	if err != nil {
+		pg.logger.ErrorContext(r.Context(), "get session", "err", err)
+		pg.ErrorPage(w, r, oauth.TemporarilyUnavailable())
+		return sess, false
+	}
+	return sess, true
+}
+
+// account lists the apps the user granted access to, each with what it may
+// do and until when, and a button to revoke it: the seeds' "revoke one app
+// without changing the password".
+func (pg *Pages) account(w http.ResponseWriter, r *http.Request) {
+	sess, ok := pg.signedIn(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	user, err := pg.users.GetUser(ctx, sess.UserID)
+	if err == nil {
+		var grants []store.Grant
+		if grants, err = pg.oauth.Store.ListGrantsByUser(ctx, sess.UserID); err == nil {
+			browser := pg.sessions.Browser(w, r)
+			data := accountData{
+				Title: "Your apps", Username: user.Username,
+				CSRF: pg.sessions.CSRFToken(browser, "account"), LogoutCSRF: pg.sessions.CSRFToken(browser, "logout"),
+			}
+			if r.URL.Query().Get("revoked") != "" {
+				data.Message = "Access revoked."
+			}
+			now := pg.now()
+			for _, g := range grants {
+				if !g.Active(now) {
+					continue
+				}
+				data.Apps = append(data.Apps, pg.appItem(r, g))
+			}
+			pg.render(w, r, http.StatusOK, "account", data)
+			return
+		}
+	}
+	pg.logger.ErrorContext(ctx, "account page", "err", err)
+	pg.ErrorPage(w, r, oauth.TemporarilyUnavailable())
+}
+
+func (pg *Pages) appItem(r *http.Request, g store.Grant) appItem {
+	item := appItem{GrantID: g.ID, ClientName: g.ClientID, Granted: g.CreatedAt.Format("2 January 2006"), Until: "until you revoke it"}
+	if c, err := pg.oauth.Store.GetClient(r.Context(), g.ClientID); err == nil {
+		item.ClientName = c.Name
+	}
+	if !g.ExpiresAt.IsZero() {
+		item.Until = "until " + g.ExpiresAt.Format(time.DateTime) + " UTC"
+	}
+	for _, s := range g.Scopes {
+		item.Scopes = append(item.Scopes, scopeItem{Name: s, Description: pg.oauth.Scopes.Description(s)})
+	}
+	return item
+}
+
+// revoke revokes one of the user's grants and every token issued under it.
+func (pg *Pages) revoke(w http.ResponseWriter, r *http.Request) {
+	if _, ok := pg.postedForm(w, r, "account"); !ok {
+		return
+	}
+	sess, ok := pg.signedIn(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	g, err := pg.oauth.Store.GetGrant(ctx, formValue(r, "grant"))
+	if errors.Is(err, store.ErrNotFound) || err == nil && g.UserID != sess.UserID {
+		pg.ErrorPage(w, r, oauth.InvalidRequest("no such app on your account"))
+		return
+	}
+	if err == nil {
+		err = pg.oauth.Store.RevokeGrant(ctx, g.ID, pg.now())
+	}
+	if err != nil {
+		pg.logger.ErrorContext(ctx, "revoke grant", "err", err)
+		pg.ErrorPage(w, r, oauth.TemporarilyUnavailable())
+		return
+	}
+	pg.logger.InfoContext(ctx, "grant revoked by its user", "user_id", sess.UserID, "client_id", g.ClientID, "grant_id", g.ID)
+	oauth.RedirectBrowser(w, r, AccountPath+"?revoked=1")
+}
+
+// logout ends the browser's single sign-on session.
+func (pg *Pages) logout(w http.ResponseWriter, r *http.Request) {
+	if _, ok := pg.postedForm(w, r, "logout"); !ok {
+		return
+	}
+	if err := pg.sessions.SignOut(r.Context(), w, r); err != nil {
+		pg.logger.ErrorContext(r.Context(), "sign out", "err", err)
+		pg.ErrorPage(w, r, oauth.TemporarilyUnavailable())
+		return
+	}
+	oauth.RedirectBrowser(w, r, "/")
+}
