@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
@@ -27,6 +28,7 @@ type clientCredentials struct {
 	id       string
 	secret   string // the client secret, or the client assertion
 	endpoint string // URL of the endpoint called, an acceptable assertion aud
+	address  string // the caller's network address, for throttling
 }
 
 // readClientCredentials extracts the client's credentials from the
@@ -133,10 +135,34 @@ func parseBasic(h string) (id, sec string, e *Error) {
 	return id, sec, nil
 }
 
+// Limits on guessing client secrets (RFC 6749 §2.3.1: the server "MUST
+// protect any endpoint utilizing it against brute force attacks"): failed
+// authentications per client id and address. Successes cost one map lookup.
+const (
+	clientAuthFailures = 20
+	clientAuthWindow   = time.Minute
+)
+
 // authenticateClient checks the presented credentials against the client's
 // registration: confidential clients must prove their secret (compared in
-// constant time), public clients must not send one.
+// constant time), public clients must not send one. After 20 failures in a
+// minute for one client id from one address, further attempts from there
+// are refused with 429 before any check.
 func (p *Provider) authenticateClient(ctx context.Context, cred clientCredentials) (store.Client, *Error) {
+	key := cred.id + "\x00" + cred.address
+	now := p.Now()
+	if over, wait := p.clientFailures.Exceeded(key, now); over {
+		return store.Client{}, &Error{Code: "invalid_client", Status: http.StatusTooManyRequests,
+			Description: "too many failed client authentications; retry later", RetryAfter: int(wait/time.Second) + 1}
+	}
+	client, e := p.checkClient(ctx, cred)
+	if e != nil && e.Code == "invalid_client" {
+		p.clientFailures.Reserve(key, now)
+	}
+	return client, e
+}
+
+func (p *Provider) checkClient(ctx context.Context, cred clientCredentials) (store.Client, *Error) {
 	fail := &Error{Code: "invalid_client", Status: http.StatusUnauthorized, Description: "client authentication failed", basicAuth: cred.method == AuthSecretBasic}
 	client, err := p.clients.Get(ctx, cred.id)
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {

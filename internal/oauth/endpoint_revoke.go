@@ -53,7 +53,7 @@ func (p *Provider) backChannel(w http.ResponseWriter, r *http.Request, confident
 	if e != nil {
 		return store.Client{}, nil, e
 	}
-	cred.endpoint = p.Issuer + r.URL.Path
+	cred.endpoint, cred.address = p.Issuer+r.URL.Path, ClientAddress(r)
 	if confidential && cred.method == AuthNone {
 		return store.Client{}, nil, InvalidClient("client authentication is required")
 	}

@@ -43,11 +43,12 @@ type Provider struct {
 	// (RFC 6749 §4.1.2.1); provided by the web package.
 	ErrorPage func(w http.ResponseWriter, r *http.Request, e *Error)
 
-	grants        map[string]grantHandler
-	clients       *clientCache
-	assertionKeys *assertionKeyCache
-	verified      *verifiedCache
-	metadata      []byte
+	grants         map[string]grantHandler
+	clients        *clientCache
+	assertionKeys  *assertionKeyCache
+	verified       *verifiedCache
+	clientFailures *Throttle
+	metadata       []byte
 }
 
 // AccessTokenSigner signs Latchkey's JWTs (internal/token.Keys).
@@ -62,6 +63,7 @@ func (p *Provider) Init() {
 	p.clients = newClientCache(p.Store, p.Now)
 	p.assertionKeys = newAssertionKeyCache()
 	p.verified = newVerifiedCache()
+	p.clientFailures = NewThrottle(clientAuthFailures, clientAuthWindow, throttleKeys)
 	p.metadata = p.buildMetadata()
 	p.grants = map[string]grantHandler{
 		GrantAuthorizationCode: p.grantAuthorizationCode,

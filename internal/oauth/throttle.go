@@ -53,6 +53,18 @@ func (t *Throttle) Reserve(key string, now time.Time) (bool, time.Duration) {
 	return true, 0
 }
 
+// Exceeded reports, without counting, whether key has used up its window,
+// and how long to wait.
+func (t *Throttle) Exceeded(key string, now time.Time) (bool, time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.entries[key]
+	if !ok || now.Sub(e.start) >= t.window || e.count < t.limit {
+		return false, 0
+	}
+	return true, e.start.Add(t.window).Sub(now)
+}
+
 // Forget clears the key's failures after a success.
 func (t *Throttle) Forget(key string) {
 	t.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
@@ -247,5 +248,42 @@ func TestRFC6749_4_2_ImplicitGrant(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestRFC6749_2_3_1_ClientSecretGuessingIsThrottled: "the authorization
+// server MUST protect any endpoint utilizing it against brute force
+// attacks" (SECURITY.md B2, T7).
+func TestRFC6749_2_3_1_ClientSecretGuessingIsThrottled(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	bad := testClient{id: e.svc.id, secret: "lk_cs_guess"}
+	form := url.Values{"grant_type": {"client_credentials"}}
+	for range 20 {
+		wantError(t, e.postToken(form, &bad, true), 401, "invalid_client")
+	}
+	a := e.postToken(form, &bad, true)
+	wantError(t, a, http.StatusTooManyRequests, "invalid_client")
+	if a.header.Get("Retry-After") == "" {
+		t.Fatal("429 without Retry-After")
+	}
+	// Refused before any check, even with the right secret, from here...
+	wantError(t, e.postToken(form, &e.svc, true), http.StatusTooManyRequests, "invalid_client")
+	wantError(t, e.postTo("/introspect", url.Values{"token": {"x"}}, &e.svc), http.StatusTooManyRequests, "invalid_client")
+	// ...but not from another address, and not for another client.
+	req := e.formRequest("/token", form, &e.svc)
+	resp, err := fromAddress("127.0.0.3").Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readBody(t, resp); resp.StatusCode != 200 {
+		t.Fatalf("from another address: %d %s", resp.StatusCode, body)
+	}
+	if a := e.postToken(form, &e.opaque, true); a.status != 200 {
+		t.Fatalf("another client: %v", a.body)
+	}
+	// The window ends.
+	e.clock.Advance(time.Minute + time.Second)
+	if a := e.postToken(form, &e.svc, true); a.status != 200 {
+		t.Fatalf("after the window: %v", a.body)
 	}
 }
