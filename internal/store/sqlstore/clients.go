@@ -84,19 +84,8 @@ func (db *DB) GetClient(ctx context.Context, id string) (store.Client, error) {
 // ListClients returns every client ordered by id (byte order).
 func (db *DB) ListClients(ctx context.Context) ([]store.Client, error) {
 	rows, err := db.query(ctx, db.read, "SELECT "+clientColumns+" FROM clients ORDER BY id")
+	out, err := collect(rows, err, scanClient)
 	if err != nil {
-		return nil, fmt.Errorf("list clients: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Client
-	for rows.Next() {
-		c, err := scanClient(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list clients: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list clients: %w", err)
 	}
 	return out, nil

@@ -98,19 +98,8 @@ func (db *DB) ListGrantsByUser(ctx context.Context, userID string) ([]store.Gran
 		return nil, nil
 	}
 	rows, err := db.query(ctx, db.read, "SELECT "+grantColumns+" FROM grants WHERE user_id = "+db.d.arg(1)+grantOrder, userID)
+	out, err := collect(rows, err, scanGrant)
 	if err != nil {
-		return nil, fmt.Errorf("list grants: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Grant
-	for rows.Next() {
-		g, err := scanGrant(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list grants: %w", err)
-		}
-		out = append(out, g)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list grants: %w", err)
 	}
 	return out, nil

@@ -39,19 +39,8 @@ func (db *DB) CreateSigningKey(ctx context.Context, k store.SigningKey) error {
 // byte order.
 func (db *DB) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
 	rows, err := db.query(ctx, db.read, "SELECT "+signingKeyColumns+" FROM signing_keys ORDER BY active_at DESC NULLS LAST, id")
+	out, err := collect(rows, err, scanSigningKey)
 	if err != nil {
-		return nil, fmt.Errorf("list signing keys: %w", err)
-	}
-	defer rows.Close()
-	var out []store.SigningKey
-	for rows.Next() {
-		k, err := scanSigningKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list signing keys: %w", err)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list signing keys: %w", err)
 	}
 	return out, nil

@@ -70,19 +70,8 @@ func (db *DB) getUser(ctx context.Context, op, column, key string) (store.User, 
 // ListUsers returns every user ordered by username (byte order).
 func (db *DB) ListUsers(ctx context.Context) ([]store.User, error) {
 	rows, err := db.query(ctx, db.read, "SELECT "+userColumns+" FROM users ORDER BY username")
+	out, err := collect(rows, err, scanUser)
 	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	defer rows.Close()
-	var out []store.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	return out, nil

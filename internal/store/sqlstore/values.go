@@ -13,6 +13,24 @@ type rowScanner interface {
 	Scan(dest ...any) error
 }
 
+// collect scans every row of a query (run as rows, err) with scan, and
+// closes the rows.
+func collect[T any](rows *sql.Rows, err error, scan func(rowScanner) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // timeColumn scans a time column of either backend into a time.Time:
 // SQLite's INTEGER unix microseconds, PostgreSQL's timestamptz, NULL as the
 // zero time. Results are always UTC.
