@@ -48,60 +48,60 @@ func (d Redirect) ErrorLocation(issuer string, e *Error) string {
 	return d.Location(issuer, url.Values{"error": {e.Code}, "error_description": {e.Description}})
 }
 
-// authorizeRequest checks an authorization request (RFC 6749 §4.1.1).
+// authorizeRequest checks an authorization request (RFC 6749 §4.1.1) and
+// returns it, not yet stored, with its client.
 // When client_id or redirect_uri cannot be trusted it returns an error and a
 // nil Redirect: the caller shows an error page and MUST NOT redirect
 // (§4.1.2.1). Every later error comes with the Redirect to send it to.
-func (p *Provider) authorizeRequest(ctx context.Context, q params) (store.AuthRequest, *Redirect, *Error) {
-	var req store.AuthRequest
+func (p *Provider) authorizeRequest(ctx context.Context, q params) (Pending, *Redirect, *Error) {
 	clientID := q["client_id"]
 	if clientID == "" {
-		return req, nil, InvalidRequest("client_id is missing")
+		return Pending{}, nil, InvalidRequest("client_id is missing")
 	}
 	client, err := p.Store.GetClient(ctx, clientID)
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
-		return req, nil, InvalidRequest("unknown client")
+		return Pending{}, nil, InvalidRequest("unknown client")
 	}
 	if err != nil {
-		return req, nil, p.storeError(ctx, "get client", err)
+		return Pending{}, nil, p.storeError(ctx, "get client", err)
 	}
 	redirectURI, given := q["redirect_uri"]
 	switch {
 	case given && !MatchRedirectURI(client.RedirectURIs, redirectURI):
-		return req, nil, InvalidRequest("redirect_uri is not registered for this client")
+		return Pending{}, nil, InvalidRequest("redirect_uri is not registered for this client")
 	case !given && len(client.RedirectURIs) != 1:
 		// RFC 6749 §3.1.2.3: with several registered URIs the request MUST name one.
-		return req, nil, InvalidRequest("redirect_uri is missing")
+		return Pending{}, nil, InvalidRequest("redirect_uri is missing")
 	case !given:
 		redirectURI = client.RedirectURIs[0]
 	}
 	to := &Redirect{URI: redirectURI, State: q["state"]}
 	if len(to.State) > maxStateLen {
 		to.State = ""
-		return req, to, InvalidRequest("state is longer than %d characters", maxStateLen)
+		return Pending{Client: client}, to, InvalidRequest("state is longer than %d characters", maxStateLen)
 	}
 
 	rt := q["response_type"]
 	switch rt {
 	case "":
-		return req, to, InvalidRequest("response_type is missing")
+		return Pending{Client: client}, to, InvalidRequest("response_type is missing")
 	case "code":
 		if !AllowsGrant(client, GrantAuthorizationCode) {
-			return req, to, UnauthorizedClient("this client may not use the authorization code grant")
+			return Pending{Client: client}, to, UnauthorizedClient("this client may not use the authorization code grant")
 		}
 	case "token":
 		// RFC 6749 §4.2.2.1: from here on errors travel in the fragment.
 		to.Fragment = true
 		if !AllowsGrant(client, GrantImplicit) {
-			return req, to, UnauthorizedClient("this client may not use the implicit grant")
+			return Pending{Client: client}, to, UnauthorizedClient("this client may not use the implicit grant")
 		}
 	default:
-		return req, to, UnsupportedResponseType("response_type must be code or token")
+		return Pending{Client: client}, to, UnsupportedResponseType("response_type must be code or token")
 	}
 
 	scopes, e := p.requestedScopes(client, q["scope"])
 	if e != nil {
-		return req, to, e
+		return Pending{Client: client}, to, e
 	}
 
 	challenge, method := q["code_challenge"], q["code_challenge_method"]
@@ -110,18 +110,18 @@ func (p *Provider) authorizeRequest(ctx context.Context, q params) (store.AuthRe
 		// PKCE protects a code; the implicit grant has none.
 		challenge, method = "", ""
 	case challenge == "" && method != "":
-		return req, to, InvalidRequest("code_challenge_method without code_challenge")
+		return Pending{Client: client}, to, InvalidRequest("code_challenge_method without code_challenge")
 	case challenge == "" && client.Public:
 		// RFC 9700 §2.1.1: public clients MUST use PKCE.
-		return req, to, InvalidRequest("PKCE is required for public clients (code_challenge with S256)")
+		return Pending{Client: client}, to, InvalidRequest("PKCE is required for public clients (code_challenge with S256)")
 	case challenge != "" && method != pkceS256:
-		return req, to, InvalidRequest("code_challenge_method must be S256 (plain is not supported)")
+		return Pending{Client: client}, to, InvalidRequest("code_challenge_method must be S256 (plain is not supported)")
 	case challenge != "" && !validChallenge(challenge):
-		return req, to, InvalidRequest("code_challenge is not a base64url SHA-256 value")
+		return Pending{Client: client}, to, InvalidRequest("code_challenge is not a base64url SHA-256 value")
 	}
 
 	now := p.Now()
-	req = store.AuthRequest{
+	req := store.AuthRequest{
 		ID:                  string(secret.New(secret.PrefixAuthRequest)),
 		ClientID:            client.ID,
 		RedirectURI:         redirectURI,
@@ -135,7 +135,7 @@ func (p *Provider) authorizeRequest(ctx context.Context, q params) (store.AuthRe
 		CreatedAt:           now,
 		ExpiresAt:           now.Add(p.AuthRequestTTL),
 	}
-	return req, to, nil
+	return Pending{Request: req, Client: client}, to, nil
 }
 
 // requestedScopes parses the scope parameter and checks it against the

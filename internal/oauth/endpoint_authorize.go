@@ -43,7 +43,7 @@ func (p *Provider) HandleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	req, to, e := p.authorizeRequest(ctx, q)
+	pd, to, e := p.authorizeRequest(ctx, q)
 	if e == nil && dup != "" {
 		e = duplicated(dup)
 	}
@@ -52,13 +52,13 @@ func (p *Provider) HandleAuthorize(w http.ResponseWriter, r *http.Request) {
 			p.ErrorPage(w, r, e)
 			return
 		}
-		p.Logger.InfoContext(ctx, "authorization request refused", "client_id", req.ClientID, "error", e.Code, "description", e.Description)
+		p.Logger.InfoContext(ctx, "authorization request refused", "client_id", pd.Client.ID, "error", e.Code, "description", e.Description)
 		RedirectBrowser(w, r, to.ErrorLocation(p.Issuer, e))
 		return
 	}
 
-	browser := p.Sessions.Browser(w, r)
-	req.BrowserHash = secret.Hash(browser)
+	req := &pd.Request
+	req.BrowserHash = secret.Hash(p.Sessions.Browser(w, r))
 	sess, err := p.Sessions.Current(ctx, r)
 	signedIn := err == nil
 	if err != nil && !errors.Is(err, session.ErrNoSession) {
@@ -68,17 +68,12 @@ func (p *Provider) HandleAuthorize(w http.ResponseWriter, r *http.Request) {
 	if signedIn {
 		req.UserID, req.AuthTime = sess.UserID, sess.AuthTime
 	}
-	if err := p.Store.CreateAuthRequest(ctx, req); err != nil {
+	if err := p.Store.CreateAuthRequest(ctx, *req); err != nil {
 		p.ErrorPage(w, r, p.storeError(ctx, "create auth request", err))
 		return
 	}
 	next := LoginPath
 	if signedIn {
-		pd, e := p.LoadPending(ctx, req.ID, browser)
-		if e != nil {
-			p.ErrorPage(w, r, e)
-			return
-		}
 		loc, done, e := p.AutoApprove(ctx, pd)
 		if e != nil {
 			p.ErrorPage(w, r, e)
