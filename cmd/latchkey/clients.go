@@ -89,6 +89,17 @@ type clientFlags struct {
 	authMethod      string
 	jwks            string
 	jwksURI         string
+
+	// OpenID Connect and platform metadata.
+	postLogoutRedirectURIs []string
+	backchannelLogoutURI   string
+	frontchannelLogoutURI  string
+	initiateLoginURI       string
+	logoURI                string
+	clientURI              string
+	description            string
+	firstParty             bool
+	idTokenAlg             string
 }
 
 // keyAuth reports whether the flags register a private_key_jwt client,
@@ -126,6 +137,47 @@ func (f *clientFlags) register(fs *pflag.FlagSet, update bool) {
 	fs.StringVar(&f.authMethod, "auth-method", "", "token endpoint auth `METHOD`: client_secret_basic, client_secret_post or private_key_jwt (default: either secret method)")
 	fs.StringVar(&f.jwks, "jwks", "", "the client's public JWK Set for private_key_jwt: inline `JSON` or @FILE")
 	fs.StringVar(&f.jwksURI, "jwks-uri", "", "where to fetch the client's JWK Set for private_key_jwt (`URL`, https)")
+	fs.StringArrayVar(&f.postLogoutRedirectURIs, "post-logout-redirect-uri", nil,
+		"`URI` the app may ask to return to after signing out (repeatable; rules of redirect URIs)"+replaces)
+	fs.StringVar(&f.backchannelLogoutURI, "backchannel-logout-uri", "", "`URI` that receives logout tokens (OpenID Back-Channel Logout; https)")
+	fs.StringVar(&f.frontchannelLogoutURI, "frontchannel-logout-uri", "", "`URI` loaded in an iframe at logout (OpenID Front-Channel Logout; https)")
+	fs.StringVar(&f.initiateLoginURI, "initiate-login-uri", "", "`URI` that starts a sign-in at the app (linked from the portal; https)")
+	fs.StringVar(&f.logoURI, "logo-uri", "", "`URI` of the app's logo (https)")
+	fs.StringVar(&f.clientURI, "client-uri", "", "`URI` of the app's home page (https)")
+	fs.StringVar(&f.description, "description", "", "`TEXT` describing the app (at most 1000 characters)")
+	fs.BoolVar(&f.firstParty, "first-party", false, "an application of the platform itself: its consent is implied (never for a public client)")
+	fs.StringVar(&f.idTokenAlg, "id-token-alg", "", "`ALG` that signs the app's ID tokens: RS256, ES256 or EdDSA (empty: RS256)")
+}
+
+// applyOpenID sets the OpenID Connect and platform fields of c from the
+// flags: all of them (create), or only those given (update, changed != nil).
+func (f *clientFlags) applyOpenID(c *store.Client, changed func(name string) bool) {
+	if changed == nil {
+		changed = func(string) bool { return true }
+	}
+	if changed("post-logout-redirect-uri") {
+		c.PostLogoutRedirectURIs = cleanList(f.postLogoutRedirectURIs, false)
+	}
+	for _, s := range []struct {
+		flag  string
+		value string
+		field *string
+	}{
+		{"backchannel-logout-uri", f.backchannelLogoutURI, &c.BackchannelLogoutURI},
+		{"frontchannel-logout-uri", f.frontchannelLogoutURI, &c.FrontchannelLogoutURI},
+		{"initiate-login-uri", f.initiateLoginURI, &c.InitiateLoginURI},
+		{"logo-uri", f.logoURI, &c.LogoURI},
+		{"client-uri", f.clientURI, &c.ClientURI},
+		{"description", f.description, &c.Description},
+		{"id-token-alg", f.idTokenAlg, &c.IDTokenAlg},
+	} {
+		if changed(s.flag) {
+			*s.field = strings.TrimSpace(s.value)
+		}
+	}
+	if changed("first-party") {
+		c.FirstParty = f.firstParty
+	}
 }
 
 // cleanList drops empty entries; for scopes it also splits on spaces, as in
@@ -181,6 +233,7 @@ func (a *app) clientsCreateCommand(m *manageCmd) *cobra.Command {
 				TokenEndpointAuthMethod: f.authMethod,
 				JWKSURI:                 f.jwksURI,
 			}
+			f.applyOpenID(&c, nil)
 			jwks, err := readJWKS(f.jwks)
 			if err != nil {
 				return err
@@ -294,7 +347,8 @@ func (a *app) clientsUpdateCommand(m *manageCmd) *cobra.Command {
 		Use:   "update CLIENT_ID [flags]",
 		Short: "Change a client; only the flags given change, and lists given replace the old ones",
 		Long: `Change a client; only the flags given change, and a list flag given
-(--redirect-uri, --grant-type, --scope) replaces the whole list.
+(--redirect-uri, --grant-type, --scope, --post-logout-redirect-uri)
+replaces the whole list; a text flag given as "" clears it.
 --public drops the secret; --public=false on a public client makes it
 confidential with a new generated secret (shown once) unless --secret is given.`,
 		Args: wantArgs("CLIENT_ID"),
@@ -347,6 +401,7 @@ confidential with a new generated secret (shown once) unless --secret is given.`
 				if fl.Changed("jwks-uri") {
 					c.JWKSURI = f.jwksURI
 				}
+				f.applyOpenID(&c, fl.Changed)
 				generate := false
 				if fl.Changed("public") {
 					switch {

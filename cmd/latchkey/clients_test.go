@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"errors"
+	"log/slog"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -29,11 +33,12 @@ func TestClientsRoundTrip(t *testing.T) {
 	}
 	want := clientView{
 		ClientID: created.ClientID, ClientSecret: created.ClientSecret, Name: "Cloud Print", SecretStorage: "sha256",
-		RedirectURIs:   []string{"https://print.example.com/cb", "http://127.0.0.1/cb"},
-		GrantTypes:     []string{"authorization_code", "refresh_token"},
-		Scopes:         []string{"openid", "profile", "notes.read"},
-		AccessTokenTTL: "10m0s",
-		CreatedAt:      created.CreatedAt, UpdatedAt: created.UpdatedAt,
+		RedirectURIs:           []string{"https://print.example.com/cb", "http://127.0.0.1/cb"},
+		GrantTypes:             []string{"authorization_code", "refresh_token"},
+		Scopes:                 []string{"openid", "profile", "notes.read"},
+		AccessTokenTTL:         "10m0s",
+		PostLogoutRedirectURIs: []string{},
+		CreatedAt:              created.CreatedAt, UpdatedAt: created.UpdatedAt,
 	}
 	if !reflect.DeepEqual(created, want) {
 		t.Errorf("create printed\n%+v\nwant\n%+v", created, want)
@@ -289,4 +294,276 @@ func TestClientsScopeRegistryFromConfig(t *testing.T) {
 	if !strings.Contains(msg, `unknown scope "openid"`) {
 		t.Errorf("the configured registry was not used: %q", msg)
 	}
+}
+
+func TestClientsOpenIDFlags(t *testing.T) {
+	db, path := tempDB(t)
+	var created clientView
+	mustRunJSON(t, &created, "clients", "create", "--id", "notes", db,
+		"--name", "Notes",
+		"--redirect-uri", "https://notes.example.com/cb",
+		"--post-logout-redirect-uri", "https://notes.example.com/bye",
+		"--post-logout-redirect-uri", "http://127.0.0.1/bye",
+		"--backchannel-logout-uri", "https://notes.example.com/bc",
+		"--frontchannel-logout-uri", "https://notes.example.com/fc",
+		"--initiate-login-uri", "https://notes.example.com/login",
+		"--logo-uri", "https://cdn.example.com/notes.png",
+		"--client-uri", "https://notes.example.com/",
+		"--description", "Your notes, on every device",
+		"--first-party",
+		"--id-token-alg", "ES256")
+	want := store.Client{
+		ID: "notes", Name: "Notes",
+		RedirectURIs:           []string{"https://notes.example.com/cb"},
+		GrantTypes:             []string{"authorization_code", "refresh_token"},
+		PostLogoutRedirectURIs: []string{"https://notes.example.com/bye", "http://127.0.0.1/bye"},
+		BackchannelLogoutURI:   "https://notes.example.com/bc",
+		FrontchannelLogoutURI:  "https://notes.example.com/fc",
+		InitiateLoginURI:       "https://notes.example.com/login",
+		LogoURI:                "https://cdn.example.com/notes.png",
+		ClientURI:              "https://notes.example.com/",
+		Description:            "Your notes, on every device",
+		FirstParty:             true,
+		IDTokenAlg:             "ES256",
+		CreatedAt:              created.CreatedAt,
+		UpdatedAt:              created.UpdatedAt,
+	}
+	wantView := newClientView(want, created.ClientSecret)
+	wantView.SecretStorage = "sha256"
+	if !reflect.DeepEqual(created, wantView) {
+		t.Errorf("create printed\n%+v\nwant\n%+v", created, wantView)
+	}
+	stored := func() store.Client {
+		t.Helper()
+		c, err := openDB(t, path).GetClient(t.Context(), "notes")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if c := stored(); !reflect.DeepEqual(newClientView(c, ""), newClientView(withStored(want, c), "")) {
+		t.Errorf("stored %+v\nwant %+v", c, want)
+	}
+
+	t.Run("get_and_list_show_them", func(t *testing.T) {
+		var got clientView
+		mustRunJSON(t, &got, "clients", "get", "notes", db)
+		wantView := wantView
+		wantView.ClientSecret = ""
+		if !reflect.DeepEqual(got, wantView) {
+			t.Errorf("get printed\n%+v\nwant\n%+v", got, wantView)
+		}
+		var list []clientView
+		mustRunJSON(t, &list, "clients", "list", db)
+		if len(list) != 1 || !reflect.DeepEqual(list[0], wantView) {
+			t.Errorf("list = %+v", list)
+		}
+		text := mustRun(t, "", "clients", "get", "notes", db)
+		for _, w := range []string{
+			"first-party (consent implied)", "Your notes, on every device",
+			"https://notes.example.com/bye", "http://127.0.0.1/bye",
+			"Back-channel logout URI:", "https://notes.example.com/bc",
+			"Front-channel logout URI:", "https://notes.example.com/fc",
+			"Initiate login URI:", "https://notes.example.com/login",
+			"Logo URI:", "https://cdn.example.com/notes.png",
+			"Client URI:", "ID token algorithm:", "ES256",
+		} {
+			if !strings.Contains(text, w) {
+				t.Errorf("text get lacks %q:\n%s", w, text)
+			}
+		}
+		if text := mustRun(t, "", "clients", "list", db); !strings.Contains(text, "confidential,first-party") {
+			t.Errorf("text list does not show first-party:\n%s", text)
+		}
+	})
+
+	t.Run("update_changes_only_given_flags", func(t *testing.T) {
+		var got clientView
+		mustRunJSON(t, &got, "clients", "update", "notes", "--name", "Notes 2", db)
+		if !reflect.DeepEqual(got.PostLogoutRedirectURIs, want.PostLogoutRedirectURIs) || got.BackchannelLogoutURI != want.BackchannelLogoutURI ||
+			got.Description != want.Description || !got.FirstParty || got.IDTokenAlg != "ES256" || got.LogoURI != want.LogoURI {
+			t.Errorf("update --name changed OpenID fields: %+v", got)
+		}
+
+		mustRunJSON(t, &got, "clients", "update", "notes", db,
+			"--description", "Notes, rewritten", "--post-logout-redirect-uri", "https://notes.example.com/signed-out")
+		want.Name = "Notes 2"
+		want.Description = "Notes, rewritten"
+		want.PostLogoutRedirectURIs = []string{"https://notes.example.com/signed-out"}
+		if c := stored(); !reflect.DeepEqual(newClientView(c, ""), newClientView(withStored(want, c), "")) {
+			t.Errorf("after update: stored %+v\nwant %+v", c, want)
+		}
+
+		// "" clears a text or list field; --first-party=false and an empty
+		// --id-token-alg go back to the defaults.
+		mustRunJSON(t, &got, "clients", "update", "notes", db,
+			"--post-logout-redirect-uri", "", "--backchannel-logout-uri", "", "--frontchannel-logout-uri", "",
+			"--initiate-login-uri", "", "--logo-uri", "", "--client-uri", "", "--description", "",
+			"--first-party=false", "--id-token-alg", "")
+		c := stored()
+		if c.PostLogoutRedirectURIs != nil || c.BackchannelLogoutURI != "" || c.FrontchannelLogoutURI != "" || c.InitiateLoginURI != "" ||
+			c.LogoURI != "" || c.ClientURI != "" || c.Description != "" || c.FirstParty || c.IDTokenAlg != "" {
+			t.Errorf("update did not clear the OpenID fields: %+v", c)
+		}
+		if c.Name != "Notes 2" || !slices.Equal(c.RedirectURIs, want.RedirectURIs) || !c.CreatedAt.Equal(created.CreatedAt) {
+			t.Errorf("update changed what was not given: %+v", c)
+		}
+		if !strings.Contains(mustRun(t, "", "clients", "get", "notes", db), "RS256 (default)") {
+			t.Errorf("text get does not show the default ID token algorithm")
+		}
+
+		mustRunJSON(t, &got, "clients", "update", "notes", "--first-party", db)
+		if !got.FirstParty || !stored().FirstParty {
+			t.Errorf("update --first-party did not apply: %+v", got)
+		}
+	})
+}
+
+// withStored returns want with the secret hash and timestamps of have, for
+// comparing what was stored.
+func withStored(want, have store.Client) store.Client {
+	want.SecretHash, want.CreatedAt, want.UpdatedAt = have.SecretHash, have.CreatedAt, have.UpdatedAt
+	return want
+}
+
+// TestClientsOpenIDValidation needs oauth.ValidateClient to include
+// oauth.ValidateOpenIDClient.
+func TestClientsOpenIDValidation(t *testing.T) {
+	db, path := tempDB(t)
+	msg := mustFail(t, "", "clients", "create", "--id", "bad", db,
+		"--name", "Bad", "--redirect-uri", "https://bad.example/cb",
+		"--post-logout-redirect-uri", "http://bad.example/bye",
+		"--backchannel-logout-uri", "https://bad.example/bc#frag",
+		"--id-token-alg", "HS256",
+		"--description", strings.Repeat("d", 1001))
+	for _, w := range []string{
+		"invalid client:",
+		`post-logout redirect URI "http://bad.example/bye"`,
+		"backchannel_logout_uri: must not contain a fragment",
+		`id_token_alg must be RS256, ES256 or EdDSA, got "HS256"`,
+		"description must be at most 1000 characters",
+	} {
+		if !strings.Contains(msg, w) {
+			t.Errorf("error does not report %q:\n%s", w, msg)
+		}
+	}
+	msg = mustFail(t, "", "clients", "create", "--id", "tv", "--public", "--first-party", db,
+		"--name", "TV", "--grant-type", "urn:ietf:params:oauth:grant-type:device_code")
+	if !strings.Contains(msg, "a public client cannot be first-party: RFC 8252 §8.6") {
+		t.Errorf("public first-party client: %s", msg)
+	}
+	if _, err := openDB(t, path).GetClient(t.Context(), "bad"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("an invalid client was stored: %v", err)
+	}
+
+	// update validates the result, and keeps the client when invalid.
+	mustRun(t, "", "clients", "create", "--id", "web", "--name", "Web", "--redirect-uri", "https://web.example/cb", "--first-party", db)
+	if msg := mustFail(t, "", "clients", "update", "web", "--public", db); !strings.Contains(msg, "cannot be first-party") {
+		t.Errorf("update making a first-party client public: %s", msg)
+	}
+	if msg := mustFail(t, "", "clients", "update", "web", "--logo-uri", "http://cdn.example/logo.png", db); !strings.Contains(msg, "logo_uri: must use https") {
+		t.Errorf("update with an http logo: %s", msg)
+	}
+	c, err := openDB(t, path).GetClient(t.Context(), "web")
+	if err != nil || c.Public || c.LogoURI != "" || !c.FirstParty {
+		t.Errorf("an invalid update was stored: %+v, %v", c, err)
+	}
+}
+
+// TestStaticClientsAndUsersOpenIDFields applies static clients and users
+// from the configuration, as serve does, with every OpenID field.
+func TestStaticClientsAndUsersOpenIDFields(t *testing.T) {
+	_, path := tempDB(t)
+	st := openDB(t, path)
+	ctx := t.Context()
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Clients = []config.Client{{
+		ID: "web", Name: "Web", Secret: "imported-web-secret",
+		RedirectURIs:           []string{"https://web.example.com/cb"},
+		PostLogoutRedirectURIs: []string{"https://web.example.com/bye"},
+		BackchannelLogoutURI:   "https://web.example.com/bc",
+		FrontchannelLogoutURI:  "https://web.example.com/fc",
+		InitiateLoginURI:       "https://web.example.com/login",
+		LogoURI:                "https://cdn.example.com/web.png",
+		ClientURI:              "https://web.example.com/",
+		Description:            "The web app",
+		FirstParty:             true,
+		IDTokenAlg:             "EdDSA",
+	}}
+	cfg.Users = []config.User{{Username: "alice", Password: "alice-password", Email: "alice@example.com", EmailVerified: true}}
+	logs := &bytes.Buffer{}
+	logger := slog.New(slog.NewTextHandler(logs, nil))
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := applyStatic(ctx, st, cfg, now, logger); err != nil {
+		t.Fatal(formatError(err))
+	}
+	c, err := st.GetClient(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := cfg.Clients[0]
+	if !slices.Equal(c.PostLogoutRedirectURIs, cc.PostLogoutRedirectURIs) || c.BackchannelLogoutURI != cc.BackchannelLogoutURI ||
+		c.FrontchannelLogoutURI != cc.FrontchannelLogoutURI || c.InitiateLoginURI != cc.InitiateLoginURI || c.LogoURI != cc.LogoURI ||
+		c.ClientURI != cc.ClientURI || c.Description != cc.Description || !c.FirstParty || c.IDTokenAlg != "EdDSA" {
+		t.Errorf("static client stored as %+v", c)
+	}
+	u, err := st.GetUserByUsername(ctx, "alice")
+	if err != nil || !u.EmailVerified {
+		t.Errorf("static user stored as %+v, %v", u, err)
+	}
+
+	// Applied again unchanged, nothing is written; each field's change is.
+	logs.Reset()
+	if err := applyStatic(ctx, st, cfg, now.Add(time.Hour), logger); err != nil {
+		t.Fatal(formatError(err))
+	}
+	if logs.Len() != 0 {
+		t.Errorf("an unchanged configuration was applied again:\n%s", logs)
+	}
+	for name, change := range map[string]func(c *config.Client){
+		"post_logout_redirect_uris": func(c *config.Client) { c.PostLogoutRedirectURIs = nil },
+		"backchannel_logout_uri":    func(c *config.Client) { c.BackchannelLogoutURI = "https://web.example.com/bc2" },
+		"frontchannel_logout_uri":   func(c *config.Client) { c.FrontchannelLogoutURI = "" },
+		"initiate_login_uri":        func(c *config.Client) { c.InitiateLoginURI = "https://web.example.com/login2" },
+		"logo_uri":                  func(c *config.Client) { c.LogoURI = "https://cdn.example.com/web2.png" },
+		"client_uri":                func(c *config.Client) { c.ClientURI = "https://web.example.com/home" },
+		"description":               func(c *config.Client) { c.Description = "The new web app" },
+		"first_party":               func(c *config.Client) { c.FirstParty = false },
+		"id_token_alg":              func(c *config.Client) { c.IDTokenAlg = "ES256" },
+	} {
+		changed := cfg
+		changed.Clients = []config.Client{cfg.Clients[0]}
+		change(&changed.Clients[0])
+		logs.Reset()
+		if err := applyStatic(ctx, st, changed, now.Add(2*time.Hour), logger); err != nil {
+			t.Fatal(formatError(err))
+		}
+		if !strings.Contains(logs.String(), "static client updated") {
+			t.Errorf("a change of %s was not applied:\n%s", name, logs)
+		}
+		if got, _ := st.GetClient(ctx, "web"); !sameClient(got, staticClientWithHash(changed.Clients[0], got.SecretHash)) {
+			t.Errorf("after a change of %s: stored %+v", name, got)
+		}
+	}
+	unverified := cfg
+	unverified.Users = []config.User{cfg.Users[0]}
+	unverified.Users[0].EmailVerified = false
+	logs.Reset()
+	if err := applyStatic(ctx, st, unverified, now.Add(3*time.Hour), logger); err != nil {
+		t.Fatal(formatError(err))
+	}
+	if u, _ := st.GetUserByUsername(ctx, "alice"); u.EmailVerified || !strings.Contains(logs.String(), "static user updated") {
+		t.Errorf("email_verified: false was not applied: %+v\n%s", u, logs)
+	}
+}
+
+// staticClientWithHash is the client a config entry declares, with the
+// stored secret hash.
+func staticClientWithHash(cc config.Client, hash string) store.Client {
+	c := staticClient(cc)
+	c.SecretHash = hash
+	return c
 }

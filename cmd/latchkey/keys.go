@@ -23,7 +23,12 @@ const defaultPublishDelay = 5 * time.Minute
 func (a *app) keysCommand() *cobra.Command {
 	m := &manageCmd{}
 	cmd := m.groupCommand("keys", "List and rotate the keys that sign tokens")
-	cmd.Long = `List and rotate the keys that sign access tokens.
+	cmd.Long = `List and rotate the keys that sign tokens.
+
+Each algorithm has its own active key: tokens.algorithm (ES256 by default)
+signs access tokens, RS256 signs ID tokens unless a client registered ES256
+or EdDSA. The server generates a key of each algorithm that has none when it
+starts, and each algorithm's key is rotated on its own.
 
 Keys live in the database, their private halves sealed with the system
 secret, so every server sharing the database signs with the same keys and
@@ -65,7 +70,7 @@ func (a *app) listKeys(ctx context.Context, db *sqlstore.DB) ([]keyView, error) 
 
 func writeKeyTable(w io.Writer, views []keyView) error {
 	if len(views) == 0 {
-		_, err := fmt.Fprintln(w, "No signing keys (the server generates one when it starts).")
+		_, err := fmt.Fprintln(w, "No signing keys (the server generates one per algorithm when it starts).")
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -83,8 +88,13 @@ func writeKeyTable(w io.Writer, views []keyView) error {
 func (a *app) keysListCommand(m *manageCmd) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
-		Short: "List signing keys, newest first, with their state: next, active, published or retired",
-		Args:  cobra.NoArgs,
+		Short: "List signing keys by algorithm, newest first, with their state: next, active, published or retired",
+		Long: `List every signing key, grouped by algorithm (RS256, ES256, EdDSA) and
+newest first within each, with its state among the keys of its algorithm:
+next (published, signs from ACTIVE FROM), active (signs that algorithm's
+tokens now), published (a newer key of its algorithm signs; it keeps
+verifying until RETIRE AT) or retired.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.withStore(cmd.Context(), m, func(_ config.Config, db *sqlstore.DB) error {
 				views, err := a.listKeys(cmd.Context(), db)
@@ -112,12 +122,14 @@ func (a *app) keysRotateCommand(m *manageCmd) *cobra.Command {
 	var publishDelay, maxLifetime time.Duration
 	cmd := &cobra.Command{
 		Use:   "rotate [--algorithm ES256|RS256|EdDSA] [--publish-delay D] [--max-token-lifetime D]",
-		Short: "Create a new signing key; older keys retire once their tokens have expired",
-		Long: `Create a new signing key. It is published in the JWKS at once and signs
-after --publish-delay, so that verifiers caching the JWKS fetch it first.
-Every older key keeps verifying, and stays in the JWKS, until
---max-token-lifetime after the new key starts signing: every token it signed
-has expired by then. Keys whose retirement has passed are deleted.
+		Short: "Create a new signing key of one algorithm; its older keys retire once their tokens have expired",
+		Long: `Create a new signing key of --algorithm. It is published in the JWKS at
+once and signs that algorithm's tokens after --publish-delay, so that
+verifiers caching the JWKS fetch it first. Every older key of the same
+algorithm keeps verifying, and stays in the JWKS, until --max-token-lifetime
+after the new key starts signing: every token it signed has expired by then.
+Keys of other algorithms are not touched: rotate each algorithm on its own.
+Keys whose retirement has passed are deleted.
 
 The new key is sealed with the system secret from the configuration (in dev
 mode the generated one beside the database): it must be the servers' secret,
@@ -177,7 +189,7 @@ and rotation refuses to run if it cannot open the existing keys.`,
 			return writeRotation(a.stdout, out, nk.ActiveAt.Add(lifetime))
 		},
 	}
-	cmd.Flags().StringVar(&alg, "algorithm", "", "`ALG` of the new key: ES256, RS256 or EdDSA (default tokens.algorithm of the configuration)")
+	cmd.Flags().StringVar(&alg, "algorithm", "", "`ALG` to rotate: ES256, RS256 or EdDSA (default tokens.algorithm of the configuration, ES256 unless set)")
 	cmd.Flags().DurationVar(&publishDelay, "publish-delay", defaultPublishDelay, "how long the new key is published before it signs")
 	cmd.Flags().DurationVar(&maxLifetime, "max-token-lifetime", 0,
 		"how long older keys keep verifying after the new key signs (default: the longest access token lifetime, of tokens.access_token_ttl, tokens.implicit_token_ttl and every client's)")
@@ -185,11 +197,23 @@ and rotation refuses to run if it cannot open the existing keys.`,
 }
 
 func writeRotation(w io.Writer, v rotateView, retireAt time.Time) error {
+	alg := v.Key.Algorithm
+	older := false // another key of the algorithm still verifies
+	for _, k := range v.Keys {
+		if k.Algorithm == alg && k.KID != v.Key.KID && k.State != token.StateRetired {
+			older = true
+		}
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "New key:\t%s (%s)\n", v.Key.KID, v.Key.Algorithm)
+	fmt.Fprintf(tw, "New key:\t%s (%s)\n", v.Key.KID, alg)
 	fmt.Fprintf(tw, "Published:\t%s (in the JWKS now)\n", formatTime(v.Key.CreatedAt))
-	fmt.Fprintf(tw, "Signs from:\t%s\n", formatTime(v.Key.ActiveAt))
-	fmt.Fprintf(tw, "Older keys retire:\t%s at the latest (max token lifetime %s)\n", formatTime(retireAt), v.MaxTokenLifetime)
+	fmt.Fprintf(tw, "Signs %s tokens from:\t%s\n", alg, formatTime(v.Key.ActiveAt))
+	if older {
+		fmt.Fprintf(tw, "Older %s keys retire:\t%s at the latest (max token lifetime %s)\n", alg, formatTime(retireAt), v.MaxTokenLifetime)
+	} else {
+		fmt.Fprintf(tw, "Older %s keys:\tnone\n", alg)
+	}
+	fmt.Fprintf(tw, "Other algorithms:\tunchanged\n")
 	fmt.Fprintf(tw, "\t(running servers pick this up within %s)\n", token.DefaultReloadInterval)
 	if err := tw.Flush(); err != nil {
 		return err

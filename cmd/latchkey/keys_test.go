@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -63,35 +64,58 @@ func TestKeysRotateAndList(t *testing.T) {
 
 	var second rotateView
 	mustRunJSON(t, &second, "keys", "rotate", "--dev", db, "--algorithm", "EdDSA", "--publish-delay", "5m", "--max-token-lifetime", "2h")
-	t.Run("rotation_publishes_next_and_retires_old", func(t *testing.T) {
+	t.Run("rotating_one_algorithm_leaves_the_others", func(t *testing.T) {
 		if second.Key.Algorithm != "EdDSA" || second.Key.State != token.StateNext {
 			t.Errorf("new key = %+v, want a next EdDSA key", second.Key)
 		}
 		if d := second.Key.ActiveAt.Sub(second.Key.CreatedAt); d != 5*time.Minute {
 			t.Errorf("new key active %v after creation, want the 5m publish delay", d)
 		}
-		if len(second.Keys) != 2 || second.Keys[0].KID != second.Key.KID {
-			t.Fatalf("keys = %+v, want the new key first of two", second.Keys)
+		// Grouped by algorithm: ES256 before EdDSA.
+		if len(second.Keys) != 2 || second.Keys[1].KID != second.Key.KID {
+			t.Fatalf("keys = %+v, want the ES256 key then the new EdDSA key", second.Keys)
 		}
-		old := second.Keys[1]
-		if old.KID != first.Key.KID || old.State != token.StateActive {
-			t.Errorf("old key = %+v, want still active", old)
-		}
-		if old.RetireAt == nil || !old.RetireAt.Equal(second.Key.ActiveAt.Add(2*time.Hour)) {
-			t.Errorf("old key retire_at = %v, want new active_at + 2h = %v", old.RetireAt, second.Key.ActiveAt.Add(2*time.Hour))
+		if es := second.Keys[0]; es.KID != first.Key.KID || es.State != token.StateActive || es.RetireAt != nil {
+			t.Errorf("ES256 key = %+v, want still active and not retiring", es)
 		}
 		if second.MaxTokenLifetime != "2h0m0s" {
 			t.Errorf("max_token_lifetime = %s", second.MaxTokenLifetime)
 		}
 	})
-	t.Run("list", func(t *testing.T) {
+
+	var third rotateView
+	mustRunJSON(t, &third, "keys", "rotate", "--dev", db, "--algorithm", "ES256", "--publish-delay", "5m", "--max-token-lifetime", "2h")
+	t.Run("rotation_publishes_next_and_retires_old_of_its_algorithm", func(t *testing.T) {
+		if third.Key.Algorithm != "ES256" || third.Key.State != token.StateNext {
+			t.Errorf("new key = %+v, want a next ES256 key", third.Key)
+		}
+		byKID := map[string]keyView{}
+		for _, k := range third.Keys {
+			byKID[k.KID] = k
+		}
+		old := byKID[first.Key.KID]
+		if old.State != token.StateActive {
+			t.Errorf("old ES256 key = %+v, want still active", old)
+		}
+		if old.RetireAt == nil || !old.RetireAt.Equal(third.Key.ActiveAt.Add(2*time.Hour)) {
+			t.Errorf("old ES256 key retire_at = %v, want new active_at + 2h = %v", old.RetireAt, third.Key.ActiveAt.Add(2*time.Hour))
+		}
+		if ed := byKID[second.Key.KID]; ed.State != token.StateNext || ed.RetireAt != nil {
+			t.Errorf("EdDSA key = %+v, want untouched by the ES256 rotation", ed)
+		}
+	})
+	t.Run("list_states_per_algorithm", func(t *testing.T) {
 		var list []keyView
 		mustRunJSON(t, &list, "keys", "list", "--dev", db)
-		if len(list) != 2 || list[0].State != token.StateNext || list[1].State != token.StateActive {
-			t.Errorf("list = %+v, want next then active", list)
+		var got []string
+		for _, k := range list {
+			got = append(got, k.Algorithm+"="+k.State)
+		}
+		if want := []string{"ES256=next", "ES256=active", "EdDSA=next"}; strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("list = %v, want %v", got, want)
 		}
 		text := mustRun(t, "", "keys", "list", "--dev", db)
-		for _, want := range []string{"KID", "STATE", "RETIRE AT", first.Key.KID, second.Key.KID, "EdDSA", "next", "active"} {
+		for _, want := range []string{"KID", "ALG", "STATE", "RETIRE AT", first.Key.KID, second.Key.KID, third.Key.KID, "EdDSA", "ES256", "next", "active"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("text list lacks %q:\n%s", want, text)
 			}
@@ -99,10 +123,14 @@ func TestKeysRotateAndList(t *testing.T) {
 	})
 	t.Run("text_output", func(t *testing.T) {
 		text := mustRun(t, "", "keys", "rotate", "--dev", db, "--algorithm", "RS256")
-		for _, want := range []string{"New key:", "(RS256)", "Signs from:", "Older keys retire:", "KID"} {
+		for _, want := range []string{"New key:", "(RS256)", "Signs RS256 tokens from:", "Older RS256 keys:", "none", "Other algorithms:", "KID"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("rotate printed no %q:\n%s", want, text)
 			}
+		}
+		text = mustRun(t, "", "keys", "rotate", "--dev", db, "--algorithm", "RS256")
+		if !strings.Contains(text, "Older RS256 keys retire:") {
+			t.Errorf("a second RS256 rotation does not say when the first key retires:\n%s", text)
 		}
 	})
 	t.Run("default_lifetime_covers_every_client", func(t *testing.T) {
@@ -116,6 +144,64 @@ func TestKeysRotateAndList(t *testing.T) {
 			t.Errorf("default algorithm = %s, want tokens.algorithm ES256", r.Key.Algorithm)
 		}
 	})
+}
+
+// TestKeysPerAlgorithm: after a server start (a key of every algorithm),
+// keys list shows one active key per algorithm, and rotating one algorithm
+// leaves the others' keys active and not retiring.
+func TestKeysPerAlgorithm(t *testing.T) {
+	db, path := tempDB(t)
+	secretA := strings.Repeat("a", 32)
+	var empty []keyView
+	mustRunJSON(t, &empty, "keys", "list", db) // creates the schema
+	// Start as the server does: ES256 signs access tokens, every algorithm
+	// has a key for ID tokens.
+	if _, err := token.NewKeys(t.Context(), token.KeysOptions{
+		Store:      openDB(t, path),
+		SealKey:    session.DeriveKey([]byte(secretA), "signing-keys"),
+		Algorithm:  token.ES256,
+		Algorithms: []string{token.RS256, token.ES256, token.EdDSA},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var list []keyView
+	mustRunJSON(t, &list, "keys", "list", db)
+	var got []string
+	for _, k := range list {
+		got = append(got, k.Algorithm+"="+k.State)
+	}
+	if want := "RS256=active ES256=active EdDSA=active"; strings.Join(got, " ") != want {
+		t.Errorf("list = %v, want %s", got, want)
+	}
+
+	var r rotateView
+	c := cli{env: map[string]string{"LATCHKEY_SYSTEM_SECRET": secretA}}
+	res := c.run(t.Context(), "", "keys", "rotate", db, "--algorithm", "RS256", "--publish-delay", "0", "--max-token-lifetime", "1h", "-o", "json")
+	if res.err != nil {
+		t.Fatalf("rotate RS256: %v", formatError(res.err))
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Key.Algorithm != token.RS256 || r.Key.State != token.StateActive {
+		t.Errorf("new key = %+v, want an active RS256 key", r.Key)
+	}
+	for _, k := range r.Keys {
+		switch {
+		case k.KID == r.Key.KID:
+		case k.Algorithm == token.RS256:
+			if k.State != token.StatePublished || k.RetireAt == nil {
+				t.Errorf("old RS256 key = %+v, want published and retiring", k)
+			}
+		default:
+			if k.State != token.StateActive || k.RetireAt != nil {
+				t.Errorf("%s key = %+v, want active and not retiring after an RS256 rotation", k.Algorithm, k)
+			}
+		}
+	}
+	if len(r.Keys) != 4 {
+		t.Errorf("keys = %+v, want 4", r.Keys)
+	}
 }
 
 // TestKeysRotateSystemSecret: outside dev mode the configured system

@@ -48,19 +48,30 @@ type clientView struct {
 	Public       bool   `json:"public"`
 	// SecretStorage tells how the secret is verified: "sha256" for a
 	// Latchkey-generated secret, "argon2id" for an imported one.
-	SecretStorage           string    `json:"secret_storage,omitempty"`
-	RedirectURIs            []string  `json:"redirect_uris"`
-	GrantTypes              []string  `json:"grant_types"`
-	Scopes                  []string  `json:"scopes"`
-	CodeTTL                 string    `json:"code_ttl,omitempty"`
-	AccessTokenTTL          string    `json:"access_token_ttl,omitempty"`
-	RefreshTokenTTL         string    `json:"refresh_token_ttl,omitempty"`
-	AccessTokenFormat       string    `json:"access_token_format,omitempty"`
-	TokenEndpointAuthMethod string    `json:"token_endpoint_auth_method,omitempty"`
-	JWKS                    string    `json:"jwks,omitempty"`
-	JWKSURI                 string    `json:"jwks_uri,omitempty"`
-	CreatedAt               time.Time `json:"created_at"`
-	UpdatedAt               time.Time `json:"updated_at"`
+	SecretStorage           string   `json:"secret_storage,omitempty"`
+	RedirectURIs            []string `json:"redirect_uris"`
+	GrantTypes              []string `json:"grant_types"`
+	Scopes                  []string `json:"scopes"`
+	CodeTTL                 string   `json:"code_ttl,omitempty"`
+	AccessTokenTTL          string   `json:"access_token_ttl,omitempty"`
+	RefreshTokenTTL         string   `json:"refresh_token_ttl,omitempty"`
+	AccessTokenFormat       string   `json:"access_token_format,omitempty"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method,omitempty"`
+	JWKS                    string   `json:"jwks,omitempty"`
+	JWKSURI                 string   `json:"jwks_uri,omitempty"`
+	// OpenID Connect and platform metadata, named as in OpenID Connect
+	// Dynamic Client Registration where it has a name.
+	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
+	BackchannelLogoutURI   string    `json:"backchannel_logout_uri,omitempty"`
+	FrontchannelLogoutURI  string    `json:"frontchannel_logout_uri,omitempty"`
+	InitiateLoginURI       string    `json:"initiate_login_uri,omitempty"`
+	LogoURI                string    `json:"logo_uri,omitempty"`
+	ClientURI              string    `json:"client_uri,omitempty"`
+	Description            string    `json:"description,omitempty"`
+	FirstParty             bool      `json:"first_party"`
+	IDTokenAlg             string    `json:"id_token_alg,omitempty"`
+	CreatedAt              time.Time `json:"created_at"`
+	UpdatedAt              time.Time `json:"updated_at"`
 }
 
 func newClientView(c store.Client, plainSecret string) clientView {
@@ -80,6 +91,15 @@ func newClientView(c store.Client, plainSecret string) clientView {
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 		JWKS:                    c.JWKS,
 		JWKSURI:                 c.JWKSURI,
+		PostLogoutRedirectURIs:  nonNil(c.PostLogoutRedirectURIs),
+		BackchannelLogoutURI:    c.BackchannelLogoutURI,
+		FrontchannelLogoutURI:   c.FrontchannelLogoutURI,
+		InitiateLoginURI:        c.InitiateLoginURI,
+		LogoURI:                 c.LogoURI,
+		ClientURI:               c.ClientURI,
+		Description:             c.Description,
+		FirstParty:              c.FirstParty,
+		IDTokenAlg:              c.IDTokenAlg,
 		CreatedAt:               c.CreatedAt,
 		UpdatedAt:               c.UpdatedAt,
 	}
@@ -129,8 +149,23 @@ func writeClient(w io.Writer, v clientView) error {
 	case v.SecretStorage == "sha256":
 		kind = "confidential (generated secret)"
 	}
+	if v.FirstParty {
+		kind += ", first-party (consent implied)"
+	}
 	fmt.Fprintf(tw, "Type:\t%s\n", kind)
+	if v.Description != "" {
+		fmt.Fprintf(tw, "Description:\t%s\n", v.Description)
+	}
 	fmt.Fprintf(tw, "Redirect URIs:\t%s\n", listOrNone(v.RedirectURIs, "\n\t"))
+	fmt.Fprintf(tw, "Post-logout redirect URIs:\t%s\n", listOrNone(v.PostLogoutRedirectURIs, "\n\t"))
+	for _, u := range []struct{ name, v string }{
+		{"Back-channel logout URI", v.BackchannelLogoutURI}, {"Front-channel logout URI", v.FrontchannelLogoutURI},
+		{"Initiate login URI", v.InitiateLoginURI}, {"Logo URI", v.LogoURI}, {"Client URI", v.ClientURI},
+	} {
+		if u.v != "" {
+			fmt.Fprintf(tw, "%s:\t%s\n", u.name, u.v)
+		}
+	}
 	fmt.Fprintf(tw, "Grant types:\t%s\n", listOrNone(v.GrantTypes, ", "))
 	fmt.Fprintf(tw, "Scopes:\t%s\n", listOrNone(v.Scopes, " "))
 	for _, d := range []struct{ name, v string }{
@@ -141,6 +176,11 @@ func writeClient(w io.Writer, v clientView) error {
 		}
 		fmt.Fprintf(tw, "%s:\t%s\n", d.name, d.v)
 	}
+	alg := v.IDTokenAlg
+	if alg == "" {
+		alg = "RS256 (default)"
+	}
+	fmt.Fprintf(tw, "ID token algorithm:\t%s\n", alg)
 	fmt.Fprintf(tw, "Created:\t%s\n", formatTime(v.CreatedAt))
 	fmt.Fprintf(tw, "Updated:\t%s\n", formatTime(v.UpdatedAt))
 	return tw.Flush()
@@ -159,6 +199,9 @@ func writeClientTable(w io.Writer, views []clientView) error {
 		if v.Public {
 			kind = "public"
 		}
+		if v.FirstParty {
+			kind += ",first-party"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.ClientID, v.Name, kind, listOrNone(v.GrantTypes, ","), listOrNone(v.RedirectURIs, " "))
 	}
 	return tw.Flush()
@@ -166,16 +209,26 @@ func writeClientTable(w io.Writer, views []clientView) error {
 
 // userView is how a user is shown: never the password hash.
 type userView struct {
-	ID        string    `json:"id"`
-	Username  string    `json:"username"`
-	Name      string    `json:"name"`
-	Email     string    `json:"email"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID            string    `json:"id"`
+	Username      string    `json:"username"`
+	Name          string    `json:"name"`
+	Email         string    `json:"email"`
+	EmailVerified bool      `json:"email_verified"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 func newUserView(u store.User) userView {
-	return userView{ID: u.ID, Username: u.Username, Name: u.Name, Email: u.Email, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+	return userView{ID: u.ID, Username: u.Username, Name: u.Name, Email: u.Email, EmailVerified: u.EmailVerified,
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}
+
+// emailText is the address with whether it is verified, for text output.
+func emailText(v userView) string {
+	if v.Email != "" && v.EmailVerified {
+		return v.Email + " (verified)"
+	}
+	return orNone(v.Email)
 }
 
 func writeUser(w io.Writer, v userView) error {
@@ -183,7 +236,7 @@ func writeUser(w io.Writer, v userView) error {
 	fmt.Fprintf(tw, "Username:\t%s\n", v.Username)
 	fmt.Fprintf(tw, "ID:\t%s\n", v.ID)
 	fmt.Fprintf(tw, "Name:\t%s\n", orNone(v.Name))
-	fmt.Fprintf(tw, "Email:\t%s\n", orNone(v.Email))
+	fmt.Fprintf(tw, "Email:\t%s\n", emailText(v))
 	fmt.Fprintf(tw, "Created:\t%s\n", formatTime(v.CreatedAt))
 	fmt.Fprintf(tw, "Updated:\t%s\n", formatTime(v.UpdatedAt))
 	return tw.Flush()
@@ -197,7 +250,7 @@ func writeUserTable(w io.Writer, views []userView) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "USERNAME\tNAME\tEMAIL\tID")
 	for _, v := range views {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Username, orNone(v.Name), orNone(v.Email), v.ID)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Username, orNone(v.Name), emailText(v), v.ID)
 	}
 	return tw.Flush()
 }

@@ -71,6 +71,15 @@ func staticClient(cc config.Client) store.Client {
 		TokenEndpointAuthMethod: cc.TokenEndpointAuthMethod,
 		JWKS:                    cc.JWKS,
 		JWKSURI:                 cc.JWKSURI,
+		PostLogoutRedirectURIs:  slices.Clone(cc.PostLogoutRedirectURIs),
+		BackchannelLogoutURI:    cc.BackchannelLogoutURI,
+		FrontchannelLogoutURI:   cc.FrontchannelLogoutURI,
+		InitiateLoginURI:        cc.InitiateLoginURI,
+		LogoURI:                 cc.LogoURI,
+		ClientURI:               cc.ClientURI,
+		Description:             cc.Description,
+		FirstParty:              cc.FirstParty,
+		IDTokenAlg:              cc.IDTokenAlg,
 	}
 }
 
@@ -120,11 +129,15 @@ func sameClient(a, b store.Client) bool {
 		slices.Equal(a.RedirectURIs, b.RedirectURIs) && slices.Equal(a.GrantTypes, b.GrantTypes) &&
 		slices.Equal(a.Scopes, b.Scopes) && a.CodeTTL == b.CodeTTL && a.AccessTokenTTL == b.AccessTokenTTL &&
 		a.RefreshTokenTTL == b.RefreshTokenTTL && a.AccessTokenFormat == b.AccessTokenFormat &&
-		a.TokenEndpointAuthMethod == b.TokenEndpointAuthMethod && a.JWKS == b.JWKS && a.JWKSURI == b.JWKSURI
+		a.TokenEndpointAuthMethod == b.TokenEndpointAuthMethod && a.JWKS == b.JWKS && a.JWKSURI == b.JWKSURI &&
+		slices.Equal(a.PostLogoutRedirectURIs, b.PostLogoutRedirectURIs) && a.BackchannelLogoutURI == b.BackchannelLogoutURI &&
+		a.FrontchannelLogoutURI == b.FrontchannelLogoutURI && a.InitiateLoginURI == b.InitiateLoginURI &&
+		a.LogoURI == b.LogoURI && a.ClientURI == b.ClientURI && a.Description == b.Description &&
+		a.FirstParty == b.FirstParty && a.IDTokenAlg == b.IDTokenAlg
 }
 
 func applyStaticUser(ctx context.Context, st store.UserStore, cu config.User, now time.Time, logger *slog.Logger) error {
-	want := store.User{Username: cu.Username, PasswordHash: cu.PasswordHash, Name: cu.Name, Email: cu.Email}
+	want := store.User{Username: cu.Username, PasswordHash: cu.PasswordHash, Name: cu.Name, Email: cu.Email, EmailVerified: cu.EmailVerified}
 	have, err := st.GetUserByUsername(ctx, cu.Username)
 	found := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -156,7 +169,8 @@ func upsertUser(ctx context.Context, st store.UserStore, want store.User, passwo
 		want.CreatedAt, want.UpdatedAt = now, now
 		return "created", st.CreateUser(ctx, want)
 	}
-	if have.PasswordHash == want.PasswordHash && have.Name == want.Name && have.Email == want.Email {
+	if have.PasswordHash == want.PasswordHash && have.Name == want.Name && have.Email == want.Email &&
+		have.EmailVerified == want.EmailVerified {
 		return "", nil
 	}
 	want.ID, want.CreatedAt, want.UpdatedAt = have.ID, have.CreatedAt, now

@@ -98,8 +98,9 @@ func validateName(name string) error {
 func (a *app) usersCreateCommand(m *manageCmd) *cobra.Command {
 	var pw passwordFlags
 	var username, email, name string
+	var emailVerified bool
 	cmd := &cobra.Command{
-		Use:   "create --username USERNAME (--password-stdin | --password PASSWORD) [--email EMAIL] [--name NAME]",
+		Use:   "create --username USERNAME (--password-stdin | --password PASSWORD) [--email EMAIL [--email-verified]] [--name NAME]",
 		Short: "Create a user",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -109,6 +110,9 @@ func (a *app) usersCreateCommand(m *manageCmd) *cobra.Command {
 			}
 			if err := validateEmail(email); err != nil {
 				errs = append(errs, err)
+			}
+			if emailVerified && email == "" {
+				errs = append(errs, errors.New("--email-verified needs --email"))
 			}
 			name = strings.TrimSpace(name)
 			if err := validateName(name); err != nil {
@@ -124,13 +128,14 @@ func (a *app) usersCreateCommand(m *manageCmd) *cobra.Command {
 			return a.withStore(cmd.Context(), m, func(_ config.Config, db *sqlstore.DB) error {
 				now := a.clock()
 				u := store.User{
-					ID:           secret.RandomString(16),
-					Username:     username,
-					PasswordHash: secret.HashPassword(password),
-					Name:         name,
-					Email:        email,
-					CreatedAt:    now,
-					UpdatedAt:    now,
+					ID:            secret.RandomString(16),
+					Username:      username,
+					PasswordHash:  secret.HashPassword(password),
+					Name:          name,
+					Email:         email,
+					EmailVerified: emailVerified,
+					CreatedAt:     now,
+					UpdatedAt:     now,
 				}
 				if err := db.CreateUser(cmd.Context(), u); err != nil {
 					if errors.Is(err, store.ErrConflict) {
@@ -146,6 +151,7 @@ func (a *app) usersCreateCommand(m *manageCmd) *cobra.Command {
 	fs.StringVar(&username, "username", "", "the `USERNAME` to sign in with (required)")
 	pw.register(fs)
 	fs.StringVar(&email, "email", "", "email `ADDRESS`")
+	fs.BoolVar(&emailVerified, "email-verified", false, "you vouch that the address is the user's (the email_verified claim)")
 	fs.StringVar(&name, "name", "", "full `NAME`")
 	return cmd
 }

@@ -130,3 +130,44 @@ func TestUsersCreateValidation(t *testing.T) {
 		t.Errorf("invalid users were stored: %+v", list)
 	}
 }
+
+func TestUsersEmailVerified(t *testing.T) {
+	db, path := tempDB(t)
+	var created userView
+	mustRunJSON(t, &created, "users", "create", "--username", "alice", "--password", "long enough",
+		"--email", "alice@example.com", "--email-verified", db)
+	if !created.EmailVerified || created.Email != "alice@example.com" {
+		t.Errorf("create printed %+v", created)
+	}
+	u, err := openDB(t, path).GetUserByUsername(t.Context(), "alice")
+	if err != nil || !u.EmailVerified {
+		t.Errorf("stored %+v, %v", u, err)
+	}
+	var got userView
+	mustRunJSON(t, &got, "users", "get", "alice", db)
+	if got != created {
+		t.Errorf("get = %+v, want %+v", got, created)
+	}
+	for _, text := range []string{mustRun(t, "", "users", "get", "alice", db), mustRun(t, "", "users", "list", db)} {
+		if !strings.Contains(text, "alice@example.com (verified)") {
+			t.Errorf("text output does not show the address verified:\n%s", text)
+		}
+	}
+
+	mustRunJSON(t, &got, "users", "create", "--username", "bob", "--password", "long enough", "--email", "bob@example.com", db)
+	if got.EmailVerified {
+		t.Errorf("an address is verified without --email-verified: %+v", got)
+	}
+	if text := mustRun(t, "", "users", "get", "bob", db); strings.Contains(text, "verified") {
+		t.Errorf("text output shows an unverified address as verified:\n%s", text)
+	}
+	out := mustRun(t, "", "users", "get", "bob", db, "--output", "json")
+	if !strings.Contains(out, `"email_verified": false`) {
+		t.Errorf("JSON output lacks email_verified:\n%s", out)
+	}
+
+	msg := mustFail(t, "", "users", "create", "--username", "carol", "--password", "long enough", "--email-verified", db)
+	if !strings.Contains(msg, "--email-verified needs --email") {
+		t.Errorf("--email-verified without --email: %q", msg)
+	}
+}

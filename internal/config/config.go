@@ -42,9 +42,21 @@ type Tokens struct {
 
 // SessionConfig controls the single sign-on session and pending requests.
 type SessionConfig struct {
-	TTL            time.Duration `yaml:"ttl"`              // signed-in browser, default 24h
+	TTL            time.Duration `yaml:"ttl"`              // signed-in browser (absolute), default 24h
 	AuthRequestTTL time.Duration `yaml:"auth_request_ttl"` // time to finish login+consent, default 15m
+	// IdleTTL ends a session unused for that long, within TTL: default
+	// DefaultIdleTTL, or TTL if that is shorter; 0 means the default.
+	IdleTTL time.Duration `yaml:"idle_ttl"`
+	// RevokeRefreshOnLogout: single logout also revokes the refresh tokens
+	// of the applications the session signed in to, offline_access ones
+	// included. Off by default: OpenID Connect Back-Channel Logout 1.0 §2.7
+	// says refresh tokens issued with offline_access "normally SHOULD NOT
+	// be revoked".
+	RevokeRefreshOnLogout bool `yaml:"revoke_refresh_on_logout"`
 }
+
+// DefaultIdleTTL is the idle timeout of a session when none is configured.
+const DefaultIdleTTL = 2 * time.Hour
 
 // Scope is one entry of the scope registry shown on the consent page.
 type Scope struct {
@@ -76,6 +88,20 @@ type Client struct {
 	TokenEndpointAuthMethod string `yaml:"token_endpoint_auth_method"`
 	JWKS                    string `yaml:"jwks"`
 	JWKSURI                 string `yaml:"jwks_uri"`
+
+	// OpenID Connect and platform metadata; checked by oauth.ValidateClient.
+	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris"`
+	BackchannelLogoutURI   string   `yaml:"backchannel_logout_uri"`
+	FrontchannelLogoutURI  string   `yaml:"frontchannel_logout_uri"`
+	InitiateLoginURI       string   `yaml:"initiate_login_uri"`
+	LogoURI                string   `yaml:"logo_uri"`
+	ClientURI              string   `yaml:"client_uri"`
+	Description            string   `yaml:"description"`
+	// FirstParty: an application of the platform itself, whose consent is
+	// implied; never a public client.
+	FirstParty bool `yaml:"first_party"`
+	// IDTokenAlg signs this client's ID tokens: RS256 (default), ES256 or EdDSA.
+	IDTokenAlg string `yaml:"id_token_alg"`
 }
 
 // User is a static user declared in the file; applied at start.
@@ -85,6 +111,9 @@ type User struct {
 	PasswordHash string `yaml:"password_hash"`
 	Name         string `yaml:"name"`
 	Email        string `yaml:"email"`
+	// EmailVerified: the operator vouches for the address (the
+	// email_verified claim, OpenID Connect Core §5.1).
+	EmailVerified bool `yaml:"email_verified"`
 }
 
 // DefaultScopes is the scope registry used when the file declares none.
@@ -112,7 +141,7 @@ func Default() Config {
 			ImplicitTokenTTL: 15 * time.Minute,
 			Algorithm:        "ES256",
 		},
-		Session: SessionConfig{TTL: 24 * time.Hour, AuthRequestTTL: 15 * time.Minute},
+		Session: SessionConfig{TTL: 24 * time.Hour, AuthRequestTTL: 15 * time.Minute, IdleTTL: DefaultIdleTTL},
 		Scopes:  append([]Scope(nil), DefaultScopes...),
 	}
 }

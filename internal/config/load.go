@@ -36,6 +36,9 @@ func Load(path string) (Config, error) {
 // variable is reported at once.
 func LoadWith(path string, lookupEnv func(string) (string, bool)) (Config, error) {
 	cfg := Default()
+	// Unset until the file and environment are read, so that the default
+	// can follow the session.ttl they set (see applyDefaults).
+	cfg.Session.IdleTTL = 0
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -50,7 +53,20 @@ func LoadWith(path string, lookupEnv func(string) (string, bool)) (Config, error
 			return Config{}, err
 		}
 	}
+	cfg.applyDefaults()
 	return cfg, nil
+}
+
+// applyDefaults fills in the keys whose default depends on other keys:
+// session.idle_ttl, unset or 0, becomes DefaultIdleTTL, or session.ttl if
+// that is shorter (a session idle for its whole life simply expires).
+func (c *Config) applyDefaults() {
+	if c.Session.IdleTTL == 0 {
+		c.Session.IdleTTL = DefaultIdleTTL
+		if c.Session.TTL > 0 {
+			c.Session.IdleTTL = min(DefaultIdleTTL, c.Session.TTL)
+		}
+	}
 }
 
 // decodeYAML decodes one YAML document into cfg, refusing unknown keys and

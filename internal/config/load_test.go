@@ -271,6 +271,7 @@ func TestEnvNames(t *testing.T) {
 		"LATCHKEY_ISSUER", "LATCHKEY_LISTEN", "LATCHKEY_DATABASE", "LATCHKEY_SYSTEM_SECRET", "LATCHKEY_DEV",
 		"LATCHKEY_TOKENS_CODE_TTL", "LATCHKEY_TOKENS_ACCESS_TOKEN_TTL", "LATCHKEY_TOKENS_REFRESH_TOKEN_TTL",
 		"LATCHKEY_SESSION_TTL", "LATCHKEY_SESSION_AUTH_REQUEST_TTL",
+		"LATCHKEY_SESSION_IDLE_TTL", "LATCHKEY_SESSION_REVOKE_REFRESH_ON_LOGOUT",
 	}
 	got := EnvNames()
 	for _, w := range want {
@@ -284,5 +285,128 @@ func TestEnvNames(t *testing.T) {
 				t.Errorf("EnvNames() lists file-only key %s", g)
 			}
 		}
+	}
+}
+
+func TestLoadOpenIDKeys(t *testing.T) {
+	const file = `
+session:
+  idle_ttl: 30m
+  revoke_refresh_on_logout: true
+clients:
+  - id: web
+    name: Web
+    post_logout_redirect_uris: [https://web.example.com/bye, http://127.0.0.1/bye]
+    backchannel_logout_uri: https://web.example.com/bc
+    frontchannel_logout_uri: https://web.example.com/fc
+    initiate_login_uri: https://web.example.com/login
+    logo_uri: https://cdn.example.com/web.png
+    client_uri: https://web.example.com/
+    description: The notes app
+    first_party: true
+    id_token_alg: ES256
+users:
+  - username: alice
+    password: correct-horse
+    email: alice@example.com
+    email_verified: true
+`
+	c, err := LoadWith(writeFile(t, file), envMap(nil))
+	if err != nil {
+		t.Fatalf("LoadWith: %v", err)
+	}
+	wantClient := Client{
+		ID: "web", Name: "Web",
+		PostLogoutRedirectURIs: []string{"https://web.example.com/bye", "http://127.0.0.1/bye"},
+		BackchannelLogoutURI:   "https://web.example.com/bc",
+		FrontchannelLogoutURI:  "https://web.example.com/fc",
+		InitiateLoginURI:       "https://web.example.com/login",
+		LogoURI:                "https://cdn.example.com/web.png",
+		ClientURI:              "https://web.example.com/",
+		Description:            "The notes app",
+		FirstParty:             true,
+		IDTokenAlg:             "ES256",
+	}
+	if len(c.Clients) != 1 || !reflect.DeepEqual(c.Clients[0], wantClient) {
+		t.Errorf("clients = %+v\nwant [%+v]", c.Clients, wantClient)
+	}
+	wantUser := User{Username: "alice", Password: "correct-horse", Email: "alice@example.com", EmailVerified: true}
+	if len(c.Users) != 1 || c.Users[0] != wantUser {
+		t.Errorf("users = %+v, want [%+v]", c.Users, wantUser)
+	}
+	if c.Session.IdleTTL != 30*time.Minute || !c.Session.RevokeRefreshOnLogout || c.Session.TTL != 24*time.Hour {
+		t.Errorf("session = %+v", c.Session)
+	}
+	if err := func() error { c.SystemSecret = strings.Repeat("k", MinSystemSecretLen); return c.Validate() }(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+}
+
+func TestLoadSessionIdleTTLDefault(t *testing.T) {
+	tests := []struct {
+		name   string
+		file   string
+		env    map[string]string
+		idle   time.Duration
+		revoke bool
+	}{
+		{name: "default", idle: DefaultIdleTTL},
+		{name: "zero_in_file_means_the_default", file: "session:\n  idle_ttl: 0s\n", idle: DefaultIdleTTL},
+		{name: "default_is_capped_by_a_shorter_ttl", file: "session:\n  ttl: 1h\n", idle: time.Hour},
+		{name: "default_with_a_longer_ttl", file: "session:\n  ttl: 720h\n", idle: DefaultIdleTTL},
+		{name: "zero_in_file_with_a_shorter_ttl", file: "session:\n  ttl: 45m\n  idle_ttl: 0s\n", idle: 45 * time.Minute},
+		{name: "set_in_file", file: "session:\n  idle_ttl: 20m\n", idle: 20 * time.Minute},
+		{name: "set_longer_than_ttl_is_kept_for_Validate", file: "session:\n  ttl: 1h\n  idle_ttl: 3h\n", idle: 3 * time.Hour},
+		{name: "ttl_from_env_caps_the_default", env: map[string]string{"LATCHKEY_SESSION_TTL": "90m"}, idle: 90 * time.Minute},
+		{
+			name:   "env_overrides_file",
+			file:   "session:\n  idle_ttl: 20m\n  revoke_refresh_on_logout: false\n",
+			env:    map[string]string{"LATCHKEY_SESSION_IDLE_TTL": "10m", "LATCHKEY_SESSION_REVOKE_REFRESH_ON_LOGOUT": "true"},
+			idle:   10 * time.Minute,
+			revoke: true,
+		},
+		{name: "zero_in_env_means_the_default", env: map[string]string{"LATCHKEY_SESSION_IDLE_TTL": "0"}, idle: DefaultIdleTTL},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := ""
+			if tt.file != "" {
+				path = writeFile(t, tt.file)
+			}
+			c, err := LoadWith(path, envMap(tt.env))
+			if err != nil {
+				t.Fatalf("LoadWith: %v", err)
+			}
+			if c.Session.IdleTTL != tt.idle || c.Session.RevokeRefreshOnLogout != tt.revoke {
+				t.Errorf("idle_ttl = %s, revoke_refresh_on_logout = %v; want %s, %v",
+					c.Session.IdleTTL, c.Session.RevokeRefreshOnLogout, tt.idle, tt.revoke)
+			}
+		})
+	}
+}
+
+func TestLoadOpenIDKeyErrors(t *testing.T) {
+	for name, tc := range map[string]struct {
+		file string
+		env  map[string]string
+		want string
+	}{
+		"bad_idle_ttl_in_env":   {env: map[string]string{"LATCHKEY_SESSION_IDLE_TTL": "two hours"}, want: "LATCHKEY_SESSION_IDLE_TTL"},
+		"bad_revoke_in_env":     {env: map[string]string{"LATCHKEY_SESSION_REVOKE_REFRESH_ON_LOGOUT": "sometimes"}, want: "LATCHKEY_SESSION_REVOKE_REFRESH_ON_LOGOUT"},
+		"integer_idle_ttl":      {file: "session:\n  idle_ttl: 7200\n", want: "time.Duration"},
+		"misspelt_client_key":   {file: "clients:\n  - id: a\n    post_logout_redirect_uri: https://a.example/\n", want: `unknown key "post_logout_redirect_uri"`},
+		"first_party_not_bool":  {file: "clients:\n  - id: a\n    first_party: maybe\n", want: "line 3"},
+		"email_verified_string": {file: "users:\n  - username: a\n    email_verified: [yes]\n", want: "line 3"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := ""
+			if tc.file != "" {
+				path = writeFile(t, tc.file)
+			}
+			_, err := LoadWith(path, envMap(tc.env))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("LoadWith = %v, want an error containing %q", err, tc.want)
+			}
+		})
 	}
 }

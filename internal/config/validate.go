@@ -59,10 +59,14 @@ func (c Config) Validate() error {
 		{"tokens.implicit_token_ttl", c.Tokens.ImplicitTokenTTL},
 		{"session.ttl", c.Session.TTL},
 		{"session.auth_request_ttl", c.Session.AuthRequestTTL},
+		{"session.idle_ttl", c.Session.IdleTTL},
 	} {
 		if d.v <= 0 {
 			add(d.key, "must be positive, got %s", d.v)
 		}
+	}
+	if c.Session.TTL > 0 && c.Session.IdleTTL > c.Session.TTL {
+		add("session.idle_ttl", "must be at most session.ttl (%s), got %s", c.Session.TTL, c.Session.IdleTTL)
 	}
 	if c.Tokens.CodeTTL > MaxCodeTTL {
 		add("tokens.code_ttl", "must be at most %s (RFC 6749 §4.1.2), got %s", MaxCodeTTL, c.Tokens.CodeTTL)
@@ -134,6 +138,9 @@ func (c Config) Validate() error {
 			add(key+".password", "must be at least %d characters", MinPasswordLen)
 		case u.PasswordHash != "" && !strings.HasPrefix(u.PasswordHash, "$argon2id$"):
 			add(key+".password_hash", `must be an argon2id PHC string ("$argon2id$...")`)
+		}
+		if u.EmailVerified && u.Email == "" {
+			add(key+".email_verified", "needs an email")
 		}
 	}
 	return errors.Join(errs...)

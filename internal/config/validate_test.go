@@ -66,6 +66,11 @@ func TestValidate(t *testing.T) {
 		{"ttl/refresh_zero", func(c *Config) { c.Tokens.RefreshTokenTTL = 0 }, "tokens.refresh_token_ttl: must be positive"},
 		{"ttl/session_zero", func(c *Config) { c.Session.TTL = 0 }, "session.ttl: must be positive"},
 		{"ttl/auth_request_zero", func(c *Config) { c.Session.AuthRequestTTL = 0 }, "session.auth_request_ttl: must be positive"},
+		{"ttl/idle_zero", func(c *Config) { c.Session.IdleTTL = 0 }, "session.idle_ttl: must be positive"},
+		{"ttl/idle_negative", func(c *Config) { c.Session.IdleTTL = -time.Minute }, "session.idle_ttl: must be positive"},
+		{"ttl/idle_longer_than_ttl", func(c *Config) { c.Session.TTL = time.Hour; c.Session.IdleTTL = 61 * time.Minute }, "session.idle_ttl: must be at most session.ttl (1h0m0s), got 1h1m0s"},
+		{"ttl/idle_equal_to_ttl_ok", func(c *Config) { c.Session.TTL = time.Hour; c.Session.IdleTTL = time.Hour }, ""},
+		{"ttl/idle_shorter_than_ttl_ok", func(c *Config) { c.Session.IdleTTL = time.Minute }, ""},
 		{"ttl/RFC6749_4.1.2/code_at_most_10m", func(c *Config) { c.Tokens.CodeTTL = 11 * time.Minute }, "tokens.code_ttl: must be at most 10m0s"},
 		{"ttl/RFC6749_4.1.2/code_10m_ok", func(c *Config) { c.Tokens.CodeTTL = 10 * time.Minute }, ""},
 
@@ -93,6 +98,9 @@ func TestValidate(t *testing.T) {
 		{"users/password_and_hash", func(c *Config) { c.Users[1].Password = "correct-horse" }, "users[1]: set password or password_hash, not both"},
 		{"users/short_password", func(c *Config) { c.Users[0].Password = "1234567" }, "users[0].password: must be at least 8 characters"},
 		{"users/malformed_hash", func(c *Config) { c.Users[1].PasswordHash = "$2y$10$bcrypt" }, "users[1].password_hash: must be an argon2id"},
+		{"users/email_verified_without_email", func(c *Config) { c.Users[0].EmailVerified = true }, "users[0].email_verified: needs an email"},
+		{"users/email_verified_ok", func(c *Config) { c.Users[0].Email, c.Users[0].EmailVerified = "alice@example.com", true }, ""},
+		{"session/revoke_refresh_on_logout_ok", func(c *Config) { c.Session.RevokeRefreshOnLogout = true }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,7 +140,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	want := []string{
 		"issuer: ", "listen: ", "database: ", "system_secret: ",
 		"tokens.code_ttl: must be at most", "tokens.access_token_ttl: ", "tokens.refresh_token_ttl: ",
-		"session.ttl: ", "session.auth_request_ttl: ",
+		"session.ttl: ", "session.auth_request_ttl: ", "session.idle_ttl: ",
 		"scopes[0].name: ", "scopes[2].name: duplicate",
 		"clients[0].id: ", "clients[2].id: duplicate",
 		"users[0].username: ", "users[0]: password",

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"slices"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/oidc"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -15,41 +16,11 @@ import (
 // maxStateLen bounds the state value echoed back to the client.
 const maxStateLen = 2048
 
-// Redirect is where an authorization response goes: a redirect URI already
-// checked against the client's registration, and the state to echo.
-type Redirect struct {
-	URI   string
-	State string
-	// Fragment puts the response in the fragment (implicit grant,
-	// RFC 6749 §4.2.2) instead of the query.
-	Fragment bool
-}
+// maxHintLen bounds login_hint, acr_values and ui_locales.
+const maxHintLen = 512
 
-// Location builds the response URI: the redirect URI with its own query kept
-// and the response parameters added once each (RFC 6749 §4.1.2, §3.1.2),
-// plus iss (RFC 9207 §2).
-func (d Redirect) Location(issuer string, resp url.Values) string {
-	if d.State != "" {
-		resp.Set("state", d.State)
-	}
-	resp.Set("iss", issuer)
-	sep := "?"
-	switch {
-	case d.Fragment:
-		sep = "#"
-	case strings.Contains(d.URI, "?"):
-		sep = "&"
-	}
-	return d.URI + sep + resp.Encode()
-}
-
-// ErrorLocation builds an error response (RFC 6749 §4.1.2.1).
-func (d Redirect) ErrorLocation(issuer string, e *Error) string {
-	return d.Location(issuer, url.Values{"error": {e.Code}, "error_description": {e.Description}})
-}
-
-// authorizeRequest checks an authorization request (RFC 6749 §4.1.1) and
-// returns it, not yet stored, with its client.
+// authorizeRequest checks an authorization request (RFC 6749 §4.1.1, OpenID
+// Connect Core §3.1.2.1) and returns it, not yet stored, with its client.
 // When client_id or redirect_uri cannot be trusted it returns an error and a
 // nil Redirect: the caller shows an error page and MUST NOT redirect
 // (§4.1.2.1). Every later error comes with the Redirect to send it to.
@@ -69,6 +40,9 @@ func (p *Provider) authorizeRequest(ctx context.Context, q params) (Pending, *Re
 	switch {
 	case given && !MatchRedirectURI(client.RedirectURIs, redirectURI):
 		return Pending{}, nil, InvalidRequest("redirect_uri is not registered for this client")
+	case !given && hasOpenID(q["scope"]):
+		// OpenID Connect Core §3.1.2.1: redirect_uri is REQUIRED.
+		return Pending{}, nil, InvalidRequest("redirect_uri is missing (required by OpenID Connect)")
 	case !given && len(client.RedirectURIs) != 1:
 		// RFC 6749 §3.1.2.3: with several registered URIs the request MUST name one.
 		return Pending{}, nil, InvalidRequest("redirect_uri is missing")
@@ -76,66 +50,145 @@ func (p *Provider) authorizeRequest(ctx context.Context, q params) (Pending, *Re
 		redirectURI = client.RedirectURIs[0]
 	}
 	to := &Redirect{URI: redirectURI, State: q["state"]}
+	pd := Pending{Client: client}
 	if len(to.State) > maxStateLen {
 		to.State = ""
-		return Pending{Client: client}, to, InvalidRequest("state is longer than %d characters", maxStateLen)
+		return pd, to, InvalidRequest("state is longer than %d characters", maxStateLen)
 	}
 
-	rt := q["response_type"]
-	switch rt {
-	case "":
-		return Pending{Client: client}, to, InvalidRequest("response_type is missing")
-	case "code":
-		if !AllowsGrant(client, GrantAuthorizationCode) {
-			return Pending{Client: client}, to, UnauthorizedClient("this client may not use the authorization code grant")
-		}
-	case "token":
-		// RFC 6749 §4.2.2.1: from here on errors travel in the fragment.
-		to.Fragment = true
-		if !AllowsGrant(client, GrantImplicit) {
-			return Pending{Client: client}, to, UnauthorizedClient("this client may not use the implicit grant")
-		}
-	default:
-		return Pending{Client: client}, to, UnsupportedResponseType("response_type must be code or token")
+	rt, rtErr := parseResponseType(q["response_type"])
+	if rt.fragmentDefault() {
+		// Responses carrying tokens travel in the fragment, errors too
+		// (RFC 6749 §4.2.2.1; Multiple Response Types §3).
+		to.Mode = ModeFragment
+	}
+	if e := setResponseMode(to, rt, q["response_mode"]); e != nil {
+		return pd, to, e
+	}
+	if rtErr != nil {
+		return pd, to, rtErr
+	}
+	if rt.code && !AllowsGrant(client, GrantAuthorizationCode) {
+		return pd, to, UnauthorizedClient("this client may not use the authorization code grant")
+	}
+	if (rt.token || rt.idToken) && !AllowsGrant(client, GrantImplicit) {
+		return pd, to, UnauthorizedClient("this client may not receive tokens from the authorization endpoint (implicit grant)")
+	}
+	// OpenID Connect Core §6.1, §6.2: a provider without request objects
+	// answers these errors.
+	if _, ok := q["request"]; ok {
+		return pd, to, newError("request_not_supported", 400, "request objects are not supported; send the parameters directly")
+	}
+	if _, ok := q["request_uri"]; ok {
+		return pd, to, newError("request_uri_not_supported", 400, "request_uri is not supported; send the parameters directly")
 	}
 
 	scopes, e := p.requestedScopes(client, q["scope"])
 	if e != nil {
-		return Pending{Client: client}, to, e
+		return pd, to, e
+	}
+	openid := slices.Contains(scopes, oidc.ScopeOpenID)
+	if !openid && !rt.plainOAuth() {
+		return pd, to, InvalidRequest("response_type %s needs the openid scope", q["response_type"])
+	}
+	// Core §3.2.2.1, §3.3.2.11: nonce is REQUIRED when tokens come from
+	// the authorization endpoint.
+	if openid && (rt.token || rt.idToken) && q["nonce"] == "" {
+		return pd, to, InvalidRequest("nonce is required for this response_type (OpenID Connect Core §3.2.2.1)")
+	}
+	if len(q["nonce"]) > maxStateLen {
+		return pd, to, InvalidRequest("nonce is longer than %d characters", maxStateLen)
+	}
+	oi, e := p.openIDParams(q, openid)
+	if e != nil {
+		return pd, to, e
 	}
 
 	challenge, method := q["code_challenge"], q["code_challenge_method"]
 	switch {
-	case rt == "token":
-		// PKCE protects a code; the implicit grant has none.
+	case !rt.code:
+		// PKCE protects a code; without one there is nothing to bind.
 		challenge, method = "", ""
 	case challenge == "" && method != "":
-		return Pending{Client: client}, to, InvalidRequest("code_challenge_method without code_challenge")
+		return pd, to, InvalidRequest("code_challenge_method without code_challenge")
 	case challenge == "" && client.Public:
 		// RFC 9700 §2.1.1: public clients MUST use PKCE.
-		return Pending{Client: client}, to, InvalidRequest("PKCE is required for public clients (code_challenge with S256)")
+		return pd, to, InvalidRequest("PKCE is required for public clients (code_challenge with S256)")
 	case challenge != "" && method != pkceS256:
-		return Pending{Client: client}, to, InvalidRequest("code_challenge_method must be S256 (plain is not supported)")
+		return pd, to, InvalidRequest("code_challenge_method must be S256 (plain is not supported)")
 	case challenge != "" && !validChallenge(challenge):
-		return Pending{Client: client}, to, InvalidRequest("code_challenge is not a base64url SHA-256 value")
+		return pd, to, InvalidRequest("code_challenge is not a base64url SHA-256 value")
 	}
 
 	now := p.Now()
-	req := store.AuthRequest{
+	pd.Request = store.AuthRequest{
 		ID:                  string(secret.New(secret.PrefixAuthRequest)),
 		ClientID:            client.ID,
 		RedirectURI:         redirectURI,
 		RedirectURIGiven:    given,
-		ResponseType:        rt,
+		ResponseType:        rt.String(),
+		ResponseMode:        q["response_mode"],
 		Scopes:              scopes,
 		State:               to.State,
 		CodeChallenge:       challenge,
 		CodeChallengeMethod: method,
 		Nonce:               q["nonce"],
+		Prompt:              oi.prompt.String(),
+		MaxAge:              oi.maxAge,
+		LoginHint:           q["login_hint"],
+		ACRValues:           q["acr_values"],
+		UILocales:           q["ui_locales"],
+		Claims:              q["claims"],
 		CreatedAt:           now,
 		ExpiresAt:           now.Add(p.AuthRequestTTL),
 	}
-	return Pending{Request: req, Client: client}, to, nil
+	pd.HintSubject = oi.hintSubject
+	return pd, to, nil
+}
+
+// openIDRequest holds the OpenID Connect parameters that steer sign-in.
+type openIDRequest struct {
+	prompt      oidc.Prompt
+	maxAge      int64 // -1: absent
+	hintSubject string
+}
+
+// openIDParams checks prompt, max_age, display, claims, login_hint,
+// acr_values, ui_locales and id_token_hint (Core §3.1.2.1, §5.5). They mean
+// nothing without openid but are checked alike, so a bad value is never
+// silently dropped.
+func (p *Provider) openIDParams(q params, openid bool) (openIDRequest, *Error) {
+	out := openIDRequest{maxAge: -1}
+	var err error
+	if out.prompt, err = oidc.ParsePrompt(q["prompt"]); err != nil {
+		return out, InvalidRequest("prompt: %v", err)
+	}
+	if raw, ok := q["max_age"]; ok {
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || n < 0 || n > 1<<31 {
+			return out, InvalidRequest("max_age must be a non-negative number of seconds")
+		}
+		out.maxAge = n
+	}
+	if !oidc.ValidDisplay(q["display"]) {
+		return out, InvalidRequest("display must be page, popup, touch or wap")
+	}
+	if _, err := oidc.ParseClaimsRequest(q["claims"]); err != nil {
+		return out, InvalidRequest("%v", err)
+	}
+	for _, k := range []string{"login_hint", "acr_values", "ui_locales", "claims_locales"} {
+		if len(q[k]) > maxHintLen {
+			return out, InvalidRequest("%s is longer than %d characters", k, maxHintLen)
+		}
+	}
+	if hint, ok := q["id_token_hint"]; ok {
+		c, ok := p.verifyOwnIDToken(hint)
+		if !ok {
+			return out, InvalidRequest("id_token_hint is not an ID token issued by this server")
+		}
+		out.hintSubject = c.Subject
+	}
+	return out, nil
 }
 
 // requestedScopes parses the scope parameter and checks it against the
@@ -171,11 +224,30 @@ func (p *Provider) requestedScopes(client store.Client, raw string) ([]string, *
 type Pending struct {
 	Request store.AuthRequest
 	Client  store.Client
+	// Session is the browser's single sign-on session, when the caller
+	// has it: the client is recorded on it once the request succeeds.
+	Session *store.Session
+	// HintSubject is the sub of a valid id_token_hint (not stored).
+	HintSubject string
 }
 
 // Redirect returns where this request's response goes.
 func (pd Pending) Redirect() Redirect {
-	return Redirect{URI: pd.Request.RedirectURI, State: pd.Request.State, Fragment: pd.Request.ResponseType == "token"}
+	rt, _ := parseResponseType(pd.Request.ResponseType)
+	to := Redirect{URI: pd.Request.RedirectURI, State: pd.Request.State}
+	if rt.fragmentDefault() {
+		to.Mode = ModeFragment
+	}
+	if pd.Request.ResponseMode != "" {
+		to.Mode = pd.Request.ResponseMode
+	}
+	return to
+}
+
+// Prompt is the request's parsed prompt parameter.
+func (pd Pending) Prompt() oidc.Prompt {
+	pr, _ := oidc.ParsePrompt(pd.Request.Prompt)
+	return pr
 }
 
 // LoadPending finds a pending request for the browser that started it. A
@@ -208,41 +280,57 @@ func (p *Provider) LoadPending(ctx context.Context, id, browser string) (Pending
 	return Pending{Request: req, Client: client}, nil
 }
 
-// SetUser records who signed in for a pending request.
-func (p *Provider) SetUser(ctx context.Context, pd *Pending, userID string, authTime time.Time) *Error {
-	err := p.Store.SetAuthRequestUser(ctx, pd.Request.ID, userID, authTime)
+// SetUser records who signed in for a pending request, with their session.
+func (p *Provider) SetUser(ctx context.Context, pd *Pending, sess store.Session) *Error {
+	err := p.Store.SetAuthRequestUser(ctx, pd.Request.ID, sess.UserID, sess.ID, sess.AuthTime)
 	if errors.Is(err, store.ErrAlreadyUsed) || errors.Is(err, store.ErrNotFound) {
 		return InvalidRequest("this authorization request is finished or expired; start again from the application")
 	}
 	if err != nil {
 		return p.storeError(ctx, "set auth request user", err)
 	}
-	pd.Request.UserID, pd.Request.AuthTime = userID, authTime
+	pd.Request.UserID, pd.Request.SessionID, pd.Request.AuthTime = sess.UserID, sess.ID, sess.AuthTime
+	pd.Session = &sess
 	return nil
 }
 
-// AutoApprove finishes a request of a signed-in user without asking, when
-// an earlier grant covers every requested scope, or when no requested scope
-// needs consent and the client is confidential. done is false when the
-// consent page must ask.
-func (p *Provider) AutoApprove(ctx context.Context, pd Pending) (loc string, done bool, e *Error) {
+// MustAsk reports whether the consent page must be shown whatever was
+// granted before: prompt=consent (Core §3.1.2.1), or a public native client
+// (RFC 8252 §8.6: "the authorization server SHOULD NOT process authorization
+// requests automatically without user consent or interaction, except when
+// the identity of the client can be assured"). A loopback or private-use
+// redirect URI can be claimed by any program on the device, so another
+// program could use the app's client id and get a code silently.
+func (pd Pending) MustAsk() bool {
+	return pd.Prompt().Has(oidc.PromptConsent) || pd.Client.Public && IsNativeRedirectURI(pd.Request.RedirectURI)
+}
+
+// AutoApprove finishes a request of a signed-in user without asking when
+// the user's consent is already known: an earlier grant covers every
+// requested scope, the client is a confidential first-party application,
+// or no requested scope needs consent and the client is confidential.
+// done is false when the consent page must ask.
+func (p *Provider) AutoApprove(ctx context.Context, pd Pending) (resp Response, done bool, e *Error) {
+	if pd.MustAsk() {
+		return Response{}, false, nil
+	}
 	grant, covers, e := p.ExistingGrant(ctx, pd)
 	switch {
 	case e != nil:
-		return "", false, e
+		return Response{}, false, e
 	case covers:
-		loc, e = p.Approve(ctx, pd, nil, 0, &grant)
-	case !pd.Client.Public && !p.Scopes.NeedConsent(pd.Request.Scopes):
-		loc, e = p.Approve(ctx, pd, pd.Request.Scopes, 0, nil)
+		resp, e = p.Approve(ctx, pd, nil, 0, &grant)
+	case !pd.Client.Public && (pd.Client.FirstParty || !p.Scopes.NeedConsent(pd.Request.Scopes)):
+		resp, e = p.Approve(ctx, pd, pd.Request.Scopes, 0, nil)
 	default:
-		return "", false, nil
+		return Response{}, false, nil
 	}
-	return loc, e == nil, e
+	return resp, e == nil, e
 }
 
 // ExistingGrant returns an active grant of the signed-in user to this client
-// that already covers every requested scope, so consent need not be asked
-// again.
+// and whether it already covers every requested scope, so consent need not
+// be asked again.
 func (p *Provider) ExistingGrant(ctx context.Context, pd Pending) (store.Grant, bool, *Error) {
 	g, err := p.Store.FindActiveGrant(ctx, pd.Request.UserID, pd.Client.ID, p.Now())
 	if errors.Is(err, store.ErrNotFound) {
@@ -254,14 +342,22 @@ func (p *Provider) ExistingGrant(ctx context.Context, pd Pending) (store.Grant, 
 	return g, Subset(pd.Request.Scopes, g.Scopes), nil
 }
 
+// errFinished is the answer to a request that was finished, expired or
+// lost in between.
+func errFinished() *Error {
+	return InvalidRequest("this authorization request is finished or expired; start again from the application")
+}
+
 // Approve finishes a pending request with the user's consent: it stores the
-// grant (a new one with the chosen scopes and lifetime, or existing) and a
-// one-time code in one transaction, and returns the client redirect.
-// scopes must be a non-empty subset of the requested scopes.
-func (p *Provider) Approve(ctx context.Context, pd Pending, scopes []string, lifetime time.Duration, existing *store.Grant) (string, *Error) {
+// grant (a new one with the chosen scopes and lifetime, or existing) with a
+// one-time code in one transaction, and returns the response for the
+// client, which holds what the response type asks for (a code, an access
+// token, an ID token, or several: Core §3.3.2.5). scopes must be a
+// non-empty subset of the requested scopes.
+func (p *Provider) Approve(ctx context.Context, pd Pending, scopes []string, lifetime time.Duration, existing *store.Grant) (Response, *Error) {
 	req := pd.Request
 	if req.UserID == "" {
-		return "", AccessDenied("nobody is signed in for this request")
+		return Response{}, AccessDenied("nobody is signed in for this request")
 	}
 	now := p.Now()
 	var grant store.Grant
@@ -270,82 +366,123 @@ func (p *Provider) Approve(ctx context.Context, pd Pending, scopes []string, lif
 		scopes = req.Scopes
 	} else {
 		if len(scopes) == 0 || !Subset(scopes, req.Scopes) {
-			return "", InvalidScope("choose at least one of the requested scopes")
+			return Response{}, InvalidScope("choose at least one of the requested scopes")
 		}
 		grant = store.Grant{ID: secret.RandomString(16), UserID: req.UserID, ClientID: req.ClientID, Scopes: scopes, CreatedAt: now}
 		if lifetime > 0 {
 			grant.ExpiresAt = now.Add(lifetime)
 		}
 	}
-	if req.ResponseType == "token" {
-		return p.approveImplicit(ctx, pd, grant, scopes, now)
+	rt, _ := parseResponseType(req.ResponseType)
+	acr := oidc.ACRSession
+	if !req.AuthTime.Before(req.CreatedAt) {
+		acr = oidc.ACRLogin // the user signed in for this very request
 	}
-	code := secret.New(secret.PrefixCode)
-	ac := store.AuthCode{
-		Hash:                secret.Hash(string(code)),
-		GrantID:             grant.ID,
-		ClientID:            req.ClientID,
-		UserID:              req.UserID,
-		RedirectURI:         req.RedirectURI,
-		RedirectURIGiven:    req.RedirectURIGiven,
-		Scopes:              scopes,
-		CodeChallenge:       req.CodeChallenge,
-		CodeChallengeMethod: req.CodeChallengeMethod,
-		Nonce:               req.Nonce,
-		AuthTime:            req.AuthTime,
-		CreatedAt:           now,
-		ExpiresAt:           capExpiry(now.Add(p.codeTTL(pd.Client)), grant),
+	out := url.Values{}
+	var ac *store.AuthCode
+	var code string
+	familyID := secret.RandomString(16)
+	if rt.code {
+		code = string(secret.New(secret.PrefixCode))
+		ac = &store.AuthCode{
+			Hash:                secret.Hash(code),
+			GrantID:             grant.ID,
+			ClientID:            req.ClientID,
+			UserID:              req.UserID,
+			RedirectURI:         req.RedirectURI,
+			RedirectURIGiven:    req.RedirectURIGiven,
+			Scopes:              scopes,
+			CodeChallenge:       req.CodeChallenge,
+			CodeChallengeMethod: req.CodeChallengeMethod,
+			Nonce:               req.Nonce,
+			AuthTime:            req.AuthTime,
+			SessionID:           req.SessionID,
+			ACR:                 acr,
+			Claims:              req.Claims,
+			CreatedAt:           now,
+			ExpiresAt:           capExpiry(now.Add(p.codeTTL(pd.Client)), grant),
+		}
+		// A replayed code revokes the tokens of its family, those
+		// issued here with it included.
+		familyID = ac.Hash
+		out.Set("code", code)
 	}
-	err := p.Store.CompleteAuthRequest(ctx, req.ID, now, &grant, &ac)
+	var rows []store.Token
+	var accessToken string
+	if rt.token {
+		resp, issued, e := p.mint(issuance{
+			client: pd.Client, grant: grant, familyID: familyID, scopes: scopes, claims: req.Claims,
+			authTime: req.AuthTime, accessTTL: p.Tokens.ImplicitTokenTTL, now: now,
+		})
+		if e != nil {
+			return Response{}, e
+		}
+		rows, accessToken = issued, resp.AccessToken
+		out.Set("access_token", resp.AccessToken)
+		out.Set("token_type", resp.TokenType)
+		out.Set("expires_in", strconv.FormatInt(resp.ExpiresIn, 10))
+		// RFC 6749 §4.2.2: scope is OPTIONAL if identical to the scope requested.
+		if FormatScope(scopes) != FormatScope(req.Scopes) {
+			out.Set("scope", resp.Scope)
+		}
+	}
+	if rt.idToken {
+		idt, e := p.signIDToken(ctx, idTokenInput{
+			client: pd.Client, userID: req.UserID, authTime: req.AuthTime, nonce: req.Nonce,
+			sessionID: req.SessionID, acr: acr, code: code, accessToken: accessToken,
+			scopes: scopes, claims: req.Claims, now: now,
+		})
+		if e != nil {
+			return Response{}, e
+		}
+		out.Set("id_token", idt)
+	}
+	err := p.Store.CompleteAuthRequest(ctx, req.ID, now, &grant, ac)
 	if errors.Is(err, store.ErrAlreadyUsed) || errors.Is(err, store.ErrNotFound) {
-		return "", InvalidRequest("this authorization request is finished or expired; start again from the application")
+		return Response{}, errFinished()
+	}
+	if err == nil && len(rows) > 0 {
+		err = p.Store.CreateTokens(ctx, rows)
 	}
 	if err != nil {
-		return "", p.storeError(ctx, "complete auth request", err)
+		return Response{}, p.storeError(ctx, "complete auth request", err)
 	}
-	p.Logger.InfoContext(ctx, "authorization code issued", "client_id", req.ClientID, "user_id", req.UserID, "grant_id", grant.ID)
-	return pd.Redirect().Location(p.Issuer, url.Values{"code": {string(code)}}), nil
+	p.recordSessionClient(ctx, pd)
+	p.Logger.InfoContext(ctx, "authorization approved", "client_id", req.ClientID, "user_id", req.UserID, "grant_id", grant.ID, "response_type", req.ResponseType)
+	return Response{To: pd.Redirect(), Params: out}, nil
+}
+
+// recordSessionClient notes on the browser's session that the user signed
+// in to this client, so that single logout notifies it. A failure is
+// logged: the user is signed in to the client either way.
+func (p *Provider) recordSessionClient(ctx context.Context, pd Pending) {
+	s := pd.Session
+	if s == nil || s.ID != pd.Request.SessionID || slices.Contains(s.Clients, pd.Client.ID) {
+		return
+	}
+	if err := p.Store.AddSessionClient(ctx, s.Hash, pd.Client.ID, p.Now()); err != nil && !errors.Is(err, store.ErrNotFound) {
+		p.Logger.ErrorContext(ctx, "record session client", "client_id", pd.Client.ID, "err", err)
+	}
 }
 
 // Deny finishes a pending request with the user's refusal: access_denied
 // goes back to the client (RFC 6749 §4.1.2.1).
-func (p *Provider) Deny(ctx context.Context, pd Pending) (string, *Error) {
+func (p *Provider) Deny(ctx context.Context, pd Pending) (Response, *Error) {
 	err := p.Store.ConsumeAuthRequest(ctx, pd.Request.ID, p.Now())
 	if errors.Is(err, store.ErrAlreadyUsed) || errors.Is(err, store.ErrNotFound) {
-		return "", InvalidRequest("this authorization request is finished or expired; start again from the application")
+		return Response{}, errFinished()
 	}
 	if err != nil {
-		return "", p.storeError(ctx, "consume auth request", err)
+		return Response{}, p.storeError(ctx, "consume auth request", err)
 	}
-	return pd.Redirect().ErrorLocation(p.Issuer, AccessDenied("the user denied the request")), nil
+	return pd.Redirect().ErrorResponse(AccessDenied("the user denied the request")), nil
 }
 
-// approveImplicit answers an implicit-grant request (RFC 6749 §4.2.2): an
-// access token in the fragment, short-lived, never a refresh token.
-func (p *Provider) approveImplicit(ctx context.Context, pd Pending, grant store.Grant, scopes []string, now time.Time) (string, *Error) {
-	req := pd.Request
-	resp, rows, e := p.mint(issuance{
-		client: pd.Client, grant: grant, familyID: secret.RandomString(16), scopes: scopes,
-		authTime: req.AuthTime, accessTTL: p.Tokens.ImplicitTokenTTL, now: now,
-	})
-	if e != nil {
-		return "", e
+// Refuse finishes a pending request with an error for the client, such as
+// login_required for prompt=none (Core §3.1.2.6).
+func (p *Provider) Refuse(ctx context.Context, pd Pending, e *Error) (Response, *Error) {
+	if err := p.Store.ConsumeAuthRequest(ctx, pd.Request.ID, p.Now()); err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrAlreadyUsed) {
+		return Response{}, p.storeError(ctx, "consume auth request", err)
 	}
-	err := p.Store.CompleteAuthRequest(ctx, req.ID, now, &grant, nil)
-	if errors.Is(err, store.ErrAlreadyUsed) || errors.Is(err, store.ErrNotFound) {
-		return "", InvalidRequest("this authorization request is finished or expired; start again from the application")
-	}
-	if err == nil {
-		err = p.Store.CreateTokens(ctx, rows)
-	}
-	if err != nil {
-		return "", p.storeError(ctx, "complete implicit request", err)
-	}
-	out := url.Values{"access_token": {resp.AccessToken}, "token_type": {resp.TokenType}, "expires_in": {strconv.FormatInt(resp.ExpiresIn, 10)}}
-	// §4.2.2: scope is OPTIONAL if identical to the scope requested.
-	if FormatScope(scopes) != FormatScope(req.Scopes) {
-		out.Set("scope", resp.Scope)
-	}
-	p.Logger.InfoContext(ctx, "implicit access token issued", "client_id", req.ClientID, "user_id", req.UserID, "grant_id", grant.ID)
-	return pd.Redirect().Location(p.Issuer, out), nil
+	return pd.Redirect().ErrorResponse(e), nil
 }

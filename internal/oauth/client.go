@@ -124,6 +124,9 @@ func ValidateClient(c store.Client, scopes *Scopes) error {
 	if c.CodeTTL > 10*60*1e9 {
 		errs = append(errs, errors.New("code_ttl must be at most 10m (RFC 6749 §4.1.2)"))
 	}
+	if err := ValidateOpenIDClient(c); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

@@ -4,15 +4,19 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"time"
 
+	"github.com/latchkey/latchkey/internal/oidc"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
-// HandleAuthorize is the authorization endpoint (RFC 6749 §3.1, §4.1.1),
-// answering GET and POST. It validates the request, binds it to this browser
-// and sends the browser on to sign in, to consent, or straight back to the
-// client when a signed-in user already granted every requested scope.
+// HandleAuthorize is the authorization endpoint (RFC 6749 §3.1, §4.1.1;
+// OpenID Connect Core §3.1.2), answering GET and POST. It validates the
+// request, binds it to this browser and sends the browser on to sign in,
+// to consent, or straight back to the client when the single sign-on
+// session and an earlier consent answer it.
 func (p *Provider) HandleAuthorize(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var q params
@@ -53,39 +57,66 @@ func (p *Provider) HandleAuthorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.Logger.InfoContext(ctx, "authorization request refused", "client_id", pd.Client.ID, "error", e.Code, "description", e.Description)
-		RedirectBrowser(w, r, to.ErrorLocation(p.Issuer, e))
+		p.Respond(w, r, to.ErrorResponse(e))
 		return
 	}
 
 	req := &pd.Request
 	req.BrowserHash = secret.Hash(p.Sessions.Browser(w, r))
 	sess, err := p.Sessions.Current(ctx, r)
-	signedIn := err == nil
 	if err != nil && !errors.Is(err, session.ErrNoSession) {
 		p.ErrorPage(w, r, p.storeError(ctx, "get session", err))
 		return
 	}
+	signedIn := err == nil && !p.mustSignIn(pd, sess)
+	prompt := pd.Prompt()
+	if prompt.Has(oidc.PromptNone) && !signedIn {
+		// Core §3.1.2.6: "The Authorization Server MUST NOT display any
+		// authentication or consent user interface pages" with none.
+		p.Respond(w, r, to.ErrorResponse(newError("login_required", 400, "the user is not signed in")))
+		return
+	}
 	if signedIn {
-		req.UserID, req.AuthTime = sess.UserID, sess.AuthTime
+		req.UserID, req.SessionID, req.AuthTime = sess.UserID, sess.ID, sess.AuthTime
+		pd.Session = &sess
 	}
 	if err := p.Store.CreateAuthRequest(ctx, *req); err != nil {
 		p.ErrorPage(w, r, p.storeError(ctx, "create auth request", err))
 		return
 	}
-	next := LoginPath
-	if signedIn {
-		loc, done, e := p.AutoApprove(ctx, pd)
-		if e != nil {
-			p.ErrorPage(w, r, e)
-			return
-		}
-		if done {
-			RedirectBrowser(w, r, loc)
-			return
-		}
-		next = ConsentPath
+	if !signedIn {
+		RedirectBrowser(w, r, LoginPath+"?"+url.Values{"request": {req.ID}}.Encode())
+		return
 	}
-	RedirectBrowser(w, r, next+"?"+url.Values{"request": {req.ID}}.Encode())
+	resp, done, e := p.AutoApprove(ctx, pd)
+	if e == nil && !done && prompt.Has(oidc.PromptNone) {
+		resp, e = p.Refuse(ctx, pd, newError("consent_required", 400, "the user has not consented to this request"))
+		done = e == nil
+	}
+	if e != nil {
+		p.ErrorPage(w, r, e)
+		return
+	}
+	if done {
+		p.Respond(w, r, resp)
+		return
+	}
+	RedirectBrowser(w, r, ConsentPath+"?"+url.Values{"request": {req.ID}}.Encode())
+}
+
+// mustSignIn reports whether the request asks for a new sign-in although
+// the browser has a session: prompt=login or select_account, an
+// authentication older than max_age ("the End-User MUST be actively
+// re-authenticated", Core §3.1.2.1), or an id_token_hint naming another user.
+func (p *Provider) mustSignIn(pd Pending, sess store.Session) bool {
+	prompt := pd.Prompt()
+	if prompt.Has(oidc.PromptLogin) || prompt.Has(oidc.PromptSelectAccount) {
+		return true
+	}
+	if m := pd.Request.MaxAge; m == 0 || m > 0 && p.Now().Sub(sess.AuthTime) > time.Duration(m)*time.Second {
+		return true
+	}
+	return pd.HintSubject != "" && pd.HintSubject != sess.UserID
 }
 
 // RedirectBrowser answers 302 to a GET and 303 to anything else, so that a browser

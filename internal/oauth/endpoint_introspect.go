@@ -25,6 +25,8 @@ type Introspection struct {
 	Iss       string   `json:"iss,omitempty"`
 	JTI       string   `json:"jti,omitempty"`
 	AuthTime  int64    `json:"auth_time,omitempty"`
+	// Username is the resource owner's username (§2.2), for user tokens.
+	Username string `json:"username,omitempty"`
 }
 
 var inactive = Introspection{}
@@ -79,6 +81,7 @@ func (p *Provider) introspect(ctx context.Context, client store.Client, raw stri
 		if !t.AuthTime.IsZero() {
 			out.AuthTime = t.AuthTime.Unix()
 		}
+		out.Username = p.username(ctx, t.UserID)
 		return out, nil
 	case p.JWT != nil && strings.Count(raw, ".") == 2:
 		c, ok := p.verifyAccessToken(raw)
@@ -97,9 +100,26 @@ func (p *Provider) introspect(ctx context.Context, client store.Client, raw stri
 		return Introspection{
 			Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry, Iat: c.IssuedAt,
 			Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, JTI: c.JTI, AuthTime: c.AuthTime,
+			Username: p.username(ctx, t.UserID), // only user tokens have a row with a user
 		}, nil
 	}
 	return inactive, nil
+}
+
+// username returns the username of userID for an introspection answer, or
+// "" (no user, or the lookup failed: the answer stays useful without it).
+func (p *Provider) username(ctx context.Context, userID string) string {
+	if userID == "" {
+		return ""
+	}
+	u, err := p.Store.GetUser(ctx, userID)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			p.Logger.WarnContext(ctx, "introspection: get user", "err", err)
+		}
+		return ""
+	}
+	return u.Username
 }
 
 // mayIntrospect: the token's own client, or a resource server named in its

@@ -3,6 +3,8 @@ package oauth
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/latchkey/latchkey/internal/oidc"
 )
 
 // Metadata is the authorization server metadata (RFC 8414 §2). It lists
@@ -25,6 +27,25 @@ type Metadata struct {
 	CodeChallengeMethodsSupported              []string `json:"code_challenge_methods_supported"`
 	AuthorizationResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
 	AccessTokenSigningAlgValuesSupported       []string `json:"access_token_signing_alg_values_supported,omitempty"`
+
+	// OpenID Connect Discovery 1.0 §3, Session Management, Front- and
+	// Back-Channel Logout, RP-Initiated Logout.
+	UserinfoEndpoint                   string   `json:"userinfo_endpoint"`
+	EndSessionEndpoint                 string   `json:"end_session_endpoint"`
+	SubjectTypesSupported              []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported   []string `json:"id_token_signing_alg_values_supported"`
+	ClaimsSupported                    []string `json:"claims_supported"`
+	ClaimTypesSupported                []string `json:"claim_types_supported"`
+	ClaimsParameterSupported           bool     `json:"claims_parameter_supported"`
+	RequestParameterSupported          bool     `json:"request_parameter_supported"`
+	RequestURIParameterSupported       bool     `json:"request_uri_parameter_supported"`
+	ACRValuesSupported                 []string `json:"acr_values_supported"`
+	DisplayValuesSupported             []string `json:"display_values_supported"`
+	PromptValuesSupported              []string `json:"prompt_values_supported"`
+	BackchannelLogoutSupported         bool     `json:"backchannel_logout_supported"`
+	BackchannelLogoutSessionSupported  bool     `json:"backchannel_logout_session_supported"`
+	FrontchannelLogoutSupported        bool     `json:"frontchannel_logout_supported"`
+	FrontchannelLogoutSessionSupported bool     `json:"frontchannel_logout_session_supported"`
 }
 
 // ClientAssertionAlgs are the algorithms accepted for private_key_jwt.
@@ -40,8 +61,8 @@ func (p *Provider) buildMetadata() []byte {
 		RevocationEndpoint:                p.Issuer + "/revoke",
 		IntrospectionEndpoint:             p.Issuer + "/introspect",
 		ScopesSupported:                   p.Scopes.Names(),
-		ResponseTypesSupported:            []string{"code", "token"},
-		ResponseModesSupported:            []string{"query", "fragment"},
+		ResponseTypesSupported:            ResponseTypes,
+		ResponseModesSupported:            ResponseModes,
 		GrantTypesSupported:               []string{GrantAuthorizationCode, GrantRefreshToken, GrantImplicit, GrantPassword, GrantClientCredentials},
 		TokenEndpointAuthMethodsSupported: auth,
 		TokenEndpointAuthSigningAlgValuesSupported: ClientAssertionAlgs,
@@ -49,6 +70,26 @@ func (p *Provider) buildMetadata() []byte {
 		IntrospectionEndpointAuthMethodsSupported:  auth[:3],
 		CodeChallengeMethodsSupported:              []string{pkceS256},
 		AuthorizationResponseIssParameterSupported: true,
+
+		UserinfoEndpoint:                   p.Issuer + "/userinfo",
+		EndSessionEndpoint:                 p.Issuer + LogoutPath,
+		SubjectTypesSupported:              []string{"public"},
+		IDTokenSigningAlgValuesSupported:   p.IDTokenAlgs,
+		ClaimsSupported:                    oidc.SupportedClaims,
+		ClaimTypesSupported:                []string{"normal"},
+		ClaimsParameterSupported:           true,
+		RequestParameterSupported:          false,
+		RequestURIParameterSupported:       false,
+		ACRValuesSupported:                 []string{oidc.ACRSession, oidc.ACRLogin},
+		DisplayValuesSupported:             []string{"page", "popup", "touch", "wap"},
+		PromptValuesSupported:              []string{oidc.PromptNone, oidc.PromptLogin, oidc.PromptConsent, oidc.PromptSelectAccount},
+		BackchannelLogoutSupported:         true,
+		BackchannelLogoutSessionSupported:  true,
+		FrontchannelLogoutSupported:        true,
+		FrontchannelLogoutSessionSupported: true,
+	}
+	if len(m.IDTokenSigningAlgValuesSupported) == 0 {
+		m.IDTokenSigningAlgValuesSupported = []string{oidc.DefaultIDTokenAlg}
 	}
 	if p.JWT != nil && p.SigningAlgorithm != "" {
 		m.AccessTokenSigningAlgValuesSupported = []string{p.SigningAlgorithm}

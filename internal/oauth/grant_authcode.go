@@ -3,6 +3,9 @@ package oauth
 import (
 	"context"
 	"errors"
+	"slices"
+
+	"github.com/latchkey/latchkey/internal/oidc"
 
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
@@ -66,10 +69,21 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, req tokenRequest)
 	}
 	resp, rows, e := p.mint(issuance{
 		client: client, grant: grant, familyID: ac.Hash, scopes: ac.Scopes, refreshScopes: ac.Scopes,
-		authTime: ac.AuthTime, refresh: AllowsGrant(client, GrantRefreshToken), now: now,
+		authTime: ac.AuthTime, claims: ac.Claims, refresh: AllowsGrant(client, GrantRefreshToken), now: now,
 	})
 	if e != nil {
 		return TokenResponse{}, e
+	}
+	if slices.Contains(ac.Scopes, oidc.ScopeOpenID) {
+		// OpenID Connect Core §3.1.3.3: the token response carries the ID
+		// token, bound to the access token by at_hash.
+		resp.IDToken, e = p.signIDToken(ctx, idTokenInput{
+			client: client, userID: ac.UserID, authTime: ac.AuthTime, nonce: ac.Nonce, sessionID: ac.SessionID,
+			acr: ac.ACR, accessToken: resp.AccessToken, scopes: ac.Scopes, claims: ac.Claims, now: now,
+		})
+		if e != nil {
+			return TokenResponse{}, e
+		}
 	}
 	err = p.Store.RedeemCode(ctx, ac.Hash, now, rows)
 	if errors.Is(err, store.ErrAlreadyUsed) {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
+
+	"github.com/latchkey/latchkey/internal/oidc"
 
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
@@ -49,6 +52,15 @@ func (p *Provider) grantPassword(ctx context.Context, req tokenRequest) (TokenRe
 	})
 	if e != nil {
 		return TokenResponse{}, e
+	}
+	if slices.Contains(scopes, oidc.ScopeOpenID) {
+		resp.IDToken, e = p.signIDToken(ctx, idTokenInput{
+			client: client, userID: user.ID, authTime: now, acr: oidc.ACRLogin, accessToken: resp.AccessToken,
+			scopes: scopes, now: now,
+		})
+		if e != nil {
+			return TokenResponse{}, e
+		}
 	}
 	if err := p.Store.CreateTokens(ctx, rows); err != nil {
 		return TokenResponse{}, p.storeError(ctx, "create tokens", err)

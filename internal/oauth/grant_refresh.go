@@ -3,6 +3,9 @@ package oauth
 import (
 	"context"
 	"errors"
+	"slices"
+
+	"github.com/latchkey/latchkey/internal/oidc"
 
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
@@ -68,10 +71,21 @@ func (p *Provider) grantRefreshToken(ctx context.Context, req tokenRequest) (Tok
 	}
 	resp, rows, e := p.mint(issuance{
 		client: client, grant: grant, familyID: old.FamilyID, scopes: scopes, refreshScopes: old.Scopes,
-		authTime: old.AuthTime, refresh: true, now: now,
+		authTime: old.AuthTime, claims: old.Claims, refresh: true, now: now,
 	})
 	if e != nil {
 		return TokenResponse{}, e
+	}
+	if slices.Contains(scopes, oidc.ScopeOpenID) {
+		// OpenID Connect Core §12.2: a refreshed ID token keeps sub,
+		// auth_time and the client, and carries no nonce.
+		resp.IDToken, e = p.signIDToken(ctx, idTokenInput{
+			client: client, userID: old.UserID, authTime: old.AuthTime, accessToken: resp.AccessToken,
+			scopes: scopes, claims: old.Claims, now: now,
+		})
+		if e != nil {
+			return TokenResponse{}, e
+		}
 	}
 	err = p.Store.RotateRefreshToken(ctx, old.Hash, now, rows)
 	if errors.Is(err, store.ErrAlreadyUsed) {

@@ -21,6 +21,9 @@ type TokenResponse struct {
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope,omitempty"`
+	// IDToken is the OpenID Connect ID token (Core §3.1.3.3), when the
+	// scopes include openid and a user is behind the grant.
+	IDToken string `json:"id_token,omitempty"`
 }
 
 // issuance describes the tokens one successful grant hands out.
@@ -31,6 +34,7 @@ type issuance struct {
 	scopes        []string // of the access token
 	refreshScopes []string // of the refresh token (RFC 6749 §6: unchanged by narrowing)
 	authTime      time.Time
+	claims        string // the claims request parameter, kept for /userinfo
 	refresh       bool
 	accessTTL     time.Duration // zero: the client's access token lifetime
 	now           time.Time
@@ -89,7 +93,7 @@ func (p *Provider) mint(is issuance) (TokenResponse, []store.Token, *Error) {
 		rows = append(rows, store.Token{
 			Hash: secret.Hash(string(rt)), Kind: store.KindRefresh, FamilyID: is.familyID, GrantID: is.grant.ID,
 			ClientID: is.client.ID, UserID: is.grant.UserID, Scopes: is.refreshScopes, AuthTime: is.authTime,
-			CreatedAt: is.now, ExpiresAt: capExpiry(is.now.Add(p.refreshTTL(is.client)), is.grant),
+			Claims: is.claims, CreatedAt: is.now, ExpiresAt: capExpiry(is.now.Add(p.refreshTTL(is.client)), is.grant),
 		})
 		resp.RefreshToken = string(rt)
 	}
@@ -100,7 +104,7 @@ func (p *Provider) accessRow(is issuance, hash string, exp time.Time) store.Toke
 	return store.Token{
 		Hash: hash, Kind: store.KindAccess, FamilyID: is.familyID, GrantID: is.grant.ID,
 		ClientID: is.client.ID, UserID: is.grant.UserID, Scopes: is.scopes, AuthTime: is.authTime,
-		CreatedAt: is.now, ExpiresAt: exp,
+		Claims: is.claims, CreatedAt: is.now, ExpiresAt: exp,
 	}
 }
 

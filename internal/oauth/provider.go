@@ -33,6 +33,8 @@ type Provider struct {
 	JWT AccessTokenSigner
 	// SigningAlgorithm is the algorithm of JWT's keys, for metadata.
 	SigningAlgorithm string
+	// IDTokenAlgs are the algorithms that can sign ID tokens (RS256 first).
+	IDTokenAlgs []string
 	// Audience is the aud of access tokens; empty means the issuer.
 	Audience []string
 	// AuthRequestTTL is how long a user has to finish login and consent.
@@ -42,6 +44,9 @@ type Provider struct {
 	// ErrorPage renders a front-channel error that must not be redirected
 	// (RFC 6749 §4.1.2.1); provided by the web package.
 	ErrorPage func(w http.ResponseWriter, r *http.Request, e *Error)
+	// RevokeRefreshOnLogout: single logout also revokes the refresh tokens
+	// the session's clients hold for the user (offline access ends).
+	RevokeRefreshOnLogout bool
 
 	grants         map[string]grantHandler
 	clients        *clientCache
@@ -49,11 +54,15 @@ type Provider struct {
 	verified       *verifiedCache
 	clientFailures *Throttle
 	metadata       []byte
+	logouts        *backchannel
 }
 
 // AccessTokenSigner signs Latchkey's JWTs (internal/token.Keys).
 type AccessTokenSigner interface {
+	// Sign signs with the access-token algorithm.
 	Sign(typ string, claims any) (string, error)
+	// SignWith signs with the current key of alg (ID and logout tokens).
+	SignWith(alg, typ string, claims any) (string, error)
 	Verify(token, wantTyp string, claims any) error
 }
 
@@ -65,6 +74,7 @@ func (p *Provider) Init() {
 	p.verified = newVerifiedCache()
 	p.clientFailures = NewThrottle(clientAuthFailures, clientAuthWindow, throttleKeys)
 	p.metadata = p.buildMetadata()
+	p.logouts = newBackchannel()
 	p.grants = map[string]grantHandler{
 		GrantAuthorizationCode: p.grantAuthorizationCode,
 		GrantRefreshToken:      p.grantRefreshToken,

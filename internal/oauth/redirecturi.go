@@ -143,3 +143,21 @@ func validPort(p string) bool {
 	}
 	return n > 0 && n < 65536
 }
+
+// IsNativeRedirectURI reports whether uri belongs to a native app (RFC 8252
+// §7): an http loopback IP URI, or a private-use URI scheme. Any program on
+// the device can receive such a redirect, so it proves nothing about who
+// the client is (§8.6).
+func IsNativeRedirectURI(uri string) bool {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return false
+	}
+	switch u.Scheme {
+	case "https":
+		return false
+	case "http":
+		return isLoopbackHost(u.Hostname())
+	}
+	return true
+}

@@ -130,7 +130,7 @@ func TestRFC6749_4_1_2_1_AuthorizeErrors(t *testing.T) {
 				query      func(q url.Values)
 			}{
 				{"missing_response_type", "invalid_request", func(q url.Values) { q.Del("response_type") }},
-				{"unsupported_response_type", "unsupported_response_type", func(q url.Values) { q.Set("response_type", "token id_token") }},
+				{"unsupported_response_type", "unsupported_response_type", func(q url.Values) { q.Set("response_type", "code_and_token") }},
 				{"duplicated_scope", "invalid_request", func(q url.Values) { q.Add("scope", "photos.read") }},
 				{"duplicated_state", "invalid_request", func(q url.Values) { q.Add("state", "other") }},
 				{"unknown_scope", "invalid_scope", func(q url.Values) { q.Set("scope", "notes.read admin") }},

@@ -9,11 +9,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/oidc"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
@@ -31,9 +33,10 @@ type Options struct {
 
 // Server is a configured Latchkey HTTP server.
 type Server struct {
-	opts    Options
-	handler http.Handler
-	keys    *token.Keys
+	opts     Options
+	handler  http.Handler
+	keys     *token.Keys
+	provider *oauth.Provider
 }
 
 // New builds the server; it fails if the configuration cannot be served.
@@ -54,11 +57,12 @@ func New(opts Options) (*Server, error) {
 	issuer := strings.TrimRight(cfg.Issuer, "/")
 	secure := strings.HasPrefix(issuer, "https://")
 	sessions := &session.Manager{
-		Store:  opts.Store,
-		Key:    session.DeriveKey([]byte(cfg.SystemSecret), "csrf"),
-		Secure: secure,
-		TTL:    cfg.Session.TTL,
-		Now:    opts.Now,
+		Store:   opts.Store,
+		Key:     session.DeriveKey([]byte(cfg.SystemSecret), "csrf"),
+		Secure:  secure,
+		TTL:     cfg.Session.TTL,
+		IdleTTL: cfg.Session.IdleTTL,
+		Now:     opts.Now,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -66,25 +70,30 @@ func New(opts Options) (*Server, error) {
 		Store:     opts.Store,
 		SealKey:   session.DeriveKey([]byte(cfg.SystemSecret), "signing-keys"),
 		Algorithm: cfg.Tokens.Algorithm,
-		Now:       opts.Now,
-		Logger:    opts.Logger,
+		// ID tokens are RS256 by default (OpenID Connect Discovery §3);
+		// clients may register ES256 or EdDSA.
+		Algorithms: oidc.IDTokenAlgs,
+		Now:        opts.Now,
+		Logger:     opts.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: signing keys: %w", err)
 	}
 	provider := &oauth.Provider{
-		Store:            opts.Store,
-		Scopes:           oauth.NewScopes(cfg.Scopes),
-		Sessions:         sessions,
-		Passwords:        oauth.NewPasswords(opts.Store, opts.Now),
-		Issuer:           issuer,
-		Tokens:           cfg.Tokens,
-		JWT:              keys,
-		SigningAlgorithm: cfg.Tokens.Algorithm,
-		Audience:         cfg.Tokens.Audience,
-		AuthRequestTTL:   cfg.Session.AuthRequestTTL,
-		Now:              opts.Now,
-		Logger:           opts.Logger,
+		Store:                 opts.Store,
+		Scopes:                oauth.NewScopes(cfg.Scopes),
+		Sessions:              sessions,
+		Passwords:             oauth.NewPasswords(opts.Store, opts.Now),
+		Issuer:                issuer,
+		Tokens:                cfg.Tokens,
+		JWT:                   keys,
+		SigningAlgorithm:      cfg.Tokens.Algorithm,
+		IDTokenAlgs:           idTokenAlgs(keys),
+		Audience:              cfg.Tokens.Audience,
+		AuthRequestTTL:        cfg.Session.AuthRequestTTL,
+		RevokeRefreshOnLogout: cfg.Session.RevokeRefreshOnLogout,
+		Now:                   opts.Now,
+		Logger:                opts.Logger,
 	}
 	pages, err := web.New(web.Options{OAuth: provider, Sessions: sessions, Users: opts.Store, Logger: opts.Logger, Now: opts.Now, Dev: cfg.Dev})
 	if err != nil {
@@ -98,6 +107,7 @@ func New(opts Options) (*Server, error) {
 	mux.HandleFunc("/token", provider.HandleToken)
 	mux.HandleFunc("/revoke", provider.HandleRevoke)
 	mux.HandleFunc("/introspect", provider.HandleIntrospect)
+	mux.HandleFunc("/userinfo", provider.HandleUserInfo)
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", provider.HandleMetadata)
 	mux.HandleFunc("GET /.well-known/openid-configuration", provider.HandleMetadata)
 	mux.HandleFunc("GET /jwks.json", func(w http.ResponseWriter, r *http.Request) {
@@ -122,14 +132,31 @@ func New(opts Options) (*Server, error) {
 		w.Write([]byte("ok\n"))
 	})
 
-	s := &Server{opts: opts, keys: keys}
+	s := &Server{opts: opts, keys: keys, provider: provider}
 	s.handler = recoverPanics(opts.Logger, accessLog(opts.Logger, securityHeaders(secure, mux)))
 	return s, nil
+}
+
+// idTokenAlgs are the algorithms that sign ID tokens, in the order of
+// oidc.IDTokenAlgs (RS256 first), among those with a key.
+func idTokenAlgs(keys *token.Keys) []string {
+	have := keys.SigningAlgorithms()
+	var out []string
+	for _, a := range oidc.IDTokenAlgs {
+		if slices.Contains(have, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // ReloadKeys re-reads the signing keys now instead of at the next periodic
 // reload (Serve reloads every token.DefaultReloadInterval).
 func (s *Server) ReloadKeys(ctx context.Context) error { return s.keys.Reload(ctx) }
+
+// WaitBackchannel blocks until every back-channel logout in flight is
+// delivered or given up.
+func (s *Server) WaitBackchannel() { s.provider.WaitBackchannel() }
 
 // Handler returns the root handler (for tests and embedding).
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -164,5 +191,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	s.provider.WaitBackchannel()
 	return nil
 }

@@ -28,9 +28,16 @@ type Manager struct {
 	Store  store.SessionStore
 	Key    []byte // HMAC key for CSRF tokens, derived from the system secret
 	Secure bool   // issuer is https: cookies get Secure and the __Host- prefix
-	TTL    time.Duration
-	Now    func() time.Time
+	// TTL is the absolute lifetime of a session; IdleTTL ends it sooner
+	// when the browser has not been seen for that long (zero: no idle limit).
+	TTL     time.Duration
+	IdleTTL time.Duration
+	Now     func() time.Time
 }
+
+// touchEvery is how stale LastSeenAt may get before a request updates it:
+// the idle timeout is kept to within a minute without a write per request.
+const touchEvery = time.Minute
 
 func (m *Manager) name(base string) string {
 	if m.Secure {
@@ -106,18 +113,31 @@ func (m *Manager) CheckCSRF(r *http.Request, purpose, token string) bool {
 // ErrNoSession means the browser is not signed in.
 var ErrNoSession = errors.New("session: not signed in")
 
-// Current returns the signed-in session of the request; ErrNoSession if none
-// or expired. Other errors come from the store.
+// Current returns the signed-in session of the request; ErrNoSession if none,
+// expired, or idle for longer than IdleTTL. Other errors come from the store.
 func (m *Manager) Current(ctx context.Context, r *http.Request) (store.Session, error) {
 	c, err := r.Cookie(m.name(sessionCookie))
 	if err != nil || !secret.HasPrefix(c.Value, secret.PrefixSession) {
 		return store.Session{}, ErrNoSession
 	}
-	s, err := m.Store.GetSession(ctx, secret.Hash(c.Value), m.Now())
+	now := m.Now()
+	s, err := m.Store.GetSession(ctx, secret.Hash(c.Value), now)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Session{}, ErrNoSession
 	}
-	return s, err
+	if err != nil {
+		return store.Session{}, err
+	}
+	if m.IdleTTL > 0 && now.Sub(s.LastSeenAt) >= m.IdleTTL {
+		return store.Session{}, ErrNoSession
+	}
+	if now.Sub(s.LastSeenAt) >= touchEvery {
+		if err := m.Store.TouchSession(ctx, s.Hash, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return store.Session{}, err
+		}
+		s.LastSeenAt = now
+	}
+	return s, nil
 }
 
 // SignIn stores a new session for userID and sets its cookie. A new session
@@ -125,7 +145,10 @@ func (m *Manager) Current(ctx context.Context, r *http.Request) (store.Session, 
 func (m *Manager) SignIn(ctx context.Context, w http.ResponseWriter, userID string) (store.Session, error) {
 	now := m.Now()
 	token := secret.New(secret.PrefixSession)
-	s := store.Session{Hash: secret.Hash(string(token)), UserID: userID, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(m.TTL)}
+	s := store.Session{
+		Hash: secret.Hash(string(token)), ID: secret.RandomString(16), UserID: userID,
+		AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(m.TTL),
+	}
 	if err := m.Store.CreateSession(ctx, s); err != nil {
 		return store.Session{}, err
 	}
@@ -133,14 +156,27 @@ func (m *Manager) SignIn(ctx context.Context, w http.ResponseWriter, userID stri
 	return s, nil
 }
 
-// SignOut deletes the session of the request and clears its cookie.
-func (m *Manager) SignOut(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+// SignOut deletes the session of the request and clears its cookie. It
+// returns the session that ended (with the clients signed in to with it),
+// or ErrNoSession if there was none.
+func (m *Manager) SignOut(ctx context.Context, w http.ResponseWriter, r *http.Request) (store.Session, error) {
 	http.SetCookie(w, m.cookie(sessionCookie, "", -1))
 	c, err := r.Cookie(m.name(sessionCookie))
-	if err != nil {
-		return nil
+	if err != nil || !secret.HasPrefix(c.Value, secret.PrefixSession) {
+		return store.Session{}, ErrNoSession
 	}
-	return m.Store.DeleteSession(ctx, secret.Hash(c.Value))
+	hash := secret.Hash(c.Value)
+	s, err := m.Store.GetSession(ctx, hash, m.Now())
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return store.Session{}, err
+	}
+	if err := m.Store.DeleteSession(ctx, hash); err != nil {
+		return store.Session{}, err
+	}
+	if s.Hash == "" {
+		return store.Session{}, ErrNoSession
+	}
+	return s, nil
 }
 
 // DeriveKey derives a purpose-specific key from the system secret, so that

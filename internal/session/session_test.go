@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +22,7 @@ type fakeSessions struct {
 	sessions map[string]store.Session
 	err      error // returned by every call when set
 	gets     int
+	touches  int
 }
 
 var _ store.SessionStore = (*fakeSessions)(nil)
@@ -75,6 +77,36 @@ func (f *fakeSessions) DeleteUserSessions(_ context.Context, userID string) (int
 		}
 	}
 	return n, f.err
+}
+
+func (f *fakeSessions) TouchSession(_ context.Context, hash string, now time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return f.err
+	}
+	s, ok := f.sessions[hash]
+	if !ok {
+		return store.ErrNotFound
+	}
+	s.LastSeenAt = now
+	f.sessions[hash] = s
+	f.touches++
+	return nil
+}
+
+func (f *fakeSessions) AddSessionClient(_ context.Context, hash, clientID string, _ time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ok := f.sessions[hash]
+	if !ok {
+		return store.ErrNotFound
+	}
+	if !slices.Contains(s.Clients, clientID) {
+		s.Clients = append(s.Clients, clientID)
+	}
+	f.sessions[hash] = s
+	return f.err
 }
 
 type fakeClock struct{ t time.Time }
@@ -482,8 +514,9 @@ func TestSession(t *testing.T) {
 		c := w.Result().Cookies()[0]
 		r := requestWith(&http.Cookie{Name: c.Name, Value: c.Value})
 		w2 := httptest.NewRecorder()
-		if err := m.SignOut(ctx, w2, r); err != nil {
-			t.Fatal(err)
+		ended, err := m.SignOut(ctx, w2, r)
+		if err != nil || ended.UserID != "user1" || ended.ID == "" {
+			t.Fatalf("SignOut = %+v, %v", ended, err)
 		}
 		if len(st.sessions) != 0 {
 			t.Error("session still stored after sign-out")
@@ -495,8 +528,44 @@ func TestSession(t *testing.T) {
 		if _, err := m.Current(ctx, r); !errors.Is(err, ErrNoSession) {
 			t.Errorf("Current after sign-out = %v", err)
 		}
-		if err := m.SignOut(ctx, httptest.NewRecorder(), requestWith()); err != nil {
-			t.Errorf("SignOut without a cookie = %v", err)
+		if _, err := m.SignOut(ctx, httptest.NewRecorder(), requestWith()); !errors.Is(err, ErrNoSession) {
+			t.Errorf("SignOut without a cookie = %v, want ErrNoSession", err)
+		}
+	})
+
+	t.Run("sessions_get_a_distinct_public_sid", func(t *testing.T) {
+		m, _, _ := newManager(true)
+		a, _ := m.SignIn(ctx, httptest.NewRecorder(), "user1")
+		b, _ := m.SignIn(ctx, httptest.NewRecorder(), "user1")
+		if a.ID == "" || a.ID == b.ID || a.ID == a.Hash {
+			t.Fatalf("sids %q and %q", a.ID, b.ID)
+		}
+	})
+
+	t.Run("idle_timeout_ends_the_session_and_activity_extends_it", func(t *testing.T) {
+		m, st, clk := newManager(true)
+		m.IdleTTL = 30 * time.Minute
+		w := httptest.NewRecorder()
+		if _, err := m.SignIn(ctx, w, "user1"); err != nil {
+			t.Fatal(err)
+		}
+		c := w.Result().Cookies()[0]
+		r := requestWith(&http.Cookie{Name: c.Name, Value: c.Value})
+		clk.t = clk.t.Add(20 * time.Second)
+		if _, err := m.Current(ctx, r); err != nil || st.touches != 0 {
+			t.Fatalf("Current = %v, touches %d: a fresh session is not rewritten", err, st.touches)
+		}
+		clk.t = clk.t.Add(25 * time.Minute)
+		if _, err := m.Current(ctx, r); err != nil || st.touches != 1 {
+			t.Fatalf("Current = %v, touches %d", err, st.touches)
+		}
+		clk.t = clk.t.Add(29 * time.Minute) // 54 minutes after sign-in, 29 after last use
+		if _, err := m.Current(ctx, r); err != nil {
+			t.Fatalf("activity did not extend the session: %v", err)
+		}
+		clk.t = clk.t.Add(31 * time.Minute)
+		if _, err := m.Current(ctx, r); !errors.Is(err, ErrNoSession) {
+			t.Fatalf("Current after 31 idle minutes = %v, want ErrNoSession", err)
 		}
 	})
 }

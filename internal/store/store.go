@@ -53,6 +53,22 @@ type Client struct {
 	RefreshTokenTTL time.Duration
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
+
+	// OpenID Connect and platform metadata (OpenID Connect Registration
+	// §2, RP-Initiated Logout §3.1, Back-Channel Logout §2.2, Front-Channel
+	// Logout §2, Core §4).
+	PostLogoutRedirectURIs []string
+	BackchannelLogoutURI   string
+	FrontchannelLogoutURI  string
+	InitiateLoginURI       string // third-party-initiated login; listed on the portal
+	LogoURI                string
+	ClientURI              string
+	Description            string
+	// FirstParty marks an application of the platform itself: its consent
+	// is implied (never for public clients, RFC 8252 §8.6).
+	FirstParty bool
+	// IDTokenAlg signs this client's ID tokens: RS256 (empty) , ES256 or EdDSA.
+	IDTokenAlg string
 }
 
 // User is a resource owner who signs in with a username and password.
@@ -62,8 +78,11 @@ type User struct {
 	PasswordHash string // argon2id PHC string
 	Name         string
 	Email        string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// EmailVerified: the operator vouches that Email belongs to the user
+	// (the email_verified claim, OpenID Connect Core §5.1).
+	EmailVerified bool
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // Grant is a user's decision at consent: user x client x scopes x lifetime.
@@ -98,11 +117,20 @@ type AuthRequest struct {
 	CodeChallenge       string
 	CodeChallengeMethod string
 	Nonce               string
-	UserID              string    // set once the user signed in
-	AuthTime            time.Time // when that user signed in
-	CreatedAt           time.Time
-	ExpiresAt           time.Time
-	ConsumedAt          time.Time
+	// OpenID Connect request parameters (Core §3.1.2.1).
+	ResponseMode string // query, fragment or form_post; empty: the response type's default
+	Prompt       string // space-separated prompt values
+	MaxAge       int64  // seconds; -1 when absent
+	LoginHint    string
+	ACRValues    string
+	UILocales    string
+	Claims       string    // the claims request parameter (JSON), validated
+	UserID       string    // set once the user signed in
+	SessionID    string    // the sid of the session that user signed in with
+	AuthTime     time.Time // when that user signed in
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	ConsumedAt   time.Time
 }
 
 // AuthCode is an authorization code (RFC 6749 §4.1.2). The row is kept after
@@ -119,9 +147,13 @@ type AuthCode struct {
 	CodeChallengeMethod string
 	Nonce               string
 	AuthTime            time.Time
-	CreatedAt           time.Time
-	ExpiresAt           time.Time
-	UsedAt              time.Time // zero: not redeemed
+	// For the ID token issued at redemption (OpenID Connect Core §2).
+	SessionID string // sid
+	ACR       string
+	Claims    string // the claims request parameter (JSON)
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time // zero: not redeemed
 }
 
 // Token kinds.
@@ -134,14 +166,17 @@ const (
 // Tokens of one family descend from one code redemption; replay of that code
 // or reuse of a rotated refresh token revokes the whole family.
 type Token struct {
-	Hash      string
-	Kind      string // KindAccess or KindRefresh
-	FamilyID  string
-	GrantID   string // empty for tokens issued without a user (client credentials)
-	ClientID  string
-	UserID    string
-	Scopes    []string
-	AuthTime  time.Time
+	Hash     string
+	Kind     string // KindAccess or KindRefresh
+	FamilyID string
+	GrantID  string // empty for tokens issued without a user (client credentials)
+	ClientID string
+	UserID   string
+	Scopes   []string
+	AuthTime time.Time
+	// Claims is the claims request parameter (JSON) of the authorization,
+	// kept for /userinfo and for refreshed ID tokens.
+	Claims    string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	RotatedAt time.Time // refresh tokens: zero until exchanged
@@ -153,13 +188,19 @@ func (t Token) Active(now time.Time) bool {
 	return t.RevokedAt.IsZero() && t.RotatedAt.IsZero() && now.Before(t.ExpiresAt)
 }
 
-// Session is a signed-in browser (single sign-on), stored by the hash of its cookie.
+// Session is a signed-in browser (single sign-on), stored by the hash of its
+// cookie. It is the platform session of OpenID Connect: ID is its public sid
+// (Front- and Back-Channel Logout), and Clients are the applications the user
+// signed in to with it, which single logout notifies.
 type Session struct {
-	Hash      string
-	UserID    string
-	AuthTime  time.Time
-	CreatedAt time.Time
-	ExpiresAt time.Time
+	Hash       string
+	ID         string // sid: random, public, unique
+	UserID     string
+	AuthTime   time.Time
+	CreatedAt  time.Time
+	ExpiresAt  time.Time // absolute timeout
+	LastSeenAt time.Time // for the idle timeout; updated by TouchSession
+	Clients    []string  // client ids, in the order first signed in to; filled by GetSession
 }
 
 // SigningKey is a key that signs JWTs (access tokens, later ID tokens). All
@@ -231,9 +272,10 @@ type AuthRequestStore interface {
 	CreateAuthRequest(ctx context.Context, r AuthRequest) error
 	// GetAuthRequest returns the request; ErrNotFound.
 	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error)
-	// SetAuthRequestUser records who signed in for a request that is neither
-	// consumed nor expired at authTime; ErrNotFound, ErrAlreadyUsed.
-	SetAuthRequestUser(ctx context.Context, id, userID string, authTime time.Time) error
+	// SetAuthRequestUser records who signed in for a request, with the sid
+	// of their session, for a request that is neither consumed nor expired
+	// at authTime; ErrNotFound, ErrAlreadyUsed.
+	SetAuthRequestUser(ctx context.Context, id, userID, sessionID string, authTime time.Time) error
 	// CompleteAuthRequest is the consent decision, atomically: it marks the
 	// request consumed (only if not yet consumed and not expired at now),
 	// inserts grant (a grant with that id that already exists is left as it
@@ -277,6 +319,11 @@ type TokenStore interface {
 	// RevokeFamily marks every token of the family revoked at now and
 	// returns how many changed.
 	RevokeFamily(ctx context.Context, familyID string, now time.Time) (int, error)
+	// RevokeRefreshTokens marks every active refresh token of the user for
+	// each of the clients revoked at now, with the access tokens of their
+	// families, and returns how many tokens changed (single logout with
+	// offline access ended).
+	RevokeRefreshTokens(ctx context.Context, userID string, clientIDs []string, now time.Time) (int, error)
 }
 
 // KeyStore manages signing keys.
@@ -304,8 +351,15 @@ type ReplayStore interface {
 type SessionStore interface {
 	// CreateSession inserts s; ErrConflict.
 	CreateSession(ctx context.Context, s Session) error
-	// GetSession returns an unexpired session at now; ErrNotFound otherwise.
+	// GetSession returns an unexpired session at now, with its Clients;
+	// ErrNotFound otherwise.
 	GetSession(ctx context.Context, hash string, now time.Time) (Session, error)
+	// TouchSession sets the session's LastSeenAt to now; ErrNotFound.
+	TouchSession(ctx context.Context, hash string, now time.Time) error
+	// AddSessionClient records that the user signed in to clientID with the
+	// session (no error if already recorded); ErrNotFound if the session or
+	// the client does not exist.
+	AddSessionClient(ctx context.Context, hash, clientID string, now time.Time) error
 	// DeleteSession removes the session (no error if absent).
 	DeleteSession(ctx context.Context, hash string) error
 	// DeleteUserSessions removes every session of the user (after a password

@@ -36,6 +36,20 @@ func BenchmarkSignES256(b *testing.B) { benchSign(b, ES256) }
 func BenchmarkSignEdDSA(b *testing.B) { benchSign(b, EdDSA) }
 func BenchmarkSignRS256(b *testing.B) { benchSign(b, RS256) }
 
+// BenchmarkSignES256AllAlgorithms is Sign as the server runs it: ES256
+// access tokens with a key of every algorithm loaded (for ID tokens), the
+// newest of which may be another algorithm's.
+func BenchmarkSignES256AllAlgorithms(b *testing.B) {
+	f := newServerFixture(b)
+	c := testClaims(f.clk.Now())
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.keys.Sign(TypeAccessToken, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkRawES256 is the baseline of BenchmarkSignES256: json.Marshal of
 // the same claims, SHA-256 and ecdsa.SignASN1, nothing else.
 func BenchmarkRawES256(b *testing.B) {

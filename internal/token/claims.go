@@ -6,8 +6,18 @@ import (
 	"errors"
 )
 
-// TypeAccessToken is the typ header of JWT access tokens (RFC 9068 §2.1).
-const TypeAccessToken = "at+jwt"
+// Token types: the typ header Sign writes and Verify wants.
+const (
+	// TypeAccessToken is the typ of JWT access tokens (RFC 9068 §2.1).
+	TypeAccessToken = "at+jwt"
+	// TypeIDToken is the typ of ID tokens: OpenID Connect defines none, and
+	// "JWT" is what relying parties accept (RFC 7519 §5.1).
+	TypeIDToken = "JWT"
+	// TypeLogoutToken is the typ of back-channel logout tokens, explicitly
+	// typed as OpenID Connect Back-Channel Logout 1.0 §2.4 recommends (RFC
+	// 8725 §3.11), so that no other JWT passes for one.
+	TypeLogoutToken = "logout+jwt"
+)
 
 // AccessClaims are the claims of a JWT access token (RFC 9068 §2.2). Times
 // are NumericDate seconds (RFC 7519 §2).

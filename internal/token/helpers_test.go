@@ -162,6 +162,26 @@ func (f *fixture) open(t testing.TB, alg string) *Keys {
 	return k
 }
 
+// newServerFixture is a fixture configured as the server is: ES256 signs
+// access tokens, and every algorithm has a key (for ID tokens).
+func newServerFixture(t testing.TB) *fixture {
+	t.Helper()
+	f := &fixture{st: newMemKeyStore(), sealKey: newSealKey(t), clk: newClock()}
+	f.keys = f.openAll(t)
+	return f
+}
+
+// openAll returns another Keys over the fixture's store configured as the
+// server is.
+func (f *fixture) openAll(t testing.TB) *Keys {
+	t.Helper()
+	k, err := NewKeys(context.Background(), KeysOptions{Store: f.st, SealKey: f.sealKey, Algorithm: ES256, Algorithms: allAlgs, Now: f.clk.Now})
+	if err != nil {
+		t.Fatalf("NewKeys: %v", err)
+	}
+	return k
+}
+
 func testClaims(now time.Time) AccessClaims {
 	return AccessClaims{
 		Issuer:   "https://auth.example.com",
@@ -221,11 +241,41 @@ func signWithHeader(t testing.TB, k *Keys, kid, headerJSON string, payload []byt
 	return tok
 }
 
+// activeKid is the kid of the key Sign uses (the default algorithm's).
 func activeKid(t testing.TB, k *Keys) string {
 	t.Helper()
-	kk := k.set.Load().signer(k.now())
+	return activeKidOf(t, k, signingAlgs[k.defAlg])
+}
+
+// activeKidOf is the kid of the key SignWith(alg) uses.
+func activeKidOf(t testing.TB, k *Keys, alg string) string {
+	t.Helper()
+	kk := k.set.Load().signer(algIndex(alg), k.now())
 	if kk == nil {
-		t.Fatal("no active key")
+		t.Fatalf("no active %s key", alg)
 	}
 	return kk.id
+}
+
+// mustSignWith signs c with SignWith(alg, typ).
+func mustSignWith(t testing.TB, k *Keys, alg, typ string, c any) string {
+	t.Helper()
+	tok, err := k.SignWith(alg, typ, c)
+	if err != nil {
+		t.Fatalf("SignWith(%s, %s): %v", alg, typ, err)
+	}
+	return tok
+}
+
+// countAlg returns how many stored keys of alg are not retired at now.
+func (m *memKeyStore) countAlg(alg string, now time.Time) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, k := range m.keys {
+		if k.Algorithm == alg && !isRetired(k, now) {
+			n++
+		}
+	}
+	return n
 }

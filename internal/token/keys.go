@@ -1,11 +1,15 @@
 // Package token signs and verifies Latchkey's JWTs (RFC 9068 access tokens,
-// later ID tokens), serves the JWKS and rotates signing keys.
+// OpenID Connect ID tokens and logout tokens), serves the JWKS and rotates
+// signing keys.
 //
 // Keys live in the database (store.KeyStore), their private halves sealed
 // with a key derived from the system secret, so every node of a deployment
-// signs with the same keys and serves the same JWKS. Keys holds them parsed
-// in memory: the hot path (Sign on every client_credentials request) never
-// reads the database or parses a key.
+// signs with the same keys and serves the same JWKS. Each algorithm has its
+// own current key: access tokens are signed with the default algorithm
+// (ES256, fast), ID tokens with RS256 unless a client asks for another
+// (OpenID Connect Discovery 1.0 §3: "The algorithm RS256 MUST be
+// included"). Keys holds them parsed in memory: the hot path (Sign on every
+// client_credentials request) never reads the database or parses a key.
 package token
 
 import (
@@ -32,15 +36,35 @@ const (
 	EdDSA = "EdDSA" // Ed25519
 )
 
-// DefaultAlgorithm signs new keys unless configured otherwise.
+// DefaultAlgorithm is the default signer (KeysOptions.Algorithm) and the
+// algorithm Rotate uses unless told otherwise.
 const DefaultAlgorithm = ES256
+
+// signingAlgs are the algorithms Keys signs with, in the stable order of
+// SigningAlgorithms and List: RS256 first, the one every OpenID Connect
+// relying party supports.
+var signingAlgs = [...]string{RS256, ES256, EdDSA}
+
+// algIndex is alg's index in signingAlgs, or -1 if Keys cannot sign with it.
+func algIndex(alg string) int {
+	switch alg {
+	case RS256:
+		return 0
+	case ES256:
+		return 1
+	case EdDSA:
+		return 2
+	}
+	return -1
+}
 
 // DefaultReloadInterval is how often Run re-reads the key set: a key rotated
 // on one node is used by the others within this interval.
 const DefaultReloadInterval = 10 * time.Second
 
-// ErrNoSigningKey is returned by Sign when no key is active at the current
-// time (every key is still "next" or retired).
+// ErrNoSigningKey is returned by Sign and SignWith when the algorithm has no
+// key active at the current time (each of its keys is still "next" or
+// retired, or it has none).
 var ErrNoSigningKey = errors.New("token: no active signing key")
 
 // KeysOptions configures NewKeys.
@@ -51,9 +75,14 @@ type KeysOptions struct {
 	// the system secret for this purpose only (session.DeriveKey(secret,
 	// "signing-keys")).
 	SealKey []byte
-	// Algorithm of the key generated when the store has none: ES256
-	// (default), RS256 or EdDSA.
+	// Algorithm is the default signer, the algorithm of Sign: ES256
+	// (default), RS256 or EdDSA. NewKeys generates a key of it if the store
+	// has none that is not retired.
 	Algorithm string
+	// Algorithms must each have a key, for SignWith: NewKeys generates a
+	// key of every one the store has none of (that is not retired). Empty
+	// means Algorithm only. Algorithm need not be listed.
+	Algorithms []string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger reports keys that cannot be opened and failed reloads; nil
@@ -69,6 +98,7 @@ type Keys struct {
 	sealKey []byte
 	now     func() time.Time
 	log     *slog.Logger
+	defAlg  int // index in signingAlgs of the default signer (KeysOptions.Algorithm)
 
 	reloadMu sync.Mutex // one Reload at a time
 	set      atomic.Pointer[keySet]
@@ -79,9 +109,10 @@ type Keys struct {
 
 // keySet is one immutable snapshot of the keys that are not retired.
 type keySet struct {
-	keys []*key // newest first (see newerFirst)
-	byID map[string]*key
-	algs []jose.SignatureAlgorithm // the allow-list of Verify: exactly our keys' algorithms
+	keys  []*key // newest first (see newerFirst)
+	byID  map[string]*key
+	byAlg [len(signingAlgs)][]*key  // each algorithm's keys, newest first: its signer is the first active
+	algs  []jose.SignatureAlgorithm // the allow-list of Verify: exactly our keys' algorithms
 }
 
 // key is one signing key as loaded: its row's times and its parsed material.
@@ -105,15 +136,18 @@ type jwksView struct {
 	doc   []byte
 }
 
-// NewKeys loads the key set from o.Store. If the store holds no key that
-// is not retired, it generates one of o.Algorithm, active at once, and
-// stores it. Two processes starting on an empty database may each create
-// one; both then serve both (after their next Reload at the latest), and the
-// newest active key signs on both, so tokens of either verify on either.
+// NewKeys loads the key set from o.Store. For o.Algorithm and each of
+// o.Algorithms of which the store holds no key that is not retired, it
+// generates one, active at once, and stores it: a deployment that had keys
+// of one algorithm gains the others at its next start. Two processes
+// starting on an empty database may each create one per algorithm; both
+// then serve all of them (after their next Reload at the latest), and for
+// each algorithm its newest active key signs on both, so tokens of either
+// verify on either.
 //
-// It fails if the store holds keys but none can be opened with o.SealKey:
-// the system secret is probably not the one that sealed them, and
-// generating a new key would hide that.
+// It fails, before generating anything, if the store holds keys but none
+// can be opened with o.SealKey: the system secret is probably not the one
+// that sealed them, and generating new keys would hide that.
 func NewKeys(ctx context.Context, o KeysOptions) (*Keys, error) {
 	if o.Store == nil {
 		return nil, errors.New("token: no key store")
@@ -125,10 +159,18 @@ func NewKeys(ctx context.Context, o KeysOptions) (*Keys, error) {
 	if alg == "" {
 		alg = DefaultAlgorithm
 	}
-	if !knownAlgorithm(alg) {
-		return nil, fmt.Errorf("token: unknown signing algorithm %q (want ES256, RS256 or EdDSA)", alg)
+	want := []string{alg}
+	for _, a := range o.Algorithms {
+		if !slices.Contains(want, a) {
+			want = append(want, a)
+		}
 	}
-	k := &Keys{st: o.Store, sealKey: bytes.Clone(o.SealKey), now: o.Now, log: o.Logger}
+	for _, a := range want {
+		if !knownAlgorithm(a) {
+			return nil, fmt.Errorf("token: unknown signing algorithm %q (want ES256, RS256 or EdDSA)", a)
+		}
+	}
+	k := &Keys{st: o.Store, sealKey: bytes.Clone(o.SealKey), now: o.Now, log: o.Logger, defAlg: algIndex(alg)}
 	if k.now == nil {
 		k.now = time.Now
 	}
@@ -140,9 +182,19 @@ func NewKeys(ctx context.Context, o KeysOptions) (*Keys, error) {
 	if err != nil {
 		return nil, fmt.Errorf("token: list signing keys: %w", err)
 	}
+	// Open what is stored first: a wrong system secret must fail here,
+	// not be hidden behind new keys it can open.
+	set, err := k.build(ctx, rows, nil)
+	if err != nil {
+		return nil, err
+	}
 	now := k.now()
-	if !slices.ContainsFunc(rows, func(r store.SigningKey) bool { return !isRetired(r, now) }) {
-		sk, err := GenerateKey(alg, k.sealKey, now, now)
+	created := false
+	for _, a := range want {
+		if slices.ContainsFunc(rows, func(r store.SigningKey) bool { return r.Algorithm == a && !isRetired(r, now) }) {
+			continue
+		}
+		sk, err := GenerateKey(a, k.sealKey, now, now)
 		if err != nil {
 			return nil, err
 		}
@@ -150,15 +202,17 @@ func NewKeys(ctx context.Context, o KeysOptions) (*Keys, error) {
 			return nil, fmt.Errorf("token: store signing key: %w", err)
 		}
 		k.log.InfoContext(ctx, "generated a signing key", "kid", sk.ID, "alg", sk.Algorithm)
+		created = true
+	}
+	if created {
 		// Read back what is stored: a process that raced us may have
-		// created its own key, which we must serve too.
+		// created its own keys, which we must serve too.
 		if rows, err = k.st.ListSigningKeys(ctx); err != nil {
 			return nil, fmt.Errorf("token: list signing keys: %w", err)
 		}
-	}
-	set, err := k.build(ctx, rows, nil)
-	if err != nil {
-		return nil, err
+		if set, err = k.build(ctx, rows, set); err != nil {
+			return nil, err
+		}
 	}
 	k.set.Store(set)
 	return k, nil
@@ -252,6 +306,9 @@ func (k *Keys) build(ctx context.Context, rows []store.SigningKey, old *keySet) 
 		if a := jose.SignatureAlgorithm(kk.alg); !slices.Contains(set.algs, a) {
 			set.algs = append(set.algs, a)
 		}
+		if i := algIndex(kk.alg); i >= 0 {
+			set.byAlg[i] = append(set.byAlg[i], kk)
+		}
 	}
 	return set, nil
 }
@@ -274,7 +331,7 @@ func sameSet(a, b *keySet) bool {
 
 // newerFirst orders keys newest first: later ActiveAt, then later
 // CreatedAt, then greater id. Every node orders the same rows the same way,
-// so all agree on which key signs.
+// so all agree on which key of each algorithm signs.
 func newerFirst(aActive, aCreated time.Time, aID string, bActive, bCreated time.Time, bID string) int {
 	if c := bActive.Compare(aActive); c != 0 {
 		return c
@@ -295,10 +352,11 @@ func isRetired(r store.SigningKey, now time.Time) bool {
 	return !r.RetireAt.IsZero() && !now.Before(r.RetireAt)
 }
 
-// signer returns the key that signs at now: the newest whose ActiveAt has
-// come and that is not retired; nil if none.
-func (s *keySet) signer(now time.Time) *key {
-	for _, k := range s.keys {
+// signer returns the key of the algorithm signingAlgs[alg] that signs at
+// now: the newest of that algorithm whose ActiveAt has come and that is not
+// retired; nil if none.
+func (s *keySet) signer(alg int, now time.Time) *key {
+	for _, k := range s.byAlg[alg] {
 		if !now.Before(k.activeAt) && !k.retired(now) {
 			return k
 		}
@@ -347,13 +405,28 @@ func (k *Keys) JWKS() []byte {
 	return v.doc
 }
 
-// Algorithms returns the algorithms of the loaded keys (for discovery
-// documents), newest key's first.
+// Algorithms returns the algorithms of the loaded keys, newest key's first:
+// every algorithm Verify accepts, including those whose keys only verify
+// (next or published).
 func (k *Keys) Algorithms() []string {
 	set := k.set.Load()
 	out := make([]string, len(set.algs))
 	for i, a := range set.algs {
 		out[i] = string(a)
+	}
+	return out
+}
+
+// SigningAlgorithms returns the algorithms that have a key active now, that
+// SignWith can sign with, in a stable order (RS256, ES256, EdDSA): for
+// id_token_signing_alg_values_supported (OpenID Connect Discovery 1.0 §3).
+func (k *Keys) SigningAlgorithms() []string {
+	set, now := k.set.Load(), k.now()
+	out := make([]string, 0, len(signingAlgs))
+	for i, a := range signingAlgs {
+		if set.signer(i, now) != nil {
+			out = append(out, a)
+		}
 	}
 	return out
 }

@@ -5,19 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-// Key states, as List reports them.
+// Key states, as List reports them. Each algorithm has its own active key,
+// so the states of a key are relative to the keys of its algorithm.
 const (
 	// StateNext: published in JWKS, signs from its ActiveAt.
 	StateNext = "next"
-	// StateActive: the key that signs now.
+	// StateActive: the key of its algorithm that signs now.
 	StateActive = "active"
-	// StatePublished: a newer key signs; this one stays in JWKS and keeps
-	// verifying until its RetireAt (if any).
+	// StatePublished: a newer key of its algorithm signs; this one stays
+	// in JWKS and keeps verifying until its RetireAt (if any).
 	StatePublished = "published"
 	// StateRetired: RetireAt has passed: in no JWKS, verifies nothing;
 	// PurgeRetired deletes it.
@@ -34,8 +36,11 @@ type KeyInfo struct {
 	State     string
 }
 
-// List returns every stored key with its state at now, newest first (the
-// order in which Keys picks its signing key).
+// List returns every stored key with its state at now, grouped by
+// algorithm (RS256, ES256, EdDSA, then any other by name) and newest first
+// within each: the order in which Keys picks each algorithm's signing key,
+// so the first key of an algorithm that is neither next nor retired is its
+// active one.
 func List(ctx context.Context, st store.KeyStore, now time.Time) ([]KeyInfo, error) {
 	rows, err := st.ListSigningKeys(ctx)
 	if err != nil {
@@ -43,7 +48,7 @@ func List(ctx context.Context, st store.KeyStore, now time.Time) ([]KeyInfo, err
 	}
 	sortRows(rows)
 	out := make([]KeyInfo, 0, len(rows))
-	signer := false
+	signer := map[string]bool{} // algorithms whose active key is listed
 	for _, r := range rows {
 		ki := KeyInfo{ID: r.ID, Algorithm: r.Algorithm, CreatedAt: r.CreatedAt, ActiveAt: r.ActiveAt, RetireAt: r.RetireAt}
 		switch {
@@ -51,8 +56,8 @@ func List(ctx context.Context, st store.KeyStore, now time.Time) ([]KeyInfo, err
 			ki.State = StateRetired
 		case now.Before(r.ActiveAt):
 			ki.State = StateNext
-		case !signer:
-			ki.State, signer = StateActive, true
+		case !signer[r.Algorithm]:
+			ki.State, signer[r.Algorithm] = StateActive, true
 		default:
 			ki.State = StatePublished
 		}
@@ -61,8 +66,22 @@ func List(ctx context.Context, st store.KeyStore, now time.Time) ([]KeyInfo, err
 	return out, nil
 }
 
+// sortRows orders rows by algorithm (the order of signingAlgs, then any
+// other by name), then newest first (newerFirst).
 func sortRows(rows []store.SigningKey) {
+	rank := func(alg string) int {
+		if i := algIndex(alg); i >= 0 {
+			return i
+		}
+		return len(signingAlgs)
+	}
 	slices.SortFunc(rows, func(a, b store.SigningKey) int {
+		if c := rank(a.Algorithm) - rank(b.Algorithm); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Algorithm, b.Algorithm); c != 0 {
+			return c
+		}
 		return newerFirst(a.ActiveAt, a.CreatedAt, a.ID, b.ActiveAt, b.CreatedAt, b.ID)
 	})
 }
@@ -74,12 +93,13 @@ func sortRows(rows []store.SigningKey) {
 // the nodes' reload interval (DefaultReloadInterval): then every node
 // switches to the new key at its ActiveAt.
 //
-// Every older key that is not retired gets RetireAt = new ActiveAt +
+// Every older key of alg that is not retired gets RetireAt = new ActiveAt +
 // maxTokenLifetime, unless it already retires earlier: it signs until the
 // new key is active and stays in JWKS until every token it signed has
-// expired. An older key still pending whose ActiveAt is not before the new
-// key's would outrank it; it retires at the new ActiveAt instead, so it
-// never signs.
+// expired. An older key of alg still pending whose ActiveAt is not before
+// the new key's would outrank it; it retires at the new ActiveAt instead,
+// so it never signs. Keys of other algorithms are left as they are: each
+// algorithm has its own signing key, rotated on its own.
 //
 // Before changing anything Rotate checks that sealKey opens every stored
 // key that is not retired (so a wrong system secret cannot add a key the
@@ -123,7 +143,7 @@ func Rotate(ctx context.Context, st store.KeyStore, sealKey []byte, alg string, 
 		return store.SigningKey{}, fmt.Errorf("token: store signing key: %w", err)
 	}
 	for _, r := range rows {
-		if isRetired(r, now) {
+		if r.Algorithm != alg || isRetired(r, now) {
 			continue
 		}
 		retireAt := nk.ActiveAt.Add(maxTokenLifetime)

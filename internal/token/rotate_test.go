@@ -33,11 +33,12 @@ func states(t *testing.T, st store.KeyStore, now time.Time) map[string]string {
 // new key is in the JWKS at once but signs only after publishDelay; the old
 // key's tokens keep verifying and the old key stays published until every
 // token it signed has expired, then leaves the JWKS and verifies nothing.
+// Each algorithm rotates its own key (the default signer's here).
 func TestOIDC_10_1_1_RotationPublishesBeforeSigning(t *testing.T) {
 	for _, alg := range allAlgs {
 		t.Run(alg, func(t *testing.T) {
 			const delay, lifetime = 5 * time.Minute, time.Hour
-			f := newFixture(t, ES256)
+			f := newFixture(t, alg)
 			ctx := t.Context()
 			oldKid := activeKid(t, f.keys)
 			before := mustSign(t, f.keys, testClaims(f.clk.Now()))
@@ -199,7 +200,7 @@ func TestRotate_RetirementRules(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fast, err := Rotate(ctx, f.st, f.sealKey, EdDSA, f.clk.Now(), 0, 2*time.Hour)
+		fast, err := Rotate(ctx, f.st, f.sealKey, ES256, f.clk.Now(), 0, 2*time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -329,25 +330,35 @@ func TestPurgeRetired(t *testing.T) {
 	})
 }
 
-// TestList_States: List orders keys as Keys does and names their states;
-// its one active key is the one Keys signs with.
-func TestList_States(t *testing.T) {
+// TestList_StatesPerAlgorithm: List groups keys by algorithm (RS256,
+// ES256, EdDSA), orders each group as Keys does and names the states
+// within it: each algorithm has its own active key, the one Keys signs
+// that algorithm with, and an algorithm whose keys are all pending has
+// none.
+func TestList_StatesPerAlgorithm(t *testing.T) {
 	f := newFixture(t, ES256)
 	ctx := t.Context()
 	now := f.clk.Now()
-	retired, _ := GenerateKey(ES256, f.sealKey, now.Add(-3*time.Hour), now.Add(-3*time.Hour))
-	retired.RetireAt = now.Add(-time.Second)
-	published, _ := GenerateKey(RS256, f.sealKey, now.Add(-2*time.Hour), now.Add(-2*time.Hour))
-	published.RetireAt = now.Add(time.Hour)
-	active, _ := GenerateKey(EdDSA, f.sealKey, now.Add(-time.Hour), now.Add(-time.Minute))
-	next, _ := GenerateKey(ES256, f.sealKey, now, now.Add(time.Minute))
-	for _, k := range []store.SigningKey{retired, published, active, next} {
+	initial := activeKid(t, f.keys) // ES256, created and active at now
+	gen := func(alg string, created, active, retire time.Duration) store.SigningKey {
+		k, err := GenerateKey(alg, f.sealKey, now.Add(created), now.Add(active))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if retire != 0 {
+			k.RetireAt = now.Add(retire)
+		}
 		if err := f.st.CreateSigningKey(ctx, k); err != nil {
 			t.Fatal(err)
 		}
+		return k
 	}
-	initial := activeKid(t, f.keys) // created at now, active at now: newer than "active"
-	f.st.RetireSigningKey(ctx, initial, now)
+	esRetired := gen(ES256, -3*time.Hour, -3*time.Hour, -time.Second)
+	esPublished := gen(ES256, -2*time.Hour, -2*time.Hour, time.Hour)
+	esNext := gen(ES256, 0, time.Minute, 0)
+	rsOld := gen(RS256, -2*time.Hour, -2*time.Hour, time.Hour)
+	rsActive := gen(RS256, -time.Hour, -time.Minute, 0)
+	edNext := gen(EdDSA, 0, time.Minute, 0)
 
 	l, err := List(ctx, f.st, now)
 	if err != nil {
@@ -355,25 +366,53 @@ func TestList_States(t *testing.T) {
 	}
 	var got []string
 	for _, k := range l {
-		got = append(got, k.ID+"="+k.State)
+		got = append(got, k.Algorithm+" "+k.ID+"="+k.State)
 	}
 	want := []string{
-		next.ID + "=" + StateNext,
-		initial + "=" + StateRetired,
-		active.ID + "=" + StateActive,
-		published.ID + "=" + StatePublished,
-		retired.ID + "=" + StateRetired,
+		RS256 + " " + rsActive.ID + "=" + StateActive,
+		RS256 + " " + rsOld.ID + "=" + StatePublished,
+		ES256 + " " + esNext.ID + "=" + StateNext,
+		ES256 + " " + initial + "=" + StateActive,
+		ES256 + " " + esPublished.ID + "=" + StatePublished,
+		ES256 + " " + esRetired.ID + "=" + StateRetired,
+		EdDSA + " " + edNext.ID + "=" + StateNext,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("List =\n%v\nwant\n%v", got, want)
 	}
+	if !l[1].RetireAt.Equal(rsOld.RetireAt) || !l[2].ActiveAt.Equal(esNext.ActiveAt) || !l[0].CreatedAt.Equal(rsActive.CreatedAt) {
+		t.Errorf("List lost fields: %+v", l)
+	}
+
 	if err := f.keys.Reload(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if kid := activeKid(t, f.keys); kid != active.ID {
-		t.Errorf("Keys signs with %s, List says %s is active", kid, active.ID)
-	}
-	if l[2].Algorithm != EdDSA || !l[3].RetireAt.Equal(published.RetireAt) || !l[0].ActiveAt.Equal(next.ActiveAt) {
-		t.Errorf("List lost fields: %+v", l)
-	}
+	t.Run("keys_sign_with_the_listed_active_keys", func(t *testing.T) {
+		if kid := activeKidOf(t, f.keys, RS256); kid != rsActive.ID {
+			t.Errorf("Keys signs RS256 with %s, List says %s is active", kid, rsActive.ID)
+		}
+		if kid := activeKid(t, f.keys); kid != initial {
+			t.Errorf("Keys signs ES256 with %s, List says %s is active", kid, initial)
+		}
+		if _, err := f.keys.SignWith(EdDSA, TypeIDToken, map[string]string{}); !errors.Is(err, ErrNoSigningKey) {
+			t.Errorf("SignWith(EdDSA) with only a next key = %v, want ErrNoSigningKey", err)
+		}
+		if got := f.keys.SigningAlgorithms(); !reflect.DeepEqual(got, []string{RS256, ES256}) {
+			t.Errorf("SigningAlgorithms = %v, want [RS256 ES256]", got)
+		}
+	})
+	t.Run("unknown_algorithm_listed_last", func(t *testing.T) {
+		odd := esNext
+		odd.ID, odd.Algorithm = NewKeyID(), "PS256"
+		if err := f.st.CreateSigningKey(ctx, odd); err != nil {
+			t.Fatal(err)
+		}
+		l, err := List(ctx, f.st, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last := l[len(l)-1]; last.ID != odd.ID || last.State != StateNext {
+			t.Errorf("last listed = %+v, want the PS256 key, next", last)
+		}
+	})
 }

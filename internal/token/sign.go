@@ -40,11 +40,14 @@ type material struct {
 	jwk       []byte // public JWK with kid, alg, use: a JWKS member
 	hdrAccess string // encoded header with typ at+jwt
 	hdrJWT    string // encoded header with typ JWT
+	hdrLogout string // encoded header with typ logout+jwt
 }
 
 // Sign returns claims as a compact JWS (RFC 7515 §7.1) with the header
 // {"alg", "kid", "typ": typ} (no typ if typ is ""), signed by the newest key
-// whose ActiveAt has come (ErrNoSigningKey if none).
+// of the default algorithm (KeysOptions.Algorithm) whose ActiveAt has come:
+// ErrNoSigningKey if that algorithm has none, even when another has (a
+// token never silently changes algorithm).
 //
 // It is on the hot path of the token endpoint, so it does the least work a
 // JWS needs: one json.Marshal of claims, a header encoded when the key was
@@ -52,11 +55,30 @@ type material struct {
 // crypto/ed25519 or crypto/rsa. go-jose's signer marshals and encodes its
 // header on every call; go-jose remains the verifier.
 func (k *Keys) Sign(typ string, claims any) (string, error) {
+	return k.sign(k.defAlg, typ, claims)
+}
+
+// SignWith is Sign with the newest active key of alg (ES256, RS256 or
+// EdDSA) instead of the default algorithm's: for ID tokens, RS256 unless
+// the client registered another (id_token_signed_response_alg, OpenID
+// Connect Registration §2), and logout tokens. It returns ErrNoSigningKey
+// if alg has no active key, and another error if alg is not one Keys signs
+// with.
+func (k *Keys) SignWith(alg, typ string, claims any) (string, error) {
+	i := algIndex(alg)
+	if i < 0 {
+		return "", fmt.Errorf("token: unknown signing algorithm %q (want ES256, RS256 or EdDSA)", alg)
+	}
+	return k.sign(i, typ, claims)
+}
+
+// sign signs with the signer of signingAlgs[alg].
+func (k *Keys) sign(alg int, typ string, claims any) (string, error) {
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", fmt.Errorf("token: marshal claims: %w", err)
 	}
-	kk := k.set.Load().signer(k.now())
+	kk := k.set.Load().signer(alg, k.now())
 	if kk == nil {
 		return "", ErrNoSigningKey
 	}
@@ -68,8 +90,10 @@ func (k *key) header(typ string) string {
 	switch typ {
 	case TypeAccessToken:
 		return k.hdrAccess
-	case "JWT":
+	case TypeIDToken:
 		return k.hdrJWT
+	case TypeLogoutToken:
+		return k.hdrLogout
 	}
 	return encodeHeader(k.alg, k.id, typ)
 }
@@ -280,6 +304,7 @@ func openKey(r store.SigningKey, sealKey []byte) (*material, error) {
 		sigLen:    sigLen,
 		jwk:       jwk,
 		hdrAccess: encodeHeader(r.Algorithm, r.ID, TypeAccessToken),
-		hdrJWT:    encodeHeader(r.Algorithm, r.ID, "JWT"),
+		hdrJWT:    encodeHeader(r.Algorithm, r.ID, TypeIDToken),
+		hdrLogout: encodeHeader(r.Algorithm, r.ID, TypeLogoutToken),
 	}, nil
 }

@@ -114,16 +114,3 @@ func (pg *Pages) revoke(w http.ResponseWriter, r *http.Request) {
 	pg.logger.InfoContext(ctx, "grant revoked by its user", "user_id", sess.UserID, "client_id", g.ClientID, "grant_id", g.ID)
 	oauth.RedirectBrowser(w, r, AccountPath+"?revoked=1")
 }
-
-// logout ends the browser's single sign-on session.
-func (pg *Pages) logout(w http.ResponseWriter, r *http.Request) {
-	if _, ok := pg.postedForm(w, r, "logout"); !ok {
-		return
-	}
-	if err := pg.sessions.SignOut(r.Context(), w, r); err != nil {
-		pg.logger.ErrorContext(r.Context(), "sign out", "err", err)
-		pg.ErrorPage(w, r, oauth.TemporarilyUnavailable())
-		return
-	}
-	oauth.RedirectBrowser(w, r, "/")
-}

@@ -59,6 +59,7 @@ func (pg *Pages) pendingForUser(w http.ResponseWriter, r *http.Request, id, brow
 		pg.ErrorPage(w, r, oauth.TemporarilyUnavailable())
 		return pd, false
 	}
+	pd.Session = &sess
 	return pd, true
 }
 
@@ -100,16 +101,16 @@ func (pg *Pages) consent(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var loc string
+	var resp oauth.Response
 	var e *oauth.Error
 	switch formValue(r, "decision") {
 	case "deny":
-		loc, e = pg.oauth.Deny(r.Context(), pd)
+		resp, e = pg.oauth.Deny(r.Context(), pd)
 	case "allow":
 		scopes := r.PostForm["scope"]
 		if len(scopes) == 0 || !oauth.Subset(scopes, pd.Request.Scopes) {
 			// Unticking everything is a refusal.
-			loc, e = pg.oauth.Deny(r.Context(), pd)
+			resp, e = pg.oauth.Deny(r.Context(), pd)
 			break
 		}
 		choice := formValue(r, "lifetime")
@@ -118,7 +119,7 @@ func (pg *Pages) consent(w http.ResponseWriter, r *http.Request) {
 			pg.ErrorPage(w, r, oauth.InvalidRequest("choose how long the app keeps access"))
 			return
 		}
-		loc, e = pg.oauth.Approve(r.Context(), pd, scopes, lifetimes[i].Duration, nil)
+		resp, e = pg.oauth.Approve(r.Context(), pd, scopes, lifetimes[i].Duration, nil)
 	default:
 		pg.ErrorPage(w, r, oauth.InvalidRequest("choose Allow or Deny"))
 		return
@@ -127,5 +128,5 @@ func (pg *Pages) consent(w http.ResponseWriter, r *http.Request) {
 		pg.ErrorPage(w, r, e)
 		return
 	}
-	oauth.RedirectBrowser(w, r, loc)
+	pg.oauth.Respond(w, r, resp)
 }

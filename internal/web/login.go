@@ -29,7 +29,8 @@ func (pg *Pages) loginForm(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	pg.showLogin(w, r, http.StatusOK, pd, browser, "", "")
+	// OpenID Connect Core §3.1.2.1: login_hint fills in the username.
+	pg.showLogin(w, r, http.StatusOK, pd, browser, pd.Request.LoginHint, "")
 }
 
 func (pg *Pages) showLogin(w http.ResponseWriter, r *http.Request, status int, pd oauth.Pending, browser, username, msg string) {
@@ -82,7 +83,7 @@ func (pg *Pages) login(w http.ResponseWriter, r *http.Request) {
 		oauth.RedirectBrowser(w, r, AccountPath)
 		return
 	}
-	if e := pg.oauth.SetUser(ctx, &pd, user.ID, sess.AuthTime); e != nil {
+	if e := pg.oauth.SetUser(ctx, &pd, sess); e != nil {
 		pg.ErrorPage(w, r, e)
 		return
 	}
@@ -93,13 +94,13 @@ func (pg *Pages) login(w http.ResponseWriter, r *http.Request) {
 // continueAfterLogin goes straight back to the client when no consent is
 // needed (see oauth.AutoApprove), and to the consent page otherwise.
 func (pg *Pages) continueAfterLogin(w http.ResponseWriter, r *http.Request, pd oauth.Pending) {
-	loc, done, e := pg.oauth.AutoApprove(r.Context(), pd)
+	resp, done, e := pg.oauth.AutoApprove(r.Context(), pd)
 	if e != nil {
 		pg.ErrorPage(w, r, e)
 		return
 	}
 	if done {
-		oauth.RedirectBrowser(w, r, loc)
+		pg.oauth.Respond(w, r, resp)
 		return
 	}
 	oauth.RedirectBrowser(w, r, oauth.ConsentPath+"?"+url.Values{"request": {pd.Request.ID}}.Encode())

@@ -71,7 +71,8 @@ func (pg *Pages) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /consent", pg.consent)
 	mux.HandleFunc("GET "+AccountPath, pg.account)
 	mux.HandleFunc("POST "+AccountPath+"/revoke", pg.revoke)
-	mux.HandleFunc("POST /logout", pg.logout)
+	mux.HandleFunc("GET "+oauth.LogoutPath, pg.logout)
+	mux.HandleFunc("POST "+oauth.LogoutPath, pg.logout)
 	if pg.dev {
 		mux.HandleFunc("GET /dev/callback", pg.devCallback)
 	}
@@ -141,12 +142,4 @@ func formValue(r *http.Request, name string) string {
 		return ""
 	}
 	return vs[0]
-}
-
-func (pg *Pages) home(w http.ResponseWriter, r *http.Request) {
-	_, err := pg.sessions.Current(r.Context(), r)
-	pg.render(w, r, http.StatusOK, "home", struct {
-		Title    string
-		SignedIn bool
-	}{"Home", err == nil})
 }

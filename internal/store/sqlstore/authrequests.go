@@ -11,13 +11,18 @@ import (
 )
 
 const authRequestColumns = "id, browser_hash, client_id, redirect_uri, redirect_uri_given, response_type, scopes, " +
-	"state, code_challenge, code_challenge_method, nonce, user_id, auth_time, created_at, expires_at, consumed_at"
+	"state, code_challenge, code_challenge_method, nonce, user_id, auth_time, created_at, expires_at, consumed_at, " +
+	"response_mode, prompt, max_age, login_hint, acr_values, ui_locales, claims, session_id"
+
+// authRequestColumnCount is the number of authRequestColumns.
+const authRequestColumnCount = 24
 
 func scanAuthRequest(s rowScanner) (store.AuthRequest, error) {
 	var r store.AuthRequest
 	err := s.Scan(&r.ID, &r.BrowserHash, &r.ClientID, &r.RedirectURI, &r.RedirectURIGiven, &r.ResponseType,
 		list(&r.Scopes), &r.State, &r.CodeChallenge, &r.CodeChallengeMethod, &r.Nonce, opt(&r.UserID),
-		tm(&r.AuthTime), tm(&r.CreatedAt), tm(&r.ExpiresAt), tm(&r.ConsumedAt))
+		tm(&r.AuthTime), tm(&r.CreatedAt), tm(&r.ExpiresAt), tm(&r.ConsumedAt),
+		&r.ResponseMode, &r.Prompt, &r.MaxAge, &r.LoginHint, &r.ACRValues, &r.UILocales, &r.Claims, &r.SessionID)
 	return r, err
 }
 
@@ -26,7 +31,8 @@ func scanAuthRequest(s rowScanner) (store.AuthRequest, error) {
 func (db *DB) CreateAuthRequest(ctx context.Context, r store.AuthRequest) error {
 	err := checkKeys(r.ID, r.ClientID, r.UserID)
 	if err == nil {
-		err = checkText(r.BrowserHash, r.RedirectURI, r.ResponseType, r.State, r.CodeChallenge, r.CodeChallengeMethod, r.Nonce)
+		err = checkText(r.BrowserHash, r.RedirectURI, r.ResponseType, r.State, r.CodeChallenge, r.CodeChallengeMethod, r.Nonce,
+			r.ResponseMode, r.Prompt, r.LoginHint, r.ACRValues, r.UILocales, r.Claims, r.SessionID)
 	}
 	if err == nil {
 		err = checkText(r.Scopes...)
@@ -34,10 +40,11 @@ func (db *DB) CreateAuthRequest(ctx context.Context, r store.AuthRequest) error 
 	if err != nil {
 		return fmt.Errorf("create auth request: %w", err)
 	}
-	q := "INSERT INTO auth_requests (" + authRequestColumns + ") VALUES (" + db.d.args(1, 16) + ")"
+	q := "INSERT INTO auth_requests (" + authRequestColumns + ") VALUES (" + db.d.args(1, authRequestColumnCount) + ")"
 	_, err = db.exec(ctx, db.write, q, r.ID, r.BrowserHash, r.ClientID, r.RedirectURI, r.RedirectURIGiven, r.ResponseType,
 		encodeList(r.Scopes), r.State, r.CodeChallenge, r.CodeChallengeMethod, r.Nonce, optional(r.UserID),
-		db.d.time(r.AuthTime), db.d.time(r.CreatedAt), db.d.time(r.ExpiresAt), db.d.time(r.ConsumedAt))
+		db.d.time(r.AuthTime), db.d.time(r.CreatedAt), db.d.time(r.ExpiresAt), db.d.time(r.ConsumedAt),
+		r.ResponseMode, r.Prompt, r.MaxAge, r.LoginHint, r.ACRValues, r.UILocales, r.Claims, r.SessionID)
 	if err != nil {
 		return fmt.Errorf("create auth request: %w", mapErr(err))
 	}
@@ -75,20 +82,24 @@ func (db *DB) authRequestMissing(ctx context.Context, q querier, id string) erro
 	}
 }
 
-// SetAuthRequestUser records who signed in, provided the request is
-// neither consumed nor expired at authTime; ErrNotFound, ErrAlreadyUsed,
-// and ErrNotFound too if the user does not exist.
-func (db *DB) SetAuthRequestUser(ctx context.Context, id, userID string, authTime time.Time) error {
+// SetAuthRequestUser records who signed in, and the sid of the session
+// they signed in with, provided the request is neither consumed nor
+// expired at authTime; ErrNotFound, ErrAlreadyUsed, and ErrNotFound too if
+// the user does not exist. Signing in again replaces all three.
+func (db *DB) SetAuthRequestUser(ctx context.Context, id, userID, sessionID string, authTime time.Time) error {
 	if !validKey(id) {
 		return fmt.Errorf("set auth request user: %w", store.ErrNotFound)
 	}
 	if err := checkKeys(userID); err != nil {
 		return fmt.Errorf("set auth request user: %w", err)
 	}
+	if err := checkText(sessionID); err != nil {
+		return fmt.Errorf("set auth request user: %w", err)
+	}
 	p := db.d.arg
-	q := "UPDATE auth_requests SET user_id = " + p(2) + ", auth_time = " + p(3) +
+	q := "UPDATE auth_requests SET user_id = " + p(2) + ", auth_time = " + p(3) + ", session_id = " + p(4) +
 		" WHERE id = " + p(1) + " AND consumed_at IS NULL AND expires_at > " + p(3)
-	n, err := db.execCount(ctx, db.write, q, id, optional(userID), db.d.time(authTime))
+	n, err := db.execCount(ctx, db.write, q, id, optional(userID), db.d.time(authTime), sessionID)
 	if err == nil && n == 0 {
 		// The request cannot come back once consumed or expired, so the
 		// follow-up read needs no transaction.

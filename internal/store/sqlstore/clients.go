@@ -12,17 +12,21 @@ import (
 
 const clientColumns = "id, secret_hash, name, public, redirect_uris, grant_types, scopes, " +
 	"code_ttl, access_token_ttl, refresh_token_ttl, created_at, updated_at, " +
-	"access_token_format, token_endpoint_auth_method, jwks, jwks_uri"
+	"access_token_format, token_endpoint_auth_method, jwks, jwks_uri, " +
+	"post_logout_redirect_uris, backchannel_logout_uri, frontchannel_logout_uri, initiate_login_uri, " +
+	"logo_uri, client_uri, description, first_party, id_token_alg"
 
 // clientColumnCount is the number of clientColumns.
-const clientColumnCount = 16
+const clientColumnCount = 25
 
 func scanClient(s rowScanner) (store.Client, error) {
 	var c store.Client
 	var codeTTL, accessTTL, refreshTTL int64
 	err := s.Scan(&c.ID, &c.SecretHash, &c.Name, &c.Public, list(&c.RedirectURIs), list(&c.GrantTypes), list(&c.Scopes),
 		&codeTTL, &accessTTL, &refreshTTL, tm(&c.CreatedAt), tm(&c.UpdatedAt),
-		&c.AccessTokenFormat, &c.TokenEndpointAuthMethod, &c.JWKS, &c.JWKSURI)
+		&c.AccessTokenFormat, &c.TokenEndpointAuthMethod, &c.JWKS, &c.JWKSURI,
+		list(&c.PostLogoutRedirectURIs), &c.BackchannelLogoutURI, &c.FrontchannelLogoutURI, &c.InitiateLoginURI,
+		&c.LogoURI, &c.ClientURI, &c.Description, &c.FirstParty, &c.IDTokenAlg)
 	c.CodeTTL, c.AccessTokenTTL, c.RefreshTokenTTL = time.Duration(codeTTL), time.Duration(accessTTL), time.Duration(refreshTTL)
 	return c, err
 }
@@ -31,16 +35,17 @@ func checkClient(c store.Client) error {
 	if err := checkKeys(c.ID); err != nil {
 		return err
 	}
-	if err := checkText(c.SecretHash, c.Name, c.AccessTokenFormat, c.TokenEndpointAuthMethod, c.JWKS, c.JWKSURI); err != nil {
+	if err := checkText(c.SecretHash, c.Name, c.AccessTokenFormat, c.TokenEndpointAuthMethod, c.JWKS, c.JWKSURI,
+		c.BackchannelLogoutURI, c.FrontchannelLogoutURI, c.InitiateLoginURI, c.LogoURI, c.ClientURI, c.Description,
+		c.IDTokenAlg); err != nil {
 		return err
 	}
-	if err := checkText(c.RedirectURIs...); err != nil {
-		return err
+	for _, l := range [][]string{c.RedirectURIs, c.GrantTypes, c.Scopes, c.PostLogoutRedirectURIs} {
+		if err := checkText(l...); err != nil {
+			return err
+		}
 	}
-	if err := checkText(c.GrantTypes...); err != nil {
-		return err
-	}
-	return checkText(c.Scopes...)
+	return nil
 }
 
 // clientArgs returns the values of clientColumns, in order.
@@ -49,7 +54,9 @@ func (db *DB) clientArgs(c store.Client) []any {
 		encodeList(c.RedirectURIs), encodeList(c.GrantTypes), encodeList(c.Scopes),
 		int64(c.CodeTTL), int64(c.AccessTokenTTL), int64(c.RefreshTokenTTL),
 		db.d.time(c.CreatedAt), db.d.time(c.UpdatedAt),
-		c.AccessTokenFormat, c.TokenEndpointAuthMethod, c.JWKS, c.JWKSURI}
+		c.AccessTokenFormat, c.TokenEndpointAuthMethod, c.JWKS, c.JWKSURI,
+		encodeList(c.PostLogoutRedirectURIs), c.BackchannelLogoutURI, c.FrontchannelLogoutURI, c.InitiateLoginURI,
+		c.LogoURI, c.ClientURI, c.Description, c.FirstParty, c.IDTokenAlg}
 }
 
 // CreateClient inserts c; ErrConflict if the id exists, ErrInvalid if a
@@ -97,13 +104,7 @@ func (db *DB) UpdateClient(ctx context.Context, c store.Client) error {
 	if err := checkClient(c); err != nil {
 		return fmt.Errorf("update client: %w", err)
 	}
-	p := db.d.arg
-	q := "UPDATE clients SET secret_hash = " + p(2) + ", name = " + p(3) + ", public = " + p(4) +
-		", redirect_uris = " + p(5) + ", grant_types = " + p(6) + ", scopes = " + p(7) +
-		", code_ttl = " + p(8) + ", access_token_ttl = " + p(9) + ", refresh_token_ttl = " + p(10) +
-		", created_at = " + p(11) + ", updated_at = " + p(12) +
-		", access_token_format = " + p(13) + ", token_endpoint_auth_method = " + p(14) +
-		", jwks = " + p(15) + ", jwks_uri = " + p(16) + " WHERE id = " + p(1)
+	q := "UPDATE clients SET " + db.d.assignments(clientColumns) + " WHERE id = " + db.d.arg(1)
 	n, err := db.execCount(ctx, db.write, q, db.clientArgs(c)...)
 	if err != nil {
 		return fmt.Errorf("update client: %w", mapErr(err))

@@ -11,12 +11,17 @@ import (
 )
 
 const codeColumns = "hash, grant_id, client_id, user_id, redirect_uri, redirect_uri_given, scopes, " +
-	"code_challenge, code_challenge_method, nonce, auth_time, created_at, expires_at, used_at"
+	"code_challenge, code_challenge_method, nonce, auth_time, created_at, expires_at, used_at, " +
+	"session_id, acr, claims"
+
+// codeColumnCount is the number of codeColumns.
+const codeColumnCount = 17
 
 func scanCode(s rowScanner) (store.AuthCode, error) {
 	var c store.AuthCode
 	err := s.Scan(&c.Hash, &c.GrantID, &c.ClientID, &c.UserID, &c.RedirectURI, &c.RedirectURIGiven, list(&c.Scopes),
-		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Nonce, tm(&c.AuthTime), tm(&c.CreatedAt), tm(&c.ExpiresAt), tm(&c.UsedAt))
+		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Nonce, tm(&c.AuthTime), tm(&c.CreatedAt), tm(&c.ExpiresAt), tm(&c.UsedAt),
+		&c.SessionID, &c.ACR, &c.Claims)
 	return c, err
 }
 
@@ -24,7 +29,7 @@ func checkCode(c store.AuthCode) error {
 	if err := checkKeys(c.Hash, c.GrantID, c.ClientID, c.UserID); err != nil {
 		return err
 	}
-	if err := checkText(c.RedirectURI, c.CodeChallenge, c.CodeChallengeMethod, c.Nonce); err != nil {
+	if err := checkText(c.RedirectURI, c.CodeChallenge, c.CodeChallengeMethod, c.Nonce, c.SessionID, c.ACR, c.Claims); err != nil {
 		return err
 	}
 	return checkText(c.Scopes...)
@@ -33,10 +38,11 @@ func checkCode(c store.AuthCode) error {
 // insertCode inserts c; ErrConflict on a duplicate hash, ErrNotFound if its
 // grant does not exist.
 func (db *DB) insertCode(ctx context.Context, q querier, c store.AuthCode) error {
-	stmt := "INSERT INTO codes (" + codeColumns + ") VALUES (" + db.d.args(1, 14) + ")"
+	stmt := "INSERT INTO codes (" + codeColumns + ") VALUES (" + db.d.args(1, codeColumnCount) + ")"
 	_, err := db.exec(ctx, q, stmt, c.Hash, c.GrantID, c.ClientID, c.UserID, c.RedirectURI, c.RedirectURIGiven,
 		encodeList(c.Scopes), c.CodeChallenge, c.CodeChallengeMethod, c.Nonce,
-		db.d.time(c.AuthTime), db.d.time(c.CreatedAt), db.d.time(c.ExpiresAt), db.d.time(c.UsedAt))
+		db.d.time(c.AuthTime), db.d.time(c.CreatedAt), db.d.time(c.ExpiresAt), db.d.time(c.UsedAt),
+		c.SessionID, c.ACR, c.Claims)
 	return err
 }
 

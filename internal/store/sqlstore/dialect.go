@@ -56,6 +56,26 @@ func (d dialect) args(first, count int) string {
 	return b.String()
 }
 
+// assignments returns "c2 = P2, c3 = P3, ..." for every column of columns
+// (comma-separated, as in the INSERT of the same row) but the first, the
+// row's key, which is parameter 1. An UPDATE then takes the INSERT's
+// argument list unchanged.
+func (d dialect) assignments(columns string) string {
+	var b strings.Builder
+	for i, col := range strings.Split(columns, ",") {
+		if i == 0 {
+			continue
+		}
+		if i > 1 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strings.TrimSpace(col))
+		b.WriteString(" = ")
+		b.WriteString(d.arg(i + 1))
+	}
+	return b.String()
+}
+
 // forShare is the clause that makes a SELECT lock its rows against
 // concurrent updates until commit, re-reading them if a concurrent writer
 // committed first. SQLite needs none: its write transactions are serialised.

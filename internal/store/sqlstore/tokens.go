@@ -12,10 +12,10 @@ import (
 )
 
 const tokenColumns = "hash, kind, family_id, grant_id, client_id, user_id, scopes, " +
-	"auth_time, created_at, expires_at, rotated_at, revoked_at"
+	"auth_time, created_at, expires_at, rotated_at, revoked_at, claims"
 
 // tokenColumnCount is the number of tokenColumns.
-const tokenColumnCount = 12
+const tokenColumnCount = 13
 
 // tokensPerInsert bounds the rows of one INSERT, far below both backends'
 // limits on parameters per statement (SQLite 32766, PostgreSQL 65535).
@@ -24,7 +24,7 @@ const tokensPerInsert = 256
 func scanToken(s rowScanner) (store.Token, error) {
 	var t store.Token
 	err := s.Scan(&t.Hash, &t.Kind, opt(&t.FamilyID), opt(&t.GrantID), &t.ClientID, opt(&t.UserID), list(&t.Scopes),
-		tm(&t.AuthTime), tm(&t.CreatedAt), tm(&t.ExpiresAt), tm(&t.RotatedAt), tm(&t.RevokedAt))
+		tm(&t.AuthTime), tm(&t.CreatedAt), tm(&t.ExpiresAt), tm(&t.RotatedAt), tm(&t.RevokedAt), &t.Claims)
 	return t, err
 }
 
@@ -34,6 +34,9 @@ func checkTokens(tokens []store.Token) error {
 			return fmt.Errorf("%w: unknown token kind", store.ErrInvalid)
 		}
 		if err := checkKeys(t.Hash, t.FamilyID, t.GrantID, t.ClientID, t.UserID); err != nil {
+			return err
+		}
+		if err := checkText(t.Claims); err != nil {
 			return err
 		}
 		if err := checkText(t.Scopes...); err != nil {
@@ -61,7 +64,7 @@ func (db *DB) insertTokens(ctx context.Context, q querier, tokens []store.Token)
 			stmt.WriteString("(" + db.d.args(len(args)+1, tokenColumnCount) + ")")
 			args = append(args, t.Hash, t.Kind, optional(t.FamilyID), optional(t.GrantID), t.ClientID, optional(t.UserID),
 				encodeList(t.Scopes), db.d.time(t.AuthTime), db.d.time(t.CreatedAt), db.d.time(t.ExpiresAt),
-				db.d.time(t.RotatedAt), db.d.time(t.RevokedAt))
+				db.d.time(t.RotatedAt), db.d.time(t.RevokedAt), t.Claims)
 		}
 		if _, err := db.exec(ctx, q, stmt.String(), args...); err != nil {
 			return err
@@ -207,4 +210,74 @@ func (db *DB) RevokeFamily(ctx context.Context, familyID string, now time.Time) 
 		return 0, fmt.Errorf("revoke family: %w", mapErr(err))
 	}
 	return int(n), nil
+}
+
+// clientsPerStatement bounds the client ids of one RevokeRefreshTokens
+// statement, far below both backends' limits on parameters.
+const clientsPerStatement = 256
+
+// RevokeRefreshTokens marks revoked at now every active refresh token
+// (neither rotated nor revoked, unexpired at now) of the user for each of
+// clientIDs, and every unrevoked token of their families (the access tokens
+// and rotated refresh tokens issued with them), in one transaction; it
+// returns how many tokens it changed. An unknown user, or no client, is 0.
+//
+// On PostgreSQL it first locks the active refresh tokens, which waits for a
+// rotation of one of them to commit; the UPDATEs that follow then see the
+// tokens that rotation inserted and revoke them too. A rotation that starts
+// later waits for this transaction and finds its token revoked. (SQLite
+// runs write transactions one at a time.)
+func (db *DB) RevokeRefreshTokens(ctx context.Context, userID string, clientIDs []string, now time.Time) (int, error) {
+	if userID == "" || !validKey(userID) {
+		return 0, nil
+	}
+	ids := make([]string, 0, len(clientIDs))
+	for _, id := range clientIDs {
+		if validKey(id) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	p := db.d.arg
+	var total int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		total = 0
+		for rest := ids; len(rest) > 0; {
+			batch := rest[:min(len(rest), clientsPerStatement)]
+			rest = rest[len(batch):]
+			args := make([]any, 0, 2+len(batch))
+			args = append(args, db.d.time(now), userID)
+			for _, id := range batch {
+				args = append(args, id)
+			}
+			// The user's active refresh tokens for the batch's clients,
+			// found through tokens_user_client.
+			active := "user_id = " + p(2) + " AND client_id IN (" + db.d.args(3, len(batch)) + ")" +
+				" AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > " + p(1)
+			if db.d.rowLocks {
+				if _, err := db.exec(ctx, tx, "SELECT 1 FROM tokens WHERE "+active+" FOR UPDATE", args...); err != nil {
+					return err
+				}
+			}
+			n, err := db.execCount(ctx, tx, "UPDATE tokens SET revoked_at = "+p(1)+" WHERE revoked_at IS NULL"+
+				" AND family_id IN (SELECT family_id FROM tokens WHERE "+active+")", args...)
+			if err != nil {
+				return err
+			}
+			total += n
+			// Refresh tokens issued without a family are revoked alone.
+			n, err = db.execCount(ctx, tx, "UPDATE tokens SET revoked_at = "+p(1)+" WHERE family_id IS NULL AND "+active, args...)
+			if err != nil {
+				return err
+			}
+			total += n
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("revoke refresh tokens: %w", mapErr(err))
+	}
+	return int(total), nil
 }

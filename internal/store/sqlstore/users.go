@@ -9,11 +9,14 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-const userColumns = "id, username, password_hash, name, email, created_at, updated_at"
+const userColumns = "id, username, password_hash, name, email, created_at, updated_at, email_verified"
+
+// userColumnCount is the number of userColumns.
+const userColumnCount = 8
 
 func scanUser(s rowScanner) (store.User, error) {
 	var u store.User
-	err := s.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Name, &u.Email, tm(&u.CreatedAt), tm(&u.UpdatedAt))
+	err := s.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Name, &u.Email, tm(&u.CreatedAt), tm(&u.UpdatedAt), &u.EmailVerified)
 	return u, err
 }
 
@@ -26,7 +29,8 @@ func checkUser(u store.User) error {
 
 // userArgs returns the values of userColumns, in order.
 func (db *DB) userArgs(u store.User) []any {
-	return []any{u.ID, u.Username, u.PasswordHash, u.Name, u.Email, db.d.time(u.CreatedAt), db.d.time(u.UpdatedAt)}
+	return []any{u.ID, u.Username, u.PasswordHash, u.Name, u.Email, db.d.time(u.CreatedAt), db.d.time(u.UpdatedAt),
+		u.EmailVerified}
 }
 
 // CreateUser inserts u; ErrConflict if the id or username exists, ErrInvalid.
@@ -34,7 +38,7 @@ func (db *DB) CreateUser(ctx context.Context, u store.User) error {
 	if err := checkUser(u); err != nil {
 		return fmt.Errorf("create user: %w", err)
 	}
-	q := "INSERT INTO users (" + userColumns + ") VALUES (" + db.d.args(1, 7) + ")"
+	q := "INSERT INTO users (" + userColumns + ") VALUES (" + db.d.args(1, userColumnCount) + ")"
 	if _, err := db.exec(ctx, db.write, q, db.userArgs(u)...); err != nil {
 		return fmt.Errorf("create user: %w", mapErr(err))
 	}
@@ -83,9 +87,7 @@ func (db *DB) UpdateUser(ctx context.Context, u store.User) error {
 	if err := checkUser(u); err != nil {
 		return fmt.Errorf("update user: %w", err)
 	}
-	p := db.d.arg
-	q := "UPDATE users SET username = " + p(2) + ", password_hash = " + p(3) + ", name = " + p(4) +
-		", email = " + p(5) + ", created_at = " + p(6) + ", updated_at = " + p(7) + " WHERE id = " + p(1)
+	q := "UPDATE users SET " + db.d.assignments(userColumns) + " WHERE id = " + db.d.arg(1)
 	n, err := db.execCount(ctx, db.write, q, db.userArgs(u)...)
 	if err != nil {
 		return fmt.Errorf("update user: %w", mapErr(err))

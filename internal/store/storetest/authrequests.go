@@ -21,7 +21,15 @@ func richAuthRequest(id, clientID, userID string) store.AuthRequest {
 		CodeChallenge:       "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
 		CodeChallengeMethod: "S256",
 		Nonce:               "n-" + unicode,
+		ResponseMode:        "form_post",
+		Prompt:              "login consent",
+		MaxAge:              1 << 40,
+		LoginHint:           "名前@例え.jp " + unicode,
+		ACRValues:           "urn:mace:incommon:iap:silver " + unicode,
+		UILocales:           "fr-CA fr en 名前",
+		Claims:              `{"id_token":{"email":{"essential":true},"acr":{"values":["` + unicode + `"]}},"x":"` + big() + `"}`,
 		UserID:              userID,
+		SessionID:           "sid-" + unicode,
 		AuthTime:            at(-time.Minute),
 		CreatedAt:           t0(),
 		ExpiresAt:           at(10 * time.Minute),
@@ -36,6 +44,8 @@ func testAuthRequests(t *testing.T, open Opener) {
 		for _, want := range []store.AuthRequest{
 			richAuthRequest("ar-"+unicode, c.ID, u.ID),
 			{ID: "empty", ClientID: c.ID},
+			{ID: "max_age absent", ClientID: c.ID, MaxAge: -1},
+			{ID: "max_age zero", ClientID: c.ID, MaxAge: 0, Prompt: "none"},
 		} {
 			wantErr(t, "CreateAuthRequest", w.s.CreateAuthRequest(w.ctx, want), nil)
 			got, err := w.s.GetAuthRequest(w.ctx, want.ID)
@@ -66,6 +76,13 @@ func testAuthRequests(t *testing.T, open Opener) {
 			"challenge":     func(r *store.AuthRequest) { r.CodeChallenge = "\x00" },
 			"scope":         func(r *store.AuthRequest) { r.Scopes = []string{"openid", "\x00"} },
 			"invalid UTF-8": func(r *store.AuthRequest) { r.State = "\xed\xa0\x80" },
+			"response mode": func(r *store.AuthRequest) { r.ResponseMode = "query\x00" },
+			"prompt":        func(r *store.AuthRequest) { r.Prompt = "login\x00" },
+			"login hint":    func(r *store.AuthRequest) { r.LoginHint = "\x00" },
+			"ACR values":    func(r *store.AuthRequest) { r.ACRValues = "\xff" },
+			"UI locales":    func(r *store.AuthRequest) { r.UILocales = "fr\x00" },
+			"claims":        func(r *store.AuthRequest) { r.Claims = `{"userinfo":"` + "\x00" + `"}` },
+			"session id":    func(r *store.AuthRequest) { r.SessionID = "sid\x00" },
 		} {
 			r := store.AuthRequest{ID: "ar", ClientID: c.ID, ExpiresAt: at(time.Hour)}
 			mod(&r)
@@ -81,7 +98,7 @@ func testAuthRequests(t *testing.T, open Opener) {
 		for _, id := range []string{"nope", "", "ar\x00", big()} {
 			_, err := w.s.GetAuthRequest(w.ctx, id)
 			wantErr(t, "GetAuthRequest", err, store.ErrNotFound)
-			wantErr(t, "SetAuthRequestUser", w.s.SetAuthRequestUser(w.ctx, id, u.ID, t0()), store.ErrNotFound)
+			wantErr(t, "SetAuthRequestUser", w.s.SetAuthRequestUser(w.ctx, id, u.ID, "sid", t0()), store.ErrNotFound)
 			wantErr(t, "ConsumeAuthRequest", w.s.ConsumeAuthRequest(w.ctx, id, t0()), store.ErrNotFound)
 			g := newGrant("new", u.ID, c.ID)
 			wantErr(t, "CompleteAuthRequest", w.s.CompleteAuthRequest(w.ctx, id, t0(), &g, nil), store.ErrNotFound)
@@ -95,19 +112,32 @@ func testAuthRequests(t *testing.T, open Opener) {
 		u := w.user("u")
 		r := w.authRequest(c.ID)
 		when := at(time.Minute + 7*time.Microsecond)
-		wantErr(t, "SetAuthRequestUser", w.s.SetAuthRequestUser(w.ctx, r.ID, u.ID, when), nil)
+		wantErr(t, "SetAuthRequestUser", w.s.SetAuthRequestUser(w.ctx, r.ID, u.ID, "sid-"+unicode, when), nil)
 		got, err := w.s.GetAuthRequest(w.ctx, r.ID)
 		wantErr(t, "GetAuthRequest", err, nil)
-		r.UserID, r.AuthTime = u.ID, when
+		r.UserID, r.SessionID, r.AuthTime = u.ID, "sid-"+unicode, when
 		same(t, "auth request", got, r)
 
-		// Signing in again (another account) replaces the user.
+		// Signing in again (another account, another session) replaces
+		// the user and the sid.
 		u2 := w.user("u2")
-		wantErr(t, "SetAuthRequestUser(again)", w.s.SetAuthRequestUser(w.ctx, r.ID, u2.ID, at(2*time.Minute)), nil)
+		wantErr(t, "SetAuthRequestUser(again)", w.s.SetAuthRequestUser(w.ctx, r.ID, u2.ID, "sid-2", at(2*time.Minute)), nil)
 		got, _ = w.s.GetAuthRequest(w.ctx, r.ID)
-		if got.UserID != u2.ID || !got.AuthTime.Equal(at(2*time.Minute)) {
-			t.Fatalf("after second sign-in: UserID %q AuthTime %v", got.UserID, got.AuthTime)
+		if got.UserID != u2.ID || got.SessionID != "sid-2" || !got.AuthTime.Equal(at(2*time.Minute)) {
+			t.Fatalf("after second sign-in: UserID %q SessionID %q AuthTime %v", got.UserID, got.SessionID, got.AuthTime)
 		}
+	})
+
+	run(t, "AuthRequest/set_user_with_NUL_in_the_session_id_is_ErrInvalid_and_records_nothing", open, func(t *testing.T, w *world) {
+		c := w.client("c")
+		u := w.user("u")
+		r := w.authRequest(c.ID)
+		for _, sid := range []string{"sid\x00", "\xff"} {
+			wantErr(t, "SetAuthRequestUser", w.s.SetAuthRequestUser(w.ctx, r.ID, u.ID, sid, t0()), store.ErrInvalid)
+		}
+		got, err := w.s.GetAuthRequest(w.ctx, r.ID)
+		wantErr(t, "GetAuthRequest", err, nil)
+		same(t, "auth request", got, r)
 	})
 
 	run(t, "AuthRequest/set_user_on_a_consumed_or_expired_request_is_ErrAlreadyUsed", open, func(t *testing.T, w *world) {
@@ -115,15 +145,15 @@ func testAuthRequests(t *testing.T, open Opener) {
 		u := w.user("u")
 		consumed := w.authRequest(c.ID)
 		wantErr(t, "ConsumeAuthRequest", w.s.ConsumeAuthRequest(w.ctx, consumed.ID, t0()), nil)
-		wantErr(t, "SetAuthRequestUser(consumed)", w.s.SetAuthRequestUser(w.ctx, consumed.ID, u.ID, t0()), store.ErrAlreadyUsed)
+		wantErr(t, "SetAuthRequestUser(consumed)", w.s.SetAuthRequestUser(w.ctx, consumed.ID, u.ID, "sid", t0()), store.ErrAlreadyUsed)
 		expiring := w.authRequest(c.ID)
-		wantErr(t, "SetAuthRequestUser(at ExpiresAt)", w.s.SetAuthRequestUser(w.ctx, expiring.ID, u.ID, expiring.ExpiresAt), store.ErrAlreadyUsed)
+		wantErr(t, "SetAuthRequestUser(at ExpiresAt)", w.s.SetAuthRequestUser(w.ctx, expiring.ID, u.ID, "sid", expiring.ExpiresAt), store.ErrAlreadyUsed)
 		got, _ := w.s.GetAuthRequest(w.ctx, expiring.ID)
-		if got.UserID != "" || !got.AuthTime.IsZero() {
-			t.Fatalf("refused sign-in was recorded: %q %v", got.UserID, got.AuthTime)
+		if got.UserID != "" || got.SessionID != "" || !got.AuthTime.IsZero() {
+			t.Fatalf("refused sign-in was recorded: %q %q %v", got.UserID, got.SessionID, got.AuthTime)
 		}
 		wantErr(t, "SetAuthRequestUser(just before ExpiresAt)",
-			w.s.SetAuthRequestUser(w.ctx, expiring.ID, u.ID, expiring.ExpiresAt.Add(-time.Microsecond)), nil)
+			w.s.SetAuthRequestUser(w.ctx, expiring.ID, u.ID, "sid", expiring.ExpiresAt.Add(-time.Microsecond)), nil)
 	})
 
 	run(t, "AuthRequest/consume_is_single_use", open, func(t *testing.T, w *world) {
@@ -155,6 +185,7 @@ func testAuthRequests(t *testing.T, open Opener) {
 		code := newCode("code-"+unicode, g)
 		code.Scopes = []string{"openid", big()}
 		code.Nonce = unicode
+		code.SessionID, code.ACR, code.Claims = "sid-"+unicode, "urn:latchkey:acr:pwd", `{"userinfo":{"name":null}}`
 		now := at(time.Minute)
 		wantErr(t, "CompleteAuthRequest", w.s.CompleteAuthRequest(w.ctx, r.ID, now, &g, &code), nil)
 
@@ -252,6 +283,9 @@ func testAuthRequests(t *testing.T, open Opener) {
 		}{
 			"duplicate code hash": {newGrant("g-new", u.ID, c.ID), newCode("taken", newGrant("g-new", u.ID, c.ID)), store.ErrConflict},
 			"NUL in code":         {newGrant("g-new", u.ID, c.ID), newCode("c\x00", newGrant("g-new", u.ID, c.ID)), store.ErrInvalid},
+			"NUL in code claims":  {newGrant("g-new", u.ID, c.ID), codeWith(newCode("fresh", newGrant("g-new", u.ID, c.ID)), func(c *store.AuthCode) { c.Claims = "{\x00}" }), store.ErrInvalid},
+			"NUL in code sid":     {newGrant("g-new", u.ID, c.ID), codeWith(newCode("fresh", newGrant("g-new", u.ID, c.ID)), func(c *store.AuthCode) { c.SessionID = "\x00" }), store.ErrInvalid},
+			"bad UTF-8 in ACR":    {newGrant("g-new", u.ID, c.ID), codeWith(newCode("fresh", newGrant("g-new", u.ID, c.ID)), func(c *store.AuthCode) { c.ACR = "\xff" }), store.ErrInvalid},
 			"NUL in grant":        {newGrant("g-new\x00", u.ID, c.ID), newCode("fresh", g), store.ErrInvalid},
 			"unknown user":        {newGrant("g-new", "nobody", c.ID), newCode("fresh", g), store.ErrNotFound},
 		} {

@@ -34,6 +34,21 @@ func richClient(id string) store.Client {
 		TokenEndpointAuthMethod: "private_key_jwt",
 		JWKS:                    `{"keys":[{"kty":"EC","crv":"P-256","kid":"` + unicode + `","x":"` + big() + `"}]}`,
 		JWKSURI:                 "https://app.example/jwks?q=" + unicode,
+
+		PostLogoutRedirectURIs: []string{
+			"https://app.example/signed-out?x=1&y=%20",
+			"uri with spaces\nnewlines\r\n\t\"quotes\", [brackets] and \\ backslash",
+			"",
+			"ü://" + unicode,
+		},
+		BackchannelLogoutURI:  "https://app.example/backchannel?q=" + unicode,
+		FrontchannelLogoutURI: "https://app.example/frontchannel?q=" + big(),
+		InitiateLoginURI:      "https://app.example/login?" + unicode,
+		LogoURI:               "https://cdn.example/logo.png?" + unicode,
+		ClientURI:             "https://app.example/" + unicode,
+		Description:           unicode + big(),
+		FirstParty:            true,
+		IDTokenAlg:            "EdDSA",
 	}
 }
 
@@ -50,14 +65,15 @@ func testClients(t *testing.T, open Opener) {
 		want := store.Client{ID: "c"}
 		for _, in := range []store.Client{
 			{ID: "c"},
-			{ID: "c", RedirectURIs: []string{}, GrantTypes: []string{}, Scopes: []string{}},
+			{ID: "c", RedirectURIs: []string{}, GrantTypes: []string{}, Scopes: []string{}, PostLogoutRedirectURIs: []string{}},
 		} {
 			wantErr(t, "CreateClient", w.s.CreateClient(w.ctx, in), nil)
 			got, err := w.s.GetClient(w.ctx, "c")
 			wantErr(t, "GetClient", err, nil)
 			same(t, "client", got, want)
-			if got.RedirectURIs != nil || got.GrantTypes != nil || got.Scopes != nil {
-				t.Fatalf("empty lists must come back nil, got %#v %#v %#v", got.RedirectURIs, got.GrantTypes, got.Scopes)
+			if got.RedirectURIs != nil || got.GrantTypes != nil || got.Scopes != nil || got.PostLogoutRedirectURIs != nil {
+				t.Fatalf("empty lists must come back nil, got %#v %#v %#v %#v",
+					got.RedirectURIs, got.GrantTypes, got.Scopes, got.PostLogoutRedirectURIs)
 			}
 			wantErr(t, "DeleteClient", w.s.DeleteClient(w.ctx, "c"), nil)
 		}
@@ -98,6 +114,15 @@ func testClients(t *testing.T, open Opener) {
 			"scope":         {ID: "c", Scopes: []string{"openid\x00"}},
 			"invalid UTF-8": {ID: "c", Name: "\xff\xfe"},
 			"64 KiB id":     {ID: big()},
+
+			"post-logout redirect URI": {ID: "c", PostLogoutRedirectURIs: []string{"https://ok.example/", "https://x.example/\x00"}},
+			"backchannel logout URI":   {ID: "c", BackchannelLogoutURI: "https://x.example/\x00"},
+			"frontchannel logout URI":  {ID: "c", FrontchannelLogoutURI: "\xc3"},
+			"initiate login URI":       {ID: "c", InitiateLoginURI: "https://x.example/\x00"},
+			"logo URI":                 {ID: "c", LogoURI: "\x00"},
+			"client URI":               {ID: "c", ClientURI: "https://x.example/\xff"},
+			"description":              {ID: "c", Description: unicode + "\x00"},
+			"ID token alg":             {ID: "c", IDTokenAlg: "RS256\x00"},
 		} {
 			wantErr(t, "CreateClient("+name+")", w.s.CreateClient(w.ctx, c), store.ErrInvalid)
 		}
@@ -190,6 +215,9 @@ func testClients(t *testing.T, open Opener) {
 			store.Token{Hash: "cc", Kind: store.KindAccess, ClientID: c.ID, ExpiresAt: at(time.Hour)},
 			newToken("oat", store.KindAccess, "of", og),
 			store.Token{Hash: "occ", Kind: store.KindAccess, ClientID: other.ID, ExpiresAt: at(time.Hour)})
+		sess := w.session("s", u.ID)
+		wantErr(t, "AddSessionClient", w.s.AddSessionClient(w.ctx, sess.Hash, c.ID, t0()), nil)
+		wantErr(t, "AddSessionClient(other)", w.s.AddSessionClient(w.ctx, sess.Hash, other.ID, at(time.Second)), nil)
 
 		wantErr(t, "DeleteClient", w.s.DeleteClient(w.ctx, c.ID), nil)
 
@@ -217,5 +245,9 @@ func testClients(t *testing.T, open Opener) {
 		wantErr(t, "GetCode(other)", err, nil)
 		w.token("oat")
 		w.token("occ")
+		got, err := w.s.GetSession(w.ctx, sess.Hash, t0())
+		wantErr(t, "GetSession", err, nil)
+		sess.Clients = []string{other.ID}
+		same(t, "session after its client was deleted", got, sess)
 	})
 }

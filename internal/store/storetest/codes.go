@@ -17,6 +17,12 @@ func issued(g store.Grant, family string, it, i int) []store.Token {
 	}
 }
 
+// codeWith returns c changed by mod.
+func codeWith(c store.AuthCode, mod func(*store.AuthCode)) store.AuthCode {
+	mod(&c)
+	return c
+}
+
 func testCodes(t *testing.T, open Opener) {
 	run(t, "Code/round_trip_keeps_every_field", open, func(t *testing.T, w *world) {
 		_, _, g := w.base()
@@ -26,6 +32,8 @@ func testCodes(t *testing.T, open Opener) {
 			Scopes:        []string{"openid", "名前"},
 			CodeChallenge: unicode, CodeChallengeMethod: "S256", Nonce: big(),
 			AuthTime: at(-time.Hour), CreatedAt: t0(), ExpiresAt: at(5 * time.Minute), UsedAt: at(time.Minute),
+			SessionID: "sid-" + unicode, ACR: "urn:mace:incommon:iap:silver " + unicode,
+			Claims: `{"id_token":{"auth_time":{"essential":true}},"x":"` + unicode + big() + `"}`,
 		}
 		for _, want := range []store.AuthCode{rich, {Hash: "bare", GrantID: g.ID}} {
 			w.code(want)

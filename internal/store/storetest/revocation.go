@@ -96,4 +96,24 @@ func testRevocationRaces(t *testing.T, open Opener) {
 			noneActive(t, w, fmt.Sprintf("iteration %d", it), append(toks, old...))
 		}
 	})
+
+	run(t, "Revocation/refresh_tokens_revoked_while_one_of_them_rotates_leaves_no_active_token", open, func(t *testing.T, w *world) {
+		c, u, g := w.base()
+		for it := range iterations {
+			family := fmt.Sprintf("f-%d", it)
+			old := w.tokens(newToken(fmt.Sprintf("old-%d", it), store.KindRefresh, family, g),
+				newToken(fmt.Sprintf("old-at-%d", it), store.KindAccess, family, g))
+			toks := issued(g, family, it, 0)
+			errs := race(2, func(i int) error {
+				if i == 0 {
+					return w.s.RotateRefreshToken(w.ctx, old[0].Hash, now, toks)
+				}
+				_, err := w.s.RevokeRefreshTokens(w.ctx, u.ID, []string{c.ID}, now)
+				return err
+			})
+			issuedOrRefused(t, "RotateRefreshToken", errs[0])
+			wantErr(t, "RevokeRefreshTokens", errs[1], nil)
+			noneActive(t, w, fmt.Sprintf("iteration %d", it), append(toks, old...))
+		}
+	})
 }

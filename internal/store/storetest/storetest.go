@@ -133,6 +133,18 @@ func (w *world) authRequest(clientID string) store.AuthRequest {
 	return r
 }
 
+// session creates an unexpired session of user with hash and sid "sid-"+hash
+// and returns it.
+func (w *world) session(hash, userID string) store.Session {
+	w.t.Helper()
+	s := store.Session{Hash: hash, ID: "sid-" + hash, UserID: userID, AuthTime: t0(), CreatedAt: t0(),
+		ExpiresAt: at(8 * time.Hour), LastSeenAt: t0()}
+	if err := w.s.CreateSession(w.ctx, s); err != nil {
+		w.t.Fatalf("CreateSession(%q): %v", hash, err)
+	}
+	return s
+}
+
 // grant stores g through a completed authorization request (the only way a
 // grant is created) and returns it.
 func (w *world) grant(g store.Grant) store.Grant {

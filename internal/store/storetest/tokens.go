@@ -14,9 +14,10 @@ func testTokens(t *testing.T, open Opener) {
 		want := []store.Token{
 			{Hash: "at-" + unicode, Kind: store.KindAccess, FamilyID: "fam-" + unicode, GrantID: g.ID, ClientID: c.ID,
 				UserID: u.ID, Scopes: []string{"openid", "名前", big()}, AuthTime: at(-time.Hour), CreatedAt: t0(),
-				ExpiresAt: at(time.Hour), RotatedAt: at(time.Minute), RevokedAt: at(2 * time.Minute)},
+				ExpiresAt: at(time.Hour), RotatedAt: at(time.Minute), RevokedAt: at(2 * time.Minute),
+				Claims: `{"userinfo":{"email":{"essential":true}},"x":"` + unicode + big() + `"}`},
 			{Hash: "rt", Kind: store.KindRefresh, FamilyID: "fam", GrantID: g.ID, ClientID: c.ID, UserID: u.ID,
-				Scopes: []string{"offline_access"}, CreatedAt: t0(), ExpiresAt: at(30 * 24 * time.Hour)},
+				Scopes: []string{"offline_access"}, CreatedAt: t0(), ExpiresAt: at(30 * 24 * time.Hour), Claims: "{}"},
 			// Client credentials: no user, grant or family.
 			{Hash: "cc", Kind: store.KindAccess, ClientID: c.ID, ExpiresAt: at(time.Hour)},
 			{Hash: "bare", Kind: store.KindRefresh, ClientID: c.ID, Scopes: []string{}},
@@ -68,6 +69,8 @@ func testTokens(t *testing.T, open Opener) {
 			"NUL in scope":           {[]store.Token{newToken("fresh-0", store.KindAccess, "f", g), {Hash: "fresh-1", Kind: store.KindAccess, ClientID: g.ClientID, Scopes: []string{"a\x00"}}}, store.ErrInvalid},
 			"invalid UTF-8 family":   {[]store.Token{newToken("fresh-0", store.KindAccess, "\xc0\xaf", g)}, store.ErrInvalid},
 			"unknown kind":           {[]store.Token{newToken("fresh-0", store.KindAccess, "f", g), newToken("fresh-1", "bearer", "f", g)}, store.ErrInvalid},
+			"NUL in claims":          {[]store.Token{newToken("fresh-0", store.KindAccess, "f", g), {Hash: "fresh-1", Kind: store.KindAccess, ClientID: g.ClientID, Claims: "{\x00}"}}, store.ErrInvalid},
+			"invalid UTF-8 claims":   {[]store.Token{{Hash: "fresh-0", Kind: store.KindAccess, ClientID: g.ClientID, Claims: "\xff"}}, store.ErrInvalid},
 		} {
 			wantErr(t, "CreateTokens("+name+")", w.s.CreateTokens(w.ctx, tc.toks), tc.want)
 			w.absentToken("fresh-0")
@@ -93,6 +96,8 @@ func testTokens(t *testing.T, open Opener) {
 		old := w.tokens(newToken("rt", store.KindRefresh, "f", g))[0]
 		now := at(time.Minute)
 		next := issued(g, "f", 0, 0)
+		// The rotation stores what the caller issues, claims included.
+		next[0].Claims, next[1].Claims = `{"userinfo":{"name":null}}`, `{"id_token":{"acr":null}}`
 		wantErr(t, "RotateRefreshToken", w.s.RotateRefreshToken(w.ctx, "rt", now, next), nil)
 		old.RotatedAt = now
 		same(t, "rotated token", w.token("rt"), old)
@@ -258,6 +263,102 @@ func testTokens(t *testing.T, open Opener) {
 		}
 		if tok := w.token("cc"); !tok.Active(now) {
 			t.Fatalf("RevokeFamily of the empty family revoked a token without a family")
+		}
+	})
+
+	run(t, "Token/revoke_refresh_tokens_revokes_the_user's_active_refresh_tokens_of_those_clients_with_their_families", open, func(t *testing.T, w *world) {
+		c, u, g := w.base()
+		c2 := w.client("c2")
+		c3 := w.client("c3")
+		other := w.user("other")
+		g2 := w.grant(newGrant("g2", u.ID, c2.ID))
+		g3 := w.grant(newGrant("g3", u.ID, c3.ID))
+		og := w.grant(newGrant("og", other.ID, c.ID))
+
+		rotated := newToken("rt0", store.KindRefresh, "f1", g)
+		rotated.RotatedAt = at(-time.Minute)
+		already := newToken("at0", store.KindAccess, "f1", g)
+		already.RevokedAt = at(-time.Hour)
+		w.tokens(rotated, already, newToken("rt1", store.KindRefresh, "f1", g), newToken("at1", store.KindAccess, "f1", g),
+			newToken("rt2", store.KindRefresh, "f2", g2), newToken("at2", store.KindAccess, "f2", g2),
+			// A refresh token without a family is revoked alone.
+			store.Token{Hash: "lone", Kind: store.KindRefresh, GrantID: g.ID, ClientID: c.ID, UserID: u.ID, ExpiresAt: at(time.Hour)},
+			// Another client of the same user, another user of the same
+			// client, and a token without a user: all left alone.
+			newToken("rt3", store.KindRefresh, "f3", g3), newToken("at3", store.KindAccess, "f3", g3),
+			newToken("ort", store.KindRefresh, "of", og), newToken("oat", store.KindAccess, "of", og),
+			store.Token{Hash: "cc", Kind: store.KindAccess, ClientID: c.ID, ExpiresAt: at(time.Hour)})
+
+		now := at(time.Minute)
+		n, err := w.s.RevokeRefreshTokens(w.ctx, u.ID, []string{c.ID, c2.ID, "nope", "c\x00", big()}, now)
+		wantErr(t, "RevokeRefreshTokens", err, nil)
+		if n != 6 {
+			t.Fatalf("RevokeRefreshTokens = %d, want 6 (rt1, at1, rt0, rt2, at2, lone; at0 was already revoked)", n)
+		}
+		for _, h := range []string{"rt1", "at1", "rt0", "rt2", "at2", "lone"} {
+			if tok := w.token(h); !tok.RevokedAt.Equal(now) || tok.Active(now) {
+				t.Fatalf("token %q: RevokedAt = %v, want %v", h, tok.RevokedAt, now)
+			}
+		}
+		if tok := w.token("at0"); !tok.RevokedAt.Equal(at(-time.Hour)) {
+			t.Fatalf("an earlier revocation changed: %v", tok.RevokedAt)
+		}
+		for _, h := range []string{"rt3", "at3", "ort", "oat", "cc"} {
+			if tok := w.token(h); !tok.Active(now) {
+				t.Fatalf("token %q was revoked: %+v", h, tok)
+			}
+		}
+		for _, g := range []store.Grant{g, g2} {
+			if got, err := w.s.GetGrant(w.ctx, g.ID); err != nil || !got.Active(now) {
+				t.Fatalf("grant %q is no longer active (%v): revoking tokens must leave the grant", g.ID, err)
+			}
+		}
+		wantErr(t, "RotateRefreshToken(revoked)", w.s.RotateRefreshToken(w.ctx, "rt1", now, nil), store.ErrAlreadyUsed)
+
+		n, err = w.s.RevokeRefreshTokens(w.ctx, u.ID, []string{c.ID, c2.ID}, at(time.Hour))
+		wantErr(t, "RevokeRefreshTokens(again)", err, nil)
+		if n != 0 {
+			t.Fatalf("RevokeRefreshTokens(again) = %d, want 0", n)
+		}
+		for _, tc := range []struct {
+			user    string
+			clients []string
+		}{
+			{u.ID, nil},
+			{u.ID, []string{}},
+			{u.ID, []string{"nope", ""}},
+			{"nobody", []string{c3.ID}},
+			{"", []string{c3.ID}},
+			{"u\x00", []string{c3.ID}},
+			{big(), []string{c3.ID}},
+		} {
+			n, err := w.s.RevokeRefreshTokens(w.ctx, tc.user, tc.clients, now)
+			wantErr(t, "RevokeRefreshTokens", err, nil)
+			if n != 0 {
+				t.Fatalf("RevokeRefreshTokens(%.20q, %q) = %d, want 0", tc.user, tc.clients, n)
+			}
+		}
+		if tok := w.token("rt3"); !tok.Active(now) {
+			t.Fatalf("rt3 was revoked")
+		}
+	})
+
+	run(t, "Token/revoke_refresh_tokens_skips_rotated_and_expired_refresh_tokens_and_their_families", open, func(t *testing.T, w *world) {
+		_, u, g := w.base()
+		// Family f: its only refresh token was rotated and its successor
+		// is in family f too; family x: its refresh token has expired.
+		rotated := newToken("rt-old", store.KindRefresh, "f", g)
+		rotated.RotatedAt = at(-time.Minute)
+		expired := newToken("rt-expired", store.KindRefresh, "x", g)
+		expired.ExpiresAt = at(time.Minute)
+		w.tokens(rotated, newToken("rt-new", store.KindRefresh, "f", g), expired, newToken("at-x", store.KindAccess, "x", g))
+		n, err := w.s.RevokeRefreshTokens(w.ctx, u.ID, []string{g.ClientID}, at(time.Minute))
+		wantErr(t, "RevokeRefreshTokens", err, nil)
+		if n != 2 {
+			t.Fatalf("RevokeRefreshTokens = %d, want 2 (rt-new and rt-old of the active family f)", n)
+		}
+		if tok := w.token("rt-expired"); !tok.RevokedAt.IsZero() {
+			t.Fatalf("an expired refresh token was revoked")
 		}
 	})
 }

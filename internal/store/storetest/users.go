@@ -10,13 +10,14 @@ import (
 
 func richUser(id, username string) store.User {
 	return store.User{
-		ID:           id,
-		Username:     username,
-		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$" + big(),
-		Name:         unicode,
-		Email:        "名前+tag@例え.jp",
-		CreatedAt:    t0(),
-		UpdatedAt:    at(time.Hour + time.Microsecond),
+		ID:            id,
+		Username:      username,
+		PasswordHash:  "$argon2id$v=19$m=65536,t=3,p=4$" + big(),
+		Name:          unicode,
+		Email:         "名前+tag@例え.jp",
+		EmailVerified: true,
+		CreatedAt:     t0(),
+		UpdatedAt:     at(time.Hour + time.Microsecond),
 	}
 }
 
@@ -130,6 +131,12 @@ func testUsers(t *testing.T, open Opener) {
 		got, err = w.s.GetUserByUsername(w.ctx, "renamed")
 		wantErr(t, "GetUserByUsername(new name)", err, nil)
 		same(t, "user by new name", got, want)
+
+		want.EmailVerified = false
+		wantErr(t, "UpdateUser(email no longer verified)", w.s.UpdateUser(w.ctx, want), nil)
+		got, err = w.s.GetUser(w.ctx, "u")
+		wantErr(t, "GetUser", err, nil)
+		same(t, "user with an unverified email", got, want)
 	})
 
 	run(t, "User/update_to_a_taken_username_is_ErrConflict_and_keeps_the_row", open, func(t *testing.T, w *world) {
@@ -156,19 +163,17 @@ func testUsers(t *testing.T, open Opener) {
 		other := w.user("other")
 		og := w.grant(newGrant("og", other.ID, c.ID))
 		ar := w.authRequest(c.ID)
-		wantErr(t, "SetAuthRequestUser", w.s.SetAuthRequestUser(w.ctx, ar.ID, u.ID, t0()), nil)
+		wantErr(t, "SetAuthRequestUser", w.s.SetAuthRequestUser(w.ctx, ar.ID, u.ID, "sid-s", t0()), nil)
 		oar := w.authRequest(c.ID)
-		wantErr(t, "SetAuthRequestUser", w.s.SetAuthRequestUser(w.ctx, oar.ID, other.ID, t0()), nil)
+		wantErr(t, "SetAuthRequestUser", w.s.SetAuthRequestUser(w.ctx, oar.ID, other.ID, "sid-os", t0()), nil)
 		w.code(newCode("code", g))
 		w.code(newCode("ocode", og))
 		w.tokens(newToken("at", store.KindAccess, "f", g), newToken("rt", store.KindRefresh, "f", g),
 			newToken("oat", store.KindAccess, "of", og))
-		for _, s := range []store.Session{
-			{Hash: "s", UserID: u.ID, ExpiresAt: at(time.Hour)},
-			{Hash: "os", UserID: other.ID, ExpiresAt: at(time.Hour)},
-		} {
-			wantErr(t, "CreateSession", w.s.CreateSession(w.ctx, s), nil)
-		}
+		w.session("s", u.ID)
+		w.session("os", other.ID)
+		wantErr(t, "AddSessionClient", w.s.AddSessionClient(w.ctx, "s", c.ID, t0()), nil)
+		wantErr(t, "AddSessionClient(other)", w.s.AddSessionClient(w.ctx, "os", c.ID, t0()), nil)
 
 		wantErr(t, "DeleteUser", w.s.DeleteUser(w.ctx, u.ID), nil)
 
@@ -194,8 +199,11 @@ func testUsers(t *testing.T, open Opener) {
 
 		_, err = w.s.GetClient(w.ctx, c.ID)
 		wantErr(t, "GetClient", err, nil)
-		_, err = w.s.GetSession(w.ctx, "os", t0())
+		os, err := w.s.GetSession(w.ctx, "os", t0())
 		wantErr(t, "GetSession(other)", err, nil)
+		if len(os.Clients) != 1 || os.Clients[0] != c.ID {
+			t.Fatalf("other user's session clients = %q, want [%q]", os.Clients, c.ID)
+		}
 		_, err = w.s.GetAuthRequest(w.ctx, oar.ID)
 		wantErr(t, "GetAuthRequest(other)", err, nil)
 		_, err = w.s.GetGrant(w.ctx, og.ID)
