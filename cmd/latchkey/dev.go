@@ -91,6 +91,10 @@ func ensureDemo(ctx context.Context, st store.Store, cfg config.Config, now time
 	}
 
 	want := demoClient(redirects, secret.HashClientSecret(clientSecret.String()))
+	if d.RedirectURI != demoNativeRedirect {
+		// RP-initiated logout may come back to the portal.
+		want.PostLogoutRedirectURIs = []string{cfg.Issuer + "/"}
+	}
 	if err := oauth.ValidateClient(want, oauth.NewScopes(cfg.Scopes)); err != nil {
 		return demoData{}, problems("the demo client does not fit this configuration", err)
 	}

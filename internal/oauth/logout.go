@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -161,12 +162,14 @@ func frontChannelURI(base, issuer, sid string) string {
 // deliveries run at once, so a slow or dead application costs the server
 // little and never delays the user's logout.
 const (
-	backchannelTimeout  = 3 * time.Second
+	backchannelTimeout  = jwksFetchTimeout
 	backchannelAttempts = 3
 	backchannelParallel = 16
 	backchannelMaxBody  = 4 << 10
 	logoutTokenTTL      = 2 * time.Minute
 )
+
+var errBadLogoutURI = errors.New("back-channel logout URI is not allowed")
 
 // backchannel delivers logout tokens.
 type backchannel struct {
@@ -235,6 +238,9 @@ func (b *backchannel) deliver(log *slog.Logger, clientID, uri, tok string) {
 		case attempt == backchannelAttempts:
 			log.Warn("back-channel logout not delivered", "client_id", clientID, "status", status, "err", err)
 			return
+		case errors.Is(err, errBadLogoutURI):
+			log.Warn("back-channel logout URI refused", "client_id", clientID, "err", err)
+			return
 		}
 		time.Sleep(pause)
 		pause *= 2
@@ -242,6 +248,11 @@ func (b *backchannel) deliver(log *slog.Logger, clientID, uri, tok string) {
 }
 
 func (b *backchannel) post(uri, body string) (int, error) {
+	// Checked at registration; checked again here, as jwks_uri is, so a
+	// row changed behind the server's back cannot aim it elsewhere.
+	if err := checkOpenIDClientURL(uri); err != nil {
+		return 0, fmt.Errorf("%w: %v", errBadLogoutURI, err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), backchannelTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, uri, strings.NewReader(body))

@@ -27,7 +27,7 @@ func IDTokenAlg(registered string) string {
 
 // TypeIDToken is the typ header of ID tokens: plain "JWT", which every
 // relying-party library accepts.
-const TypeIDToken = "JWT"
+const TypeIDToken = token.TypeIDToken
 
 // AMRPassword is the amr value of a password sign-in (RFC 8176 §2).
 const AMRPassword = "pwd"
@@ -79,7 +79,7 @@ func HalfHash(alg, value string) string {
 // TypeLogoutToken is the typ of back-channel logout tokens, explicitly typed
 // as Back-Channel Logout 1.0 §2.4 recommends so that a logout token can
 // never pass for an ID token.
-const TypeLogoutToken = "logout+jwt"
+const TypeLogoutToken = token.TypeLogoutToken
 
 // EventBackchannelLogout is the event a logout token carries (Back-Channel
 // Logout 1.0 §2.4).

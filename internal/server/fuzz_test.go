@@ -3,6 +3,7 @@ package server_test
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -19,6 +20,10 @@ func FuzzAuthorizeRequest(f *testing.F) {
 		"client_id=cloud-print&client_id=notes-phone",
 		"response_type=code&client_id=notes-phone&redirect_uri=http%3A%2F%2F127.0.0.1%3A1%2Fcb&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
 		"response_type=code&client_id=cloud-print&redirect_uri=https%3A%2F%2Fprint.example%2Fcallback&scope=%22&state=%3Cscript%3E",
+		"response_type=code&client_id=cloud-print&redirect_uri=https%3A%2F%2Fprint.example%2Fcallback&scope=openid&response_mode=form_post&state=%22%3E%3Cscript%3E",
+		"response_type=code+id_token&client_id=cloud-print&redirect_uri=https%3A%2F%2Fprint.example%2Fcallback&scope=openid&nonce=n",
+		"response_type=id_token&client_id=cloud-print&redirect_uri=https%3A%2F%2Fprint.example%2Fcallback&scope=openid&response_mode=query",
+		"response_type=code&client_id=cloud-print&redirect_uri=https%3A%2F%2Fprint.example%2Fcallback&prompt=none+login&max_age=-1",
 		"%zz", "", "&&&", "client_id=%00",
 	} {
 		f.Add(s)
@@ -53,12 +58,25 @@ func FuzzAuthorizeRequest(f *testing.F) {
 			if strings.Contains(body, "<script") {
 				t.Fatalf("unescaped input on the error page: %s", body)
 			}
+		case resp.StatusCode == http.StatusOK:
+			// form_post (Form Post Response Mode §2): a form posting to a
+			// registered URI, every value escaped.
+			m := regexp.MustCompile(`<form method="post" action="([^"]*)">`).FindStringSubmatch(body)
+			if m == nil || (m[1] != e.web.redirect && m[1] != "https://print.example/other") {
+				t.Fatalf("200 that is not a form_post to a registered URI for %q: %s", raw, body)
+			}
+			if strings.Count(body, "<script") != 1 {
+				t.Fatalf("unescaped input in the form_post page: %s", body)
+			}
+			if strings.Contains(body, `name="code"`) == strings.Contains(body, `name="error"`) {
+				t.Fatalf("exactly one of code and error must be posted: %s", body)
+			}
 		case resp.StatusCode == http.StatusFound:
 			if strings.HasPrefix(loc, "/login?") || strings.HasPrefix(loc, "/consent?") {
 				return
 			}
 			ok := false
-			for _, reg := range []string{e.web.redirect + "?", "https://print.example/other?", "http://127.0.0.1:", "http://127.0.0.1/cb?"} {
+			for _, reg := range []string{e.web.redirect + "?", e.web.redirect + "#", "https://print.example/other?", "https://print.example/other#", "http://127.0.0.1:", "http://127.0.0.1/cb?"} {
 				ok = ok || strings.HasPrefix(loc, reg)
 			}
 			if !ok {
@@ -69,6 +87,12 @@ func FuzzAuthorizeRequest(f *testing.F) {
 				t.Fatal(err)
 			}
 			q := lu.Query()
+			if lu.Fragment != "" {
+				if lu.RawQuery != "" {
+					t.Fatalf("a fragment response with a query too: %q", loc)
+				}
+				q, _ = url.ParseQuery(lu.Fragment)
+			}
 			if q.Has("code") == q.Has("error") {
 				t.Fatalf("exactly one of code and error must be present: %q", loc)
 			}

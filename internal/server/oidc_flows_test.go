@@ -18,6 +18,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/dbtest"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -346,5 +347,61 @@ func TestOIDCLogout(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestBackChannelLogout_2_5_SlowApplicationNeverBlocksTheUser: the logout
+// answer reaches the browser while an application's back-channel endpoint
+// still holds the delivery.
+func TestBackChannelLogout_2_5_SlowApplicationNeverBlocksTheUser(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	ctx := context.Background()
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 4)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+	}))
+	defer slow.Close()
+	defer close(release)
+	rp := e.oidcClient("slow-app", func(c *store.Client) { c.BackchannelLogoutURI = slow.URL + "/bcl" })
+	p := e.provider(ctx)
+	b := e.browser()
+	_, tok := e.signIn(ctx, b, p, e.rpConfig(p, rp, "openid"))
+	hint, _ := tok.Extra("id_token").(string)
+	resp, err := b.Get(e.issuer + "/logout?" + url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {"https://rp.example/bye"}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	readBody(t, resp)
+	if loc, _ := resp.Location(); resp.StatusCode != http.StatusFound || loc == nil || loc.String() != "https://rp.example/bye" {
+		t.Fatalf("status %d location %v", resp.StatusCode, loc)
+	}
+	select {
+	case <-arrived: // the delivery is under way and still held
+	case <-time.After(10 * time.Second):
+		t.Fatal("the back-channel logout was never sent")
+	}
+}
+
+func TestOIDCLogout_RevokeRefreshOnLogout(t *testing.T) {
+	e := newEnvConfig(t, "sqlite", dbtest.Open(t, "sqlite"), func(c *config.Config) { c.Session.RevokeRefreshOnLogout = true })
+	ctx := context.Background()
+	rp := e.oidcClient("tv", nil)
+	p := e.provider(ctx)
+	b := e.browser()
+	conf := e.rpConfig(p, rp, "openid", "offline_access")
+	_, tok := e.signIn(ctx, b, p, conf)
+	hint, _ := tok.Extra("id_token").(string)
+	resp, err := b.Get(e.issuer + "/logout?" + url.Values{"id_token_hint": {hint}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	readBody(t, resp)
+	if _, err := refresh(ctx, conf, tok.RefreshToken); oauthErrorCode(err) != "invalid_grant" {
+		t.Fatalf("refresh after logout with revoke_refresh_on_logout: %v", err)
+	}
+	if e.tokenActive(tok.AccessToken) {
+		t.Fatal("the access token of the revoked family is still active")
 	}
 }

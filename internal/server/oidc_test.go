@@ -238,7 +238,8 @@ func TestOIDCCore_3_1_2_1_RequestParameters(t *testing.T) {
 	rp := e.oidcClient("rp", nil)
 	p := e.provider(ctx)
 	b := e.browser()
-	e.signIn(ctx, b, p, e.rpConfig(p, rp, "openid", "email"))
+	first, _ := e.signIn(ctx, b, p, e.rpConfig(p, rp, "openid", "email"))
+	firstSID := claimsOf(t, first).SID
 
 	t.Run("prompt_none_signed_in_with_consent_answers_at_once", func(t *testing.T) {
 		resp, _ := e.authorizeGet(b, rpQuery(rp, "openid email", "prompt", "none"))
@@ -289,6 +290,11 @@ func TestOIDCCore_3_1_2_1_RequestParameters(t *testing.T) {
 		c := claimsOf(t, idt)
 		if c.AuthTime != e.clock.Now().Unix() || c.ACR != oidc.ACRLogin {
 			t.Fatalf("auth_time %d (now %d) acr %q", c.AuthTime, e.clock.Now().Unix(), c.ACR)
+		}
+		// The same user signing in again keeps the session's sid, so a
+		// later logout still names the sid the first ID token carried.
+		if c.SID != firstSID {
+			t.Fatalf("sid changed from %q to %q on re-authentication", firstSID, c.SID)
 		}
 	})
 	t.Run("login_hint_fills_in_the_username", func(t *testing.T) {

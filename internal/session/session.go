@@ -156,6 +156,36 @@ func (m *Manager) SignIn(ctx context.Context, w http.ResponseWriter, userID stri
 	return s, nil
 }
 
+// Reauthenticate replaces prev, a session of the same user who just signed
+// in again (prompt=login, max_age), with a new cookie and a fresh AuthTime,
+// and keeps its sid and the clients signed in to with it: a later logout
+// still reaches every one of them, by the sid their ID tokens carry. The
+// cookie value changes, as at every sign-in.
+func (m *Manager) Reauthenticate(ctx context.Context, w http.ResponseWriter, prev store.Session) (store.Session, error) {
+	now := m.Now()
+	token := secret.New(secret.PrefixSession)
+	s := store.Session{
+		Hash: secret.Hash(string(token)), ID: prev.ID, UserID: prev.UserID,
+		AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(m.TTL),
+	}
+	// The sid is unique: the old row goes first. An interruption between
+	// the two writes leaves the browser signed out, never two sessions.
+	if err := m.Store.DeleteSession(ctx, prev.Hash); err != nil {
+		return store.Session{}, err
+	}
+	if err := m.Store.CreateSession(ctx, s); err != nil {
+		return store.Session{}, err
+	}
+	for _, c := range prev.Clients {
+		if err := m.Store.AddSessionClient(ctx, s.Hash, c, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return store.Session{}, err
+		}
+		s.Clients = append(s.Clients, c)
+	}
+	http.SetCookie(w, m.cookie(sessionCookie, string(token), int(m.TTL/time.Second)))
+	return s, nil
+}
+
 // SignOut deletes the session of the request and clears its cookie. It
 // returns the session that ended (with the clients signed in to with it),
 // or ErrNoSession if there was none.

@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // badCredentials is the one answer to a failed sign-in, whether the user
@@ -72,7 +74,7 @@ func (pg *Pages) login(w http.ResponseWriter, r *http.Request) {
 		pg.ErrorPage(w, r, oauth.TemporarilyUnavailable())
 		return
 	}
-	sess, err := pg.sessions.SignIn(ctx, w, user.ID)
+	sess, err := pg.signIn(w, r, user.ID)
 	if err != nil {
 		pg.logger.ErrorContext(ctx, "create session", "err", err)
 		pg.ErrorPage(w, r, oauth.TemporarilyUnavailable())
@@ -104,4 +106,29 @@ func (pg *Pages) continueAfterLogin(w http.ResponseWriter, r *http.Request, pd o
 		return
 	}
 	oauth.RedirectBrowser(w, r, oauth.ConsentPath+"?"+url.Values{"request": {pd.Request.ID}}.Encode())
+}
+
+// signIn starts the user's session. A browser already signed in as the same
+// user (asked to sign in again by prompt=login or max_age) keeps its
+// session's sid and applications; one signed in as someone else ends that
+// session first, with every application of it notified.
+func (pg *Pages) signIn(w http.ResponseWriter, r *http.Request, userID string) (store.Session, error) {
+	ctx := r.Context()
+	prev, err := pg.sessions.Current(ctx, r)
+	switch {
+	case errors.Is(err, session.ErrNoSession):
+		return pg.sessions.SignIn(ctx, w, userID)
+	case err != nil:
+		return store.Session{}, err
+	case prev.UserID == userID:
+		return pg.sessions.Reauthenticate(ctx, w, prev)
+	}
+	if err := pg.oauth.Store.DeleteSession(ctx, prev.Hash); err != nil {
+		return store.Session{}, err
+	}
+	pg.logger.InfoContext(ctx, "signed out to sign in as another user", "user_id", prev.UserID)
+	if frames := pg.oauth.SessionEnded(ctx, prev); len(frames) > 0 {
+		pg.logger.InfoContext(ctx, "front-channel logout skipped: another user signed in", "clients", len(frames))
+	}
+	return pg.sessions.SignIn(ctx, w, userID)
 }

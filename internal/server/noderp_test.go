@@ -1,0 +1,241 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// nodeRPDir holds rp.mjs, a relying party built on node openid-client.
+const nodeRPDir = "testdata/rp-node"
+
+// nodeRP returns the node binary and rp.mjs, or skips the test with a
+// notice when node or the installed openid-client is missing (never in CI,
+// where that is a failure).
+func nodeRP(t *testing.T) (node, script string) {
+	t.Helper()
+	missing := func(what string) {
+		t.Helper()
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s: CI must run the node openid-client interop test", what)
+		}
+		t.Logf("NOTICE: %s; node openid-client interop test skipped (npm ci --prefix internal/server/%s)", what, nodeRPDir)
+		t.Skip(what)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing("node not found on PATH")
+	}
+	if _, err := os.Stat(filepath.Join(nodeRPDir, "node_modules", "openid-client", "package.json")); err != nil {
+		missing("openid-client is not installed in " + nodeRPDir + "/node_modules")
+	}
+	return node, "rp.mjs"
+}
+
+// nodeProcess is a running rp.mjs spoken to in JSON lines.
+type nodeProcess struct {
+	t      *testing.T
+	stdin  io.Writer
+	stdout *bufio.Scanner
+	stderr *syncBuffer
+}
+
+// startNodeRP starts rp.mjs with env added to the environment. The process
+// lives at most 60 seconds and is killed when the test ends.
+func startNodeRP(t *testing.T, env ...string) *nodeProcess {
+	t.Helper()
+	node, script := nodeRP(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	cmd := exec.CommandContext(ctx, node, script)
+	cmd.Dir = nodeRPDir
+	cmd.Env = append(os.Environ(), env...)
+	cmd.WaitDelay = 5 * time.Second
+	p := &nodeProcess{t: t, stderr: &syncBuffer{}}
+	cmd.Stderr = p.stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start node: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+	})
+	p.stdin = stdin
+	p.stdout = bufio.NewScanner(stdout)
+	p.stdout.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	return p
+}
+
+// send writes v to the relying party as one JSON line.
+func (p *nodeProcess) send(v any) {
+	p.t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if _, err := p.stdin.Write(append(b, '\n')); err != nil {
+		p.t.Fatalf("write to node: %v\nstderr:\n%s", err, p.stderr)
+	}
+}
+
+// receive reads the relying party's next JSON line into v; a line carrying
+// "error" is openid-client refusing something Latchkey did, and fails the test.
+func (p *nodeProcess) receive(v any) {
+	p.t.Helper()
+	if !p.stdout.Scan() {
+		p.t.Fatalf("node ended without answering (%v)\nstderr:\n%s", p.stdout.Err(), p.stderr)
+	}
+	line := p.stdout.Bytes()
+	var failure struct {
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal(line, &failure); err != nil {
+		p.t.Fatalf("node printed %q: %v\nstderr:\n%s", line, err, p.stderr)
+	}
+	if failure.Error != "" {
+		p.t.Fatalf("openid-client rejects Latchkey: %s\nstderr:\n%s", line, p.stderr)
+	}
+	if err := json.Unmarshal(line, v); err != nil {
+		p.t.Fatalf("node printed %q: %v", line, err)
+	}
+}
+
+// nodeClaims are the claims openid-client reports from an ID token or
+// from userinfo.
+type nodeClaims struct {
+	Iss               string          `json:"iss"`
+	Sub               string          `json:"sub"`
+	Aud               json.RawMessage `json:"aud"`
+	Nonce             string          `json:"nonce"`
+	AuthTime          int64           `json:"auth_time"`
+	SID               string          `json:"sid"`
+	ATHash            string          `json:"at_hash"`
+	Email             string          `json:"email"`
+	Name              string          `json:"name"`
+	PreferredUsername string          `json:"preferred_username"`
+}
+
+// TestOIDCInterop_NodeOpenIDClient proves that a relying party from outside
+// the Go ecosystem, node openid-client v6 (strict: it verifies state, iss
+// per RFC 9207, PKCE, the ID token's RS256 signature against the JWKS, nonce
+// and at_hash), signs a user in, reads userinfo, refreshes, and logs out
+// through Latchkey's end_session_endpoint. The test is the user's browser.
+func TestOIDCInterop_NodeOpenIDClient(t *testing.T) {
+	nodeRP(t)
+	e := newEnv(t, "sqlite")
+	rp := e.oidcClient("node-rp", func(c *store.Client) {
+		c.GrantTypes = []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}
+	})
+	const postLogout, logoutState = "https://rp.example/bye", "bye-0S6_WzA2Mj"
+	p := startNodeRP(t,
+		"LATCHKEY_ISSUER="+e.issuer,
+		"RP_CLIENT_ID="+rp.id,
+		"RP_CLIENT_SECRET="+rp.secret,
+		"RP_REDIRECT_URI="+rp.redirect,
+		"RP_POST_LOGOUT_URI="+postLogout,
+		"RP_LOGOUT_STATE="+logoutState,
+	)
+
+	var start struct {
+		AuthorizationURL string `json:"authorization_url"`
+	}
+	p.receive(&start)
+	b := e.browser()
+	callback := e.authorize(b, start.AuthorizationURL)
+	if callback.Query().Get("code") == "" {
+		t.Fatalf("no code in the redirect to the client: %s", callback)
+	}
+	p.send(map[string]string{"callback_url": callback.String()})
+
+	var got struct {
+		IDTokenHeader struct {
+			Alg string `json:"alg"`
+			Kid string `json:"kid"`
+		} `json:"id_token_header"`
+		IDTokenClaims nodeClaims `json:"id_token_claims"`
+		Scope         string     `json:"scope"`
+		Userinfo      nodeClaims `json:"userinfo"`
+		Refresh       struct {
+			NewIDToken      bool        `json:"new_id_token"`
+			IDTokenClaims   *nodeClaims `json:"id_token_claims"`
+			NewRefreshToken bool        `json:"new_refresh_token"`
+		} `json:"refresh"`
+		EndSessionURL string `json:"end_session_url"`
+	}
+	p.receive(&got)
+	c := got.IDTokenClaims
+
+	t.Run("Core_3.1.3.7/ID_token_verified_by_openid-client", func(t *testing.T) {
+		if got.IDTokenHeader.Alg != "RS256" || got.IDTokenHeader.Kid == "" {
+			t.Errorf("Core §3.1.3.7: ID token header %+v, want RS256 with a kid", got.IDTokenHeader)
+		}
+		var aud string
+		if err := json.Unmarshal(c.Aud, &aud); err != nil {
+			var auds []string
+			if json.Unmarshal(c.Aud, &auds) == nil && len(auds) == 1 {
+				aud = auds[0]
+			}
+		}
+		if c.Iss != e.issuer || aud != rp.id || c.Nonce == "" || c.ATHash == "" || c.SID == "" || c.AuthTime == 0 {
+			t.Errorf("ID token claims %+v (aud %s)", c, c.Aud)
+		}
+		if c.Sub != "u1" || c.Email != "alice@example.com" || c.PreferredUsername != testUser {
+			t.Errorf("sub %q email %q preferred_username %q, want u1, alice@example.com, %s", c.Sub, c.Email, c.PreferredUsername, testUser)
+		}
+	})
+	t.Run("Core_5.3/userinfo", func(t *testing.T) {
+		u := got.Userinfo
+		if u.Sub != "u1" || u.Email != "alice@example.com" || u.PreferredUsername != testUser || u.Name != "Alice" {
+			t.Errorf("userinfo %+v", u)
+		}
+	})
+	t.Run("Core_12.2/refresh_returns_a_new_ID_token", func(t *testing.T) {
+		r := got.Refresh
+		if !r.NewIDToken || r.IDTokenClaims == nil {
+			t.Fatalf("refresh: new id_token %v", r.NewIDToken)
+		}
+		if r.IDTokenClaims.Sub != c.Sub || r.IDTokenClaims.AuthTime != c.AuthTime || r.IDTokenClaims.Iss != c.Iss {
+			t.Errorf("refreshed ID token %+v, first %+v", *r.IDTokenClaims, c)
+		}
+		if !r.NewRefreshToken {
+			t.Error("RFC 9700 §4.14.2: the refresh token was not rotated")
+		}
+	})
+	t.Run("RPInitiated_2/end_session_returns_to_the_post_logout_uri_with_state", func(t *testing.T) {
+		resp, err := b.Get(got.EndSessionURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := readBody(t, resp)
+		loc, err := resp.Location()
+		if err != nil {
+			t.Fatalf("%s: status %d, no redirect:\n%s", got.EndSessionURL, resp.StatusCode, body)
+		}
+		if loc.Scheme+"://"+loc.Host+loc.Path != postLogout || loc.Query().Get("state") != logoutState {
+			t.Fatalf("redirect to %s, want %s with state %s", loc, postLogout, logoutState)
+		}
+	})
+	t.Run("Core_3.1.2.6/prompt_none_after_logout_is_login_required", func(t *testing.T) {
+		resp, _ := e.authorizeGet(b, rpQuery(rp, "openid", "prompt", "none"))
+		if q := responseParams(t, resp); q.Get("error") != "login_required" {
+			t.Fatalf("prompt=none after logout answered %v", q)
+		}
+	})
+}
