@@ -9,7 +9,7 @@ import (
 func TestMultipleResponseTypes_3_ParseResponseType(t *testing.T) {
 	for _, tc := range []struct {
 		in, canonical, code string
-		fragment           bool
+		fragment            bool
 	}{
 		{"code", "code", "", false},
 		{"token", "token", "", true},
