@@ -405,3 +405,47 @@ func TestOIDCLogout_RevokeRefreshOnLogout(t *testing.T) {
 		t.Fatal("the access token of the revoked family is still active")
 	}
 }
+
+// TestRFC6749_10_12_LogoutFormNeedsThisBrowsersToken: the sign-out form
+// takes effect only with this browser's CSRF token; a cross-site POST
+// without one is asked to confirm, a forged one is refused, and neither
+// signs the user out.
+func TestRFC6749_10_12_LogoutFormNeedsThisBrowsersToken(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	ctx := context.Background()
+	rp := e.oidcClient("rp", nil)
+	p := e.provider(ctx)
+	b := e.browser()
+	e.signIn(ctx, b, p, e.rpConfig(p, rp, "openid"))
+	stillSignedIn := func() bool {
+		resp, _ := e.authorizeGet(b, rpQuery(rp, "openid", "prompt", "none"))
+		return responseParams(t, resp).Get("code") != ""
+	}
+	resp, err := b.PostForm(e.issuer+"/logout", url.Values{"client_id": {rp.id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readBody(t, resp); resp.StatusCode != 200 || !strings.Contains(body, "Sign out?") || !stillSignedIn() {
+		t.Fatalf("POST without a token: status %d, signed in %v", resp.StatusCode, stillSignedIn())
+	}
+	resp, err = b.PostForm(e.issuer+"/logout", url.Values{"csrf_token": {"forged"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if readBody(t, resp); resp.StatusCode != http.StatusForbidden || !stillSignedIn() {
+		t.Fatalf("POST with a forged token: status %d", resp.StatusCode)
+	}
+	// The confirmation page's own form signs out.
+	resp, _ = b.Get(e.issuer + "/logout")
+	csrf := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindStringSubmatch(readBody(t, resp))
+	if csrf == nil {
+		t.Fatal("no confirmation form")
+	}
+	resp, err = b.PostForm(e.issuer+"/logout", url.Values{"csrf_token": {csrf[1]}, "decision": {"logout"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if readBody(t, resp); stillSignedIn() {
+		t.Fatal("the confirmed sign-out left the session alive")
+	}
+}

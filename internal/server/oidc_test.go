@@ -344,3 +344,36 @@ func TestOIDCCore_3_1_2_1_RequestParameters(t *testing.T) {
 func oauthStatic(t *oauth2.Token) oauth2.TokenSource { return oauth2.StaticTokenSource(t) }
 
 func authParam(k, v string) oauth2.AuthCodeOption { return oauth2.SetAuthURLParam(k, v) }
+
+// TestOIDCRegistration_2_IDTokenSignedResponseAlg: a client that registered
+// ES256 or EdDSA gets ID tokens of that algorithm, verifiable by go-oidc,
+// with at_hash computed with that algorithm's hash.
+func TestOIDCRegistration_2_IDTokenSignedResponseAlg(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	ctx := context.Background()
+	p := e.provider(ctx)
+	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
+		t.Run(alg, func(t *testing.T) {
+			rp := e.oidcClient("rp-"+strings.ToLower(alg), func(c *store.Client) {
+				if alg != "RS256" {
+					c.IDTokenAlg = alg
+				}
+			})
+			conf := e.rpConfig(p, rp, "openid")
+			verifier := oauth2.GenerateVerifier()
+			loc := e.authorize(e.browser(), conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)))
+			tok, err := conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := tok.Extra("id_token").(string)
+			idt, err := p.Verifier(&gooidc.Config{ClientID: rp.id, SupportedSigningAlgs: []string{alg}}).Verify(ctx, raw)
+			if err != nil {
+				t.Fatalf("go-oidc with only %s allowed: %v", alg, err)
+			}
+			if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
+				t.Fatalf("at_hash: %v", err)
+			}
+		})
+	}
+}
