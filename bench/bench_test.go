@@ -87,6 +87,13 @@ func TestQuickRun(t *testing.T) {
 					if r.QueriesOp < 0.9 {
 						t.Errorf("%s: %.2f queries per request, want at least one", r.Name, r.QueriesOp)
 					}
+				case "sso-code-flow", "sso-code-flow-es256":
+					// At least: the session, the auth request, the grant and
+					// the code at /authorize; the code, the grant and its
+					// redemption at /token.
+					if r.QueriesOp < 6 {
+						t.Errorf("%s: %.2f queries per flow, want at least 6", r.Name, r.QueriesOp)
+					}
 				}
 			}
 			if len(rep.Memory) != 3 {
@@ -99,6 +106,30 @@ func TestQuickRun(t *testing.T) {
 				t.Errorf("CPU profile %s: %v", p, err)
 			}
 		})
+	}
+}
+
+func TestQueryParam(t *testing.T) {
+	q := []byte("code=lk_ac_abc&state=xyz&iss=http%3A%2F%2F127.0.0.1%3A1&empty=")
+	for _, c := range []struct{ name, want string }{
+		{"code", "lk_ac_abc"}, {"state", "xyz"}, {"iss", "http%3A%2F%2F127.0.0.1%3A1"}, {"empty", ""}, {"missing", ""}, {"stat", ""},
+	} {
+		if got := queryParam(q, c.name); string(got) != c.want {
+			t.Errorf("queryParam(%q) = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func TestJWTAlg(t *testing.T) {
+	for _, c := range []struct{ jws, want string }{
+		{"eyJhbGciOiJSUzI1NiIsImtpZCI6IngiLCJ0eXAiOiJKV1QifQ.e30.sig", "RS256"}, // {"alg":"RS256","kid":"x","typ":"JWT"}
+		{"eyJhbGciOiJFUzI1NiJ9.e30.sig", "ES256"},                               // {"alg":"ES256"}
+		{"not a jwt", ""},
+		{"!!!.e30.sig", ""},
+	} {
+		if got := jwtAlg(c.jws); got != c.want {
+			t.Errorf("jwtAlg(%q) = %q, want %q", c.jws, got, c.want)
+		}
 	}
 }
 

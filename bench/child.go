@@ -198,7 +198,7 @@ func serveChild(ctx context.Context, stdout, stderr io.Writer) (err error) {
 
 	// Benchmark clients and user, created as the CLI would.
 	now := time.Now().UTC()
-	if err := db.CreateUser(ctx, store.User{ID: benchUserID, Username: "bench", PasswordHash: secret.HashPassword("bench password"),
+	if err := db.CreateUser(ctx, store.User{ID: benchUserID, Username: benchUsername, PasswordHash: secret.HashPassword(benchPassword),
 		Name: "Bench", Email: "bench@example.com", CreatedAt: now, UpdatedAt: now}); err != nil {
 		return err
 	}
@@ -209,6 +209,10 @@ func serveChild(ctx context.Context, stdout, stderr io.Writer) (err error) {
 			AccessTokenFormat: oauth.FormatOpaque},
 		{ID: webClientID, Name: "bench web", GrantTypes: []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
 			RedirectURIs: []string{"https://bench.example/callback"}, Scopes: webScopes},
+		{ID: ssoClientID, Name: "bench SSO", GrantTypes: []string{oauth.GrantAuthorizationCode},
+			RedirectURIs: []string{ssoRedirectURI}, Scopes: ssoScopes},
+		{ID: ssoES256ClientID, Name: "bench SSO ES256", GrantTypes: []string{oauth.GrantAuthorizationCode},
+			RedirectURIs: []string{ssoRedirectURI}, Scopes: ssoScopes, IDTokenAlg: "ES256"},
 	} {
 		sec, hash := oauth.NewClientSecret()
 		c.SecretHash, c.CreatedAt, c.UpdatedAt = hash, now, now

@@ -26,6 +26,9 @@ type rawConn struct {
 	c    net.Conn
 	br   *bufio.Reader
 	body []byte
+	// location is the Location header of the last response (empty if it
+	// had none); valid until the next call.
+	location []byte
 	// closed: the server answered "Connection: close".
 	closed bool
 }
@@ -60,6 +63,7 @@ func (c *rawConn) roundTrip(req []byte) (status int, body []byte, err error) {
 	}
 	status = int(line[9]-'0')*100 + int(line[10]-'0')*10 + int(line[11]-'0')
 	length, chunked := -1, false
+	c.location = c.location[:0]
 	for {
 		line, err = c.br.ReadSlice('\n')
 		if err != nil {
@@ -84,6 +88,8 @@ func (c *rawConn) roundTrip(req []byte) (status int, body []byte, err error) {
 			chunked = asciiEqualFold(value, "chunked")
 		case asciiEqualFold(name, "connection"):
 			c.closed = asciiEqualFold(value, "close")
+		case asciiEqualFold(name, "location"):
+			c.location = append(c.location, value...)
 		}
 	}
 	c.body = c.body[:0]
@@ -229,6 +235,11 @@ type scenario struct {
 	// after, if set, reads each successful answer (the refresh chain); false
 	// counts the answer as an error.
 	after func(st *connState, body []byte) bool
+	// op, if set, replaces build, check and after: it runs one whole
+	// operation of several requests on c (the code flow) and returns an
+	// *answerError for a wrong answer, any other error for a broken
+	// connection. Its latency is that of the whole operation.
+	op func(c *rawConn, st *connState) error
 	// what the scenario does, for the report
 	what string
 }
@@ -238,6 +249,7 @@ type connState struct {
 	idx     int
 	iter    int
 	refresh string // the refresh scenario: this connection's current refresh token
+	scratch []byte // a request buffer for op
 }
 
 // Phases of a scenario run.
@@ -351,6 +363,33 @@ func work(addr string, sc *scenario, st *connState, ws *workerStats, phase *atom
 				continue
 			}
 		}
+		if sc.op != nil {
+			start := time.Now()
+			err := sc.op(c, st)
+			lat := time.Since(start)
+			st.iter++
+			var ae *answerError
+			switch {
+			case errors.As(err, &ae):
+				fail(ae.msg)
+			case err != nil:
+				fail(err.Error())
+				c.Close()
+				c = nil
+				continue
+			default:
+				ws.total++
+				if phase.Load() == phaseMeasure {
+					ws.count++
+					ws.hist.record(lat)
+				}
+			}
+			if c.closed {
+				c.Close()
+				c = nil
+			}
+			continue
+		}
 		req = sc.build(st, req[:0])
 		start := time.Now()
 		status, body, err := c.roundTrip(req)
@@ -380,6 +419,16 @@ func work(addr string, sc *scenario, st *connState, ws *workerStats, phase *atom
 			c = nil
 		}
 	}
+}
+
+// answerError is a wrong answer to a request of an operation: counted as an
+// error, the connection kept.
+type answerError struct{ msg string }
+
+func (e *answerError) Error() string { return e.msg }
+
+func badAnswer(format string, args ...any) error {
+	return &answerError{msg: fmt.Sprintf(format, args...)}
 }
 
 // Request templates.

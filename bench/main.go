@@ -146,14 +146,15 @@ func contextWithSignals() (context.Context, context.CancelFunc) {
 
 // scenarioNames lists every scenario in the order they run.
 func scenarioNames() []string {
-	return []string{"ref-bare", "ref-jwt", "metadata", "jwks", "cc-jwt", "cc-opaque", "introspect-opaque", "introspect-jwt", "refresh"}
+	return []string{"ref-bare", "ref-jwt", "metadata", "jwks", "cc-jwt", "cc-opaque", "introspect-opaque", "introspect-jwt", "refresh",
+		"sso-code-flow", "sso-code-flow-es256"}
 }
 
 // result is one scenario's row.
 type result struct {
 	Name       string        `json:"name"`
 	Ref        string        `json:"ref,omitempty"`
-	Requests   int64         `json:"requests"` // in the measured window
+	Requests   int64         `json:"requests"` // operations in the measured window (one request each, but the code flows' two)
 	Issued     int64         `json:"issued"`   // successful, warm-up included
 	Errors     int64         `json:"errors"`
 	FirstError string        `json:"first_error,omitempty"`
@@ -230,6 +231,27 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, err
 		}
 	}
 
+	// The code flows: the browser signs in and consents once, through the
+	// real pages, before any load.
+	flowRS := newCodeFlow(lkHost, ssoClientID, basic(ssoClientID), "RS256")
+	flowES := newCodeFlow(lkHost, ssoES256ClientID, basic(ssoES256ClientID), "ES256")
+	var flows []*codeFlow
+	if slices.Contains(want, "sso-code-flow") {
+		flows = append(flows, flowRS)
+	}
+	if slices.Contains(want, "sso-code-flow-es256") {
+		flows = append(flows, flowES)
+	}
+	if len(flows) > 0 {
+		cookies, err := signInAndConsent(ctx, lkHost, info.Secrets, flows...)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range flows {
+			f.setCookies(lkHost, cookies)
+		}
+	}
+
 	refBare := postHead(refHost, "/ref/bare", basic(jwtClientID))
 	refJWT := postHead(refHost, "/ref/jwt", basic(jwtClientID))
 	ccJWT := postHead(lkHost, "/token", basic(jwtClientID))
@@ -280,6 +302,10 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, err
 				return rt != ""
 			},
 			what: "POST /token refresh_token, rotating: each connection follows its own chain"},
+		{name: "sso-code-flow", ref: "ref-bare", latchkey: true, op: flowRS.op,
+			what: "one op = GET /authorize with a live session and remembered consent (302 with a code) + POST /token (RS256 ID token, JWT access token)"},
+		{name: "sso-code-flow-es256", ref: "ref-bare", latchkey: true, op: flowES.op,
+			what: "the same, the client registered ES256 ID tokens"},
 	}
 
 	var issuedCC int64

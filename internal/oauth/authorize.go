@@ -29,7 +29,9 @@ func (p *Provider) authorizeRequest(ctx context.Context, q params) (Pending, *Re
 	if clientID == "" {
 		return Pending{}, nil, InvalidRequest("client_id is missing")
 	}
-	client, err := p.Store.GetClient(ctx, clientID)
+	// From the client cache, as at the token endpoint: a registration
+	// change reaches this node within clientCacheTTL.
+	client, err := p.clients.Get(ctx, clientID)
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
 		return Pending{}, nil, InvalidRequest("unknown client")
 	}
