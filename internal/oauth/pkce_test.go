@@ -139,7 +139,20 @@ func verifierCharsetOK(v string) bool {
 // FuzzPKCEVerify checks SECURITY.md F7: accept ⇔ method == S256 ∧
 // 43 ≤ len ≤ 128 ∧ charset ∧ BASE64URL(SHA256(verifier)) == challenge.
 func FuzzPKCEVerify(f *testing.F) {
+	// RFC 7636 Appendix B: the one pair that must be accepted.
 	f.Add(rfc7636Verifier, rfc7636Challenge, "S256")
+	// Well-formed verifiers with a well-formed challenge that is not theirs:
+	// each other's challenge, both ways.
+	other := "M25iVXpKU3puUjFaYWg3T1NDTDQtcW1ROUY5YXlwalNoc0hhakxifmZHag"
+	f.Add(rfc7636Verifier, s256(other), "S256")
+	f.Add(other, rfc7636Challenge, "S256")
+	f.Add(strings.Repeat("a", 43), s256(strings.Repeat("b", 43)), "S256")
+	// The right challenge but for its last character. 'Q' changes the
+	// hash's last 4 bits; 'N' differs only in the 2 padding bits, so a
+	// lenient base64 decoder reads the same 32 bytes, yet RFC 7636 §4.6
+	// compares the encoded strings and so must refuse it.
+	f.Add(rfc7636Verifier, rfc7636Challenge[:42]+"Q", "S256")
+	f.Add(rfc7636Verifier, rfc7636Challenge[:42]+"N", "S256")
 	f.Add(rfc7636Verifier, rfc7636Verifier, "plain")
 	f.Add(rfc7636Verifier, rfc7636Challenge, "")
 	f.Add(strings.Repeat("a", 42), s256(strings.Repeat("a", 42)), "S256")

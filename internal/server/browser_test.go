@@ -15,21 +15,21 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/latchkey/latchkey/internal/dbtest"
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // chromium returns a headless Chromium context, or skips the test with a
-// notice when none is installed (never in CI, where that is a failure).
+// notice when none is installed (never in CI, where that is a failure:
+// testenv.Missing).
 func chromium(t *testing.T) context.Context {
 	t.Helper()
+	testenv.SkipIfShort(t, "Chromium")
 	path := os.Getenv("LATCHKEY_CHROMIUM")
 	if path == "" {
 		path = "/usr/bin/chromium"
 	}
 	if _, err := exec.LookPath(path); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Chromium not found at %s: CI must run the browser tests", path)
-		}
-		t.Skipf("NOTICE: Chromium not found at %s; browser tests skipped (apt-get install chromium)", path)
+		testenv.Missing(t, "Chromium not found at "+path+" (apt-get install chromium, or set LATCHKEY_CHROMIUM)")
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),

@@ -16,6 +16,8 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/latchkey/latchkey/internal/dbtest"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // jwks fetches /jwks.json as a relying resource server would.
@@ -198,6 +200,80 @@ func TestRFC6749_4_3_PasswordGrant(t *testing.T) {
 				if strings.Contains(e.logs.String(), testPassword) || strings.Contains(e.logs.String(), "wrong-1") {
 					t.Fatal("a password reached the log")
 				}
+			})
+		})
+	}
+}
+
+// clientCacheTTL is how long the token endpoint may serve a client record
+// from memory (internal/oauth's client cache): a change to a client is seen
+// after it.
+const clientCacheTTL = 5 * time.Second
+
+// updateClient edits a client's registration in the store, as the CLI or
+// another node would, and lets the client cache expire.
+func (e *env) updateClient(id string, edit func(*store.Client)) {
+	e.t.Helper()
+	ctx := context.Background()
+	c, err := e.store.GetClient(ctx, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	edit(&c)
+	c.UpdatedAt = e.clock.Now()
+	if err := e.store.UpdateClient(ctx, c); err != nil {
+		e.t.Fatal(err)
+	}
+	e.clock.Advance(clientCacheTTL + time.Second)
+}
+
+// TestRFC9700_4_14_2_RefreshRechecksTheClient enforces SECURITY.md T11: a
+// refresh is checked against the client's registration as it is now, not as
+// it was when the refresh token was issued.
+func TestRFC9700_4_14_2_RefreshRechecksTheClient(t *testing.T) {
+	for _, backend := range dbtest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			refreshWith := func(c *testClient, rt string, scope ...string) tokenAnswer {
+				form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}
+				if len(scope) > 0 {
+					form.Set("scope", strings.Join(scope, " "))
+				}
+				return e.postToken(form, c, true)
+			}
+			signIn := func(c *testClient) string {
+				a := e.postToken(url.Values{"grant_type": {"password"}, "username": {testUser}, "password": {testPassword}, "scope": {"notes.read photos.read"}}, c, true)
+				if a.status != 200 || a.str("refresh_token") == "" || a.str("scope") != "notes.read photos.read" {
+					t.Fatalf("password grant: %d %v", a.status, a.body)
+				}
+				return a.str("refresh_token")
+			}
+
+			t.Run("RFC9700_4_14_2/refresh_after_the_clients_scopes_narrowed_is_invalid_scope", func(t *testing.T) {
+				c := e.confidential("narrowed-scopes", oauth.GrantPassword, oauth.GrantRefreshToken)
+				rt := signIn(&c)
+				e.updateClient(c.id, func(cl *store.Client) { cl.Scopes = []string{"notes.read", "offline_access"} })
+
+				// The token's own scope is no longer the client's to use...
+				wantError(t, refreshWith(&c, rt), 400, "invalid_scope")
+				// ...nor is a part of it the client lost.
+				wantError(t, refreshWith(&c, rt, "photos.read"), 400, "invalid_scope")
+				// A narrower scope the client still has is fine (RFC 6749 §6),
+				// and the refused attempts did not spend the token.
+				a := refreshWith(&c, rt, "notes.read")
+				if a.status != 200 || a.str("scope") != "notes.read" {
+					t.Fatalf("refresh with a scope the client still has: %d %v", a.status, a.body)
+				}
+				// The new refresh token keeps the original scope, so without
+				// a scope parameter it is refused again.
+				wantError(t, refreshWith(&c, a.str("refresh_token")), 400, "invalid_scope")
+			})
+
+			t.Run("RFC9700_4_14_2/refresh_after_the_refresh_grant_was_removed_is_unauthorized_client", func(t *testing.T) {
+				c := e.confidential("lost-refresh", oauth.GrantPassword, oauth.GrantRefreshToken)
+				rt := signIn(&c)
+				e.updateClient(c.id, func(cl *store.Client) { cl.GrantTypes = []string{oauth.GrantPassword} })
+				wantError(t, refreshWith(&c, rt), 400, "unauthorized_client")
 			})
 		})
 	}

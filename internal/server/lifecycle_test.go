@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/dbtest"
 )
 
@@ -105,14 +106,47 @@ func TestRFC7662_Introspection(t *testing.T) {
 				wantError(t, e.postTo("/introspect", url.Values{"token": {jwtTok.AccessToken}, "client_id": {e.native.id}}, nil), 401, "invalid_client")
 				wantError(t, e.postTo("/introspect", url.Values{}, &e.svc), 400, "invalid_request")
 			})
-			t.Run("RFC7662_2_2/expired_is_inactive", func(t *testing.T) {
-				e.clock.Advance(2 * time.Hour)
-				defer e.clock.Advance(-2 * time.Hour)
-				for _, tok := range []string{jwtTok.AccessToken, opaqueTok.AccessToken} {
-					if a := e.introspect(&e.svc, tok); active(a) {
-						t.Fatalf("an expired token is active: %v", a.body)
+			// Each token is asked about by its own client, the one caller to
+			// whom it is active until it expires: an answer of inactive then
+			// comes from the expiry alone.
+			type owned struct {
+				name  string
+				owner *testClient
+				tok   string
+			}
+			accessTokens := []owned{
+				{"JWT access token", &e.svc, jwtTok.AccessToken},
+				{"opaque access token", &e.opaque, opaqueTok.AccessToken},
+				{"user's access token", &e.web, user.str("access_token")},
+			}
+			t.Run("RFC7662_2_2/expired_access_tokens_are_inactive_to_their_owner", func(t *testing.T) {
+				for _, o := range accessTokens {
+					if a := e.introspect(o.owner, o.tok); !active(a) {
+						t.Fatalf("%s: inactive to its owner before it expired: %v", o.name, a.body)
 					}
 				}
+				e.clock.Advance(2 * time.Hour)
+				defer e.clock.Advance(-2 * time.Hour)
+				for _, o := range accessTokens {
+					if a := e.introspect(o.owner, o.tok); active(a) || len(a.body) != 1 {
+						t.Fatalf("%s: expired, yet its owner is told %v, want exactly {\"active\": false}", o.name, a.body)
+					}
+				}
+			})
+			t.Run("RFC7662_2_2/expired_refresh_token_is_inactive_to_its_owner", func(t *testing.T) {
+				ttl := config.Default().Tokens.RefreshTokenTTL
+				rt := user.str("refresh_token")
+				e.clock.Advance(ttl - time.Second)
+				defer e.clock.Advance(-ttl - time.Second)
+				if a := e.introspect(&e.web, rt); !active(a) {
+					t.Fatalf("a second before it expires the refresh token is inactive: %v", a.body)
+				}
+				e.clock.Advance(2 * time.Second)
+				if a := e.introspect(&e.web, rt); active(a) || len(a.body) != 1 {
+					t.Fatalf("an expired refresh token: its owner is told %v, want exactly {\"active\": false}", a.body)
+				}
+				// RFC 6749 §5.2: an expired refresh token is invalid_grant.
+				wantError(t, e.postToken(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, &e.web, true), 400, "invalid_grant")
 			})
 		})
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // nodeRPDir holds rp.mjs, a relying party built on node openid-client.
@@ -20,16 +21,13 @@ const nodeRPDir = "testdata/rp-node"
 
 // nodeRP returns the node binary and rp.mjs, or skips the test with a
 // notice when node or the installed openid-client is missing (never in CI,
-// where that is a failure).
+// where that is a failure: testenv.Missing).
 func nodeRP(t *testing.T) (node, script string) {
 	t.Helper()
+	testenv.SkipIfShort(t, "node openid-client")
 	missing := func(what string) {
 		t.Helper()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s: CI must run the node openid-client interop test", what)
-		}
-		t.Logf("NOTICE: %s; node openid-client interop test skipped (npm ci --prefix internal/server/%s)", what, nodeRPDir)
-		t.Skip(what)
+		testenv.Missing(t, "node openid-client interop test: "+what+" (npm ci --prefix internal/server/"+nodeRPDir+")")
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -12,6 +13,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/latchkey/latchkey/internal/dbtest"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // codeFor runs the browser flow for the confidential client and returns a
@@ -104,7 +107,8 @@ func (e *env) tokenActive(raw string) bool {
 func TestRFC6749_TokenEndpoint(t *testing.T) {
 	for _, backend := range dbtest.Backends(t) {
 		t.Run(backend, func(t *testing.T) {
-			e := newEnv(t, backend)
+			barrier := &refreshBarrier{Store: dbtest.Open(t, backend)}
+			e := newEnvOn(t, backend, barrier)
 			b := e.browser()
 			verifier := oauth2.GenerateVerifier()
 
@@ -119,6 +123,41 @@ func TestRFC6749_TokenEndpoint(t *testing.T) {
 					t.Fatal("tokens issued from a replayed code must be revoked")
 				}
 			})
+
+			// §4.1.2 again: a used code is refused *as a replay*, revoking
+			// what it issued, however else the replay is wrong. The checks of
+			// expiry, redirect_uri and code_verifier must not answer first.
+			for _, tc := range []struct {
+				name   string
+				replay func(code string) tokenAnswer
+			}{
+				{"RFC6749_4_1_2/replay_after_the_code_expired_revokes_its_tokens", func(code string) tokenAnswer {
+					e.clock.Advance(5*time.Minute + time.Second)
+					defer e.clock.Advance(-5*time.Minute - time.Second)
+					return e.redeem(code, verifier)
+				}},
+				{"RFC6749_4_1_2/replay_with_another_redirect_uri_revokes_its_tokens", func(code string) tokenAnswer {
+					form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {"https://print.example/other"}, "code_verifier": {verifier}}
+					return e.postToken(form, &e.web, true)
+				}},
+				{"RFC6749_4_1_2/replay_with_a_wrong_code_verifier_revokes_its_tokens", func(code string) tokenAnswer {
+					return e.redeem(code, oauth2.GenerateVerifier())
+				}},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					code := e.codeFor(b, "notes.read", verifier)
+					first := e.redeem(code, verifier)
+					if first.status != 200 || !e.tokenActive(first.str("access_token")) || !e.tokenActive(first.str("refresh_token")) {
+						t.Fatalf("first redemption: %d %v", first.status, first.body)
+					}
+					wantError(t, tc.replay(code), 400, "invalid_grant")
+					for name, tok := range map[string]string{"access": first.str("access_token"), "refresh": first.str("refresh_token")} {
+						if e.tokenActive(tok) {
+							t.Fatalf("RFC 6749 §4.1.2: the %s token issued from the replayed code is still active", name)
+						}
+					}
+				})
+			}
 
 			t.Run("RFC6749_4_1_3/code_bound_to_client", func(t *testing.T) {
 				code := e.codeFor(b, "notes.read", verifier)
@@ -271,12 +310,39 @@ func TestRFC6749_TokenEndpoint(t *testing.T) {
 
 			t.Run("C2/concurrent_refreshes_of_one_token_have_one_winner", func(t *testing.T) {
 				rt := e.redeem(e.codeFor(b, "notes.read", verifier), verifier).str("refresh_token")
-				got := race(16, func() tokenAnswer {
+				answers := raceAll(16, func() tokenAnswer {
 					return e.postToken(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, &e.web, true)
 				})
-				if got[200] != 1 || got[400] != 15 {
+				if got := countStatuses(answers); got[200] != 1 || got[400] != 15 {
 					t.Fatalf("statuses %v, want exactly one 200 and fifteen 400", got)
 				}
+				// The losers are reuse (RFC 9700 §4.14.2): whether each saw
+				// the token rotated or lost at the database, the family ends.
+				e.assertFamilyRevoked(t, rt, winner(t, answers))
+			})
+
+			t.Run("RFC9700_4_14_2/loser_of_a_refresh_race_at_the_database_revokes_the_family", func(t *testing.T) {
+				// Every racer reads the token before any rotates it, so each
+				// loser learns of the winner only from the database
+				// (store.ErrAlreadyUsed), never from the token's row.
+				const n = 4
+				rt := e.redeem(e.codeFor(b, "notes.read", verifier), verifier).str("refresh_token")
+				barrier.arm(rt, n)
+				answers := raceAll(n, func() tokenAnswer {
+					return e.postToken(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, &e.web, true)
+				})
+				if barrier.disarm() {
+					t.Fatalf("the %d racers did not all read the refresh token before one rotated it", n)
+				}
+				if got := countStatuses(answers); got[200] != 1 || got[400] != n-1 {
+					t.Fatalf("statuses %v, want exactly one 200 and %d 400", got, n-1)
+				}
+				for _, a := range answers {
+					if a.status == 400 && a.str("error") != "invalid_grant" {
+						t.Fatalf("a loser got %v, want invalid_grant", a.body)
+					}
+				}
+				e.assertFamilyRevoked(t, rt, winner(t, answers))
 			})
 		})
 	}
@@ -284,22 +350,122 @@ func TestRFC6749_TokenEndpoint(t *testing.T) {
 
 // race runs f from n goroutines released together and counts the statuses.
 func race(n int, f func() tokenAnswer) map[int]int {
-	var mu sync.Mutex
+	return countStatuses(raceAll(n, f))
+}
+
+// raceAll runs f from n goroutines released together and returns every
+// answer.
+func raceAll(n int, f func() tokenAnswer) []tokenAnswer {
 	var wg sync.WaitGroup
-	counts := map[int]int{}
+	answers := make([]tokenAnswer, n)
 	start := make(chan struct{})
-	for range n {
+	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-start
-			a := f()
-			mu.Lock()
-			counts[a.status]++
-			mu.Unlock()
+			answers[i] = f()
 		}()
 	}
 	close(start)
 	wg.Wait()
+	return answers
+}
+
+func countStatuses(answers []tokenAnswer) map[int]int {
+	counts := map[int]int{}
+	for _, a := range answers {
+		counts[a.status]++
+	}
 	return counts
+}
+
+// winner returns the one successful answer of a race.
+func winner(t *testing.T, answers []tokenAnswer) tokenAnswer {
+	t.Helper()
+	for _, a := range answers {
+		if a.status == 200 {
+			if a.str("access_token") == "" || a.str("refresh_token") == "" {
+				t.Fatalf("the winner got no token pair: %v", a.body)
+			}
+			return a
+		}
+	}
+	t.Fatal("no racer won")
+	return tokenAnswer{}
+}
+
+// assertFamilyRevoked checks RFC 9700 §4.14.2 after reuse of the web
+// client's refresh token rt: the token, and the pair issued to the race's
+// winner, are dead to their owner, and the winner's refresh token no longer
+// refreshes.
+func (e *env) assertFamilyRevoked(t *testing.T, rt string, won tokenAnswer) {
+	t.Helper()
+	for name, tok := range map[string]string{"the reused refresh token": rt, "the winner's access token": won.str("access_token"), "the winner's refresh token": won.str("refresh_token")} {
+		if a := e.introspect(&e.web, tok); active(a) {
+			t.Fatalf("RFC 9700 §4.14.2: %s is still active after reuse: %v", name, a.body)
+		}
+	}
+	wantError(t, e.postToken(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {won.str("refresh_token")}}, &e.web, true), 400, "invalid_grant")
+}
+
+// refreshBarrier is the store with a gate for one refresh token: once armed,
+// RotateRefreshToken of that token waits until n requests have read it, so
+// n concurrent refreshes all see it unrotated and all but one lose at the
+// database. Unarmed, it only passes calls through.
+type refreshBarrier struct {
+	store.Store
+	mu       sync.Mutex
+	hash     string
+	reads    int
+	want     int
+	allRead  chan struct{}
+	timedOut bool
+}
+
+func (s *refreshBarrier) arm(rt string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hash, s.reads, s.want, s.allRead, s.timedOut = secret.Hash(rt), 0, n, make(chan struct{}), false
+}
+
+// disarm lets every call through again and reports whether a rotation gave
+// up waiting (the race was then not the one the test meant to run).
+func (s *refreshBarrier) disarm() (timedOut bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hash, s.allRead = "", nil
+	return s.timedOut
+}
+
+func (s *refreshBarrier) GetToken(ctx context.Context, hash string) (store.Token, error) {
+	t, err := s.Store.GetToken(ctx, hash)
+	s.mu.Lock()
+	if s.allRead != nil && hash == s.hash {
+		s.reads++
+		if s.reads == s.want {
+			close(s.allRead)
+		}
+	}
+	s.mu.Unlock()
+	return t, err
+}
+
+func (s *refreshBarrier) RotateRefreshToken(ctx context.Context, oldHash string, now time.Time, issued []store.Token) error {
+	s.mu.Lock()
+	wait := s.allRead
+	if oldHash != s.hash {
+		wait = nil
+	}
+	s.mu.Unlock()
+	if wait != nil {
+		select {
+		case <-wait:
+		case <-time.After(10 * time.Second):
+			s.mu.Lock()
+			s.timedOut = true
+			s.mu.Unlock()
+		}
+	}
+	return s.Store.RotateRefreshToken(ctx, oldHash, now, issued)
 }

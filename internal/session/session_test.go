@@ -3,6 +3,9 @@ package session
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -206,6 +209,19 @@ func TestRFC6749_10_12_CSRFToken(t *testing.T) {
 			t.Error("CSRFToken does not depend on browser and purpose")
 		}
 	})
+	t.Run("RFC6749_10.12/each_forms_token_is_refused_by_every_other_form", func(t *testing.T) {
+		// The purposes of internal/web's forms. The HTTP side of this is
+		// internal/server TestRFC6749_10_12_EachFormRefusesAnotherFormsCSRFToken.
+		purposes := []string{"login", "consent", "account", "logout"}
+		for _, issued := range purposes {
+			tok := m.CSRFToken(a, issued)
+			for _, checked := range purposes {
+				if got := m.CheckCSRF(browserOf(m, a), checked, tok); got != (issued == checked) {
+					t.Errorf("the %s form's token checked as %s: %v, want %v", issued, checked, got, issued == checked)
+				}
+			}
+		}
+	})
 	t.Run("RFC6819_5.1.4.2.2/token_is_256_bits", func(t *testing.T) {
 		if len(tokA) != 43 {
 			t.Errorf("token %q has %d characters, want 43 (32 bytes)", tokA, len(tokA))
@@ -220,24 +236,87 @@ func TestRFC6749_10_12_CSRFToken(t *testing.T) {
 	})
 }
 
-// FuzzCSRFToken (SECURITY.md F10): any token other than the right one is
-// refused, and checking never panics.
+// FuzzCSRFToken (SECURITY.md F10) holds CheckCSRF to an expectation
+// computed here with crypto/hmac, not by the code under test: the token of
+// (browser, purpose) is base64url, unpadded, of HMAC-SHA256(key, purpose ||
+// 0x00 || browser). CheckCSRF accepts exactly that token, for exactly that
+// browser and purpose, refuses every other token, purpose and browser, and
+// never panics.
 func FuzzCSRFToken(f *testing.F) {
+	key := []byte("an independent key for FuzzCSRFToken")
+	expected := func(browser, purpose string) string {
+		mac := hmac.New(sha256.New, key)
+		mac.Write([]byte(purpose))
+		mac.Write([]byte{0})
+		mac.Write([]byte(browser))
+		return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+	}
 	m, _, _ := newManager(false)
+	m.Key = key
 	browser := "lk_br_" + strings.Repeat("A", 43)
-	good := m.CSRFToken(browser, "consent")
-	f.Add(good, "consent")
-	f.Add(good[:42], "consent")
-	f.Add(good+"A", "consent")
-	f.Add("", "consent")
-	f.Add(good, "login")
-	f.Fuzz(func(t *testing.T, token, purpose string) {
-		got := m.CheckCSRF(browserOf(m, browser), purpose, token)
-		want := token != "" && token == m.CSRFToken(browser, purpose)
-		if got != want {
-			t.Fatalf("CheckCSRF(%q, %q) = %v, want %v", purpose, token, got, want)
+	good := expected(browser, "consent")
+	nextDoor := "lk_br_" + strings.Repeat("A", 42) + "B"
+	f.Add(good, "consent", "login", nextDoor)
+	f.Add(good[:42], "consent", "consen", "")
+	f.Add(good+"A", "consent", "consent\x00", browser)
+	f.Add("", "consent", "", browser+"A")
+	f.Add(good, "login", "consent", "lk_br_")
+	f.Add(expected(nextDoor, "consent"), "consent", "logout", nextDoor)
+	// A purpose carrying the separator is another purpose.
+	f.Add(good, "consent\x00", "consent", "x")
+	f.Add(strings.ToLower(good), "consent", "Consent", strings.ToLower(browser))
+	f.Fuzz(func(t *testing.T, token, purpose, otherPurpose, otherBrowser string) {
+		want := expected(browser, purpose)
+		if got := m.CSRFToken(browser, purpose); got != want {
+			t.Fatalf("CSRFToken(%q) = %q, want HMAC-SHA256(key, purpose || 0 || browser) = %q", purpose, got, want)
+		}
+		r := browserOf(m, browser)
+		if got := m.CheckCSRF(r, purpose, token); got != (token == want) {
+			t.Fatalf("CheckCSRF(%q, %q) = %v, want %v", purpose, token, got, token == want)
+		}
+		// The fuzzer rarely guesses an HMAC, so also offer the right one.
+		if !m.CheckCSRF(r, purpose, want) {
+			t.Fatalf("CheckCSRF(%q) refused the right token %q", purpose, want)
+		}
+		if otherPurpose != purpose && m.CheckCSRF(r, otherPurpose, want) {
+			t.Fatalf("the token for purpose %q passed for purpose %q", purpose, otherPurpose)
+		}
+		// Another browser: otherBrowser itself when it is a well-formed
+		// browser id, else one derived from it.
+		other := otherBrowser
+		if !wellFormedBrowser(other) {
+			sum := sha256.Sum256([]byte(otherBrowser))
+			other = "lk_br_" + base64.RawURLEncoding.EncodeToString(sum[:])
+		}
+		if other == browser {
+			return
+		}
+		ro := browserOf(m, other)
+		if m.CheckCSRF(ro, purpose, want) {
+			t.Fatalf("browser %q's token for %q passed in browser %q", browser, purpose, other)
+		}
+		if !m.CheckCSRF(ro, purpose, expected(other, purpose)) {
+			t.Fatalf("browser %q's own token for %q was refused", other, purpose)
+		}
+		if got := m.CheckCSRF(ro, purpose, token); got != (token == expected(other, purpose)) {
+			t.Fatalf("in browser %q CheckCSRF(%q, %q) = %v", other, purpose, token, got)
 		}
 	})
+}
+
+// wellFormedBrowser is the browser id's form, written independently of
+// secret.HasPrefix: "lk_br_" and 43 base64url characters.
+func wellFormedBrowser(id string) bool {
+	rest, ok := strings.CutPrefix(id, "lk_br_")
+	if !ok || len(rest) != 43 {
+		return false
+	}
+	for _, c := range []byte(rest) {
+		if !strings.ContainsRune("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", rune(c)) {
+			return false
+		}
+	}
+	return true
 }
 
 // TestDeriveKey: one system secret keys several mechanisms without reuse.

@@ -1,18 +1,23 @@
 // Package testpg finds the PostgreSQL server tests may use: the one named by
 // LATCHKEY_TEST_POSTGRES_DSN, or else the local server these machines run,
-// if it answers. With CI=true a missing server fails the test, so CI never
+// if it answers. Without one a PostgreSQL test is skipped with the reason,
+// except in CI (a truthy CI, see testenv.InCI), where it fails, so CI never
 // skips a PostgreSQL suite.
 package testpg
 
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"net/url"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
+
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // DSNVar names the environment variable with an admin PostgreSQL DSN.
@@ -22,40 +27,63 @@ const DSNVar = "LATCHKEY_TEST_POSTGRES_DSN"
 const DefaultDSN = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 var (
-	once sync.Once
-	dsn  string
+	once    sync.Once
+	dsn     string
+	missing string // why dsn is "", for the skip or failure message
 )
 
-// Find returns the admin DSN, or "" when no server is configured or answers.
+// Find returns the admin DSN, or "" when no server is configured or the
+// configured one (DSNVar, else DefaultDSN) does not answer. It asks once per
+// test binary.
 func Find() string {
-	once.Do(func() {
-		if dsn = os.Getenv(DSNVar); dsn != "" {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		db, err := sql.Open("pgx", DefaultDSN)
-		if err != nil {
-			return
-		}
-		defer db.Close()
-		if db.PingContext(ctx) == nil {
-			dsn = DefaultDSN
-		}
-	})
+	once.Do(find)
 	return dsn
 }
 
-// AdminDSN returns the admin DSN, skipping the test with a notice when there
-// is no server, or failing it under CI=true.
+func find() {
+	candidate, timeout := os.Getenv(DSNVar), 10*time.Second
+	if candidate == "" {
+		candidate, timeout = DefaultDSN, 2*time.Second
+	}
+	err := ping(candidate, timeout)
+	switch {
+	case err == nil:
+		dsn = candidate
+	case os.Getenv(DSNVar) == "":
+		missing = fmt.Sprintf("no PostgreSQL at %s and %s unset (set it to a postgres:// admin URL to run the PostgreSQL tests)", DefaultDSN, DSNVar)
+	default:
+		missing = fmt.Sprintf("PostgreSQL at %s=%s does not answer: %v", DSNVar, redacted(candidate), err)
+	}
+}
+
+func ping(dsn string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.PingContext(ctx)
+}
+
+// redacted hides a password in dsn, so a skip message never prints one.
+func redacted(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		return "(a DSN that is not a URL)"
+	}
+	return u.Redacted()
+}
+
+// AdminDSN returns the admin DSN. Without a server that answers it skips
+// the test with the reason, or fails it in CI (testenv.Missing).
 func AdminDSN(t testing.TB) string {
 	t.Helper()
+	testenv.SkipIfShort(t, "PostgreSQL")
 	if d := Find(); d != "" {
 		return d
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("no PostgreSQL (set %s): CI must run the PostgreSQL suites", DSNVar)
-	}
-	t.Skipf("NOTICE: no PostgreSQL at %s and %s unset: PostgreSQL tests skipped", DefaultDSN, DSNVar)
+	testenv.Missing(t, missing)
 	return ""
 }
