@@ -4,6 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
+	"go/ast"
+	"go/constant"
+	"go/parser"
+	"go/token"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"slices"
@@ -83,7 +89,7 @@ func TestQuickRun(t *testing.T) {
 					if r.QueriesOp > 0.05 {
 						t.Errorf("%s: %.2f queries per request, want none", r.Name, r.QueriesOp)
 					}
-				case "cc-opaque", "introspect-opaque":
+				case "cc-opaque", "introspect-opaque", "introspect-jwt", "introspect-jwt-cold": // a JWT's jti is looked up too
 					if r.QueriesOp < 0.9 {
 						t.Errorf("%s: %.2f queries per request, want at least one", r.Name, r.QueriesOp)
 					}
@@ -94,6 +100,24 @@ func TestQuickRun(t *testing.T) {
 					if r.QueriesOp < 6 {
 						t.Errorf("%s: %.2f queries per flow, want at least 6", r.Name, r.QueriesOp)
 					}
+				}
+			}
+			// The total CPU per operation adds the database backends' on
+			// PostgreSQL, when they could be measured.
+			if backend == "postgres" && rep.DBNote != "" {
+				t.Logf("NOTICE: the PostgreSQL backends' CPU was not measured: %s", rep.DBNote)
+			}
+			for _, r := range rep.Results {
+				measured := r.DBCPUPerOp >= 0
+				switch {
+				case backend == "sqlite" && (measured || r.ServerOnly || r.TotalCPU != r.CPUPerReq):
+					t.Errorf("%s on SQLite: db %v, server only %v, total %v, srv %v", r.Name, r.DBCPUPerOp, r.ServerOnly, r.TotalCPU, r.CPUPerReq)
+				case backend == "postgres" && measured && (r.ServerOnly || r.TotalCPU != r.CPUPerReq+r.DBCPUPerOp):
+					t.Errorf("%s on PostgreSQL: total %v, want srv %v + db %v", r.Name, r.TotalCPU, r.CPUPerReq, r.DBCPUPerOp)
+				case backend == "postgres" && !measured && (!r.ServerOnly || rep.DBNote == ""):
+					t.Errorf("%s on PostgreSQL: db CPU not measured, but not flagged (server only %v, note %q)", r.Name, r.ServerOnly, rep.DBNote)
+				case backend == "postgres" && r.Name == "cc-opaque" && measured && r.DBCPUPerOp <= 0:
+					t.Errorf("cc-opaque on PostgreSQL: db CPU %v per INSERT", r.DBCPUPerOp)
 				}
 			}
 			if len(rep.Memory) != 3 {
@@ -176,4 +200,193 @@ func netPipe(t *testing.T) (interface {
 	a, b := net.Pipe()
 	t.Cleanup(func() { a.Close(); b.Close() })
 	return a, &rawConn{c: b, br: bufio.NewReader(b)}
+}
+
+// TestJWTCacheConstants holds the benchmark's copy of the verified-JWT
+// cache's size against internal/oauth/jwtcache.go, and its eviction (the
+// whole map cleared when full) which coldTokens relies on.
+func TestJWTCacheConstants(t *testing.T) {
+	src, err := os.ReadFile("../internal/oauth/jwtcache.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := parser.ParseFile(token.NewFileSet(), "jwtcache.go", src, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	ast.Inspect(f, func(n ast.Node) bool {
+		vs, ok := n.(*ast.ValueSpec)
+		if !ok {
+			return true
+		}
+		for i, name := range vs.Names {
+			if name.Name != "verifiedMax" || i >= len(vs.Values) {
+				continue
+			}
+			lit, ok := vs.Values[i].(*ast.BasicLit)
+			if !ok {
+				t.Fatalf("verifiedMax is not a literal: update jwtCacheMax by hand and this test")
+			}
+			v := constant.MakeFromLiteral(lit.Value, lit.Kind, 0)
+			if n, ok := constant.Int64Val(v); !ok || n != jwtCacheMax {
+				t.Errorf("internal/oauth verifiedMax = %s, bench's jwtCacheMax = %d: update it (and README.md)", lit.Value, jwtCacheMax)
+			}
+			found = true
+		}
+		return true
+	})
+	if !found {
+		t.Error("no verifiedMax in internal/oauth/jwtcache.go: check what introspect-jwt-cold must do to miss the cache")
+	}
+	if !bytes.Contains(src, []byte("clear(c.m)")) {
+		t.Error("the verified-JWT cache no longer clears its map when full: check that coldTokens still guarantees misses")
+	}
+	if coldTokens <= jwtCacheMax+64 {
+		t.Errorf("coldTokens %d leaves no margin over the cache's %d", coldTokens, jwtCacheMax)
+	}
+}
+
+// TestColdOrderMissesCache replays introspect-jwt-cold's round-robin
+// against the verified-JWT cache's policy (at most jwtCacheMax entries, all
+// dropped when a new one arrives at that size; the one-minute life can only
+// add misses), with each request reaching the server up to 200 places later
+// than it was handed out (concurrent connections reorder them): no request
+// may find its token cached. With jwtCacheMax tokens, most would.
+func TestColdOrderMissesCache(t *testing.T) {
+	hits := func(n, rounds, jitter int) int {
+		rng := mrand.New(mrand.NewPCG(1, 2))
+		type req struct{ key, tok int }
+		reqs := make([]req, n*rounds)
+		for i := range reqs {
+			reqs[i] = req{key: i + rng.IntN(jitter+1), tok: i % n}
+		}
+		slices.SortStableFunc(reqs, func(a, b req) int { return a.key - b.key })
+		cache := map[int]bool{}
+		h := 0
+		for _, r := range reqs {
+			if cache[r.tok] {
+				h++
+				continue
+			}
+			if len(cache) >= jwtCacheMax {
+				clear(cache)
+			}
+			cache[r.tok] = true
+		}
+		return h
+	}
+	if h := hits(coldTokens, 5, 200); h != 0 {
+		t.Errorf("%d of %d requests of introspect-jwt-cold would hit the cache", h, 5*coldTokens)
+	}
+	if h := hits(jwtCacheMax, 3, 200); h < jwtCacheMax {
+		t.Errorf("the replay is not sensitive: %d hits with only jwtCacheMax tokens", h)
+	}
+}
+
+func TestAccountBackends(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		prev, cur map[int]int64
+		add, gone int64
+	}{
+		{"same backends", map[int]int64{1: 100, 2: 200}, map[int]int64{1: 150, 2: 260}, 110, 0},
+		{"a new backend counts whole", map[int]int64{1: 100}, map[int]int64{1: 150, 3: 40}, 90, 0},
+		{"an exited one is not subtracted", map[int]int64{1: 100, 2: 500}, map[int]int64{1: 150}, 50, 1},
+		{"a reused pid counts whole", map[int]int64{1: 100}, map[int]int64{1: 30}, 30, 0},
+		{"none", nil, map[int]int64{}, 0, 0},
+	} {
+		add, gone := accountBackends(c.prev, c.cur)
+		if add != c.add || gone != c.gone {
+			t.Errorf("%s: add %d, gone %d; want %d, %d", c.name, add, gone, c.add, c.gone)
+		}
+	}
+}
+
+func TestScenarioErrors(t *testing.T) {
+	if err := scenarioErrors([]result{{Name: "a"}, {Name: "b"}}); err != nil {
+		t.Errorf("no errors: %v", err)
+	}
+	err := scenarioErrors([]result{{Name: "a"}, {Name: "b", Errors: 3, FirstError: "HTTP 500"}, {Name: "c", Errors: 1, FirstError: "EOF"}})
+	if err == nil || !strings.Contains(err.Error(), "b (3, first: HTTP 500)") || !strings.Contains(err.Error(), "c (1, first: EOF)") || strings.Contains(err.Error(), "a (") {
+		t.Errorf("got %v", err)
+	}
+}
+
+// TestSetRatiosUsesTotalCPU: on PostgreSQL the cpu ratio compares the
+// server's and the database backends' CPU together.
+func TestSetRatiosUsesTotalCPU(t *testing.T) {
+	rs := []result{
+		{Name: "ref-bare", RPS: 100, CPUPerReq: 20, TotalCPU: 20},
+		{Name: "x", Ref: "ref-bare", RPS: 50, CPUPerReq: 40, DBCPUPerOp: 40, TotalCPU: 80},
+		{Name: "ref-bare@end", RPS: 100, CPUPerReq: 20, TotalCPU: 20},
+	}
+	setRatios(rs)
+	if rs[1].Ratio != 0.5 || rs[1].CPURatio != 0.25 {
+		t.Errorf("ratio %v, cpu ratio %v; want 0.5, 0.25", rs[1].Ratio, rs[1].CPURatio)
+	}
+}
+
+// TestPGMonitor measures the backends of a fresh database on a local
+// PostgreSQL, and measures nothing (with a reason) when the backends are
+// not local processes serving it: here, when it looks for another
+// database's name in their process titles.
+func TestPGMonitor(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL")
+	}
+	ctx := context.Background()
+	dsn, drop, err := createPostgresDB(ctx, testpg.AdminDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(drop)
+	m, err := newPGMonitor(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.db.Close() })
+	other, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	other.SetMaxOpenConns(1)
+	if err := other.PingContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s0 := m.sample(ctx)
+	if s0.note != "" {
+		t.Skipf("NOTICE: PostgreSQL's backends are not measurable from here (%s); the benchmark prints \"-\"", s0.note)
+	}
+	var n int
+	if err := other.QueryRowContext(ctx, "SELECT count(*) FROM generate_series(1, 3000000)").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	s1 := m.sample(ctx)
+	if s1.note != "" || s1.ns-s0.ns < int64(10*time.Millisecond) {
+		t.Errorf("after a busy query: %v of backend CPU (note %q), want at least 10ms", time.Duration(s1.ns-s0.ns), s1.note)
+	}
+	m.dbName = "not_" + m.dbName
+	if s := m.sample(ctx); s.note == "" || !strings.Contains(s.note, "not a local process") {
+		t.Errorf("with backends of another database: note %q", s.note)
+	}
+}
+
+// TestReportMarksServerOnly: on PostgreSQL without the backends' CPU, the
+// report says why and stars the totals and cpu ratios that lack it.
+func TestReportMarksServerOnly(t *testing.T) {
+	rep := &report{Backend: "postgres", DBNote: "cannot read /proc/42/stat", Results: []result{
+		{Name: "ref-bare", RPS: 100, CPUPerReq: 20e3, TotalCPU: 20e3, DBCPUPerOp: -1, ServerOnly: true},
+		{Name: "cc-opaque", Ref: "ref-bare", RPS: 10, CPUPerReq: 200e3, TotalCPU: 200e3, DBCPUPerOp: -1, ServerOnly: true, Errors: 2, FirstError: "HTTP 500"},
+	}}
+	setRatios(rep.Results)
+	var out bytes.Buffer
+	printReport(&out, options{}, rep, "", "")
+	got := out.String()
+	for _, want := range []string{"200.0*", "0.10*", "db µs/op not measured (cannot read /proc/42/stat)", "ERRORS: errors in 1 scenario(s): cc-opaque (2, first: HTTP 500)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("report lacks %q:\n%s", want, got)
+		}
+	}
 }

@@ -81,12 +81,17 @@ type childInfo struct {
 
 // stats is what /bench/mark answers: counters the parent differences.
 type stats struct {
-	CPUNS    int64  `json:"cpu_ns"`  // this process's CPU time (user+system)
-	Queries  int64  `json:"queries"` // SQL statements sent by the store
-	DBCPUNS  int64  `json:"db_cpu_ns"`
-	DBCPUOK  bool   `json:"db_cpu_ok"` // PostgreSQL backends' CPU could be read
-	Profile  string `json:"profile,omitempty"`
-	ErrorMsg string `json:"error,omitempty"`
+	CPUNS   int64 `json:"cpu_ns"`  // this process's CPU time (user+system)
+	Queries int64 `json:"queries"` // SQL statements sent by the store
+	// The bench database's PostgreSQL backends: their CPU time, how many
+	// exited (their CPU since the previous sample is lost), and why it could
+	// not be measured (DBCPUOK false).
+	DBCPUNS   int64  `json:"db_cpu_ns"`
+	DBCPUOK   bool   `json:"db_cpu_ok"`
+	DBExited  int64  `json:"db_exited"`
+	DBCPUNote string `json:"db_cpu_note,omitempty"`
+	Profile   string `json:"profile,omitempty"`
+	ErrorMsg  string `json:"error,omitempty"`
 }
 
 // memStats is what /bench/mem answers, after a forced GC.
@@ -317,10 +322,23 @@ func hexRandom(n int) string {
 	return fmt.Sprintf("%x", b)
 }
 
-// pgMonitor finds the PostgreSQL backends serving the bench database, to
-// add up their CPU time (PostgreSQL on this machine only).
+// pgMonitor adds up the CPU time of the PostgreSQL backends serving the
+// bench database, when PostgreSQL runs on this machine: their pids come from
+// pg_stat_activity, their CPU from /proc/PID/stat.
+//
+// It keeps each backend's CPU at the previous sample and adds only what each
+// one used since (a backend first seen counts whole: it connected after the
+// previous sample), so the total only grows: a backend that exits between
+// two samples takes with it only the CPU it used since the first (counted in
+// exited), instead of making the difference negative.
 type pgMonitor struct {
-	db *sql.DB
+	db     *sql.DB
+	dbName string
+
+	mu     sync.Mutex
+	last   map[int]int64 // pid -> CPU ns at the previous sample
+	total  int64         // CPU ns of the bench database's backends, since the first sample
+	exited int64         // backends gone since the first sample
 }
 
 func newPGMonitor(ctx context.Context, dsn string) (*pgMonitor, error) {
@@ -329,34 +347,84 @@ func newPGMonitor(ctx context.Context, dsn string) (*pgMonitor, error) {
 		return nil, err
 	}
 	db.SetMaxOpenConns(1)
-	if err := db.PingContext(ctx); err != nil {
+	m := &pgMonitor{db: db}
+	if err := db.QueryRowContext(ctx, "SELECT current_database()").Scan(&m.dbName); err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &pgMonitor{db: db}, nil
+	return m, nil
 }
 
-// backendCPU sums the CPU time of every backend connected to this database
-// but the monitor's own; false if a backend's /proc entry cannot be read.
-func (m *pgMonitor) backendCPU(ctx context.Context) (int64, bool) {
+// dbCPU is a sample of the bench database's backends.
+type dbCPU struct {
+	ns     int64  // cumulative CPU time of the backends (only differences mean something)
+	exited int64  // backends gone since the first sample
+	note   string // why the CPU could not be measured ("" when it was)
+}
+
+// sample reads the CPU time of every backend connected to the bench
+// database but the monitor's own. Every backend must be a local process
+// whose command line (PostgreSQL's process title, "postgres: USER DB
+// HOST(PORT) ...") names the database: a pid that does not exist here, or is
+// another process, means PostgreSQL runs on another host or in another pid
+// namespace (a container), and then nothing is measured.
+func (m *pgMonitor) sample(ctx context.Context) dbCPU {
 	rows, err := m.db.QueryContext(ctx, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
 	if err != nil {
-		return 0, false
+		return dbCPU{note: "pg_stat_activity: " + err.Error()}
 	}
-	defer rows.Close()
-	var sum int64
+	var pids []int
 	for rows.Next() {
 		var pid int
-		if rows.Scan(&pid) != nil {
-			return 0, false
+		if err := rows.Scan(&pid); err != nil {
+			rows.Close()
+			return dbCPU{note: "pg_stat_activity: " + err.Error()}
+		}
+		pids = append(pids, pid)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return dbCPU{note: "pg_stat_activity: " + err.Error()}
+	}
+	cur := make(map[int]int64, len(pids))
+	for _, pid := range pids {
+		if !isBackendOf(pid, m.dbName) {
+			return dbCPU{note: fmt.Sprintf("backend pid %d is not a local process serving %s (PostgreSQL on another host or in a container, or /proc not readable)", pid, m.dbName)}
 		}
 		ns, ok := pidCPU(pid)
 		if !ok {
-			return 0, false
+			return dbCPU{note: fmt.Sprintf("cannot read /proc/%d/stat", pid)}
 		}
-		sum += ns
+		cur[pid] = ns
 	}
-	return sum, rows.Err() == nil
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	add, gone := accountBackends(m.last, cur)
+	if m.last != nil { // the first sample is the origin
+		m.total += add
+		m.exited += gone
+	}
+	m.last = cur
+	return dbCPU{ns: m.total, exited: m.exited}
+}
+
+// accountBackends returns the CPU time the backends of cur used since prev
+// (a pid new in cur counts whole), and how many of prev are gone. A pid
+// whose CPU went down is a new process that reused the pid: it counts whole.
+func accountBackends(prev, cur map[int]int64) (add, gone int64) {
+	for pid, ns := range cur {
+		if p, ok := prev[pid]; ok && p <= ns {
+			add += ns - p
+		} else {
+			add += ns
+		}
+	}
+	for pid := range prev {
+		if _, ok := cur[pid]; !ok {
+			gone++
+		}
+	}
+	return add, gone
 }
 
 // benchEndpoints serves /bench/: counters, memory, profiles, refresh chains.
@@ -371,12 +439,24 @@ type benchEndpoints struct {
 	profile *os.File
 }
 
-func (b *benchEndpoints) snapshot(ctx context.Context) stats {
+// snapshot reads the counters. The PostgreSQL sample (a query and a read of
+// /proc per backend, in this process) is taken outside the measured window:
+// before this process's CPU time at the start, after it at the stop.
+func (b *benchEndpoints) snapshot(ctx context.Context, start bool) stats {
 	var s stats
+	pg := func() {
+		if b.pg != nil {
+			d := b.pg.sample(ctx)
+			s.DBCPUNS, s.DBExited, s.DBCPUNote, s.DBCPUOK = d.ns, d.exited, d.note, d.note == ""
+		}
+	}
+	if start {
+		pg()
+	}
 	s.CPUNS, _ = processCPU()
 	s.Queries = b.db.Queries()
-	if b.pg != nil {
-		s.DBCPUNS, s.DBCPUOK = b.pg.backendCPU(ctx)
+	if !start {
+		pg()
 	}
 	return s
 }
@@ -396,11 +476,11 @@ func (b *benchEndpoints) mark(w http.ResponseWriter, r *http.Request) {
 			}
 			s.Profile = path
 		}
-		st := b.snapshot(r.Context())
+		st := b.snapshot(r.Context(), true)
 		st.Profile, st.ErrorMsg = s.Profile, s.ErrorMsg
 		s = st
 	case "stop":
-		s = b.snapshot(r.Context())
+		s = b.snapshot(r.Context(), false)
 		b.stopProfile()
 	default:
 		http.Error(w, "event must be start or stop", http.StatusBadRequest)

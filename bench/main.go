@@ -15,6 +15,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -31,6 +32,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -51,10 +54,30 @@ func main() {
 	}
 	ctx, stop := contextWithSignals()
 	defer stop()
-	if _, err := run(ctx, opts, os.Stdout, os.Stderr); err != nil {
+	rep, err := run(ctx, opts, os.Stdout, os.Stderr)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+	// A run with a failed operation measured something else than it says.
+	if err := scenarioErrors(rep.Results); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// scenarioErrors names the scenarios that had errors, or is nil.
+func scenarioErrors(results []result) error {
+	var bad []string
+	for _, r := range results {
+		if r.Errors > 0 {
+			bad = append(bad, fmt.Sprintf("%s (%d, first: %s)", r.Name, r.Errors, r.FirstError))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return fmt.Errorf("errors in %d scenario(s): %s", len(bad), strings.Join(bad, "; "))
 }
 
 // options are the benchmark's flags.
@@ -96,7 +119,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.serverCPU, "server-cpu", 0, "CPU of the server process")
 	fs.IntVar(&o.clientCPU, "client-cpu", 1, "CPU of the load generator")
 	fs.IntVar(&o.genProcs, "gen-procs", 1, "GOMAXPROCS of the load generator")
-	fs.IntVar(&o.tokens, "tokens", 256, "tokens of each kind issued before the introspection scenarios, introspected in turn")
+	fs.IntVar(&o.tokens, "tokens", 256, "tokens of each kind issued before introspect-opaque and introspect-jwt, introspected in turn (introspect-jwt-cold always uses "+strconv.Itoa(coldTokens)+")")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -146,9 +169,26 @@ func contextWithSignals() (context.Context, context.CancelFunc) {
 
 // scenarioNames lists every scenario in the order they run.
 func scenarioNames() []string {
-	return []string{"ref-bare", "ref-jwt", "metadata", "jwks", "cc-jwt", "cc-opaque", "introspect-opaque", "introspect-jwt", "refresh",
-		"sso-code-flow", "sso-code-flow-es256"}
+	return []string{"ref-bare", "ref-jwt", "metadata", "jwks", "cc-jwt", "cc-opaque", "introspect-opaque", "introspect-jwt",
+		"introspect-jwt-cold", "refresh", "sso-code-flow", "sso-code-flow-es256"}
 }
+
+// The verified-JWT cache of /introspect (internal/oauth/jwtcache.go, read by
+// TestJWTCacheConstants): at most jwtCacheMax entries, the whole map cleared
+// when a new one arrives at that size, each kept for a minute.
+const jwtCacheMax = 10_000
+
+// coldTokens is how many JWTs introspect-jwt-cold cycles through, in one
+// round-robin shared by all connections. Between two requests for the same
+// token the server verifies coldTokens-1 others; every one of them a miss
+// inserted in the cache, which must then have been cleared at least once
+// since that token went in (it holds jwtCacheMax). The margin over
+// jwtCacheMax+1 covers the reordering of concurrent requests: a request
+// handed out before another may reach the cache after it, by about the
+// requests served while one is in flight (tens at this benchmark's p99),
+// far fewer than the margin. TestColdOrderMissesCache replays the order
+// against the cache's policy.
+const coldTokens = jwtCacheMax + 1000
 
 // result is one scenario's row.
 type result struct {
@@ -162,7 +202,7 @@ type result struct {
 	RPS        float64       `json:"rps"`
 	P50        time.Duration `json:"p50"`
 	P99        time.Duration `json:"p99"`
-	CPUPerReq  time.Duration `json:"cpu_per_req"` // server CPU per request
+	CPUPerReq  time.Duration `json:"cpu_per_req"` // server CPU per operation
 	ServerCPU  float64       `json:"server_cpu"`  // server CPU time / wall time
 	GenCPU     float64       `json:"gen_cpu"`     // generator CPU time / wall time (-1: unknown)
 	// Other is the CPU time, over wall time, that the machine spent busy
@@ -171,9 +211,16 @@ type result struct {
 	// background writers, softirq work (-1: unknown).
 	Other      float64       `json:"other"`
 	QueriesOp  float64       `json:"queries_per_op"`
-	DBCPUPerOp time.Duration `json:"db_cpu_per_op"` // PostgreSQL backends' CPU per request (-1: not measured)
-	Ratio      float64       `json:"ratio"`         // RPS / the reference's RPS (0: no reference)
-	CPURatio   float64       `json:"cpu_ratio"`     // the reference's CPU per request / this one's (0: no reference)
+	DBCPUPerOp time.Duration `json:"db_cpu_per_op"` // PostgreSQL backends' CPU per operation (-1: not measured)
+	DBExited   int64         `json:"db_exited"`     // backends that exited in the window (their last CPU is missing)
+	// TotalCPU is the CPU per operation of the server and, on PostgreSQL,
+	// of the database's backends: what cpu ratio compares. ServerOnly: on
+	// PostgreSQL, the backends' CPU could not be measured, so TotalCPU is
+	// the server's alone, and too low.
+	TotalCPU   time.Duration `json:"total_cpu_per_op"`
+	ServerOnly bool          `json:"total_cpu_server_only,omitempty"`
+	Ratio      float64       `json:"ratio"`     // RPS / the reference's RPS (0: no reference)
+	CPURatio   float64       `json:"cpu_ratio"` // the reference's TotalCPU / this one's (0: no reference)
 	Profile    string        `json:"profile,omitempty"`
 }
 
@@ -190,6 +237,9 @@ type report struct {
 	Child   childInfo
 	Results []result
 	Memory  []memPoint
+	// DBNote says why the PostgreSQL backends' CPU was not measured in
+	// some window ("" when it always was, and on SQLite).
+	DBNote string
 }
 
 // run starts the server child, runs the scenarios and prints the report.
@@ -219,16 +269,23 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, err
 	if len(want) == 0 {
 		want = scenarioNames()
 	}
-	var opaqueTokens, jwtTokens []string
+	var opaqueTokens, jwtTokens, coldJWTs []string
 	if slices.Contains(want, "introspect-opaque") {
-		if opaqueTokens, err = issueTokens(ctl, lkHost, opaqueClientID, info.Secrets[opaqueClientID], o.tokens); err != nil {
+		if opaqueTokens, err = issueTokens(lkHost, opaqueClientID, info.Secrets[opaqueClientID], o.tokens); err != nil {
 			return nil, err
 		}
 	}
 	if slices.Contains(want, "introspect-jwt") {
-		if jwtTokens, err = issueTokens(ctl, lkHost, jwtClientID, info.Secrets[jwtClientID], o.tokens); err != nil {
+		if jwtTokens, err = issueTokens(lkHost, jwtClientID, info.Secrets[jwtClientID], o.tokens); err != nil {
 			return nil, err
 		}
+	}
+	if slices.Contains(want, "introspect-jwt-cold") {
+		t0 := time.Now()
+		if coldJWTs, err = issueTokens(lkHost, jwtClientID, info.Secrets[jwtClientID], coldTokens); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(stderr, "bench: issued %d JWTs for introspect-jwt-cold in %s\n", len(coldJWTs), time.Since(t0).Round(time.Millisecond))
 	}
 
 	// The code flows: the browser signs in and consents once, through the
@@ -273,6 +330,14 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, err
 			return appendPost(dst, head, "token=", tokens[(st.idx*7919+st.iter)%len(tokens)])
 		}
 	}
+	// cycling hands out tokens in one round-robin across all connections
+	// (introspect-jwt-cold: see coldTokens).
+	var cycle atomic.Uint64
+	cycling := func(head []byte, tokens []string) func(*connState, []byte) []byte {
+		return func(_ *connState, dst []byte) []byte {
+			return appendPost(dst, head, "token=", tokens[(cycle.Add(1)-1)%uint64(len(tokens))])
+		}
+	}
 	active := []byte(`"active":true`)
 	hasToken := []byte(`"access_token":"`)
 	all := []*scenario{
@@ -291,7 +356,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, err
 		{name: "introspect-opaque", ref: "ref-bare", latchkey: true, build: rotating(introOpaque, opaqueTokens), check: active,
 			what: fmt.Sprintf("POST /introspect, %d opaque tokens in turn", len(opaqueTokens))},
 		{name: "introspect-jwt", ref: "ref-bare", latchkey: true, build: rotating(introJWT, jwtTokens), check: active,
-			what: fmt.Sprintf("POST /introspect, %d JWTs in turn", len(jwtTokens))},
+			what: fmt.Sprintf("POST /introspect, %d JWTs in turn (verified once, then from the verified-JWT cache)", len(jwtTokens))},
+		{name: "introspect-jwt-cold", ref: "ref-bare", latchkey: true, build: cycling(introJWT, coldJWTs), check: active,
+			what: fmt.Sprintf("POST /introspect, %d JWTs in one round-robin, more than the verified-JWT cache holds (%d): every signature verified", len(coldJWTs), jwtCacheMax)},
 		{name: "refresh", ref: "ref-bare", latchkey: true,
 			build: func(st *connState, dst []byte) []byte {
 				return appendPost(dst, refreshHead, "grant_type=refresh_token&refresh_token=", st.refresh)
@@ -361,7 +428,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, err
 		if sc.latchkey {
 			addr = lkHost
 		}
-		fmt.Fprintf(stderr, "bench: %-18s %s\n", sc.name, sc.what)
+		fmt.Fprintf(stderr, "bench: %-19s %s\n", sc.name, sc.what)
 		var s0, s1 stats
 		mark := func(event string, s *stats) func() error {
 			return func() error {
@@ -378,6 +445,10 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, err
 		r := result{Name: sc.name, Ref: sc.ref, Requests: lr.count, Issued: lr.total, Errors: lr.errors, FirstError: lr.firstErr,
 			Elapsed: lr.elapsed, P50: lr.hist.quantile(0.50), P99: lr.hist.quantile(0.99), GenCPU: -1, DBCPUPerOp: -1, Profile: s0.Profile,
 			Other: -1}
+		dbOK := s0.DBCPUOK && s1.DBCPUOK
+		if rep.Backend == "postgres" && !dbOK && rep.DBNote == "" {
+			rep.DBNote = cmp.Or(s0.DBCPUNote, s1.DBCPUNote, "not measured")
+		}
 		secs := lr.elapsed.Seconds()
 		r.RPS = float64(lr.count) / secs
 		r.ServerCPU = float64(s1.CPUNS-s0.CPUNS) / float64(lr.elapsed)
@@ -385,7 +456,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, err
 			r.GenCPU = float64(lr.genCPUNS) / float64(lr.elapsed)
 			if lr.busyOK {
 				others := lr.busyNS - lr.genCPUNS - (s1.CPUNS - s0.CPUNS)
-				if s0.DBCPUOK && s1.DBCPUOK {
+				if dbOK {
 					others -= s1.DBCPUNS - s0.DBCPUNS
 				}
 				r.Other = max(0, float64(others)/float64(lr.elapsed))
@@ -394,10 +465,13 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, err
 		if lr.count > 0 {
 			r.CPUPerReq = time.Duration((s1.CPUNS - s0.CPUNS) / lr.count)
 			r.QueriesOp = float64(s1.Queries-s0.Queries) / float64(lr.count)
-			if s0.DBCPUOK && s1.DBCPUOK {
+			if dbOK {
 				r.DBCPUPerOp = time.Duration((s1.DBCPUNS - s0.DBCPUNS) / lr.count)
+				r.DBExited = s1.DBExited - s0.DBExited
 			}
 		}
+		r.TotalCPU = r.CPUPerReq + max(0, r.DBCPUPerOp)
+		r.ServerOnly = rep.Backend == "postgres" && r.DBCPUPerOp < 0
 		rep.Results = append(rep.Results, r)
 		if r.Errors > 0 {
 			fmt.Fprintf(stderr, "bench: %s: %d errors, first: %s\n", sc.name, r.Errors, r.FirstError)
@@ -417,7 +491,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, err
 const endSuffix = "@end"
 
 // setRatios sets each result's ratios to its reference: the mean of the
-// reference's measurements at the start and at the end of the run.
+// reference's measurements at the start and at the end of the run. The CPU
+// ratio compares TotalCPU: on PostgreSQL the database backends' CPU counts
+// too.
 func setRatios(results []result) {
 	for i := range results {
 		r := &results[i]
@@ -429,7 +505,7 @@ func setRatios(results []result) {
 		for _, ref := range results {
 			if ref.Name == r.Ref || ref.Name == r.Ref+endSuffix {
 				rps += ref.RPS
-				cpu += float64(ref.CPUPerReq)
+				cpu += float64(ref.TotalCPU)
 				n++
 			}
 		}
@@ -437,8 +513,8 @@ func setRatios(results []result) {
 			continue
 		}
 		r.Ratio = r.RPS / (rps / float64(n))
-		if r.CPUPerReq > 0 {
-			r.CPURatio = cpu / float64(n) / float64(r.CPUPerReq)
+		if r.TotalCPU > 0 {
+			r.CPURatio = cpu / float64(n) / float64(r.TotalCPU)
 		}
 	}
 }
@@ -529,28 +605,59 @@ func (c *child) stop() {
 	}
 }
 
-// issueTokens gets n access tokens for a client_credentials client.
-func issueTokens(ctl *http.Client, host, id, sec string, n int) ([]string, error) {
-	out := make([]string, 0, n)
-	for range n {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+host+"/token", strings.NewReader("grant_type=client_credentials&scope="+benchScope))
-		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(sec))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		resp, err := ctl.Do(req)
-		if err != nil {
-			return nil, err
+// issueTokens gets n distinct access tokens for a client_credentials client,
+// on a few keep-alive connections at once (the introspect-jwt-cold set is
+// over ten thousand).
+func issueTokens(host, id, sec string, n int) ([]string, error) {
+	const workers = 8
+	tr := &http.Transport{MaxIdleConnsPerHost: workers}
+	defer tr.CloseIdleConnections()
+	cl := &http.Client{Transport: tr, Timeout: 60 * time.Second}
+	out := make([]string, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				if out[i], errs[w] = issueToken(cl, host, id, sec); errs[w] != nil {
+					next.Store(int64(n)) // the others stop too
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	seen := make(map[string]bool, n)
+	for _, t := range out {
+		if seen[t] {
+			return nil, fmt.Errorf("issue tokens for %s: the same token twice", id)
 		}
-		var tr struct {
-			AccessToken string `json:"access_token"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&tr)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusOK || tr.AccessToken == "" {
-			return nil, fmt.Errorf("issue a token for %s: HTTP %d %v", id, resp.StatusCode, err)
-		}
-		out = append(out, tr.AccessToken)
+		seen[t] = true
 	}
 	return out, nil
+}
+
+func issueToken(cl *http.Client, host, id, sec string) (string, error) {
+	req, _ := http.NewRequest(http.MethodPost, "http://"+host+"/token", strings.NewReader("grant_type=client_credentials&scope="+benchScope))
+	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(sec))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := cl.Do(req)
+	if err != nil {
+		return "", err
+	}
+	var tr struct {
+		AccessToken string `json:"access_token"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&tr)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || tr.AccessToken == "" {
+		return "", fmt.Errorf("issue a token for %s: HTTP %d %v", id, resp.StatusCode, err)
+	}
+	return tr.AccessToken, nil
 }
 
 func getJSON(ctl *http.Client, u string, v any) error {

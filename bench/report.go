@@ -28,14 +28,20 @@ func printReport(w io.Writer, o options, rep *report, load0, load1 string) {
 		width = max(width, len(r.Name))
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "%-*s\tops/s\tp50\tp99\tsrv µs/op\tsrv CPU\tgen CPU\tother CPU\tqueries/op\tdb µs/op\terrors\tratio\tcpu ratio\tvs\t\n", width, "scenario")
+	fmt.Fprintf(tw, "%-*s\tops/s\tp50\tp99\tsrv µs/op\tsrv CPU\tgen CPU\tother CPU\tqueries/op\tdb µs/op\ttotal µs/op\terrors\tratio\tcpu ratio\tvs\t\n", width, "scenario")
 	for _, r := range rep.Results {
 		ratio, cpuRatio, vs := "-", "-", "-"
 		if r.Ratio > 0 {
 			ratio, vs = fmtRatio(r.Ratio), r.Ref
 		}
+		// star: on PostgreSQL without the backends' CPU, the total is
+		// the server's alone (too low) and the cpu ratio too high.
+		star := ""
+		if r.ServerOnly {
+			star = "*"
+		}
 		if r.CPURatio > 0 {
-			cpuRatio = fmtRatio(r.CPURatio)
+			cpuRatio = fmtRatio(r.CPURatio) + star
 		}
 		gen, other := "-", "-"
 		if r.GenCPU >= 0 {
@@ -48,10 +54,25 @@ func printReport(w io.Writer, o options, rep *report, load0, load1 string) {
 		if r.DBCPUPerOp >= 0 {
 			db = fmt.Sprintf("%.1f", float64(r.DBCPUPerOp)/1e3)
 		}
-		fmt.Fprintf(tw, "%-*s\t%.0f\t%s\t%s\t%.1f\t%.0f%%\t%s\t%s\t%.2f\t%s\t%d\t%s\t%s\t%s\t\n",
-			width, r.Name, r.RPS, fmtDur(r.P50), fmtDur(r.P99), float64(r.CPUPerReq)/1e3, 100*r.ServerCPU, gen, other, r.QueriesOp, db, r.Errors, ratio, cpuRatio, vs)
+		total := fmt.Sprintf("%.1f%s", float64(r.TotalCPU)/1e3, star)
+		fmt.Fprintf(tw, "%-*s\t%.0f\t%s\t%s\t%.1f\t%.0f%%\t%s\t%s\t%.2f\t%s\t%s\t%d\t%s\t%s\t%s\t\n",
+			width, r.Name, r.RPS, fmtDur(r.P50), fmtDur(r.P99), float64(r.CPUPerReq)/1e3, 100*r.ServerCPU, gen, other, r.QueriesOp, db, total, r.Errors, ratio, cpuRatio, vs)
 	}
 	tw.Flush()
+	switch {
+	case rep.Backend == "postgres" && rep.DBNote != "":
+		fmt.Fprintf(w, "\n* db µs/op not measured (%s): total µs/op is the server's alone, so the whole cost is higher and cpu ratio lower than shown\n", rep.DBNote)
+	case rep.Backend != "postgres":
+		fmt.Fprintln(w, "\n(SQLite runs inside the server process: its CPU is in srv µs/op, and total µs/op = srv µs/op)")
+	}
+	for _, r := range rep.Results {
+		if r.DBExited > 0 {
+			fmt.Fprintf(w, "%s: %d PostgreSQL backends exited in the window; db µs/op misses their last CPU\n", r.Name, r.DBExited)
+		}
+	}
+	if err := scenarioErrors(rep.Results); err != nil {
+		fmt.Fprintf(w, "\nERRORS: %v\n", err)
+	}
 
 	byName := map[string]result{}
 	for _, r := range rep.Results {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -67,6 +68,18 @@ func pidCPU(pid int) (int64, bool) {
 		return 0, false
 	}
 	return (u + s) * (1e9 / clockTicks), true
+}
+
+// isBackendOf reports whether pid is a local PostgreSQL backend serving
+// database db: its command line (the process title PostgreSQL sets,
+// "postgres: [CLUSTER: ]USER DB HOST(PORT) STATE") names db as a word.
+func isBackendOf(pid int, db string) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		return false
+	}
+	title := string(bytes.ReplaceAll(b, []byte{0}, []byte(" "))) + " "
+	return strings.HasPrefix(title, "postgres") && strings.Contains(title, " "+db+" ")
 }
 
 // pinSelf re-executes this program under taskset on -client-cpu, so that
