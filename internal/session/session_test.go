@@ -26,6 +26,7 @@ type fakeSessions struct {
 	err      error // returned by every call when set
 	gets     int
 	touches  int
+	touchErr error // returned by TouchSession when set
 }
 
 var _ store.SessionStore = (*fakeSessions)(nil)
@@ -87,6 +88,9 @@ func (f *fakeSessions) TouchSession(_ context.Context, hash string, now time.Tim
 	defer f.mu.Unlock()
 	if f.err != nil {
 		return f.err
+	}
+	if f.touchErr != nil {
+		return f.touchErr
 	}
 	s, ok := f.sessions[hash]
 	if !ok {
@@ -647,4 +651,118 @@ func TestSession(t *testing.T) {
 			t.Fatalf("Current after 31 idle minutes = %v, want ErrNoSession", err)
 		}
 	})
+}
+
+func TestSessionTimeouts(t *testing.T) {
+	ctx := context.Background()
+	signIn := func(t *testing.T, m *Manager) *http.Request {
+		w := httptest.NewRecorder()
+		if _, err := m.SignIn(ctx, w, "user1"); err != nil {
+			t.Fatal(err)
+		}
+		c := w.Result().Cookies()[0]
+		return requestWith(&http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	t.Run("idle_timeout_ends_the_session_at_exactly_IdleTTL", func(t *testing.T) {
+		m, _, clk := newManager(true)
+		m.IdleTTL = 30 * time.Second // below touchEvery: no touch moves LastSeenAt
+		r := signIn(t, m)
+		start := clk.t
+		clk.t = start.Add(m.IdleTTL - time.Nanosecond)
+		if _, err := m.Current(ctx, r); err != nil {
+			t.Fatalf("one nanosecond before the idle timeout: %v", err)
+		}
+		clk.t = start.Add(m.IdleTTL)
+		if _, err := m.Current(ctx, r); !errors.Is(err, ErrNoSession) {
+			t.Fatalf("at the idle timeout: %v, want ErrNoSession", err)
+		}
+	})
+	t.Run("no_idle_limit_when_IdleTTL_is_zero", func(t *testing.T) {
+		m, _, clk := newManager(true)
+		r := signIn(t, m)
+		clk.t = clk.t.Add(m.TTL - time.Second)
+		if _, err := m.Current(ctx, r); err != nil {
+			t.Fatalf("IdleTTL 0 ended the session: %v", err)
+		}
+	})
+	t.Run("last_seen_is_written_once_a_minute_at_most", func(t *testing.T) {
+		m, st, clk := newManager(true)
+		m.IdleTTL = time.Hour
+		r := signIn(t, m)
+		start := clk.t
+		clk.t = start.Add(touchEvery - time.Nanosecond)
+		s, err := m.Current(ctx, r)
+		if err != nil || st.touches != 0 || !s.LastSeenAt.Equal(start) {
+			t.Fatalf("before a minute: err %v, touches %d, last seen %v", err, st.touches, s.LastSeenAt)
+		}
+		clk.t = start.Add(touchEvery)
+		s, err = m.Current(ctx, r)
+		if err != nil || st.touches != 1 || !s.LastSeenAt.Equal(clk.t) {
+			t.Fatalf("after a minute: err %v, touches %d, last seen %v", err, st.touches, s.LastSeenAt)
+		}
+	})
+	t.Run("a_failed_touch_is_an_error_but_a_vanished_session_is_not", func(t *testing.T) {
+		m, st, clk := newManager(true)
+		r := signIn(t, m)
+		clk.t = clk.t.Add(2 * touchEvery)
+		boom := errors.New("database down")
+		st.touchErr = boom
+		if _, err := m.Current(ctx, r); !errors.Is(err, boom) {
+			t.Fatalf("touch failure: Current = %v, want it reported", err)
+		}
+		st.touchErr = store.ErrNotFound
+		if s, err := m.Current(ctx, r); err != nil || s.UserID != "user1" {
+			t.Fatalf("session deleted during the touch: Current = %+v, %v", s, err)
+		}
+	})
+	t.Run("cookie_lifetimes", func(t *testing.T) {
+		m, _, _ := newManager(false)
+		w := httptest.NewRecorder()
+		m.Browser(w, requestWith())
+		if c := setCookies(w, browserCookie); len(c) != 1 || c[0].MaxAge != 400*24*3600 {
+			t.Fatalf("browser cookie %v: want 400 days, the most browsers keep", w.Header()["Set-Cookie"])
+		}
+		w = httptest.NewRecorder()
+		if _, err := m.SignIn(ctx, w, "user1"); err != nil {
+			t.Fatal(err)
+		}
+		if c := setCookies(w, sessionCookie); len(c) != 1 || c[0].MaxAge != int(m.TTL/time.Second) {
+			t.Fatalf("session cookie %v: want the session's lifetime", w.Header()["Set-Cookie"])
+		}
+	})
+}
+
+func TestOIDCSession_ReauthenticationKeepsSidAndClients(t *testing.T) {
+	ctx := context.Background()
+	m, st, clk := newManager(false)
+	w := httptest.NewRecorder()
+	prev, err := m.SignIn(ctx, w, "user1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"app-a", "app-b"} {
+		if err := st.AddSessionClient(ctx, prev.Hash, c, clk.t); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prev, _ = st.GetSession(ctx, prev.Hash, clk.t)
+	clk.t = clk.t.Add(time.Hour)
+	w = httptest.NewRecorder()
+	s, err := m.Reauthenticate(ctx, w, prev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ID != prev.ID || s.Hash == prev.Hash || !s.AuthTime.Equal(clk.t) || !slices.Equal(s.Clients, []string{"app-a", "app-b"}) {
+		t.Fatalf("reauthenticated %+v from %+v", s, prev)
+	}
+	if _, err := st.GetSession(ctx, prev.Hash, clk.t); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the old cookie's session survives: %v", err)
+	}
+	stored, err := st.GetSession(ctx, s.Hash, clk.t)
+	if err != nil || stored.ID != prev.ID || !slices.Equal(stored.Clients, s.Clients) || !stored.ExpiresAt.Equal(clk.t.Add(m.TTL)) {
+		t.Fatalf("stored %+v, %v", stored, err)
+	}
+	if c := setCookies(w, sessionCookie); len(c) != 1 || c[0].MaxAge != int(m.TTL/time.Second) {
+		t.Fatalf("cookie %v", w.Header()["Set-Cookie"])
+	}
 }
