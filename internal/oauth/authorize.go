@@ -101,7 +101,7 @@ func (p *Provider) authorizeRequest(ctx context.Context, q params) (Pending, *Re
 	if len(q["nonce"]) > maxStateLen {
 		return pd, to, InvalidRequest("nonce is longer than %d characters", maxStateLen)
 	}
-	oi, e := p.openIDParams(q, openid)
+	oi, e := p.openIDParams(q)
 	if e != nil {
 		return pd, to, e
 	}
@@ -159,7 +159,7 @@ type openIDRequest struct {
 // acr_values, ui_locales and id_token_hint (Core §3.1.2.1, §5.5). They mean
 // nothing without openid but are checked alike, so a bad value is never
 // silently dropped.
-func (p *Provider) openIDParams(q params, openid bool) (openIDRequest, *Error) {
+func (p *Provider) openIDParams(q params) (openIDRequest, *Error) {
 	out := openIDRequest{maxAge: -1}
 	var err error
 	if out.prompt, err = oidc.ParsePrompt(q["prompt"]); err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -376,4 +377,42 @@ func TestOIDCRegistration_2_IDTokenSignedResponseAlg(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestOIDCCore_3_1_2_1_LimitsAndSessionReuse(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	ctx := context.Background()
+	rp := e.oidcClient("rp", nil)
+	p := e.provider(ctx)
+	b := e.browser()
+	e.signIn(ctx, b, p, e.rpConfig(p, rp, "openid"))
+	for _, tc := range []struct {
+		name, key string
+		n         int
+		ok        bool
+	}{
+		{"state_of_2048_characters_is_echoed", "state", 2048, true},
+		{"state_of_2049_characters_is_refused", "state", 2049, false},
+		{"nonce_of_2048_characters_is_accepted", "nonce", 2048, true},
+		{"nonce_of_2049_characters_is_refused", "nonce", 2049, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := strings.Repeat("n", tc.n)
+			resp, _ := e.authorizeGet(b, rpQuery(rp, "openid", tc.key, v))
+			q := responseParams(t, resp)
+			if tc.ok && (q.Get("code") == "" || tc.key == "state" && q.Get("state") != v) {
+				t.Fatalf("response %v", q)
+			}
+			if !tc.ok && q.Get("error") != "invalid_request" {
+				t.Fatalf("response %v", q)
+			}
+		})
+	}
+	t.Run("without_max_age_an_hours_old_sign_in_still_answers", func(t *testing.T) {
+		e.clock.Advance(time.Hour)
+		resp, _ := e.authorizeGet(b, rpQuery(rp, "openid", "prompt", "none"))
+		if q := responseParams(t, resp); q.Get("code") == "" {
+			t.Fatalf("response %v", q)
+		}
+	})
 }
