@@ -83,3 +83,33 @@ func TestRFC8252_8_6_IsNativeRedirectURI(t *testing.T) {
 		}
 	}
 }
+
+func TestOIDCCore_3_1_2_1_OpenIDParams(t *testing.T) {
+	p := &Provider{}
+	for _, tc := range []struct {
+		q      params
+		maxAge int64
+		ok     bool
+	}{
+		{params{}, -1, true},
+		{params{"max_age": "0"}, 0, true},
+		{params{"max_age": "2147483648"}, 1 << 31, true},
+		{params{"max_age": "2147483649"}, 0, false},
+		{params{"max_age": "-1"}, 0, false},
+		{params{"max_age": "1h"}, 0, false},
+		{params{"display": "popup"}, -1, true},
+		{params{"display": "fullscreen"}, 0, false},
+		{params{"prompt": "none consent"}, 0, false},
+		{params{"login_hint": strings.Repeat("a", maxHintLen)}, -1, true},
+		{params{"login_hint": strings.Repeat("a", maxHintLen+1)}, 0, false},
+		{params{"ui_locales": strings.Repeat("a", maxHintLen+1)}, 0, false},
+		{params{"claims": `{"id_token":{"email":null}}`}, -1, true},
+		{params{"claims": `{"id_token":5}`}, 0, false},
+		{params{"id_token_hint": "a.b.c"}, 0, false},
+	} {
+		oi, e := p.openIDParams(tc.q)
+		if (e == nil) != tc.ok || tc.ok && oi.maxAge != tc.maxAge {
+			t.Errorf("%v: max_age %d, %v", tc.q, oi.maxAge, e)
+		}
+	}
+}
