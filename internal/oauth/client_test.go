@@ -50,6 +50,20 @@ func TestValidateClient(t *testing.T) {
 		{"valid/id_255_chars", func(c *store.Client) { c.ID = strings.Repeat("a", 255) }, ""},
 		{"valid/name_200_chars", func(c *store.Client) { c.Name = strings.Repeat("n", 200) }, ""},
 		{"valid/no_scopes", func(c *store.Client) { c.Scopes = nil }, ""},
+		{"RFC6749_A.1/id_with_every_VSCHAR_but_space_and_colon", func(c *store.Client) { c.ID = "!~a-._~9" }, ""},
+		{"valid/private_key_jwt_with_https_jwks_uri", func(c *store.Client) {
+			c.SecretHash, c.TokenEndpointAuthMethod, c.JWKSURI = "", AuthPrivateKeyJWT, "https://app.example/jwks.json"
+		}, ""},
+		{"SECURITY_S9/jwks_uri_over_plain_http", func(c *store.Client) {
+			c.SecretHash, c.TokenEndpointAuthMethod, c.JWKSURI = "", AuthPrivateKeyJWT, "http://app.example/jwks.json"
+		}, "jwks_uri"},
+		{"valid/openid_metadata", func(c *store.Client) {
+			c.PostLogoutRedirectURIs, c.BackchannelLogoutURI, c.FirstParty = []string{"https://app.example/bye"}, "https://app.example/bcl", true
+		}, ""},
+		{"RPInitiatedLogout_3.1/post_logout_uri_checked_like_a_redirect_uri", func(c *store.Client) {
+			c.PostLogoutRedirectURIs = []string{"javascript:alert(1)"}
+		}, "post-logout"},
+		{"RFC8252_8.6/public_client_cannot_be_first_party", func(c *store.Client) { c.Public, c.SecretHash, c.FirstParty = true, "", true }, "first-party"},
 
 		{"RFC6749_2.2/empty_id", func(c *store.Client) { c.ID = "" }, "client id"},
 		{"RFC6749_2.2/id_256_chars", func(c *store.Client) { c.ID = strings.Repeat("a", 256) }, "client id"},

@@ -303,6 +303,28 @@ func TestRFC6749_4_2_ImplicitGrant(t *testing.T) {
 			}
 			e.verifyJWT(frag.Get("access_token"))
 
+			t.Run("seeds/revoking_the_app_revokes_its_implicit_token", func(t *testing.T) {
+				at := frag.Get("access_token")
+				if a := e.introspect(&e.api, at); !active(a) {
+					t.Fatalf("the implicit token is not active: %v", a.body)
+				}
+				ctx := context.Background()
+				grants, err := e.store.ListGrantsByUser(ctx, "u1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, g := range grants {
+					if g.ClientID == e.spa.id {
+						if err := e.store.RevokeGrant(ctx, g.ID, e.clock.Now()); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				if a := e.introspect(&e.api, at); active(a) {
+					t.Fatalf("the implicit token of a revoked grant is still active: %v", a.body)
+				}
+			})
+
 			t.Run("RFC6749_4_2_2_1/errors_go_in_the_fragment", func(t *testing.T) {
 				q := url.Values{"response_type": {"token"}, "client_id": {e.spa.id}, "redirect_uri": {e.spa.redirect}, "scope": {"admin"}, "state": {"s2"}}
 				resp, _ := e.get(q.Encode())
