@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -141,4 +142,66 @@ func TestRFC7523_PrivateKeyJWT(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestSECURITY_K4_ClientKeyRotationThroughJWKSURI: a private_key_jwt
+// client's jwks_uri is fetched once and cached; a new kid triggers a
+// refetch at most every ten seconds, the cache expires after five minutes,
+// and a failing, oversized or encryption-only key set authenticates no one.
+func TestSECURITY_K4_ClientKeyRotationThroughJWKSURI(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	tokenURL := e.issuer + "/token"
+	var mu sync.Mutex
+	var body string
+	status, fetches := 200, 0
+	serve := func(b string, st int) { mu.Lock(); body, status = b, st; mu.Unlock() }
+	keys := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		fetches++
+		w.WriteHeader(status)
+		w.Write([]byte(body))
+	}))
+	defer keys.Close()
+	fetched := func() int { mu.Lock(); defer mu.Unlock(); return fetches }
+
+	a, setA := newKeyedClient(t)
+	b, setB := newKeyedClient(t)
+	a.id, b.id, b.kid = "rotating-printer", "rotating-printer", "k2"
+	setB = strings.Replace(setB, `"kid":"k1"`, `"kid":"k2"`, 1)
+	serve(setA, 200)
+	e.mustCreateClient(store.Client{ID: a.id, Name: "Rotating printer", GrantTypes: []string{oauth.GrantClientCredentials},
+		Scopes: []string{"photos.read"}, TokenEndpointAuthMethod: oauth.AuthPrivateKeyJWT, JWKSURI: keys.URL + "/jwks"})
+	post := func(kc keyedClient) tokenAnswer {
+		now := e.clock.Now()
+		as := kc.assertion(t, tokenURL, func(c *jwt.Claims) {
+			c.IssuedAt, c.Expiry = jwt.NewNumericDate(now), jwt.NewNumericDate(now.Add(time.Minute))
+		})
+		form := url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {as}}
+		return e.postToken(form, nil, false)
+	}
+	step := func(name string, kc keyedClient, wantStatus, wantFetches int) {
+		t.Helper()
+		if got := post(kc); got.status != wantStatus || fetched() != wantFetches {
+			t.Fatalf("%s: status %d (want %d), fetches %d (want %d): %v", name, got.status, wantStatus, fetched(), wantFetches, got.body)
+		}
+	}
+	step("first use fetches", a, 200, 1)
+	step("second use is cached", a, 200, 1)
+	serve(setB, 200) // the client rotates to k2
+	step("a new kid within ten seconds of the fetch is not refetched", b, 401, 1)
+	e.clock.Advance(11 * time.Second)
+	step("a new kid after ten seconds is refetched", b, 200, 2)
+	step("the old kid is gone", a, 401, 2)
+	e.clock.Advance(6 * time.Minute)
+	serve(setB, 500)
+	step("after five minutes the set is fetched again; a failing fetch authenticates no one", b, 401, 3)
+	serve(setB+strings.Repeat(" ", 70<<10), 200) // valid JSON, too large
+	step("a set larger than 64 KiB is refused", b, 401, 4)
+	serve(strings.Replace(setB, `"use":"sig"`, `"use":"enc"`, 1), 200)
+	step("an encryption key verifies nothing", b, 401, 5)
+	serve(setB, 200)
+	step("a cached set is used until it expires", b, 401, 5)
+	e.clock.Advance(6 * time.Minute)
+	step("the signing key again after the cache expired", b, 200, 6)
 }
