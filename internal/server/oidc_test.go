@@ -416,3 +416,62 @@ func TestOIDCCore_3_1_2_1_LimitsAndSessionReuse(t *testing.T) {
 		}
 	})
 }
+
+func TestOIDCCore_3_1_2_1_MaxAgeBoundaryAndPostRequests(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	ctx := context.Background()
+	rp := e.oidcClient("rp", nil)
+	p := e.provider(ctx)
+	b := e.browser()
+	e.signIn(ctx, b, p, e.rpConfig(p, rp, "openid"))
+
+	t.Run("max_age_reached_exactly_still_uses_the_session", func(t *testing.T) {
+		// Core §3.1.2.1: re-authenticate when the elapsed time "is greater
+		// than" max_age.
+		e.clock.Advance(60 * time.Second)
+		resp, _ := e.authorizeGet(b, rpQuery(rp, "openid", "max_age", "60"))
+		if q := responseParams(t, resp); q.Get("code") == "" {
+			t.Fatalf("response %v", q)
+		}
+		e.clock.Advance(time.Second)
+		resp, _ = e.authorizeGet(b, rpQuery(rp, "openid", "max_age", "60"))
+		if resp.Request.URL.Path != "/login" {
+			t.Fatalf("61 s after sign-in with max_age=60: landed on %s", resp.Request.URL)
+		}
+	})
+	t.Run("RFC6749_3_1/POST_authorization_request_succeeds", func(t *testing.T) {
+		resp, err := b.PostForm(e.issuer+"/authorize", rpQuery(rp, "openid", "prompt", "none"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		readBody(t, resp)
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("status %d, want 303 (RFC 9700 §4.12)", resp.StatusCode)
+		}
+		if q := responseParams(t, resp); q.Get("code") == "" {
+			t.Fatalf("response %v", q)
+		}
+		resp, err = b.PostForm(e.issuer+"/authorize?client_id="+rp.id, rpQuery(rp, "openid"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertErrorPage(t, resp, readBody(t, resp))
+	})
+	t.Run("SECURITY_S6/query_of_8_KiB_is_read_and_one_byte_more_is_refused", func(t *testing.T) {
+		base := rpQuery(rp, "openid", "prompt", "none").Encode() + "&pad="
+		for _, extra := range []int{0, 1} {
+			raw := base + strings.Repeat("a", 8<<10-len(base)+extra)
+			resp, err := noRedirects(b.Jar).Get(e.issuer + "/authorize?" + raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := readBody(t, resp)
+			if extra == 0 && resp.StatusCode != http.StatusFound {
+				t.Fatalf("a query of exactly 8 KiB: status %d", resp.StatusCode)
+			}
+			if extra == 1 {
+				assertErrorPage(t, resp, body)
+			}
+		}
+	})
+}
