@@ -103,11 +103,7 @@ func (lr LogoutRequest) AfterLogout() string {
 	if lr.State == "" {
 		return lr.PostLogoutRedirectURI
 	}
-	sep := "?"
-	if strings.Contains(lr.PostLogoutRedirectURI, "?") {
-		sep = "&"
-	}
-	return lr.PostLogoutRedirectURI + sep + url.Values{"state": {lr.State}}.Encode()
+	return AppendQuery(lr.PostLogoutRedirectURI, url.Values{"state": {lr.State}})
 }
 
 // SessionEnded notifies every client the ended session signed in to:
@@ -122,7 +118,7 @@ func (p *Provider) SessionEnded(ctx context.Context, s store.Session) []string {
 	}
 	var frontChannel []string
 	for _, id := range s.Clients {
-		c, err := p.Store.GetClient(ctx, id)
+		c, err := p.clients.Get(ctx, id)
 		if err != nil {
 			if !errors.Is(err, store.ErrNotFound) {
 				p.Logger.ErrorContext(ctx, "logout: get client", "client_id", id, "err", err)
@@ -133,7 +129,8 @@ func (p *Provider) SessionEnded(ctx context.Context, s store.Session) []string {
 		case c.BackchannelLogoutURI != "":
 			p.sendBackchannelLogout(c, s)
 		case c.FrontchannelLogoutURI != "":
-			frontChannel = append(frontChannel, frontChannelURI(c.FrontchannelLogoutURI, p.Issuer, s.ID))
+			// Front-Channel Logout 1.0 §2: iss and sid, the client's own query kept.
+			frontChannel = append(frontChannel, AppendQuery(c.FrontchannelLogoutURI, url.Values{"iss": {p.Issuer}, "sid": {s.ID}}))
 		}
 	}
 	if p.RevokeRefreshOnLogout {
@@ -145,16 +142,6 @@ func (p *Provider) SessionEnded(ctx context.Context, s store.Session) []string {
 		}
 	}
 	return frontChannel
-}
-
-// frontChannelURI adds iss and sid to a front-channel logout URI
-// (Front-Channel Logout 1.0 §2), keeping its own query.
-func frontChannelURI(base, issuer, sid string) string {
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	return base + sep + url.Values{"iss": {issuer}, "sid": {sid}}.Encode()
 }
 
 // Back-channel delivery bounds: every attempt has a short timeout, a few

@@ -61,14 +61,29 @@ func (resp Response) params(issuer string) url.Values {
 // redirect URI with its own query kept and the response parameters added
 // once each (RFC 6749 §3.1.2).
 func (resp Response) Location(issuer string) string {
+	if resp.To.Mode == ModeFragment {
+		return resp.To.URI + "#" + resp.params(issuer).Encode()
+	}
+	return AppendQuery(resp.To.URI, resp.params(issuer))
+}
+
+// AppendQuery adds q to the query of uri, keeping the query uri already has.
+func AppendQuery(uri string, q url.Values) string {
 	sep := "?"
-	switch {
-	case resp.To.Mode == ModeFragment:
-		sep = "#"
-	case strings.Contains(resp.To.URI, "?"):
+	if strings.Contains(uri, "?") {
 		sep = "&"
 	}
-	return resp.To.URI + sep + resp.params(issuer).Encode()
+	return uri + sep + q.Encode()
+}
+
+// Origin is the scheme://host of uri, for a Content-Security-Policy
+// source; "" when uri has no host.
+func Origin(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // Respond sends an authorization response to the browser: a redirect for
@@ -129,12 +144,12 @@ func writeFormPost(w http.ResponseWriter, action string, fields url.Values) {
 // formAction is the CSP source that allows posting to uri: its origin, or
 // its scheme for a private-use URI scheme.
 func formAction(uri string) string {
+	if o := Origin(uri); o != "" {
+		return o
+	}
 	u, err := url.Parse(uri)
 	if err != nil || u.Scheme == "" {
 		return "'none'"
 	}
-	if u.Host == "" {
-		return u.Scheme + ":"
-	}
-	return u.Scheme + "://" + u.Host
+	return u.Scheme + ":"
 }

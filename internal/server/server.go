@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -88,7 +87,7 @@ func New(opts Options) (*Server, error) {
 		Tokens:                cfg.Tokens,
 		JWT:                   keys,
 		SigningAlgorithm:      cfg.Tokens.Algorithm,
-		IDTokenAlgs:           idTokenAlgs(keys),
+		IDTokenAlgs:           keys.SigningAlgorithms(), // those of oidc.IDTokenAlgs with a key, RS256 first
 		Audience:              cfg.Tokens.Audience,
 		AuthRequestTTL:        cfg.Session.AuthRequestTTL,
 		RevokeRefreshOnLogout: cfg.Session.RevokeRefreshOnLogout,
@@ -135,19 +134,6 @@ func New(opts Options) (*Server, error) {
 	s := &Server{opts: opts, keys: keys, provider: provider}
 	s.handler = recoverPanics(opts.Logger, accessLog(opts.Logger, securityHeaders(secure, mux)))
 	return s, nil
-}
-
-// idTokenAlgs are the algorithms that sign ID tokens, in the order of
-// oidc.IDTokenAlgs (RS256 first), among those with a key.
-func idTokenAlgs(keys *token.Keys) []string {
-	have := keys.SigningAlgorithms()
-	var out []string
-	for _, a := range oidc.IDTokenAlgs {
-		if slices.Contains(have, a) {
-			out = append(out, a)
-		}
-	}
-	return out
 }
 
 // ReloadKeys re-reads the signing keys now instead of at the next periodic

@@ -143,17 +143,27 @@ func (m *Manager) Current(ctx context.Context, r *http.Request) (store.Session, 
 // SignIn stores a new session for userID and sets its cookie. A new session
 // id is made at every sign-in, so a fixated cookie is never promoted.
 func (m *Manager) SignIn(ctx context.Context, w http.ResponseWriter, userID string) (store.Session, error) {
-	now := m.Now()
-	token := secret.New(secret.PrefixSession)
-	s := store.Session{
-		Hash: secret.Hash(string(token)), ID: secret.RandomString(16), UserID: userID,
-		AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(m.TTL),
-	}
+	s, token := m.newSession(userID, secret.RandomString(16))
 	if err := m.Store.CreateSession(ctx, s); err != nil {
 		return store.Session{}, err
 	}
-	http.SetCookie(w, m.cookie(sessionCookie, string(token), int(m.TTL/time.Second)))
+	m.setSessionCookie(w, token)
 	return s, nil
+}
+
+// newSession is a session of userID with sid, signed in now, and its
+// cookie value (a new one every time).
+func (m *Manager) newSession(userID, sid string) (store.Session, string) {
+	now := m.Now()
+	token := string(secret.New(secret.PrefixSession))
+	return store.Session{
+		Hash: secret.Hash(token), ID: sid, UserID: userID,
+		AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(m.TTL),
+	}, token
+}
+
+func (m *Manager) setSessionCookie(w http.ResponseWriter, token string) {
+	http.SetCookie(w, m.cookie(sessionCookie, token, int(m.TTL/time.Second)))
 }
 
 // Reauthenticate replaces prev, a session of the same user who just signed
@@ -162,12 +172,7 @@ func (m *Manager) SignIn(ctx context.Context, w http.ResponseWriter, userID stri
 // still reaches every one of them, by the sid their ID tokens carry. The
 // cookie value changes, as at every sign-in.
 func (m *Manager) Reauthenticate(ctx context.Context, w http.ResponseWriter, prev store.Session) (store.Session, error) {
-	now := m.Now()
-	token := secret.New(secret.PrefixSession)
-	s := store.Session{
-		Hash: secret.Hash(string(token)), ID: prev.ID, UserID: prev.UserID,
-		AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(m.TTL),
-	}
+	s, token := m.newSession(prev.UserID, prev.ID)
 	// The sid is unique: the old row goes first. An interruption between
 	// the two writes leaves the browser signed out, never two sessions.
 	if err := m.Store.DeleteSession(ctx, prev.Hash); err != nil {
@@ -177,12 +182,12 @@ func (m *Manager) Reauthenticate(ctx context.Context, w http.ResponseWriter, pre
 		return store.Session{}, err
 	}
 	for _, c := range prev.Clients {
-		if err := m.Store.AddSessionClient(ctx, s.Hash, c, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := m.Store.AddSessionClient(ctx, s.Hash, c, s.CreatedAt); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return store.Session{}, err
 		}
 		s.Clients = append(s.Clients, c)
 	}
-	http.SetCookie(w, m.cookie(sessionCookie, string(token), int(m.TTL/time.Second)))
+	m.setSessionCookie(w, token)
 	return s, nil
 }
 

@@ -3,8 +3,6 @@ package web
 import (
 	"errors"
 	"net/http"
-	"net/url"
-	"strings"
 
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/session"
@@ -50,7 +48,7 @@ func (pg *Pages) logout(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			confirmed = len(tok) == 1
-			q = cloneWithout(q, "csrf_token")
+			q.Del("csrf_token") // not an end-session parameter
 		}
 	}
 	lr, e := pg.oauth.ParseLogout(ctx, q)
@@ -100,22 +98,6 @@ func (pg *Pages) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	// Front-Channel Logout §2: each client's logout URI loads in an
 	// iframe of this page, which then moves on.
-	origins := []string{"'self'"}
-	for _, f := range frames {
-		if u, err := url.Parse(f); err == nil {
-			origins = append(origins, u.Scheme+"://"+u.Host)
-		}
-	}
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; frame-src "+strings.Join(origins, " ")+"; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+	allowOrigins(w, "frame-src", frames)
 	pg.render(w, r, http.StatusOK, "loggedout", loggedOutData{Title: "Signed out", Next: next, Frames: frames})
-}
-
-func cloneWithout(q url.Values, drop string) url.Values {
-	out := make(url.Values, len(q))
-	for k, v := range q {
-		if k != drop {
-			out[k] = v
-		}
-	}
-	return out
 }

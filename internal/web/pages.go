@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -132,6 +134,21 @@ func (pg *Pages) postedForm(w http.ResponseWriter, r *http.Request, purpose stri
 	}
 	browser, _ := pg.sessions.ExistingBrowser(r)
 	return browser, true
+}
+
+// allowOrigins sets this page's Content-Security-Policy: the server's
+// default (same origin only, never framed) with directive widened to the
+// origins of uris, such as the logos of the portal or the front-channel
+// logout frames.
+func allowOrigins(w http.ResponseWriter, directive string, uris []string) {
+	sources := []string{"'self'"}
+	for _, u := range uris {
+		if o := oauth.Origin(u); o != "" && !slices.Contains(sources, o) {
+			sources = append(sources, o)
+		}
+	}
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; "+directive+" "+strings.Join(sources, " ")+
+		"; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 }
 
 // formValue returns the single value of a form field, or "" when the field

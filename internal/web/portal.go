@@ -51,7 +51,7 @@ func (pg *Pages) home(w http.ResponseWriter, r *http.Request) {
 		}
 		data.SignedIn, data.Username = true, user.Username
 		data.LogoutCSRF = pg.sessions.CSRFToken(pg.sessions.Browser(w, r), "logout")
-		logoOrigins := []string{"'self'"}
+		var logos []string
 		for _, c := range clients {
 			if c.InitiateLoginURI == "" {
 				continue
@@ -60,12 +60,10 @@ func (pg *Pages) home(w http.ResponseWriter, r *http.Request) {
 				Name: c.Name, Description: c.Description, Logo: c.LogoURI,
 				Link: initiateLoginLink(c, pg.oauth.Issuer, user.Username),
 			})
-			if u, err := url.Parse(c.LogoURI); err == nil && c.LogoURI != "" && !slices.Contains(logoOrigins, u.Scheme+"://"+u.Host) {
-				logoOrigins = append(logoOrigins, u.Scheme+"://"+u.Host)
-			}
+			logos = append(logos, c.LogoURI)
 		}
 		slices.SortFunc(data.Apps, func(a, b portalApp) int { return strings.Compare(a.Name, b.Name) })
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src "+strings.Join(logoOrigins, " ")+"; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+		allowOrigins(w, "img-src", logos)
 	}
 	pg.render(w, r, http.StatusOK, "home", data)
 }
@@ -78,9 +76,5 @@ func initiateLoginLink(c store.Client, issuer, username string) string {
 	if c.ClientURI != "" {
 		q.Set("target_link_uri", c.ClientURI)
 	}
-	sep := "?"
-	if strings.Contains(c.InitiateLoginURI, "?") {
-		sep = "&"
-	}
-	return c.InitiateLoginURI + sep + q.Encode()
+	return oauth.AppendQuery(c.InitiateLoginURI, q)
 }
