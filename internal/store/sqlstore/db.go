@@ -15,6 +15,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"runtime"
 	"strings"
@@ -44,6 +45,10 @@ type DB struct {
 	read *sql.DB
 	// queries counts the statements sent, for benchmarks.
 	queries atomic.Int64
+	// retries counts transactions run again after PostgreSQL aborted them
+	// for a deadlock or a serialization failure; the lock order below
+	// should keep it at zero, and the conformance suite checks it does.
+	retries atomic.Int64
 	// replayCalls counts UseOnce calls, to purge expired records every
 	// replayPurgeEvery-th call.
 	replayCalls atomic.Int64
@@ -273,13 +278,34 @@ func (db *DB) exists(ctx context.Context, q querier, query string, args ...any) 
 // it for a deadlock or a serialization failure.
 const maxTxAttempts = 4
 
+// Retries returns how many transactions ran again after PostgreSQL aborted
+// them for a deadlock or a serialization failure.
+func (db *DB) Retries() int64 {
+	return db.retries.Load()
+}
+
 // inTx runs fn in one write transaction and commits if fn returns nil;
 // otherwise it rolls back, so nothing fn wrote remains. A transaction that
-// PostgreSQL aborted only because of a concurrent one runs again.
+// PostgreSQL aborted only because of a concurrent one runs again after a
+// jittered backoff, so that the transactions that collided do not collide
+// again in step.
+//
+// Lock order: a transaction that writes a grant's tokens locks the grant's
+// row first (lockActiveGrant, lockGrants, RevokeGrant's UPDATE), and rows
+// of one table are locked in key order; two transactions thus never wait
+// for each other in a cycle.
 func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := db.tryTx(ctx, fn)
 		if err == nil || !retryable(err) || attempt == maxTxAttempts || ctx.Err() != nil {
+			return err
+		}
+		db.retries.Add(1)
+		// Up to 5, 10, 20 ms, chosen uniformly.
+		backoff := time.Duration(rand.Int64N(int64(5*time.Millisecond) << (attempt - 1)))
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
 			return err
 		}
 	}

@@ -117,7 +117,14 @@ func (p *postgresPool) open(t *testing.T) store.Store {
 			}
 		}
 	}
+	// No conformance test may make PostgreSQL abort a transaction for a
+	// deadlock (or a serialization failure): every transaction takes its
+	// locks in one order (see inTx).
+	retries := db.Retries()
 	t.Cleanup(func() {
+		if n := db.Retries() - retries; n > 0 {
+			t.Errorf("PostgreSQL aborted %d transactions for a deadlock or serialization failure", n)
+		}
 		p.mu.Lock()
 		p.free = append(p.free, db)
 		p.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -185,10 +186,13 @@ func (db *DB) RevokeToken(ctx context.Context, hash string, now time.Time) error
 // RevokeFamily marks every unrevoked token of the family revoked at now
 // and returns how many it changed; an empty familyID names no family.
 //
-// On PostgreSQL it first locks the family's rows, which waits for a
-// rotation in progress to commit; the UPDATE that follows then sees the
-// tokens that rotation inserted and revokes them too. (SQLite runs write
-// transactions one at a time, so one UPDATE suffices.)
+// On PostgreSQL it first locks the family's grant, the row every rotation
+// and redemption of the grant holds (lockActiveGrant) and every other
+// revocation locks first (see inTx): it thus waits for a rotation in
+// progress to commit, and the UPDATE that follows sees the tokens that
+// rotation inserted and revokes them too. A family without a grant has its
+// rows locked in key order instead. (SQLite runs write transactions one at
+// a time, so one UPDATE suffices.)
 func (db *DB) RevokeFamily(ctx context.Context, familyID string, now time.Time) (int, error) {
 	if familyID == "" || !validKey(familyID) {
 		return 0, nil
@@ -197,7 +201,7 @@ func (db *DB) RevokeFamily(ctx context.Context, familyID string, now time.Time) 
 	var n int64
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		if db.d.rowLocks {
-			if _, err := db.exec(ctx, tx, "SELECT 1 FROM tokens WHERE family_id = "+p(1)+" FOR UPDATE", familyID); err != nil {
+			if err := db.lockFamily(ctx, tx, familyID); err != nil {
 				return err
 			}
 		}
@@ -212,6 +216,23 @@ func (db *DB) RevokeFamily(ctx context.Context, familyID string, now time.Time) 
 	return int(n), nil
 }
 
+// lockFamily locks the grant of the family (a family's tokens share one),
+// or, for a family without a grant, its tokens in key order.
+func (db *DB) lockFamily(ctx context.Context, tx *sql.Tx, familyID string) error {
+	p := db.d.arg
+	var grantID string
+	err := db.queryRow(ctx, tx, "SELECT grant_id FROM tokens WHERE family_id = "+p(1)+" AND grant_id IS NOT NULL LIMIT 1", familyID).Scan(&grantID)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		_, err = db.exec(ctx, tx, "SELECT 1 FROM tokens WHERE family_id = "+p(1)+" ORDER BY hash FOR UPDATE", familyID)
+		return err
+	case err != nil:
+		return err
+	}
+	_, err = db.exec(ctx, tx, "SELECT 1 FROM grants WHERE id = "+p(1)+" FOR UPDATE", grantID)
+	return err
+}
+
 // clientsPerStatement bounds the client ids of one RevokeRefreshTokens
 // statement, far below both backends' limits on parameters.
 const clientsPerStatement = 256
@@ -222,11 +243,12 @@ const clientsPerStatement = 256
 // and rotated refresh tokens issued with them), in one transaction; it
 // returns how many tokens it changed. An unknown user, or no client, is 0.
 //
-// On PostgreSQL it first locks the active refresh tokens, which waits for a
-// rotation of one of them to commit; the UPDATEs that follow then see the
-// tokens that rotation inserted and revoke them too. A rotation that starts
-// later waits for this transaction and finds its token revoked. (SQLite
-// runs write transactions one at a time.)
+// On PostgreSQL it first locks the user's grants to those clients, in id
+// order (and refresh tokens without a grant, in key order), which waits
+// for a rotation of one of their tokens to commit; the UPDATEs that follow
+// then see the tokens that rotation inserted and revoke them too. A
+// rotation that starts later waits for this transaction and finds its
+// token revoked. (SQLite runs write transactions one at a time.)
 func (db *DB) RevokeRefreshTokens(ctx context.Context, userID string, clientIDs []string, now time.Time) (int, error) {
 	if userID == "" || !validKey(userID) {
 		return 0, nil
@@ -240,6 +262,8 @@ func (db *DB) RevokeRefreshTokens(ctx context.Context, userID string, clientIDs 
 	if len(ids) == 0 {
 		return 0, nil
 	}
+	// Batches in client order lock grants in (client_id, id) order overall.
+	slices.Sort(ids)
 	p := db.d.arg
 	var total int64
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
@@ -257,7 +281,11 @@ func (db *DB) RevokeRefreshTokens(ctx context.Context, userID string, clientIDs 
 			active := "user_id = " + p(2) + " AND client_id IN (" + db.d.args(3, len(batch)) + ")" +
 				" AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > " + p(1)
 			if db.d.rowLocks {
-				if _, err := db.exec(ctx, tx, "SELECT 1 FROM tokens WHERE "+active+" FOR UPDATE", args...); err != nil {
+				if _, err := db.exec(ctx, tx, "SELECT 1 FROM grants WHERE user_id = "+p(1)+" AND client_id IN ("+db.d.args(2, len(batch))+")"+
+					" ORDER BY client_id, id FOR UPDATE", args[1:]...); err != nil {
+					return err
+				}
+				if _, err := db.exec(ctx, tx, "SELECT 1 FROM tokens WHERE grant_id IS NULL AND "+active+" ORDER BY hash FOR UPDATE", args...); err != nil {
 					return err
 				}
 			}

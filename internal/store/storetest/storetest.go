@@ -35,6 +35,8 @@ func Run(t *testing.T, open Opener) {
 		testReplay,
 		testReferences,
 		testRevocationRaces,
+		testConcurrentReuse,
+		testRevokersRace,
 	} {
 		group(t, open)
 	}
