@@ -17,11 +17,24 @@ type Config struct {
 	// Dev enables development defaults (demo data, generated system secret).
 	Dev bool `yaml:"dev"`
 
+	Server  ServerConfig  `yaml:"server"`
 	Tokens  Tokens        `yaml:"tokens"`
 	Session SessionConfig `yaml:"session"`
 	Scopes  []Scope       `yaml:"scopes"`
 	Clients []Client      `yaml:"clients"`
 	Users   []User        `yaml:"users"`
+}
+
+// ServerConfig holds what the HTTP server needs to know about its network.
+type ServerConfig struct {
+	// TrustedProxies lists the proxies (addresses or CIDRs) whose record
+	// of the client address is believed; rate limits are keyed on the
+	// client address. Empty: the TCP peer is the client. In the
+	// environment, comma-separated.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// ProxyHeader is where trusted proxies record the client:
+	// X-Forwarded-For (default) or Forwarded (RFC 7239).
+	ProxyHeader string `yaml:"proxy_header"`
 }
 
 // Tokens holds default lifetimes; each is overridable per client.

@@ -129,10 +129,14 @@ type envVar struct {
 	Value reflect.Value // settable field of the Config
 }
 
-var durationType = reflect.TypeFor[time.Duration]()
+var (
+	durationType = reflect.TypeFor[time.Duration]()
+	stringsType  = reflect.TypeFor[[]string]()
+)
 
-// envVars lists the scalar keys of cfg in declaration order, named after
-// their yaml tags. Lists and maps are skipped: they are file-only.
+// envVars lists the scalar keys and string lists of cfg in declaration
+// order, named after their yaml tags. Lists of structures and maps are
+// skipped: they are file-only.
 func envVars(cfg *Config) []envVar {
 	var out []envVar
 	var walk func(v reflect.Value, name, key string)
@@ -149,7 +153,7 @@ func envVars(cfg *Config) []envVar {
 			switch {
 			case f.Type.Kind() == reflect.Struct && f.Type != durationType:
 				walk(fv, n+"_", k+".")
-			case isScalar(f.Type):
+			case isScalar(f.Type), f.Type == stringsType:
 				out = append(out, envVar{Name: n, Key: k, Value: fv})
 			}
 		}
@@ -195,8 +199,19 @@ func applyEnv(cfg *Config, lookupEnv func(string) (string, bool)) error {
 	return errors.Join(errs...)
 }
 
-// setScalar parses raw into the field v.
+// setScalar parses raw into the field v; a list of strings is
+// comma-separated.
 func setScalar(v reflect.Value, raw string) error {
+	if v.Type() == stringsType {
+		var list []string
+		for _, item := range strings.Split(raw, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				list = append(list, item)
+			}
+		}
+		v.Set(reflect.ValueOf(list))
+		return nil
+	}
 	if v.Type() == durationType {
 		d, err := time.ParseDuration(strings.TrimSpace(raw))
 		if err != nil {

@@ -410,3 +410,27 @@ func TestLoadOpenIDKeyErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadTrustedProxies(t *testing.T) {
+	c, err := LoadWith(writeFile(t, "server:\n  trusted_proxies: [10.0.0.0/8]\n  proxy_header: Forwarded\n"), envMap(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Server.TrustedProxies, []string{"10.0.0.0/8"}) || c.Server.ProxyHeader != "Forwarded" {
+		t.Fatalf("from the file: %+v", c.Server)
+	}
+	c, err = LoadWith("", envMap(map[string]string{"LATCHKEY_SERVER_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1,"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Server.TrustedProxies, []string{"10.0.0.0/8", "192.168.1.1"}) {
+		t.Fatalf("from the environment, comma-separated: %q", c.Server.TrustedProxies)
+	}
+	c, err = LoadWith("", envMap(map[string]string{"LATCHKEY_SERVER_TRUSTED_PROXIES": "proxy.internal", "LATCHKEY_SERVER_PROXY_HEADER": "X-Real-IP"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err = c.Validate(); err == nil || !strings.Contains(err.Error(), "server.trusted_proxies") || !strings.Contains(err.Error(), "server.proxy_header") {
+		t.Fatalf("want both problems reported, got %v", err)
+	}
+}

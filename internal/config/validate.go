@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -35,6 +36,18 @@ func (c Config) Validate() error {
 
 	if err := ValidateIssuer(c.Issuer, c.Dev); err != nil {
 		add("issuer", "%v", err)
+	}
+	for _, p := range c.Server.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				add("server.trusted_proxies", "%q is not an IP address or CIDR", p)
+			}
+		}
+	}
+	switch strings.ToLower(c.Server.ProxyHeader) {
+	case "", "x-forwarded-for", "forwarded":
+	default:
+		add("server.proxy_header", "must be X-Forwarded-For or Forwarded, got %q", c.Server.ProxyHeader)
 	}
 	if err := ValidateListen(c.Listen); err != nil {
 		add("listen", "%v", err)

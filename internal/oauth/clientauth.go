@@ -136,29 +136,68 @@ func parseBasic(h string) (id, sec string, e *Error) {
 }
 
 // Limits on guessing client secrets (RFC 6749 §2.3.1: the server "MUST
-// protect any endpoint utilizing it against brute force attacks"): failed
-// authentications per client id and address. Successes cost one map lookup.
+// protect any endpoint utilizing it against brute force attacks"). Only
+// failures count, so a client's own calls never use up its budget.
 const (
+	// Per client id and address: 20 failures a minute lock that address
+	// out of that client id.
 	clientAuthFailures = 20
 	clientAuthWindow   = time.Minute
+	// Per client id from everywhere: past 100 failures a minute, an
+	// address that has failed for it at all is refused before any check;
+	// the client's own, not failing, still gets in.
+	clientWideFailures = 100
+	// Per address, whatever the client id (unknown ids included): 100
+	// failures a minute.
+	clientAddressFailures = 100
 )
+
+// clientThrottles are the three counters of failed client authentications.
+type clientThrottles struct {
+	pair, client, address *Throttle
+}
+
+func newClientThrottles() clientThrottles {
+	return clientThrottles{
+		pair:    NewThrottle(clientAuthFailures, clientAuthWindow, throttleKeys),
+		client:  NewThrottle(clientWideFailures, clientAuthWindow, throttleKeys),
+		address: NewThrottle(clientAddressFailures, clientAuthWindow, throttleKeys),
+	}
+}
 
 // authenticateClient checks the presented credentials against the client's
 // registration: confidential clients must prove their secret (compared in
-// constant time), public clients must not send one. After 20 failures in a
-// minute for one client id from one address, further attempts from there
-// are refused with 429 before any check.
+// constant time), public clients must not send one. A failure is reserved
+// for the client id and address, and for the address, before the check
+// (which may hash), and given back if the check passes; an address over
+// its limits is refused with 429 before any check.
 func (p *Provider) authenticateClient(ctx context.Context, cred clientCredentials) (store.Client, *Error) {
-	key := cred.id + "\x00" + cred.address
+	pair := cred.id + "\x00" + cred.address
 	now := p.Now()
-	if over, wait := p.clientFailures.Exceeded(key, now); over {
-		return store.Client{}, &Error{Code: "invalid_client", Status: http.StatusTooManyRequests,
+	tooMany := func(wait time.Duration) *Error {
+		p.Logger.WarnContext(ctx, "client authentication throttled", "client_id", cred.id, "client", cred.address)
+		return &Error{Code: "invalid_client", Status: http.StatusTooManyRequests,
 			Description: "too many failed client authentications; retry later", RetryAfter: int(wait/time.Second) + 1}
+	}
+	t := p.clientFailures
+	if over, wait := t.client.Exceeded(cred.id, now); over && t.pair.Failures(pair, now) > 0 {
+		return store.Client{}, tooMany(wait)
+	}
+	ok, wait := t.address.Reserve(cred.address, now)
+	if !ok {
+		return store.Client{}, tooMany(wait)
+	}
+	if ok, wait = t.pair.Reserve(pair, now); !ok {
+		t.address.Release(cred.address)
+		return store.Client{}, tooMany(wait)
 	}
 	client, e := p.checkClient(ctx, cred)
 	if e != nil && e.Code == "invalid_client" {
-		p.clientFailures.Reserve(key, now)
+		t.client.Reserve(cred.id, now)
+		return client, e
 	}
+	t.address.Release(cred.address)
+	t.pair.Release(pair)
 	return client, e
 }
 
@@ -166,8 +205,13 @@ func (p *Provider) checkClient(ctx context.Context, cred clientCredentials) (sto
 	fail := &Error{Code: "invalid_client", Status: http.StatusUnauthorized, Description: "client authentication failed", basicAuth: cred.method == AuthSecretBasic}
 	client, err := p.clients.Get(ctx, cred.id)
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
-		// Spend the time of a secret check so that unknown and known ids look alike.
-		secret.CheckClientSecret("sha256:", cred.secret)
+		// Spend the time of the check this secret would get, so that
+		// unknown and known ids look alike.
+		if cred.method == AuthSecretBasic || cred.method == AuthSecretPost {
+			if _, e := p.checkSecret(ctx, dummySecretHash(cred.secret), cred.secret); e != nil {
+				return store.Client{}, e
+			}
+		}
 		return store.Client{}, fail
 	}
 	if err != nil {
@@ -188,9 +232,41 @@ func (p *Provider) checkClient(ctx context.Context, cred clientCredentials) (sto
 			return store.Client{}, fail
 		}
 		return client, nil
-	case !secret.CheckClientSecret(client.SecretHash, cred.secret):
+	}
+	ok, e := p.checkSecret(ctx, client.SecretHash, cred.secret)
+	if e != nil {
+		return store.Client{}, e
+	}
+	if !ok {
 		p.Logger.InfoContext(ctx, "client authentication failed", "client_id", client.ID, "method", cred.method)
 		return store.Client{}, fail
 	}
 	return client, nil
+}
+
+// checkSecret compares a presented secret with its stored verifier; an
+// argon2id verifier (an imported secret) is checked through the hash gate.
+func (p *Provider) checkSecret(ctx context.Context, stored, presented string) (bool, *Error) {
+	if !strings.HasPrefix(stored, "$argon2id$") {
+		return secret.CheckClientSecret(stored, presented), nil
+	}
+	var ok bool
+	err := p.Passwords.Gate.Do(ctx, func() { ok = secret.CheckClientSecret(stored, presented) })
+	if err != nil {
+		p.Logger.WarnContext(ctx, "client secret not checked: the hash gate is full", "err", err)
+		return false, TemporarilyUnavailable()
+	}
+	return ok, nil
+}
+
+// dummySecretHash is what an unknown client id's secret is checked
+// against: a generated secret (lk_cs_...) could only match a SHA-256
+// verifier, any other only an imported, argon2id one. The time of a
+// failure then depends on the secret presented, never on whether the id
+// exists.
+func dummySecretHash(presented string) string {
+	if secret.HasPrefix(presented, secret.PrefixClientSecret) {
+		return "sha256:" + strings.Repeat("0", 64)
+	}
+	return secret.DummyPasswordHash()
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
@@ -53,7 +54,7 @@ func (p *Provider) backChannel(w http.ResponseWriter, r *http.Request, confident
 	if e != nil {
 		return store.Client{}, nil, e
 	}
-	cred.endpoint, cred.address = p.Issuer+r.URL.Path, ClientAddress(r)
+	cred.endpoint, cred.address = p.Issuer+r.URL.Path, clientip.Of(r)
 	if confidential && cred.method == AuthNone {
 		return store.Client{}, nil, InvalidClient("client authentication is required")
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -50,7 +51,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) (TokenResponse,
 	if !AllowsGrant(client, gt) {
 		return TokenResponse{}, UnauthorizedClient("this client may not use this grant type")
 	}
-	return handler(r.Context(), tokenRequest{client: client, q: q, address: ClientAddress(r)})
+	return handler(r.Context(), tokenRequest{client: client, q: q, address: clientip.Of(r)})
 }
 
 // WriteError writes a back-channel error (RFC 6749 §5.2): JSON, no-store,

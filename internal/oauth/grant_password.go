@@ -32,12 +32,15 @@ func (p *Provider) grantPassword(ctx context.Context, req tokenRequest) (TokenRe
 	var tooMany *TooManyAttempts
 	switch {
 	case errors.As(err, &tooMany):
-		p.Logger.WarnContext(ctx, "password grant throttled", "client_id", client.ID)
+		p.Logger.WarnContext(ctx, "password grant throttled", "client_id", client.ID, "client", req.address)
 		return TokenResponse{}, &Error{Code: "invalid_grant", Status: http.StatusTooManyRequests,
 			Description: "too many failed attempts; retry later", RetryAfter: tooMany.Seconds()}
 	case errors.Is(err, ErrBadCredentials):
 		p.Logger.InfoContext(ctx, "password grant refused", "client_id", client.ID)
 		return TokenResponse{}, InvalidGrant("the username or password is incorrect")
+	case errors.Is(err, ErrBusy):
+		p.Logger.WarnContext(ctx, "password grant not checked: the hash gate is full", "client_id", client.ID)
+		return TokenResponse{}, TemporarilyUnavailable()
 	case err != nil:
 		return TokenResponse{}, p.storeError(ctx, "check password", err)
 	}

@@ -3,9 +3,6 @@ package oauth
 import (
 	"context"
 	"errors"
-	"net"
-	"net/http"
-	"runtime"
 	"strconv"
 	"time"
 
@@ -14,34 +11,48 @@ import (
 )
 
 // Limits on password guessing, shared by the login page and the password
-// grant (SECURITY.md B1): per username and client address, and per address.
+// grant (SECURITY.md B1, c.5). Only failures count, never sign-ins.
 const (
-	perAccountAttempts = 5
+	// Per account and address: after 3 failures each attempt waits 1 s,
+	// then 2 s, and the 5th failure locks that address out of that
+	// account for the rest of 15 minutes. The real user elsewhere is not
+	// affected.
+	perAccountFailures = 5
 	perAccountWindow   = 15 * time.Minute
-	perAddressAttempts = 20
+	perAccountDelayAt  = 3
+	perAccountDelay    = time.Second
+	// Per address, whatever the account: 20 failures a minute.
+	perAddressFailures = 20
 	perAddressWindow   = time.Minute
-	throttleKeys       = 100_000
+	// Per account from everywhere: 100 failures from at least 10
+	// addresses within 15 minutes lock the account for everyone, the
+	// rest of those 15 minutes (a distributed guess).
+	spreadFailures  = 100
+	spreadAddresses = 10
+	throttleKeys    = 100_000
 )
 
 // Passwords checks user passwords: argon2id, the same cost and answer for
-// unknown users, at most GOMAXPROCS hashes at once (so a flood of sign-ins
-// cannot starve the token endpoint), and throttled per account and address.
+// unknown users, hashed through the server's HashGate, and throttled per
+// account and address.
 type Passwords struct {
-	Users     store.UserStore
-	Now       func() time.Time
-	account   *Throttle
-	address   *Throttle
-	hashSlots chan struct{}
+	Users   store.UserStore
+	Now     func() time.Time
+	Gate    *HashGate
+	account *Throttle
+	address *Throttle
+	spread  *spread
 }
 
-// NewPasswords returns a password checker over users.
-func NewPasswords(users store.UserStore, now func() time.Time) *Passwords {
+// NewPasswords returns a password checker over users, hashing through gate.
+func NewPasswords(users store.UserStore, now func() time.Time, gate *HashGate) *Passwords {
 	return &Passwords{
-		Users:     users,
-		Now:       now,
-		account:   NewThrottle(perAccountAttempts, perAccountWindow, throttleKeys),
-		address:   NewThrottle(perAddressAttempts, perAddressWindow, throttleKeys),
-		hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		Users:   users,
+		Now:     now,
+		Gate:    gate,
+		account: NewThrottle(perAccountFailures, perAccountWindow, throttleKeys).WithDelay(perAccountDelayAt, perAccountDelay),
+		address: NewThrottle(perAddressFailures, perAddressWindow, throttleKeys),
+		spread:  newSpread(spreadFailures, spreadAddresses, perAccountWindow, throttleKeys),
 	}
 }
 
@@ -59,50 +70,62 @@ func (e *TooManyAttempts) Seconds() int {
 	return max(s, 1)
 }
 
-// ClientAddress is the address rate limits are keyed on: the TCP peer.
-// Forwarded headers are not trusted (RFC 9700 §4.13).
-func ClientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// Check verifies username and password for a request from address. It
-// returns the user, ErrBadCredentials, *TooManyAttempts, or a store error.
+// Check verifies username and password for a request from address (the
+// clientip key). It returns the user, ErrBadCredentials, *TooManyAttempts,
+// ErrBusy, or a store error. A failure is reserved on the address and the
+// account before the hash runs, and given back on success.
 func (p *Passwords) Check(ctx context.Context, username, password, address string) (store.User, error) {
 	now := p.Now()
-	accountKey := strconv.Quote(username) + " " + address
+	account := strconv.Quote(username)
+	accountKey := account + " " + address
+	if locked, wait := p.spread.Locked(account, now); locked {
+		return store.User{}, &TooManyAttempts{RetryAfter: wait}
+	}
 	if ok, wait := p.address.Reserve(address, now); !ok {
 		return store.User{}, &TooManyAttempts{RetryAfter: wait}
 	}
 	if ok, wait := p.account.Reserve(accountKey, now); !ok {
+		p.address.Release(address)
 		return store.User{}, &TooManyAttempts{RetryAfter: wait}
 	}
-	select {
-	case p.hashSlots <- struct{}{}:
-		defer func() { <-p.hashSlots }()
-	case <-ctx.Done():
-		return store.User{}, ctx.Err()
+	user, err := p.check(ctx, username, password)
+	switch {
+	case err == nil:
+		p.address.Release(address)
+		p.account.Forget(accountKey)
+	case errors.Is(err, ErrBadCredentials):
+		p.spread.Fail(account, address, now)
+	default: // not judged: busy, canceled or the store failed
+		p.address.Release(address)
+		p.account.Release(accountKey)
 	}
-	if username == "" || password == "" || len(username) > 256 || len(password) > 1024 {
-		secret.BurnPasswordCheck(password)
-		return store.User{}, ErrBadCredentials
+	return user, err
+}
+
+func (p *Passwords) check(ctx context.Context, username, password string) (store.User, error) {
+	var user store.User
+	var err error
+	if username != "" && password != "" && len(username) <= 256 && len(password) <= 1024 {
+		user, err = p.Users.GetUserByUsername(ctx, username)
+	} else {
+		err = store.ErrNotFound
 	}
-	user, err := p.Users.GetUserByUsername(ctx, username)
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
-		secret.BurnPasswordCheck(password)
-		return store.User{}, ErrBadCredentials
-	}
-	if err != nil {
+	known := err == nil
+	if !known && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrInvalid) {
 		return store.User{}, err
 	}
-	if ok, err := secret.CheckPassword(user.PasswordHash, password); err != nil || !ok {
+	var ok bool
+	if gateErr := p.Gate.Do(ctx, func() {
+		if known {
+			ok, _ = secret.CheckPassword(user.PasswordHash, password)
+		} else {
+			secret.BurnPasswordCheck(password)
+		}
+	}); gateErr != nil {
+		return store.User{}, gateErr
+	}
+	if !ok {
 		return store.User{}, ErrBadCredentials
 	}
-	// A success clears this account's failures from this address only; the
-	// per-address budget is not refunded, so spraying stays bounded.
-	p.account.Forget(accountKey)
 	return user, nil
 }

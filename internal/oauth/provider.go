@@ -52,7 +52,7 @@ type Provider struct {
 	clients        *clientCache
 	assertionKeys  *assertionKeyCache
 	verified       *verifiedCache
-	clientFailures *Throttle
+	clientFailures clientThrottles
 	metadata       []byte
 	logouts        *backchannel
 }
@@ -72,7 +72,7 @@ func (p *Provider) Init() {
 	p.clients = newClientCache(p.Store, p.Now)
 	p.assertionKeys = newAssertionKeyCache()
 	p.verified = newVerifiedCache()
-	p.clientFailures = NewThrottle(clientAuthFailures, clientAuthWindow, throttleKeys)
+	p.clientFailures = newClientThrottles()
 	p.metadata = p.buildMetadata()
 	p.logouts = newBackchannel()
 	p.grants = map[string]grantHandler{

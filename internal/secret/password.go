@@ -69,6 +69,10 @@ func CheckPassword(phc, password string) (bool, error) {
 // failed login costs the same whether or not the user exists.
 var dummyHash = HashPassword("latchkey-dummy-password")
 
+// DummyPasswordHash returns the argon2id verifier no password matches
+// (checked for unknown users and unknown client ids).
+func DummyPasswordHash() string { return dummyHash }
+
 // BurnPasswordCheck spends the time of one password check and returns false.
 func BurnPasswordCheck(password string) bool {
 	_, _ = CheckPassword(dummyHash, password)

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/clientip"
 )
 
 // securityHeaders sets the headers every response carries: no framing
@@ -45,14 +47,23 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// accessLog logs one line per request. Only the path is logged: query
-// strings carry codes and state.
+// clientAddress resolves the client's address once per request (through
+// trusted proxies only) for the rate limits and the access log.
+func clientAddress(addresses *clientip.Resolver, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(clientip.With(r.Context(), addresses.Address(r))))
+	})
+}
+
+// accessLog logs one line per request, with the client address the rate
+// limits use. Only the path is logged: query strings carry codes and state.
 func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
-		logger.DebugContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start))
+		logger.DebugContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+			"client", clientip.Of(r), "duration", time.Since(start))
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/oidc"
@@ -53,6 +54,10 @@ func New(opts Options) (*Server, error) {
 		opts.Now = time.Now
 	}
 	cfg := opts.Config
+	addresses, err := clientip.New(cfg.Server.TrustedProxies, cfg.Server.ProxyHeader)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	issuer := strings.TrimRight(cfg.Issuer, "/")
 	secure := strings.HasPrefix(issuer, "https://")
 	sessions := &session.Manager{
@@ -82,7 +87,7 @@ func New(opts Options) (*Server, error) {
 		Store:                 opts.Store,
 		Scopes:                oauth.NewScopes(cfg.Scopes),
 		Sessions:              sessions,
-		Passwords:             oauth.NewPasswords(opts.Store, opts.Now),
+		Passwords:             oauth.NewPasswords(opts.Store, opts.Now, oauth.DefaultHashGate()),
 		Issuer:                issuer,
 		Tokens:                cfg.Tokens,
 		JWT:                   keys,
@@ -132,7 +137,7 @@ func New(opts Options) (*Server, error) {
 	})
 
 	s := &Server{opts: opts, keys: keys, provider: provider}
-	s.handler = recoverPanics(opts.Logger, accessLog(opts.Logger, securityHeaders(secure, mux)))
+	s.handler = recoverPanics(opts.Logger, clientAddress(addresses, accessLog(opts.Logger, securityHeaders(secure, mux))))
 	return s, nil
 }
 

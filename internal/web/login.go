@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
@@ -57,17 +58,22 @@ func (pg *Pages) login(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	username, password := formValue(r, "username"), formValue(r, "password")
-	user, err := pg.oauth.Passwords.Check(ctx, username, password, oauth.ClientAddress(r))
+	address := clientip.Of(r)
+	user, err := pg.oauth.Passwords.Check(ctx, username, password, address)
 	var tooMany *oauth.TooManyAttempts
 	switch {
 	case errors.As(err, &tooMany):
-		pg.logger.WarnContext(ctx, "sign-in throttled", "client_id", pd.Client.ID)
+		pg.logger.WarnContext(ctx, "sign-in throttled", "client_id", pd.Client.ID, "client", address)
 		w.Header().Set("Retry-After", strconv.Itoa(tooMany.Seconds()))
 		pg.showLogin(w, r, http.StatusTooManyRequests, pd, browser, username, "Too many failed attempts. Wait a few minutes and try again.")
 		return
 	case errors.Is(err, oauth.ErrBadCredentials):
 		pg.logger.InfoContext(ctx, "sign-in failed", "client_id", pd.Client.ID)
 		pg.showLogin(w, r, http.StatusUnauthorized, pd, browser, username, badCredentials)
+		return
+	case errors.Is(err, oauth.ErrBusy):
+		pg.logger.WarnContext(ctx, "sign-in not checked: the hash gate is full")
+		pg.ErrorPage(w, r, oauth.TemporarilyUnavailable())
 		return
 	case err != nil:
 		pg.logger.ErrorContext(ctx, "sign-in failed on the store", "err", err)
