@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/oidc"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/session"
@@ -79,6 +80,14 @@ func (p *Provider) HandleAuthorize(w http.ResponseWriter, r *http.Request) {
 	if signedIn {
 		req.UserID, req.SessionID, req.AuthTime = sess.UserID, sess.ID, sess.AuthTime
 		pd.Session = &sess
+	}
+	// Each pending request is a row, written for anyone who knows a client
+	// id: bounded per address (expired rows are purged as new ones come).
+	if ok, wait := p.authorizeLimit.Reserve(clientip.Of(r), p.Now()); !ok {
+		p.Logger.WarnContext(ctx, "authorization requests throttled", "client_id", pd.Client.ID, "client", clientip.Of(r))
+		p.ErrorPage(w, r, &Error{Code: "temporarily_unavailable", Status: http.StatusTooManyRequests,
+			Description: "too many sign-in requests from your network; wait a minute and try again", RetryAfter: int(wait/time.Second) + 1})
+		return
 	}
 	if err := p.Store.CreateAuthRequest(ctx, *req); err != nil {
 		p.ErrorPage(w, r, p.storeError(ctx, "create auth request", err))

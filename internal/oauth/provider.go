@@ -12,6 +12,11 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
+// authorizePerAddress bounds the pending authorization requests one
+// address may store per minute: far above a person's sign-ins, far below
+// a flood's.
+const authorizePerAddress = 120
+
 // Paths of the pages the authorization endpoint sends the browser to.
 const (
 	LoginPath   = "/login"
@@ -53,6 +58,7 @@ type Provider struct {
 	assertionKeys  *assertionKeyCache
 	verified       *verifiedCache
 	clientFailures clientThrottles
+	authorizeLimit *Throttle
 	metadata       []byte
 	logouts        *backchannel
 }
@@ -73,6 +79,7 @@ func (p *Provider) Init() {
 	p.assertionKeys = newAssertionKeyCache()
 	p.verified = newVerifiedCache()
 	p.clientFailures = newClientThrottles()
+	p.authorizeLimit = NewThrottle(authorizePerAddress, time.Minute, throttleKeys)
 	p.metadata = p.buildMetadata()
 	p.logouts = newBackchannel()
 	p.grants = map[string]grantHandler{

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/sqlstore"
 )
 
 // newEnvBehindProxy starts Latchkey behind a TLS proxy on loopback: every
@@ -301,4 +303,75 @@ func memoryInUse() uint64 {
 	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}}
 	metrics.Read(s)
 	return s[0].Value.Uint64()
+}
+
+// TestRFC9700_4_13_AnonymousAuthorizeRequestsAreBounded: every GET
+// /authorize with a valid client id stores a pending request, written for
+// anyone. 10,000 of them from one address leave at most the per-minute
+// limit of rows; the rest are answered 429 with Retry-After, before any
+// write. (Unbounded, 2,000 requests wrote 2,000 rows in 3 s, kept forever.)
+func TestRFC9700_4_13_AnonymousAuthorizeRequestsAreBounded(t *testing.T) {
+	dsn := dbtest.DSN(t, "sqlite")
+	st, err := sqlstore.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvOn(t, "sqlite", st)
+	authURL := e.issuer + "/authorize?" + e.authorizeQuery().Encode()
+	statuses := make(map[int]int)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	next := make(chan struct{}, 10000)
+	for range 10000 {
+		next <- struct{}{}
+	}
+	close(next)
+	for range 16 {
+		wg.Go(func() {
+			c := noRedirects(nil)
+			for range next {
+				resp, err := c.Get(authURL)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+				mu.Lock()
+				statuses[resp.StatusCode]++
+				mu.Unlock()
+				if resp.StatusCode == 429 && resp.Header.Get("Retry-After") == "" {
+					t.Error("429 without Retry-After")
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if statuses[http.StatusFound]+statuses[http.StatusSeeOther] != 120 || statuses[429] != 10000-120 {
+		t.Fatalf("statuses %v: want 120 sign-in redirects and the rest 429", statuses)
+	}
+	raw, err := sql.Open("sqlite", strings.TrimPrefix(dsn, "sqlite:"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var n int
+	if err := raw.QueryRow("SELECT COUNT(*) FROM auth_requests").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n > 120 {
+		t.Fatalf("%d pending requests stored, want at most 120", n)
+	}
+	// Another address is not affected.
+	resp, err := fromAddress("127.0.0.2").Get(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readBody(t, resp)
+	if resp.Request.URL.Path != "/login" {
+		t.Fatalf("another address landed on %s (%d)", resp.Request.URL, resp.StatusCode)
+	}
 }

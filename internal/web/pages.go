@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -110,7 +111,7 @@ func (pg *Pages) ErrorPage(w http.ResponseWriter, r *http.Request, e *oauth.Erro
 		status = http.StatusBadRequest
 	}
 	if e.RetryAfter > 0 {
-		w.Header().Set("Retry-After", "5")
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
 	pg.render(w, r, status, "error", struct {
 		Title       string

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/store"
@@ -27,8 +28,16 @@ func scanAuthRequest(s rowScanner) (store.AuthRequest, error) {
 }
 
 // CreateAuthRequest inserts r; ErrConflict on a duplicate id, ErrNotFound
-// if its client (or user, if set) does not exist, ErrInvalid.
+// if its client (or user, if set) does not exist, ErrInvalid. Every
+// authRequestPurgeEvery-th call also deletes up to authRequestPurgeBatch
+// requests expired at r.CreatedAt, best effort (as purgeReplay), so
+// abandoned requests never pile up.
 func (db *DB) CreateAuthRequest(ctx context.Context, r store.AuthRequest) error {
+	if db.authRequestCalls.Add(1)%authRequestPurgeEvery == 0 {
+		p := db.d.arg
+		_, _ = db.exec(ctx, db.write, "DELETE FROM auth_requests WHERE expires_at <= "+p(1)+" AND id IN (SELECT id FROM auth_requests WHERE expires_at <= "+
+			p(1)+" LIMIT "+strconv.Itoa(authRequestPurgeBatch)+db.d.skipLocked()+")", db.d.time(r.CreatedAt))
+	}
 	err := checkKeys(r.ID, r.ClientID, r.UserID)
 	if err == nil {
 		err = checkText(r.BrowserHash, r.RedirectURI, r.ResponseType, r.State, r.CodeChallenge, r.CodeChallengeMethod, r.Nonce,
@@ -50,6 +59,12 @@ func (db *DB) CreateAuthRequest(ctx context.Context, r store.AuthRequest) error 
 	}
 	return nil
 }
+
+// Each node deletes up to 4 expired requests per request it writes.
+const (
+	authRequestPurgeEvery = 64
+	authRequestPurgeBatch = 256
+)
 
 // GetAuthRequest returns the request, consumed or not; ErrNotFound.
 func (db *DB) GetAuthRequest(ctx context.Context, id string) (store.AuthRequest, error) {

@@ -52,6 +52,9 @@ type DB struct {
 	// replayCalls counts UseOnce calls, to purge expired records every
 	// replayPurgeEvery-th call.
 	replayCalls atomic.Int64
+	// authRequestCalls counts CreateAuthRequest calls, to purge expired
+	// requests every authRequestPurgeEvery-th call.
+	authRequestCalls atomic.Int64
 	// stmts holds the prepared read statements of the SQLite read pool,
 	// by query text: SQLite otherwise parses and plans the statement anew
 	// on every call, which cost a fifth of an introspection's CPU.

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -38,6 +39,39 @@ func richAuthRequest(id, clientID, userID string) store.AuthRequest {
 }
 
 func testAuthRequests(t *testing.T, open Opener) {
+	run(t, "AuthRequest/expired_requests_are_purged_as_new_ones_are_written", open, func(t *testing.T, w *world) {
+		c := w.client("c")
+		var expired []store.AuthRequest
+		for range 300 {
+			expired = append(expired, w.authRequest(c.ID)) // expire at t0+10m
+		}
+		// An hour later, new requests are written; abandoned ones must not
+		// pile up (issue: 2,000 anonymous GET /authorize, 2,000 rows kept).
+		var live []store.AuthRequest
+		for range 256 {
+			r := expired[0]
+			r.ID = w.id("live")
+			r.CreatedAt, r.ExpiresAt = at(time.Hour), at(time.Hour+10*time.Minute)
+			if err := w.s.CreateAuthRequest(w.ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			live = append(live, r)
+		}
+		gone := 0
+		for _, r := range expired {
+			if _, err := w.s.GetAuthRequest(w.ctx, r.ID); errors.Is(err, store.ErrNotFound) {
+				gone++
+			}
+		}
+		if gone != len(expired) {
+			t.Fatalf("%d of %d expired requests purged while 256 new ones were written, want all", gone, len(expired))
+		}
+		for _, r := range live {
+			if _, err := w.s.GetAuthRequest(w.ctx, r.ID); err != nil {
+				t.Fatalf("an unexpired request was purged: %v", err)
+			}
+		}
+	})
 	run(t, "AuthRequest/round_trip_keeps_every_field", open, func(t *testing.T, w *world) {
 		c := w.client("c")
 		u := w.user("u")
