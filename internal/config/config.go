@@ -35,6 +35,10 @@ type ServerConfig struct {
 	// ProxyHeader is where trusted proxies record the client:
 	// X-Forwarded-For (default) or Forwarded (RFC 7239).
 	ProxyHeader string `yaml:"proxy_header"`
+	// AssertionEndpointAudience lets private_key_jwt assertions name the
+	// endpoint URL in aud, not only the issuer identifier: a
+	// compatibility switch for older clients, off by default.
+	AssertionEndpointAudience bool `yaml:"assertion_endpoint_audience"`
 }
 
 // Tokens holds default lifetimes; each is overridable per client.

@@ -84,8 +84,8 @@ func (p *Provider) verifyAssertion(ctx context.Context, client store.Client, ass
 	if err := claims.ValidateWithLeeway(expected, assertionLeeway); err != nil {
 		return fmt.Errorf("assertion claims: %w", err)
 	}
-	if !slices.ContainsFunc([]string(claims.Audience), func(a string) bool { return a == p.Issuer || a == endpoint }) {
-		return errors.New("the assertion's aud does not name this server")
+	if !p.assertionAudienceOK(claims.Audience, endpoint) {
+		return errors.New("the assertion's aud is not this server's issuer identifier")
 	}
 	if claims.Expiry == nil || claims.ID == "" {
 		return errors.New("the assertion needs exp and jti")
@@ -207,4 +207,17 @@ func CheckJWKSURI(raw string) error {
 		}
 	}
 	return errors.New("jwks_uri must use https (http only on loopback)")
+}
+
+// assertionAudienceOK: the aud of a client assertion is this server's
+// issuer identifier and nothing else (RFC 7523bis, OpenID Connect Core
+// errata: an assertion meant for one endpoint, or one that also names
+// another server, can be replayed where the client did not mean it). The
+// token endpoint's URL, and a list naming the issuer among others, are
+// accepted only under the AcceptEndpointAudience compatibility switch.
+func (p *Provider) assertionAudienceOK(aud jwt.Audience, endpoint string) bool {
+	if len(aud) == 1 && aud[0] == p.Issuer {
+		return true
+	}
+	return p.AcceptEndpointAudience && slices.ContainsFunc([]string(aud), func(a string) bool { return a == p.Issuer || a == endpoint })
 }

@@ -52,6 +52,9 @@ type Provider struct {
 	// RevokeRefreshOnLogout: single logout also revokes the refresh tokens
 	// the session's clients hold for the user (offline access ends).
 	RevokeRefreshOnLogout bool
+	// AcceptEndpointAudience: client assertions may also name the
+	// endpoint's URL in aud (older private_key_jwt clients).
+	AcceptEndpointAudience bool
 
 	grants         map[string]grantHandler
 	clients        *clientCache

@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/dbtest"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/secret"
@@ -79,7 +81,7 @@ func TestRFC7523_PrivateKeyJWT(t *testing.T) {
 			}
 
 			t.Run("valid_assertion_authenticates", func(t *testing.T) {
-				a := post(kc.assertion(t, tokenURL, nil), nil)
+				a := post(kc.assertion(t, e.issuer, nil), nil)
 				if a.status != 200 {
 					t.Fatalf("%v", a.body)
 				}
@@ -91,7 +93,7 @@ func TestRFC7523_PrivateKeyJWT(t *testing.T) {
 				}
 			})
 			t.Run("RFC7523_3/replayed_jti_is_invalid_client", func(t *testing.T) {
-				as := kc.assertion(t, tokenURL, nil)
+				as := kc.assertion(t, e.issuer, nil)
 				if a := post(as, nil); a.status != 200 {
 					t.Fatalf("%v", a.body)
 				}
@@ -100,12 +102,14 @@ func TestRFC7523_PrivateKeyJWT(t *testing.T) {
 			t.Run("RFC7523_3/claims_are_checked", func(t *testing.T) {
 				other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 				for name, as := range map[string]string{
-					"wrong_aud":        kc.assertion(t, "https://elsewhere.example/token", nil),
-					"expired":          kc.assertion(t, tokenURL, func(c *jwt.Claims) { c.Expiry = jwt.NewNumericDate(time.Now().Add(-5 * time.Minute)) }),
-					"lives_a_year":     kc.assertion(t, tokenURL, func(c *jwt.Claims) { c.Expiry = jwt.NewNumericDate(time.Now().Add(365 * 24 * time.Hour)) }),
-					"no_jti":           kc.assertion(t, tokenURL, func(c *jwt.Claims) { c.ID = "" }),
-					"issuer_not_sub":   kc.assertion(t, tokenURL, func(c *jwt.Claims) { c.Issuer = "someone" }),
-					"signed_elsewhere": keyedClient{id: kc.id, key: other, kid: kc.kid}.assertion(t, tokenURL, nil),
+					"wrong_aud":                  kc.assertion(t, "https://elsewhere.example/token", nil),
+					"aud_the_token_endpoint":     kc.assertion(t, tokenURL, nil),
+					"aud_the_issuer_and_another": kc.assertion(t, e.issuer, func(c *jwt.Claims) { c.Audience = jwt.Audience{e.issuer, "https://elsewhere.example"} }),
+					"expired":                    kc.assertion(t, e.issuer, func(c *jwt.Claims) { c.Expiry = jwt.NewNumericDate(time.Now().Add(-5 * time.Minute)) }),
+					"lives_a_year":               kc.assertion(t, e.issuer, func(c *jwt.Claims) { c.Expiry = jwt.NewNumericDate(time.Now().Add(365 * 24 * time.Hour)) }),
+					"no_jti":                     kc.assertion(t, e.issuer, func(c *jwt.Claims) { c.ID = "" }),
+					"issuer_not_sub":             kc.assertion(t, e.issuer, func(c *jwt.Claims) { c.Issuer = "someone" }),
+					"signed_elsewhere":           keyedClient{id: kc.id, key: other, kid: kc.kid}.assertion(t, e.issuer, nil),
 				} {
 					if a := post(as, nil); a.status != 401 || a.str("error") != "invalid_client" {
 						t.Fatalf("%s: %d %v", name, a.status, a.body)
@@ -115,15 +119,15 @@ func TestRFC7523_PrivateKeyJWT(t *testing.T) {
 			t.Run("RFC8725_3_1/alg_none_and_HS256_refused", func(t *testing.T) {
 				hs, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: []byte("the public key bytes as a secret!!")}, nil)
 				now := time.Now()
-				c := jwt.Claims{Issuer: kc.id, Subject: kc.id, Audience: jwt.Audience{tokenURL}, Expiry: jwt.NewNumericDate(now.Add(time.Minute)), ID: "x1"}
+				c := jwt.Claims{Issuer: kc.id, Subject: kc.id, Audience: jwt.Audience{e.issuer}, Expiry: jwt.NewNumericDate(now.Add(time.Minute)), ID: "x1"}
 				hsTok, _ := jwt.Signed(hs).Claims(c).Serialize()
 				wantError(t, post(hsTok, nil), 401, "invalid_client")
 				noneTok := "eyJhbGciOiJub25lIn0." + strings.Split(hsTok, ".")[1] + "."
 				wantError(t, post(noneTok, nil), 401, "invalid_client")
 			})
 			t.Run("RFC6749_2_3/assertion_with_a_secret_is_invalid_request", func(t *testing.T) {
-				wantError(t, post(kc.assertion(t, tokenURL, nil), url.Values{"client_secret": {"x"}}), 400, "invalid_request")
-				wantError(t, post(kc.assertion(t, tokenURL, nil), url.Values{"client_id": {"someone-else"}}), 401, "invalid_client")
+				wantError(t, post(kc.assertion(t, e.issuer, nil), url.Values{"client_secret": {"x"}}), 400, "invalid_request")
+				wantError(t, post(kc.assertion(t, e.issuer, nil), url.Values{"client_id": {"someone-else"}}), 401, "invalid_client")
 			})
 			t.Run("jwks_uri_is_fetched", func(t *testing.T) {
 				k2, jwks2 := newKeyedClient(t)
@@ -132,14 +136,43 @@ func TestRFC7523_PrivateKeyJWT(t *testing.T) {
 				defer keys.Close()
 				e.mustCreateClient(store.Client{ID: k2.id, Name: "Remote printer", GrantTypes: []string{oauth.GrantClientCredentials},
 					Scopes: []string{"photos.read"}, TokenEndpointAuthMethod: oauth.AuthPrivateKeyJWT, JWKSURI: keys.URL + "/jwks"})
-				if a := post(k2.assertion(t, tokenURL, nil), nil); a.status != 200 {
+				if a := post(k2.assertion(t, e.issuer, nil), nil); a.status != 200 {
 					t.Fatalf("%v", a.body)
 				}
 			})
 			t.Run("secret_client_cannot_use_an_assertion", func(t *testing.T) {
 				svc := keyedClient{id: e.svc.id, key: kc.key, kid: kc.kid}
-				wantError(t, post(svc.assertion(t, tokenURL, nil), nil), 401, "invalid_client")
+				wantError(t, post(svc.assertion(t, e.issuer, nil), nil), 401, "invalid_client")
 			})
+		})
+	}
+}
+
+// TestRFC7523bis_AssertionAudienceIsTheIssuer: a client assertion's aud
+// is the issuer identifier alone; the token endpoint's URL (which older
+// clients send) only behind server.assertion_endpoint_audience.
+func TestRFC7523bis_AssertionAudienceIsTheIssuer(t *testing.T) {
+	for _, compat := range []bool{false, true} {
+		t.Run(fmt.Sprintf("assertion_endpoint_audience=%v", compat), func(t *testing.T) {
+			e := newEnvConfig(t, "sqlite", dbtest.Open(t, "sqlite"), func(c *config.Config) { c.Server.AssertionEndpointAudience = compat })
+			kc, jwks := newKeyedClient(t)
+			e.mustCreateClient(store.Client{ID: kc.id, Name: "Printer backend", GrantTypes: []string{oauth.GrantClientCredentials},
+				Scopes: []string{"photos.read"}, TokenEndpointAuthMethod: oauth.AuthPrivateKeyJWT, JWKS: jwks})
+			post := func(aud string) tokenAnswer {
+				return e.postToken(url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+					"client_assertion": {kc.assertion(t, aud, nil)}}, nil, false)
+			}
+			if a := post(e.issuer); a.status != 200 {
+				t.Fatalf("aud = the issuer: %d %v", a.status, a.body)
+			}
+			a := post(e.issuer + "/token")
+			if compat && a.status != 200 {
+				t.Fatalf("aud = the token endpoint, switch on: %d %v", a.status, a.body)
+			}
+			if !compat {
+				wantError(t, a, 401, "invalid_client")
+			}
+			wantError(t, post("https://elsewhere.example/token"), 401, "invalid_client")
 		})
 	}
 }
@@ -150,7 +183,6 @@ func TestRFC7523_PrivateKeyJWT(t *testing.T) {
 // and a failing, oversized or encryption-only key set authenticates no one.
 func TestSECURITY_K4_ClientKeyRotationThroughJWKSURI(t *testing.T) {
 	e := newEnv(t, "sqlite")
-	tokenURL := e.issuer + "/token"
 	var mu sync.Mutex
 	var body string
 	status, fetches := 200, 0
@@ -174,7 +206,7 @@ func TestSECURITY_K4_ClientKeyRotationThroughJWKSURI(t *testing.T) {
 		Scopes: []string{"photos.read"}, TokenEndpointAuthMethod: oauth.AuthPrivateKeyJWT, JWKSURI: keys.URL + "/jwks"})
 	post := func(kc keyedClient) tokenAnswer {
 		now := e.clock.Now()
-		as := kc.assertion(t, tokenURL, func(c *jwt.Claims) {
+		as := kc.assertion(t, e.issuer, func(c *jwt.Claims) {
 			c.IssuedAt, c.Expiry = jwt.NewNumericDate(now), jwt.NewNumericDate(now.Add(time.Minute))
 		})
 		form := url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {as}}

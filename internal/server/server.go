@@ -84,20 +84,21 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("server: signing keys: %w", err)
 	}
 	provider := &oauth.Provider{
-		Store:                 opts.Store,
-		Scopes:                oauth.NewScopes(cfg.Scopes),
-		Sessions:              sessions,
-		Passwords:             oauth.NewPasswords(opts.Store, opts.Now, oauth.DefaultHashGate()),
-		Issuer:                issuer,
-		Tokens:                cfg.Tokens,
-		JWT:                   keys,
-		SigningAlgorithm:      cfg.Tokens.Algorithm,
-		IDTokenAlgs:           keys.SigningAlgorithms(), // those of oidc.IDTokenAlgs with a key, RS256 first
-		Audience:              cfg.Tokens.Audience,
-		AuthRequestTTL:        cfg.Session.AuthRequestTTL,
-		RevokeRefreshOnLogout: cfg.Session.RevokeRefreshOnLogout,
-		Now:                   opts.Now,
-		Logger:                opts.Logger,
+		Store:                  opts.Store,
+		Scopes:                 oauth.NewScopes(cfg.Scopes),
+		Sessions:               sessions,
+		Passwords:              oauth.NewPasswords(opts.Store, opts.Now, oauth.DefaultHashGate()),
+		Issuer:                 issuer,
+		Tokens:                 cfg.Tokens,
+		JWT:                    keys,
+		SigningAlgorithm:       cfg.Tokens.Algorithm,
+		IDTokenAlgs:            keys.SigningAlgorithms(), // those of oidc.IDTokenAlgs with a key, RS256 first
+		Audience:               cfg.Tokens.Audience,
+		AuthRequestTTL:         cfg.Session.AuthRequestTTL,
+		RevokeRefreshOnLogout:  cfg.Session.RevokeRefreshOnLogout,
+		AcceptEndpointAudience: cfg.Server.AssertionEndpointAudience,
+		Now:                    opts.Now,
+		Logger:                 opts.Logger,
 	}
 	pages, err := web.New(web.Options{OAuth: provider, Sessions: sessions, Users: opts.Store, Logger: opts.Logger, Now: opts.Now, Dev: cfg.Dev})
 	if err != nil {
