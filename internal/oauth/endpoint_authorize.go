@@ -89,6 +89,21 @@ func (p *Provider) HandleAuthorize(w http.ResponseWriter, r *http.Request) {
 			Description: "too many sign-in requests from your network; wait a minute and try again", RetryAfter: int(wait/time.Second) + 1})
 		return
 	}
+	// RFC 7636 §4.1: a verifier, hence its challenge, is made anew for
+	// each request. One seen in another browser's live request was copied:
+	// an attacker injecting their own challenge into a victim's flow.
+	if req.CodeChallenge != "" {
+		inUse, err := p.Store.ChallengeInUse(ctx, req.CodeChallenge, req.BrowserHash, p.Now())
+		if err != nil {
+			p.ErrorPage(w, r, p.storeError(ctx, "check code challenge", err))
+			return
+		}
+		if inUse {
+			p.Logger.WarnContext(ctx, "PKCE code challenge replayed from another browser", "client_id", pd.Client.ID, "client", clientip.Of(r))
+			p.Respond(w, r, to.ErrorResponse(InvalidRequest("this code_challenge is in use by another request; make a new code_verifier for each request")))
+			return
+		}
+	}
 	if err := p.Store.CreateAuthRequest(ctx, *req); err != nil {
 		p.ErrorPage(w, r, p.storeError(ctx, "create auth request", err))
 		return

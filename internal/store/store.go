@@ -272,6 +272,9 @@ type AuthRequestStore interface {
 	CreateAuthRequest(ctx context.Context, r AuthRequest) error
 	// GetAuthRequest returns the request; ErrNotFound.
 	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error)
+	// ChallengeInUse reports whether a request unexpired at now, from
+	// another browser than browserHash, carries the PKCE code challenge.
+	ChallengeInUse(ctx context.Context, challenge, browserHash string, now time.Time) (bool, error)
 	// SetAuthRequestUser records who signed in for a request, with the sid
 	// of their session, for a request that is neither consumed nor expired
 	// at authTime; ErrNotFound, ErrAlreadyUsed.

@@ -66,6 +66,21 @@ const (
 	authRequestPurgeBatch = 256
 )
 
+// ChallengeInUse reports whether a request unexpired at now, from another
+// browser than browserHash, carries the code challenge (one indexed read).
+func (db *DB) ChallengeInUse(ctx context.Context, challenge, browserHash string, now time.Time) (bool, error) {
+	if challenge == "" {
+		return false, nil
+	}
+	p := db.d.arg
+	ok, err := db.exists(ctx, db.read, "SELECT 1 FROM auth_requests WHERE code_challenge = "+p(1)+
+		" AND code_challenge <> '' AND expires_at > "+p(2)+" AND browser_hash <> "+p(3)+" LIMIT 1", challenge, db.d.time(now), browserHash)
+	if err != nil {
+		return false, fmt.Errorf("challenge in use: %w", mapErr(err))
+	}
+	return ok, nil
+}
+
 // GetAuthRequest returns the request, consumed or not; ErrNotFound.
 func (db *DB) GetAuthRequest(ctx context.Context, id string) (store.AuthRequest, error) {
 	if !validKey(id) {

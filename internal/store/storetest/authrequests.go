@@ -39,6 +39,27 @@ func richAuthRequest(id, clientID, userID string) store.AuthRequest {
 }
 
 func testAuthRequests(t *testing.T, open Opener) {
+	run(t, "AuthRequest/a_challenge_is_in_use_while_another_browsers_request_lives", open, func(t *testing.T, w *world) {
+		c := w.client("c")
+		r := w.authRequest(c.ID) // browser "browser", challenge "challenge", expires t0+10m
+		for _, tc := range []struct {
+			challenge, browser string
+			now                time.Time
+			want               bool
+		}{
+			{"challenge", "another browser", at(time.Minute), true},
+			{"challenge", r.BrowserHash, at(time.Minute), false},
+			{"challenge", "another browser", at(10 * time.Minute), false},
+			{"another challenge", "another browser", at(time.Minute), false},
+			{"", "another browser", at(time.Minute), false},
+		} {
+			got, err := w.s.ChallengeInUse(w.ctx, tc.challenge, tc.browser, tc.now)
+			wantErr(t, "ChallengeInUse", err, nil)
+			if got != tc.want {
+				t.Errorf("ChallengeInUse(%q, %q, %v) = %v, want %v", tc.challenge, tc.browser, tc.now, got, tc.want)
+			}
+		}
+	})
 	run(t, "AuthRequest/expired_requests_are_purged_as_new_ones_are_written", open, func(t *testing.T, w *world) {
 		c := w.client("c")
 		var expired []store.AuthRequest
