@@ -159,9 +159,9 @@ type clientThrottles struct {
 
 func newClientThrottles() clientThrottles {
 	return clientThrottles{
-		pair:    NewThrottle(clientAuthFailures, clientAuthWindow, throttleKeys),
-		client:  NewThrottle(clientWideFailures, clientAuthWindow, throttleKeys),
-		address: NewThrottle(clientAddressFailures, clientAuthWindow, throttleKeys),
+		pair:    NewThrottle("client-pair", clientAuthFailures, clientAuthWindow, throttleKeys),
+		client:  NewThrottle("client-id", clientWideFailures, clientAuthWindow, throttleKeys),
+		address: NewThrottle("client-address", clientAddressFailures, clientAuthWindow, throttleKeys),
 	}
 }
 
@@ -172,7 +172,7 @@ func newClientThrottles() clientThrottles {
 // (which may hash), and given back if the check passes; an address over
 // its limits is refused with 429 before any check.
 func (p *Provider) authenticateClient(ctx context.Context, cred clientCredentials) (store.Client, *Error) {
-	pair := cred.id + "\x00" + cred.address
+	pair := cred.id + " " + cred.address
 	now := p.Now()
 	tooMany := func(wait time.Duration) *Error {
 		p.Logger.WarnContext(ctx, "client authentication throttled", "client_id", cred.id, "client", cred.address)

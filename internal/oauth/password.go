@@ -50,8 +50,8 @@ func NewPasswords(users store.UserStore, now func() time.Time, gate *HashGate) *
 		Users:   users,
 		Now:     now,
 		Gate:    gate,
-		account: NewThrottle(perAccountFailures, perAccountWindow, throttleKeys).WithDelay(perAccountDelayAt, perAccountDelay),
-		address: NewThrottle(perAddressFailures, perAddressWindow, throttleKeys),
+		account: NewThrottle("password-account", perAccountFailures, perAccountWindow, throttleKeys).WithDelay(perAccountDelayAt, perAccountDelay),
+		address: NewThrottle("password-address", perAddressFailures, perAddressWindow, throttleKeys),
 		spread:  newSpread(spreadFailures, spreadAddresses, perAccountWindow, throttleKeys),
 	}
 }

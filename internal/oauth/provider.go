@@ -52,6 +52,10 @@ type Provider struct {
 	// RevokeRefreshOnLogout: single logout also revokes the refresh tokens
 	// the session's clients hold for the user (offline access ends).
 	RevokeRefreshOnLogout bool
+	// SharedCounters, when set, shares the rate-limit counters with the
+	// other nodes on the same database (SyncThrottles); nil keeps them in
+	// this process's memory.
+	SharedCounters store.CounterStore
 	// AcceptEndpointAudience: client assertions may also name the
 	// endpoint's URL in aud (older private_key_jwt clients).
 	AcceptEndpointAudience bool
@@ -82,7 +86,7 @@ func (p *Provider) Init() {
 	p.assertionKeys = newAssertionKeyCache()
 	p.verified = newVerifiedCache()
 	p.clientFailures = newClientThrottles()
-	p.authorizeLimit = NewThrottle(authorizePerAddress, time.Minute, throttleKeys)
+	p.authorizeLimit = NewThrottle("authorize-address", authorizePerAddress, time.Minute, throttleKeys)
 	p.metadata = p.buildMetadata()
 	p.logouts = newBackchannel()
 	p.grants = map[string]grantHandler{
@@ -132,3 +136,27 @@ func capExpiry(t time.Time, g store.Grant) time.Time {
 	}
 	return t
 }
+
+// throttles lists every throttle whose counters are shared between nodes.
+func (p *Provider) throttles() []*Throttle {
+	return []*Throttle{p.Passwords.account, p.Passwords.address,
+		p.clientFailures.pair, p.clientFailures.client, p.clientFailures.address, p.authorizeLimit}
+}
+
+// SyncThrottles shares this node's rate-limit counts with the other nodes
+// and takes in theirs, once per throttle; nothing without SharedCounters.
+func (p *Provider) SyncThrottles(ctx context.Context) error {
+	if p.SharedCounters == nil {
+		return nil
+	}
+	var errs []error
+	for _, t := range p.throttles() {
+		if err := t.Sync(ctx, p.SharedCounters, p.Now()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ThrottleSyncInterval is how often Serve runs SyncThrottles.
+const ThrottleSyncInterval = time.Second

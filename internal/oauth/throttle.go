@@ -1,8 +1,11 @@
 package oauth
 
 import (
+	"context"
 	"sync"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // Throttle counts failed attempts per key in fixed windows, to slow online
@@ -19,9 +22,14 @@ import (
 //
 // Counters live in this process's memory (SECURITY.md c.0 allows losing
 // rate-limit windows on restart); the map is bounded, and when full the
-// oldest windows are dropped first.
+// oldest windows are dropped first. Where several nodes share a database,
+// Sync adds this node's counts to the shared counters and learns the
+// others', in one batch per throttle (Provider.SyncThrottles, every
+// second), so no request waits on the database for a counter.
 type Throttle struct {
 	mu         sync.Mutex
+	name       string // the scope of its shared counters
+	lastSync   time.Time
 	limit      int
 	window     time.Duration
 	max        int
@@ -33,13 +41,14 @@ type Throttle struct {
 type throttleEntry struct {
 	start time.Time // of the window
 	last  time.Time // of the latest reservation
-	count int
+	count int       // failures known: this node's and, once synced, the others'
+	local int       // counted here since the last sync (negative: released)
 }
 
 // NewThrottle allows limit failures per key per window, tracking at most
-// max keys.
-func NewThrottle(limit int, window time.Duration, max int) *Throttle {
-	return &Throttle{limit: limit, window: window, max: max, entries: make(map[string]*throttleEntry)}
+// max keys; name is the scope of its shared counters.
+func NewThrottle(name string, limit int, window time.Duration, max int) *Throttle {
+	return &Throttle{name: name, limit: limit, window: window, max: max, entries: make(map[string]*throttleEntry)}
 }
 
 // WithDelay makes the key wait delay after its after-th failure, doubling
@@ -55,20 +64,29 @@ func (t *Throttle) WithDelay(after int, delay time.Duration) *Throttle {
 func (t *Throttle) Reserve(key string, now time.Time) (bool, time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	e, ok := t.entries[key]
-	if !ok || now.Sub(e.start) >= t.window {
-		if !ok && len(t.entries) >= t.max {
-			t.evict(now)
-		}
-		e = &throttleEntry{start: now}
-		t.entries[key] = e
-	}
+	e := t.entry(key, now)
 	if wait := t.wait(e, now); wait > 0 {
 		return false, wait
 	}
 	e.count++
+	e.local++
 	e.last = now
 	return true, 0
+}
+
+// entry returns key's entry in a window open at now, starting one if
+// needed (t.mu held).
+func (t *Throttle) entry(key string, now time.Time) *throttleEntry {
+	e, ok := t.entries[key]
+	if ok && now.Sub(e.start) < t.window {
+		return e
+	}
+	if !ok && len(t.entries) >= t.max {
+		t.evict(now)
+	}
+	e = &throttleEntry{start: now}
+	t.entries[key] = e
+	return e
 }
 
 // Exceeded reports, without counting, whether key must wait, and how long.
@@ -114,17 +132,66 @@ func (t *Throttle) Release(key string) {
 	defer t.mu.Unlock()
 	if e, ok := t.entries[key]; ok && e.count > 0 {
 		e.count--
-		if e.count == 0 {
-			delete(t.entries, key)
-		}
+		e.local--
 	}
 }
 
-// Forget clears the key's failures after a success.
+// Forget clears the key's failures after a success (everywhere, once
+// synced).
 func (t *Throttle) Forget(key string) {
 	t.mu.Lock()
-	delete(t.entries, key)
+	defer t.mu.Unlock()
+	if e, ok := t.entries[key]; ok {
+		e.local -= e.count
+		e.count = 0
+	}
+}
+
+// syncOverlap re-reads counters updated this long before the last sync,
+// for nodes whose clocks differ a little.
+const syncOverlap = 5 * time.Second
+
+// syncLimit bounds the counters learned per sync.
+const syncLimit = 10_000
+
+// Sync sends the failures counted here since the last sync to the shared
+// counters and takes in every counter another node changed since. On an
+// error the counts stay to be sent next time.
+func (t *Throttle) Sync(ctx context.Context, cs store.CounterStore, now time.Time) error {
+	t.mu.Lock()
+	deltas := make(map[string]int)
+	for k, e := range t.entries {
+		if e.local != 0 {
+			deltas[k] = e.local
+			e.local = 0
+		}
+	}
+	since := t.lastSync.Add(-syncOverlap)
 	t.mu.Unlock()
+
+	counters, err := cs.SyncCounters(ctx, t.name, t.window, deltas, since, now, syncLimit)
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err != nil {
+		for k, d := range deltas {
+			if e, ok := t.entries[k]; ok {
+				e.local += d
+			}
+		}
+		return err
+	}
+	for _, c := range counters {
+		e := t.entry(c.Key, c.Start)
+		e.start, e.count = c.Start, c.Count+e.local
+	}
+	for k, e := range t.entries {
+		if e.local == 0 && (e.count <= 0 || now.Sub(e.start) >= t.window) {
+			delete(t.entries, k)
+		}
+	}
+	t.lastSync = now
+	return nil
 }
 
 // evict drops expired windows, or if none has expired, the oldest one.

@@ -100,6 +100,9 @@ func New(opts Options) (*Server, error) {
 		Now:                    opts.Now,
 		Logger:                 opts.Logger,
 	}
+	if shared, ok := opts.Store.(interface{ SharesCounters() bool }); ok && shared.SharesCounters() {
+		provider.SharedCounters = opts.Store
+	}
 	pages, err := web.New(web.Options{OAuth: provider, Sessions: sessions, Users: opts.Store, Logger: opts.Logger, Now: opts.Now, Dev: cfg.Dev})
 	if err != nil {
 		return nil, err
@@ -150,6 +153,33 @@ func (s *Server) ReloadKeys(ctx context.Context) error { return s.keys.Reload(ct
 // delivered or given up.
 func (s *Server) WaitBackchannel() { s.provider.WaitBackchannel() }
 
+// SyncThrottles shares the rate-limit counters with the other nodes now
+// instead of at the next periodic sync (Serve syncs every second).
+func (s *Server) SyncThrottles(ctx context.Context) error { return s.provider.SyncThrottles(ctx) }
+
+// syncThrottles runs SyncThrottles every oauth.ThrottleSyncInterval until
+// ctx is done; a failing sync is logged and retried at the next tick.
+func (s *Server) syncThrottles(ctx context.Context) {
+	if s.provider.SharedCounters == nil {
+		return
+	}
+	tick := time.NewTicker(oauth.ThrottleSyncInterval)
+	defer tick.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		err := s.provider.SyncThrottles(ctx)
+		if err != nil && !failing && ctx.Err() == nil {
+			s.opts.Logger.WarnContext(ctx, "rate-limit counters not shared with the other nodes", "err", err)
+		}
+		failing = err != nil
+	}
+}
+
 // Handler returns the root handler (for tests and embedding).
 func (s *Server) Handler() http.Handler { return s.handler }
 
@@ -168,6 +198,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	keysCtx, stopKeys := context.WithCancel(ctx)
 	defer stopKeys()
 	go s.keys.Run(keysCtx, token.DefaultReloadInterval)
+	go s.syncThrottles(keysCtx)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"runtime/metrics"
@@ -19,6 +21,7 @@ import (
 	"github.com/latchkey/latchkey/internal/dbtest"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/sqlstore"
 )
@@ -373,5 +376,69 @@ func TestRFC9700_4_13_AnonymousAuthorizeRequestsAreBounded(t *testing.T) {
 	readBody(t, resp)
 	if resp.Request.URL.Path != "/login" {
 		t.Fatalf("another address landed on %s (%d)", resp.Request.URL, resp.StatusCode)
+	}
+}
+
+// TestRFC6749_2_3_1_ThrottlesAreSharedAcrossNodes: nodes sharing a
+// PostgreSQL database share their failure counters (batched, once a
+// second), so guessing spread over the nodes meets the same limits. On
+// SQLite, which serves one node, the counters stay in memory.
+func TestRFC6749_2_3_1_ThrottlesAreSharedAcrossNodes(t *testing.T) {
+	for _, backend := range dbtest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			a := newEnv(t, backend)
+			cfg := config.Default()
+			cfg.SystemSecret = strings.Repeat("k", 32)
+			cfg.Issuer = a.issuer
+			cfg.Tokens.Audience = []string{a.issuer, "notes-api"}
+			nodeB, err := server.New(server.Options{Config: cfg, Store: a.store, Logger: slog.New(slog.DiscardHandler), Now: a.clock.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srvB := httptest.NewServer(nodeB.Handler())
+			t.Cleanup(srvB.Close)
+			atB := func(path string, form url.Values, c *testClient) tokenAnswer {
+				req := a.formRequest(path, form, c)
+				req.URL, _ = url.Parse(srvB.URL + path)
+				return a.doToken(req)
+			}
+			sync := func() {
+				t.Helper()
+				for _, s := range []*server.Server{a.server, nodeB, a.server} {
+					if err := s.SyncThrottles(t.Context()); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			shared := backend == "postgres"
+
+			cc := url.Values{"grant_type": {"client_credentials"}}
+			bad := testClient{id: a.svc.id, secret: "lk_cs_guess"}
+			for range 20 {
+				wantError(t, a.postToken(cc, &bad, true), http.StatusUnauthorized, "invalid_client")
+			}
+			wantError(t, a.postToken(cc, &a.svc, true), http.StatusTooManyRequests, "invalid_client")
+			sync()
+			if got := atB("/token", cc, &bad); shared {
+				wantError(t, got, http.StatusTooManyRequests, "invalid_client")
+			} else {
+				wantError(t, got, http.StatusUnauthorized, "invalid_client")
+			}
+
+			guess := url.Values{"grant_type": {"password"}, "username": {testUser}, "password": {"guess"}}
+			for range 3 {
+				wantError(t, a.postToken(guess, &a.app, true), http.StatusBadRequest, "invalid_grant")
+			}
+			a.clock.Advance(time.Second)
+			wantError(t, atB("/token", guess, &a.app), http.StatusBadRequest, "invalid_grant")
+			sync()
+			// B knows of A's failures: 4 now, so its next attempt waits 2 s.
+			a.clock.Advance(time.Second)
+			if got := atB("/token", guess, &a.app); shared {
+				wantError(t, got, http.StatusTooManyRequests, "invalid_grant")
+			} else {
+				wantError(t, got, http.StatusBadRequest, "invalid_grant")
+			}
+		})
 	}
 }

@@ -370,8 +370,29 @@ type SessionStore interface {
 	DeleteUserSessions(ctx context.Context, userID string) (int, error)
 }
 
+// Counter is one shared rate-limit counter: failures of Key counted
+// since Start.
+type Counter struct {
+	Key   string
+	Start time.Time
+	Count int
+}
+
+// CounterStore shares rate-limit counters between the nodes of one
+// deployment, in batches: each node adds what it counted since its last
+// sync and learns what the others counted.
+type CounterStore interface {
+	// SyncCounters adds each delta to its counter of scope, in one
+	// transaction. A counter whose window (Start + window) ended at now
+	// starts again at now. It returns every counter of scope updated at or
+	// after since whose window has not ended, at most limit of them, those
+	// just added included.
+	SyncCounters(ctx context.Context, scope string, window time.Duration, deltas map[string]int, since, now time.Time, limit int) ([]Counter, error)
+}
+
 // Store is everything a Latchkey server needs from a backend.
 type Store interface {
+	CounterStore
 	ClientStore
 	UserStore
 	GrantStore

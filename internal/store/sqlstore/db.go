@@ -55,6 +55,8 @@ type DB struct {
 	// authRequestCalls counts CreateAuthRequest calls, to purge expired
 	// requests every authRequestPurgeEvery-th call.
 	authRequestCalls atomic.Int64
+	// counterSyncs counts SyncCounters calls, to purge ended windows.
+	counterSyncs atomic.Int64
 	// stmts holds the prepared read statements of the SQLite read pool,
 	// by query text: SQLite otherwise parses and plans the statement anew
 	// on every call, which cost a fifth of an introspection's CPU.

@@ -37,6 +37,7 @@ func Run(t *testing.T, open Opener) {
 		testRevocationRaces,
 		testConcurrentReuse,
 		testRevokersRace,
+		testCounters,
 	} {
 		group(t, open)
 	}

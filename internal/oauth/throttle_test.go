@@ -1,0 +1,85 @@
+package oauth
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/dbtest"
+)
+
+func TestThrottleCountsFailuresOnly(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	th := NewThrottle("t", 3, time.Minute, 100)
+	for range 10 { // ten successes: reserved, then given back
+		if ok, _ := th.Reserve("k", now); !ok {
+			t.Fatal("a success used up the budget")
+		}
+		th.Release("k")
+	}
+	for range 3 {
+		th.Reserve("k", now)
+	}
+	if ok, wait := th.Reserve("k", now.Add(10*time.Second)); ok || wait != 50*time.Second {
+		t.Fatalf("the 4th failure: ok %v, wait %v; want refused for the rest of the window (50s)", ok, wait)
+	}
+	th.Forget("k")
+	if ok, _ := th.Reserve("k", now.Add(10*time.Second)); !ok {
+		t.Fatal("Forget did not clear the failures")
+	}
+}
+
+func TestThrottleGrowingDelay(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	th := NewThrottle("t", 10, time.Hour, 100).WithDelay(2, time.Second)
+	th.Reserve("k", now)
+	th.Reserve("k", now)
+	for i, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second} {
+		if ok, wait := th.Reserve("k", now); ok || wait != want {
+			t.Fatalf("after %d failures: ok %v, wait %v; want %v", i+2, ok, wait, want)
+		}
+		now = now.Add(want)
+		if ok, _ := th.Reserve("k", now); !ok {
+			t.Fatalf("refused after waiting %v", want)
+		}
+	}
+}
+
+// TestThrottleSyncSharesCountsBetweenNodes: two nodes' throttles over one
+// database learn each other's failures; a failed sync loses nothing.
+func TestThrottleSyncSharesCountsBetweenNodes(t *testing.T) {
+	st := dbtest.Open(t, "sqlite")
+	now := time.Now().UTC().Truncate(time.Second)
+	a := NewThrottle("shared", 5, time.Minute, 100)
+	b := NewThrottle("shared", 5, time.Minute, 100)
+	a.Reserve("k", now)
+	a.Reserve("k", now)
+	canceled, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := a.Sync(canceled, st, now); err == nil {
+		t.Fatal("a sync with a canceled context succeeded")
+	}
+	if err := a.Sync(t.Context(), st, now); err != nil {
+		t.Fatal(err)
+	}
+	b.Reserve("k", now)
+	if err := b.Sync(t.Context(), st, now.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Failures("k", now.Add(time.Second)); got != 3 {
+		t.Fatalf("node B knows %d failures, want 3 (2 from A, 1 of its own)", got)
+	}
+	if err := a.Sync(t.Context(), st, now.Add(2*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.Failures("k", now.Add(2*time.Second)); got != 3 {
+		t.Fatalf("node A knows %d failures, want 3", got)
+	}
+	// A success on A clears the key everywhere.
+	a.Forget("k")
+	a.Sync(t.Context(), st, now.Add(3*time.Second))
+	b.Sync(t.Context(), st, now.Add(4*time.Second))
+	if got := b.Failures("k", now.Add(4*time.Second)); got != 0 {
+		t.Fatalf("node B still knows %d failures after A's success", got)
+	}
+}
