@@ -81,9 +81,11 @@ func (p *Provider) HandleAuthorize(w http.ResponseWriter, r *http.Request) {
 		req.UserID, req.SessionID, req.AuthTime = sess.UserID, sess.ID, sess.AuthTime
 		pd.Session = &sess
 	}
-	// Each pending request is a row, written for anyone who knows a client
-	// id: bounded per address (expired rows are purged as new ones come).
-	if ok, wait := p.authorizeLimit.Reserve(clientip.Of(r), p.Now()); !ok {
+	// A pending request of a browser nobody signed in to is a row written
+	// for anyone who knows a client id: bounded per address (expired rows
+	// are purged as new ones come). A signed-in user's request is finished
+	// at once or answered on the consent page.
+	if ok, wait := p.anonymousLimit(r, signedIn); !ok {
 		p.Logger.WarnContext(ctx, "authorization requests throttled", "client_id", pd.Client.ID, "client", clientip.Of(r))
 		p.ErrorPage(w, r, &Error{Code: "temporarily_unavailable", Status: http.StatusTooManyRequests,
 			Description: "too many sign-in requests from your network; wait a minute and try again", RetryAfter: int(wait/time.Second) + 1})

@@ -7,15 +7,16 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-// authorizePerAddress bounds the pending authorization requests one
-// address may store per minute: far above a person's sign-ins, far below
-// a flood's.
-const authorizePerAddress = 120
+// authorizePerAddress bounds the pending authorization requests of
+// browsers nobody signed in to that one address may store per minute: far
+// above what an office behind one NAT address starts, far below a flood.
+const authorizePerAddress = 300
 
 // Paths of the pages the authorization endpoint sends the browser to.
 const (
@@ -160,3 +161,12 @@ func (p *Provider) SyncThrottles(ctx context.Context) error {
 
 // ThrottleSyncInterval is how often Serve runs SyncThrottles.
 const ThrottleSyncInterval = time.Second
+
+// anonymousLimit counts a pending request of a browser nobody signed in to
+// against its address; signed-in browsers are not limited here.
+func (p *Provider) anonymousLimit(r *http.Request, signedIn bool) (bool, time.Duration) {
+	if signedIn {
+		return true, 0
+	}
+	return p.authorizeLimit.Reserve(clientip.Of(r), p.Now())
+}
