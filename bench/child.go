@@ -533,8 +533,8 @@ func (b *benchEndpoints) mem(w http.ResponseWriter, r *http.Request) {
 	writeJSONResponse(w, memStats{HeapAlloc: m.HeapAlloc, HeapSys: m.HeapSys, Sys: m.Sys, RSS: processRSS(), Goroutines: runtime.NumGoroutine()})
 }
 
-// refreshChains creates n grants of the bench user to the web client, each
-// with one refresh token, as a code redemption would, and answers the raw
+// refreshChains creates n users' grants to the web client, each with one
+// refresh token, as a code redemption would, and answers the raw
 // refresh tokens: the parent's connections each rotate one chain.
 func (b *benchEndpoints) refreshChains(w http.ResponseWriter, r *http.Request) {
 	n, err := strconv.Atoi(r.URL.Query().Get("n"))
@@ -546,14 +546,22 @@ func (b *benchEndpoints) refreshChains(w http.ResponseWriter, r *http.Request) {
 	now := time.Now().UTC()
 	out := make([]string, 0, n)
 	for range n {
-		g := store.Grant{ID: "bench-" + secret.RandomString(12), UserID: benchUserID, ClientID: webClientID, Scopes: webScopes, CreatedAt: now}
+		// One user per chain: a user holds one grant per app, and each
+		// chain stands for another user's app, as in production.
+		user := store.User{ID: "bench-u-" + secret.RandomString(12), CreatedAt: now, UpdatedAt: now}
+		user.Username = user.ID
+		if err := b.db.CreateUser(ctx, user); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		g := store.Grant{ID: "bench-" + secret.RandomString(12), UserID: user.ID, ClientID: webClientID, Scopes: webScopes, CreatedAt: now}
 		if err := b.db.CreateGrant(ctx, g); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
 		rt := secret.New(secret.PrefixRefreshToken)
 		t := store.Token{Hash: secret.Hash(string(rt)), Kind: store.KindRefresh, FamilyID: secret.RandomString(16), GrantID: g.ID,
-			ClientID: webClientID, UserID: benchUserID, Scopes: webScopes, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour)}
+			ClientID: webClientID, UserID: user.ID, Scopes: webScopes, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour)}
 		if err := b.db.CreateTokens(ctx, []store.Token{t}); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return

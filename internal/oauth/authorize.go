@@ -321,27 +321,67 @@ func (p *Provider) AutoApprove(ctx context.Context, pd Pending) (resp Response, 
 	case e != nil:
 		return Response{}, false, e
 	case covers:
-		resp, e = p.Approve(ctx, pd, nil, 0, &grant)
+		resp, e = p.Approve(ctx, pd, nil, KeepLifetime, &grant)
 	case !pd.Client.Public && (pd.Client.FirstParty || !p.Scopes.NeedConsent(pd.Request.Scopes)):
-		resp, e = p.Approve(ctx, pd, pd.Request.Scopes, 0, nil)
+		resp, e = p.Approve(ctx, pd, pd.Request.Scopes, KeepLifetime, nil)
 	default:
 		return Response{}, false, nil
 	}
 	return resp, e == nil, e
 }
 
-// ExistingGrant returns an active grant of the signed-in user to this client
-// and whether it already covers every requested scope, so consent need not
-// be asked again.
-func (p *Provider) ExistingGrant(ctx context.Context, pd Pending) (store.Grant, bool, *Error) {
-	g, err := p.Store.FindActiveGrant(ctx, pd.Request.UserID, pd.Client.ID, p.Now())
+// ExistingGrant returns the signed-in user's active grant to this client
+// (one per app) and whether it already covers every requested scope, so
+// consent need not be asked again. found is false without an active grant.
+func (p *Provider) ExistingGrant(ctx context.Context, pd Pending) (g store.Grant, covers bool, e *Error) {
+	g, found, e := p.activeGrant(ctx, pd.Request.UserID, pd.Client.ID)
+	if e != nil || !found {
+		return store.Grant{}, false, e
+	}
+	return g, Subset(pd.Request.Scopes, g.Scopes), nil
+}
+
+// activeGrant returns the user's grant to the client if it is active now.
+func (p *Provider) activeGrant(ctx context.Context, userID, clientID string) (store.Grant, bool, *Error) {
+	g, err := p.Store.FindGrant(ctx, userID, clientID)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Grant{}, false, nil
 	}
 	if err != nil {
 		return store.Grant{}, false, p.storeError(ctx, "find grant", err)
 	}
-	return g, Subset(pd.Request.Scopes, g.Scopes), nil
+	return g, g.Active(p.Now()), nil
+}
+
+// KeepLifetime, as Approve's lifetime, keeps the app's grant's own
+// lifetime (a new grant lasts until revoked): nobody chose one.
+const KeepLifetime time.Duration = -1
+
+// extendGrant returns the user's grant to the client with scopes added
+// (one grant per app: DESIGN.md "Grants and consent"): the active grant
+// keeps its scopes and gains these; an expired one is renewed with these
+// alone; without one, a new grant. lifetime (from now; 0 until revoked)
+// replaces its expiry unless it is KeepLifetime.
+func (p *Provider) extendGrant(ctx context.Context, userID, clientID string, scopes []string, lifetime time.Duration) (store.Grant, *Error) {
+	now := p.Now()
+	g, err := p.Store.FindGrant(ctx, userID, clientID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		g = store.Grant{ID: secret.RandomString(16), UserID: userID, ClientID: clientID, Scopes: scopes, CreatedAt: now}
+	case err != nil:
+		return store.Grant{}, p.storeError(ctx, "find grant", err)
+	case g.Active(now):
+		g.Scopes = Union(g.Scopes, scopes)
+	default: // expired: renewed with what was granted now
+		g.Scopes, g.ExpiresAt = scopes, time.Time{}
+	}
+	switch {
+	case lifetime > 0:
+		g.ExpiresAt = now.Add(lifetime)
+	case lifetime == 0:
+		g.ExpiresAt = time.Time{}
+	}
+	return g, nil
 }
 
 // errFinished is the answer to a request that was finished, expired or
@@ -361,19 +401,39 @@ func (p *Provider) Approve(ctx context.Context, pd Pending, scopes []string, lif
 	if req.UserID == "" {
 		return Response{}, AccessDenied("nobody is signed in for this request")
 	}
+	for attempt := 1; ; attempt++ {
+		resp, e := p.approve(ctx, pd, scopes, lifetime, existing)
+		// Two first consents to one app at once: the other made the
+		// grant, which this one now extends.
+		if e != errGrantRace || attempt == 2 {
+			return resp, e
+		}
+		existing = nil
+	}
+}
+
+// errGrantRace: another consent created the app's grant meanwhile.
+var errGrantRace = &Error{Code: "temporarily_unavailable", Status: 503, Description: "another consent for this app finished at the same time; try again", RetryAfter: 1}
+
+func (p *Provider) approve(ctx context.Context, pd Pending, scopes []string, lifetime time.Duration, existing *store.Grant) (Response, *Error) {
+	req := pd.Request
 	now := p.Now()
 	var grant store.Grant
 	if existing != nil {
 		grant = *existing
-		scopes = req.Scopes
 	} else {
-		if len(scopes) == 0 || !Subset(scopes, req.Scopes) {
-			return Response{}, InvalidScope("choose at least one of the requested scopes")
+		if !Subset(scopes, req.Scopes) {
+			return Response{}, InvalidScope("choose among the requested scopes")
 		}
-		grant = store.Grant{ID: secret.RandomString(16), UserID: req.UserID, ClientID: req.ClientID, Scopes: scopes, CreatedAt: now}
-		if lifetime > 0 {
-			grant.ExpiresAt = now.Add(lifetime)
+		var e *Error
+		if grant, e = p.extendGrant(ctx, req.UserID, req.ClientID, scopes, lifetime); e != nil {
+			return Response{}, e
 		}
+	}
+	// What this request gets: the requested scopes the grant now holds.
+	scopes = Intersect(req.Scopes, grant.Scopes)
+	if len(scopes) == 0 {
+		return Response{}, InvalidScope("choose at least one of the requested scopes")
 	}
 	rt, _ := parseResponseType(req.ResponseType)
 	acr := oidc.ACRSession
@@ -440,6 +500,9 @@ func (p *Provider) Approve(ctx context.Context, pd Pending, scopes []string, lif
 		out.Set("id_token", idt)
 	}
 	err := p.Store.CompleteAuthRequest(ctx, req.ID, now, &grant, ac)
+	if errors.Is(err, store.ErrConflict) && existing == nil {
+		return Response{}, errGrantRace
+	}
 	if errors.Is(err, store.ErrAlreadyUsed) || errors.Is(err, store.ErrNotFound) {
 		return Response{}, errFinished()
 	}

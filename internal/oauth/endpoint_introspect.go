@@ -89,12 +89,22 @@ func (p *Provider) introspect(ctx context.Context, client store.Client, raw stri
 			!mayIntrospect(client.ID, c.ClientID, c.Audience) {
 			return inactive, nil
 		}
-		// A revoked JWT is denied until it expires (its row says so).
+		// A revoked JWT is denied until it expires (its row says so). A
+		// user's JWT always has a row: none left means its user, client or
+		// grant was deleted, and the token went with them.
 		t, err := p.Store.GetToken(ctx, jtiHash(c.JTI))
 		switch {
 		case err == nil && !t.Active(now):
 			return inactive, nil
-		case err != nil && !errors.Is(err, store.ErrNotFound):
+		case errors.Is(err, store.ErrNotFound) && c.Subject != c.ClientID:
+			return inactive, nil
+		case errors.Is(err, store.ErrNotFound):
+			// A client's own token (RFC 9068 §2.2: sub is the client id)
+			// ends with the client.
+			if _, err := p.clients.Get(ctx, c.ClientID); errors.Is(err, store.ErrNotFound) {
+				return inactive, nil
+			}
+		case err != nil:
 			return inactive, p.storeError(ctx, "get token", err)
 		}
 		return Introspection{

@@ -75,17 +75,23 @@ func (p *Provider) grantPassword(ctx context.Context, req tokenRequest) (TokenRe
 // scopes, or records a new one: a password sign-in is the user's consent,
 // and the grant lets the user see and revoke the app like any other.
 func (p *Provider) grantFor(ctx context.Context, userID, clientID string, scopes []string) (store.Grant, *Error) {
-	now := p.Now()
-	g, err := p.Store.FindActiveGrant(ctx, userID, clientID, now)
-	if err == nil && Subset(scopes, g.Scopes) {
-		return g, nil
+	for attempt := 1; ; attempt++ {
+		g, found, e := p.activeGrant(ctx, userID, clientID)
+		if e != nil || found && Subset(scopes, g.Scopes) {
+			return g, e
+		}
+		// The app's grant gains these scopes (one grant per app).
+		if g, e = p.extendGrant(ctx, userID, clientID, scopes, KeepLifetime); e != nil {
+			return store.Grant{}, e
+		}
+		err := p.Store.SaveGrant(ctx, g)
+		if err == nil {
+			return g, nil
+		}
+		// A concurrent first grant (ErrConflict), or a revocation meanwhile
+		// (ErrAlreadyUsed): look again, once.
+		if attempt == 2 || !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrAlreadyUsed) {
+			return store.Grant{}, p.storeError(ctx, "save grant", err)
+		}
 	}
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return store.Grant{}, p.storeError(ctx, "find grant", err)
-	}
-	g = store.Grant{ID: secret.RandomString(16), UserID: userID, ClientID: clientID, Scopes: scopes, CreatedAt: now}
-	if err := p.Store.CreateGrant(ctx, g); err != nil {
-		return store.Grant{}, p.storeError(ctx, "create grant", err)
-	}
-	return g, nil
 }

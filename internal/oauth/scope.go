@@ -57,6 +57,28 @@ func Subset(a, b []string) bool {
 	return true
 }
 
+// Union returns a's scopes followed by those of b not in a.
+func Union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Intersect returns the scopes of a that are in b, in a's order.
+func Intersect(a, b []string) []string {
+	var out []string
+	for _, s := range a {
+		if slices.Contains(b, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // Scopes is the registry of scopes the server knows, with the descriptions
 // the consent page shows.
 type Scopes struct {

@@ -257,6 +257,11 @@ type GrantStore interface {
 	// the password grant's); ErrConflict if the id exists, ErrNotFound if
 	// the user or client does not.
 	CreateGrant(ctx context.Context, g Grant) error
+	// SaveGrant inserts g or, if a grant with its id exists and is not
+	// revoked, sets its scopes and expiry to g's; ErrAlreadyUsed if that
+	// grant is revoked, ErrConflict if another unrevoked grant of the same
+	// user and client exists, ErrNotFound if the user or client does not.
+	SaveGrant(ctx context.Context, g Grant) error
 	// GetGrant returns the grant; ErrNotFound.
 	GetGrant(ctx context.Context, id string) (Grant, error)
 	// ListGrantsByUser returns the user's grants, newest first.
@@ -281,17 +286,19 @@ type AuthRequestStore interface {
 	SetAuthRequestUser(ctx context.Context, id, userID, sessionID string, authTime time.Time) error
 	// CompleteAuthRequest is the consent decision, atomically: it marks the
 	// request consumed (only if not yet consumed and not expired at now),
-	// inserts grant (a grant with that id that already exists is left as it
-	// is and must be active at now, else ErrAlreadyUsed: consent never
-	// revives a revoked grant) and, if code is non-nil, inserts the code. Exactly one concurrent caller
-	// succeeds; the others get ErrAlreadyUsed and nothing is written.
-	// ErrNotFound if no such request.
+	// saves grant (inserted, or, if a grant with its id exists and is not
+	// revoked, given its scopes and expiry; a revoked one is ErrAlreadyUsed:
+	// consent never revives a revoked grant; another unrevoked grant of the
+	// same user and client is ErrConflict) and, if code is non-nil, inserts
+	// the code. Exactly one concurrent caller succeeds; the others get
+	// ErrAlreadyUsed and nothing is written. ErrNotFound if no such request.
 	CompleteAuthRequest(ctx context.Context, id string, now time.Time, grant *Grant, code *AuthCode) error
 	// ConsumeAuthRequest marks the request consumed without a grant (the user
 	// denied); ErrNotFound, ErrAlreadyUsed as above.
 	ConsumeAuthRequest(ctx context.Context, id string, now time.Time) error
-	// FindActiveGrant returns the newest active grant of user to client at now; ErrNotFound.
-	FindActiveGrant(ctx context.Context, userID, clientID string, now time.Time) (Grant, error)
+	// FindGrant returns the user's unrevoked grant to the client, expired
+	// or not (one grant per user and client); ErrNotFound.
+	FindGrant(ctx context.Context, userID, clientID string) (Grant, error)
 }
 
 // CodeStore manages authorization codes.

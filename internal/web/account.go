@@ -14,8 +14,8 @@ import (
 const AccountPath = "/account"
 
 type appItem struct {
-	GrantID, ClientName, Granted, Until string
-	Scopes                              []scopeItem
+	GrantID, ClientID, ClientName, Granted, Until string
+	Scopes                                        []scopeItem
 }
 
 type accountData struct {
@@ -75,7 +75,7 @@ func (pg *Pages) account(w http.ResponseWriter, r *http.Request) {
 }
 
 func (pg *Pages) appItem(r *http.Request, g store.Grant) appItem {
-	item := appItem{GrantID: g.ID, ClientName: g.ClientID, Granted: g.CreatedAt.Format("2 January 2006"), Until: "until you revoke it"}
+	item := appItem{GrantID: g.ID, ClientID: g.ClientID, ClientName: g.ClientID, Granted: g.CreatedAt.Format("2 January 2006"), Until: "until you revoke it"}
 	if c, err := pg.oauth.Store.GetClient(r.Context(), g.ClientID); err == nil {
 		item.ClientName = c.Name
 	}

@@ -36,8 +36,19 @@ type lifetimeItem struct {
 
 type consentData struct {
 	Title, ClientName, User, RedirectHost, CSRF, Request string
-	Scopes                                               []scopeItem
-	Lifetimes                                            []lifetimeItem
+	// Scopes are asked for; Granted the requested scopes the app already
+	// holds (shown as granted, not asked again).
+	Scopes, Granted []scopeItem
+	Lifetimes       []lifetimeItem
+}
+
+// alreadyGranted returns the requested scopes the app's active grant holds.
+func (pg *Pages) alreadyGranted(r *http.Request, pd oauth.Pending) ([]string, *oauth.Error) {
+	g, _, e := pg.oauth.ExistingGrant(r.Context(), pd)
+	if e != nil {
+		return nil, e
+	}
+	return oauth.Intersect(pd.Request.Scopes, g.Scopes), nil
 }
 
 // pendingForUser loads a pending request and checks that the signed-in user
@@ -81,8 +92,18 @@ func (pg *Pages) consentForm(w http.ResponseWriter, r *http.Request) {
 	if user, err := pg.users.GetUser(r.Context(), pd.Request.UserID); err == nil {
 		data.User = user.Username
 	}
+	granted, e := pg.alreadyGranted(r, pd)
+	if e != nil {
+		pg.ErrorPage(w, r, e)
+		return
+	}
 	for _, s := range pd.Request.Scopes {
-		data.Scopes = append(data.Scopes, scopeItem{Name: s, Description: pg.oauth.Scopes.Description(s)})
+		item := scopeItem{Name: s, Description: pg.oauth.Scopes.Description(s)}
+		if slices.Contains(granted, s) {
+			data.Granted = append(data.Granted, item)
+		} else {
+			data.Scopes = append(data.Scopes, item)
+		}
 	}
 	for _, l := range lifetimes {
 		data.Lifetimes = append(data.Lifetimes, lifetimeItem{Value: l.Value, Label: l.Label, Selected: l.Value == defaultLifetime})
@@ -108,7 +129,16 @@ func (pg *Pages) consent(w http.ResponseWriter, r *http.Request) {
 		resp, e = pg.oauth.Deny(r.Context(), pd)
 	case "allow":
 		scopes := r.PostForm["scope"]
-		if len(scopes) == 0 || !oauth.Subset(scopes, pd.Request.Scopes) {
+		granted, ge := pg.alreadyGranted(r, pd)
+		if ge != nil {
+			pg.ErrorPage(w, r, ge)
+			return
+		}
+		if !oauth.Subset(scopes, pd.Request.Scopes) {
+			pg.ErrorPage(w, r, oauth.InvalidRequest("a scope that was not requested was ticked"))
+			return
+		}
+		if len(scopes) == 0 && len(granted) == 0 {
 			// Unticking everything is a refusal.
 			resp, e = pg.oauth.Deny(r.Context(), pd)
 			break

@@ -186,7 +186,7 @@ func (db *DB) CompleteAuthRequest(ctx context.Context, id string, now time.Time,
 			return err
 		}
 		if grant != nil {
-			if err := db.insertOrKeepGrant(ctx, tx, *grant, now); err != nil {
+			if err := db.saveGrant(ctx, tx, *grant); err != nil {
 				return err
 			}
 		}

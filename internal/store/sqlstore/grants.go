@@ -45,21 +45,40 @@ func (db *DB) CreateGrant(ctx context.Context, g store.Grant) error {
 	return nil
 }
 
-// insertOrKeepGrant inserts g; if a grant with g.ID exists it is kept as it
-// is and must be active at now (locked on PostgreSQL like lockActiveGrant),
-// else ErrAlreadyUsed. A consent can thus never revive a revoked grant.
-func (db *DB) insertOrKeepGrant(ctx context.Context, tx *sql.Tx, g store.Grant, now time.Time) error {
+// SaveGrant stores a consent decision made without a consent page (the
+// password grant's): see saveGrant.
+func (db *DB) SaveGrant(ctx context.Context, g store.Grant) error {
+	if err := checkGrant(g); err != nil {
+		return fmt.Errorf("save grant: %w", err)
+	}
+	if err := db.inTx(ctx, func(tx *sql.Tx) error { return db.saveGrant(ctx, tx, g) }); err != nil {
+		return fmt.Errorf("save grant: %w", mapErr(err))
+	}
+	return nil
+}
+
+// saveGrant inserts g or, if a grant with g.ID exists and is not revoked,
+// sets its scopes and expiry to g's (a consent extends the app's grant,
+// renewing it if it had expired); a revoked one is ErrAlreadyUsed, so a
+// consent never revives a revoked grant. Another unrevoked grant of the
+// same user and app is ErrConflict (one grant per app, grants_one_per_app).
+// The row stays locked until the transaction ends, so a concurrent
+// RevokeGrant waits and then revokes what this transaction inserted.
+func (db *DB) saveGrant(ctx context.Context, tx *sql.Tx, g store.Grant) error {
+	p := db.d.arg
 	stmt := "INSERT INTO grants (" + grantColumns + ") VALUES (" + db.d.args(1, 7) + ") ON CONFLICT (id) DO NOTHING"
 	n, err := db.execCount(ctx, tx, stmt, g.ID, g.UserID, g.ClientID, encodeList(g.Scopes),
 		db.d.time(g.CreatedAt), db.d.time(g.ExpiresAt), db.d.time(g.RevokedAt))
 	if err != nil || n == 1 {
 		return err
 	}
-	active, err := db.lockActiveGrant(ctx, tx, g.ID, now)
+	n, err = db.execCount(ctx, tx, "UPDATE grants SET scopes = "+p(1)+", expires_at = "+p(2)+
+		" WHERE id = "+p(3)+" AND user_id = "+p(4)+" AND client_id = "+p(5)+" AND revoked_at IS NULL",
+		encodeList(g.Scopes), db.d.time(g.ExpiresAt), g.ID, g.UserID, g.ClientID)
 	if err != nil {
 		return err
 	}
-	if !active {
+	if n == 0 {
 		return store.ErrAlreadyUsed
 	}
 	return nil
@@ -105,21 +124,20 @@ func (db *DB) ListGrantsByUser(ctx context.Context, userID string) ([]store.Gran
 	return out, nil
 }
 
-// FindActiveGrant returns the newest grant of user to client that is not
-// revoked and not expired at now; ErrNotFound.
-func (db *DB) FindActiveGrant(ctx context.Context, userID, clientID string, now time.Time) (store.Grant, error) {
+// FindGrant returns the user's unrevoked grant to the client (there is at
+// most one), expired or not; ErrNotFound.
+func (db *DB) FindGrant(ctx context.Context, userID, clientID string) (store.Grant, error) {
 	if !validKey(userID) || !validKey(clientID) {
-		return store.Grant{}, fmt.Errorf("find active grant: %w", store.ErrNotFound)
+		return store.Grant{}, fmt.Errorf("find grant: %w", store.ErrNotFound)
 	}
 	p := db.d.arg
-	q := "SELECT " + grantColumns + " FROM grants WHERE user_id = " + p(1) + " AND client_id = " + p(2) +
-		" AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > " + p(3) + ")" + grantOrder + " LIMIT 1"
-	g, err := scanGrant(db.queryRow(ctx, db.read, q, userID, clientID, db.d.time(now)))
+	q := "SELECT " + grantColumns + " FROM grants WHERE user_id = " + p(1) + " AND client_id = " + p(2) + " AND revoked_at IS NULL"
+	g, err := scanGrant(db.queryRow(ctx, db.read, q, userID, clientID))
 	if errors.Is(err, sql.ErrNoRows) {
-		return store.Grant{}, fmt.Errorf("find active grant: %w", store.ErrNotFound)
+		return store.Grant{}, fmt.Errorf("find grant: %w", store.ErrNotFound)
 	}
 	if err != nil {
-		return store.Grant{}, fmt.Errorf("find active grant: %w", err)
+		return store.Grant{}, fmt.Errorf("find grant: %w", err)
 	}
 	return g, nil
 }

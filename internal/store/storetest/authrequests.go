@@ -264,16 +264,23 @@ func testAuthRequests(t *testing.T, open Opener) {
 		wantErr(t, "GetCode(of the refused completion)", err, store.ErrNotFound)
 	})
 
-	run(t, "AuthRequest/complete_keeps_an_existing_grant_as_it_is", open, func(t *testing.T, w *world) {
+	run(t, "AuthRequest/complete_extends_the_apps_grant", open, func(t *testing.T, w *world) {
 		c, u, g := w.base()
 		changed := g
-		changed.Scopes = []string{"openid", "notes:read"}
+		changed.Scopes = []string{"openid", "profile", "notes:read"}
 		changed.ExpiresAt = at(time.Hour)
 		r := w.authRequest(c.ID)
 		wantErr(t, "CompleteAuthRequest", w.s.CompleteAuthRequest(w.ctx, r.ID, t0(), &changed, nil), nil)
 		got, err := w.s.GetGrant(w.ctx, g.ID)
 		wantErr(t, "GetGrant", err, nil)
-		same(t, "kept grant", got, g)
+		same(t, "extended grant", got, changed)
+		// Another grant of the same user and app is refused.
+		other := newGrant("another", u.ID, c.ID)
+		r2 := w.authRequest(c.ID)
+		wantErr(t, "CompleteAuthRequest(another grant)", w.s.CompleteAuthRequest(w.ctx, r2.ID, t0(), &other, nil), store.ErrConflict)
+		if r2, _ := w.s.GetAuthRequest(w.ctx, r2.ID); !r2.ConsumedAt.IsZero() {
+			t.Fatal("the refused completion consumed its request")
+		}
 		list, _ := w.s.ListGrantsByUser(w.ctx, u.ID)
 		if len(list) != 1 {
 			t.Fatalf("user has %d grants, want 1", len(list))
@@ -366,8 +373,13 @@ func testAuthRequests(t *testing.T, open Opener) {
 			r := w.authRequest(c.ID)
 			grants := make([]store.Grant, goroutines)
 			codes := make([]store.AuthCode, goroutines)
+			// One user per iteration: a user has one grant per app.
+			ui := u
+			if it > 0 {
+				ui = w.user(fmt.Sprintf("u%d", it))
+			}
 			for i := range goroutines {
-				grants[i] = newGrant(fmt.Sprintf("g-%d-%d", it, i), u.ID, c.ID)
+				grants[i] = newGrant(fmt.Sprintf("g-%d-%d", it, i), ui.ID, c.ID)
 				codes[i] = newCode(fmt.Sprintf("code-%d-%d", it, i), grants[i])
 			}
 			errs := race(goroutines, func(i int) error {
@@ -386,9 +398,8 @@ func testAuthRequests(t *testing.T, open Opener) {
 				}
 			}
 		}
-		list, _ := w.s.ListGrantsByUser(w.ctx, u.ID)
-		if len(list) != iterations {
-			t.Fatalf("%d grants stored after %d iterations, want one each", len(list), iterations)
+		if list, _ := w.s.ListGrantsByUser(w.ctx, u.ID); len(list) != 1 {
+			t.Fatalf("the first user has %d grants, want 1", len(list))
 		}
 	})
 }

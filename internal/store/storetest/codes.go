@@ -80,11 +80,11 @@ func testCodes(t *testing.T, open Opener) {
 	})
 
 	run(t, "Code/used_expired_or_revoked_grant_is_ErrAlreadyUsed_and_writes_nothing", open, func(t *testing.T, w *world) {
-		c, u, g := w.base()
-		expiringGrant := newGrant("expiring", u.ID, c.ID)
+		_, u, g := w.base()
+		expiringGrant := newGrant("expiring", u.ID, w.client("c-expiring").ID)
 		expiringGrant.ExpiresAt = at(time.Minute)
 		w.grant(expiringGrant)
-		revokedGrant := w.grant(newGrant("revoked", u.ID, c.ID))
+		revokedGrant := w.grant(newGrant("revoked", u.ID, w.client("c-revoked").ID))
 		wantErr(t, "RevokeGrant", w.s.RevokeGrant(w.ctx, revokedGrant.ID, t0()), nil)
 
 		w.code(newCode("used", g))

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,12 +13,13 @@ import (
 func testGrants(t *testing.T, open Opener) {
 	run(t, "Grant/round_trip_keeps_every_field", open, func(t *testing.T, w *world) {
 		c := w.client("c")
+		c2 := w.client("c2")
 		u := w.user("u")
 		for _, want := range []store.Grant{
 			{ID: "g1-" + unicode, UserID: u.ID, ClientID: c.ID, Scopes: []string{"openid", "名前", big()},
 				CreatedAt: t0(), ExpiresAt: at(24 * time.Hour), RevokedAt: at(time.Hour)},
 			{ID: "g2", UserID: u.ID, ClientID: c.ID},
-			{ID: "g3", UserID: u.ID, ClientID: c.ID, Scopes: []string{}},
+			{ID: "g3", UserID: u.ID, ClientID: c2.ID, Scopes: []string{}},
 		} {
 			w.grant(want)
 			got, err := w.s.GetGrant(w.ctx, want.ID)
@@ -84,6 +87,8 @@ func testGrants(t *testing.T, open Opener) {
 		if len(list) != 0 {
 			t.Fatalf("user without grants lists %d", len(list))
 		}
+		c3 := w.client("c3")
+		c4 := w.client("c4")
 		mk := func(id, user, client string, created time.Time) {
 			g := newGrant(id, user, client)
 			g.CreatedAt = created
@@ -91,8 +96,8 @@ func testGrants(t *testing.T, open Opener) {
 		}
 		mk("old", u.ID, c.ID, at(time.Minute))
 		mk("new", u.ID, c2.ID, at(3*time.Minute))
-		mk("mid-a", u.ID, c.ID, at(2*time.Minute))
-		mk("mid-b", u.ID, c.ID, at(2*time.Minute))
+		mk("mid-a", u.ID, c3.ID, at(2*time.Minute))
+		mk("mid-b", u.ID, c4.ID, at(2*time.Minute))
 		mk("theirs", other.ID, c.ID, at(time.Hour))
 		revoked := newGrant("revoked", u.ID, c.ID)
 		revoked.CreatedAt = at(90 * time.Second)
@@ -110,55 +115,71 @@ func testGrants(t *testing.T, open Opener) {
 		}
 	})
 
-	run(t, "Grant/find_active_returns_the_newest_active_grant", open, func(t *testing.T, w *world) {
+	run(t, "Grant/one_unrevoked_grant_per_user_and_client", open, func(t *testing.T, w *world) {
 		c := w.client("c")
 		c2 := w.client("c2")
 		u := w.user("u")
-		_, err := w.s.FindActiveGrant(w.ctx, u.ID, c.ID, t0())
-		wantErr(t, "FindActiveGrant(none)", err, store.ErrNotFound)
+		_, err := w.s.FindGrant(w.ctx, u.ID, c.ID)
+		wantErr(t, "FindGrant(none)", err, store.ErrNotFound)
 
-		older := newGrant("older", u.ID, c.ID)
-		older.CreatedAt = at(-time.Hour)
-		w.grant(older)
-		expiring := newGrant("expiring", u.ID, c.ID)
-		expiring.CreatedAt = at(-time.Minute)
-		expiring.ExpiresAt = at(time.Minute)
-		w.grant(expiring)
 		revoked := newGrant("revoked", u.ID, c.ID)
 		revoked.RevokedAt = t0()
 		w.grant(revoked)
-		otherClient := newGrant("other-client", u.ID, c2.ID)
-		otherClient.CreatedAt = at(time.Hour)
-		w.grant(otherClient)
+		expired := newGrant("expired", u.ID, c.ID)
+		expired.ExpiresAt = at(-time.Minute)
+		w.grant(expired)
+		w.grant(newGrant("other-client", u.ID, c2.ID))
+		g, err := w.s.FindGrant(w.ctx, u.ID, c.ID)
+		wantErr(t, "FindGrant", err, nil)
+		if g.ID != "expired" {
+			t.Fatalf("FindGrant = %q, want the unrevoked (if expired) grant", g.ID)
+		}
+		// A second unrevoked grant of the same user and client is refused.
+		wantErr(t, "CreateGrant(second)", w.s.CreateGrant(w.ctx, newGrant("second", u.ID, c.ID)), store.ErrConflict)
+		wantErr(t, "SaveGrant(second)", w.s.SaveGrant(w.ctx, newGrant("second", u.ID, c.ID)), store.ErrConflict)
+		// Saving the grant extends it: its scopes and expiry are replaced.
+		ext := expired
+		ext.Scopes = []string{"openid", "profile", "photos.read"}
+		ext.ExpiresAt = at(time.Hour)
+		wantErr(t, "SaveGrant(extend)", w.s.SaveGrant(w.ctx, ext), nil)
+		got, err := w.s.GetGrant(w.ctx, "expired")
+		wantErr(t, "GetGrant", err, nil)
+		same(t, "extended grant", got, ext)
+		forever := ext
+		forever.ExpiresAt = time.Time{}
+		wantErr(t, "SaveGrant(forever)", w.s.SaveGrant(w.ctx, forever), nil)
+		if got, _ := w.s.GetGrant(w.ctx, "expired"); !got.ExpiresAt.IsZero() {
+			t.Fatalf("a grant saved without expiry keeps %v", got.ExpiresAt)
+		}
+		// A revoked grant is never revived, and frees the place of its app.
+		wantErr(t, "RevokeGrant", w.s.RevokeGrant(w.ctx, "expired", t0()), nil)
+		wantErr(t, "SaveGrant(revoked)", w.s.SaveGrant(w.ctx, ext), store.ErrAlreadyUsed)
+		wantErr(t, "SaveGrant(new)", w.s.SaveGrant(w.ctx, newGrant("second", u.ID, c.ID)), nil)
+		_, err = w.s.FindGrant(w.ctx, "nobody", c.ID)
+		wantErr(t, "FindGrant(unknown user)", err, store.ErrNotFound)
+		wantErr(t, "SaveGrant(unknown user)", w.s.SaveGrant(w.ctx, newGrant("x", "nobody", c.ID)), store.ErrNotFound)
+	})
 
-		for _, tc := range []struct {
-			now  time.Time
-			want string
-		}{
-			{at(-time.Second), "expiring"},
-			{at(time.Minute - time.Microsecond), "expiring"},
-			{at(time.Minute), "older"}, // expired exactly at ExpiresAt
-			{at(365 * 24 * time.Hour), "older"},
-		} {
-			g, err := w.s.FindActiveGrant(w.ctx, u.ID, c.ID, tc.now)
-			wantErr(t, "FindActiveGrant", err, nil)
-			if g.ID != tc.want {
-				t.Fatalf("FindActiveGrant at %v = %q, want %q", tc.now, g.ID, tc.want)
-			}
-			if !g.Active(tc.now) {
-				t.Fatalf("FindActiveGrant returned a grant inactive at %v: %+v", tc.now, g)
+	run(t, "Grant/concurrent_first_consents_make_one_grant", open, func(t *testing.T, w *world) {
+		c := w.client("c")
+		u := w.user("u")
+		errs := race(8, func(i int) error { return w.s.SaveGrant(w.ctx, newGrant(fmt.Sprintf("g%d", i), u.ID, c.ID)) })
+		won := 0
+		for _, err := range errs {
+			if err == nil {
+				won++
+			} else if !errors.Is(err, store.ErrConflict) {
+				t.Fatalf("SaveGrant: %v, want nil or ErrConflict", err)
 			}
 		}
-		wantErr(t, "RevokeGrant", w.s.RevokeGrant(w.ctx, "older", t0()), nil)
-		_, err = w.s.FindActiveGrant(w.ctx, u.ID, c.ID, at(time.Hour))
-		wantErr(t, "FindActiveGrant(all revoked or expired)", err, store.ErrNotFound)
-		_, err = w.s.FindActiveGrant(w.ctx, "nobody", c.ID, t0())
-		wantErr(t, "FindActiveGrant(unknown user)", err, store.ErrNotFound)
+		if won != 1 {
+			t.Fatalf("%d of 8 concurrent first grants saved, want 1", won)
+		}
 	})
 
 	run(t, "Grant/revoke_marks_the_grant_and_all_its_tokens_revoked", open, func(t *testing.T, w *world) {
-		c, u, g := w.base()
-		og := w.grant(newGrant("og", u.ID, c.ID))
+		_, u, g := w.base()
+		og := w.grant(newGrant("og", u.ID, w.client("c2").ID))
 		w.tokens(newToken("at", store.KindAccess, "f", g), newToken("rt", store.KindRefresh, "f", g),
 			newToken("rt2", store.KindRefresh, "f2", g), newToken("oat", store.KindAccess, "of", og))
 		wantErr(t, "RevokeToken", w.s.RevokeToken(w.ctx, "rt2", at(-time.Minute)), nil)
@@ -184,8 +205,6 @@ func testGrants(t *testing.T, open Opener) {
 		if og, _ := w.s.GetGrant(w.ctx, "og"); !og.RevokedAt.IsZero() {
 			t.Fatalf("another grant was revoked")
 		}
-		_, err = w.s.FindActiveGrant(w.ctx, u.ID, c.ID, now)
-		wantErr(t, "FindActiveGrant", err, nil)
 
 		wantErr(t, "RevokeGrant(again)", w.s.RevokeGrant(w.ctx, g.ID, at(time.Hour)), nil)
 		got, err = w.s.GetGrant(w.ctx, g.ID)

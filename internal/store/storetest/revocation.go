@@ -126,7 +126,7 @@ func testRevocationRaces(t *testing.T, open Opener) {
 func testRevokersRace(t *testing.T, open Opener) {
 	now := at(time.Second)
 	run(t, "Revocation/family_user_and_grant_revoked_at_once_all_succeed", open, func(t *testing.T, w *world) {
-		c, u, _ := w.base()
+		c, u := w.client("c"), w.user("u")
 		for it := range 30 {
 			g := w.grant(newGrant(fmt.Sprintf("g-%d", it), u.ID, c.ID))
 			family := fmt.Sprintf("f-%d", it)

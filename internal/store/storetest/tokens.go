@@ -113,9 +113,9 @@ func testTokens(t *testing.T, open Opener) {
 	})
 
 	run(t, "Token/rotate_of_an_inactive_token_or_grant_is_ErrAlreadyUsed_and_writes_nothing", open, func(t *testing.T, w *world) {
-		c, u, g := w.base()
-		revokedGrant := w.grant(newGrant("revoked-grant", u.ID, c.ID))
-		expiringGrant := newGrant("expiring-grant", u.ID, c.ID)
+		_, u, g := w.base()
+		revokedGrant := w.grant(newGrant("revoked-grant", u.ID, w.client("c-revoked").ID))
+		expiringGrant := newGrant("expiring-grant", u.ID, w.client("c-expiring").ID)
 		expiringGrant.ExpiresAt = at(time.Minute)
 		w.grant(expiringGrant)
 
