@@ -463,6 +463,7 @@ func (p *Provider) approve(ctx context.Context, pd Pending, scopes []string, lif
 			Claims:              req.Claims,
 			CreatedAt:           now,
 			ExpiresAt:           capExpiry(now.Add(p.codeTTL(pd.Client)), grant),
+			Device:              req.Device,
 		}
 		// A replayed code revokes the tokens of its family, those
 		// issued here with it included.
@@ -474,7 +475,7 @@ func (p *Provider) approve(ctx context.Context, pd Pending, scopes []string, lif
 	if rt.token {
 		resp, issued, e := p.mint(issuance{
 			client: pd.Client, grant: grant, familyID: familyID, scopes: scopes, claims: req.Claims,
-			authTime: req.AuthTime, accessTTL: p.Tokens.ImplicitTokenTTL, now: now,
+			authTime: req.AuthTime, accessTTL: p.Tokens.ImplicitTokenTTL, now: now, device: req.Device,
 		})
 		if e != nil {
 			return Response{}, e

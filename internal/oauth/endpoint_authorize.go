@@ -64,6 +64,7 @@ func (p *Provider) HandleAuthorize(w http.ResponseWriter, r *http.Request) {
 
 	req := &pd.Request
 	req.BrowserHash = secret.Hash(p.Sessions.Browser(w, r))
+	req.Device = DescribeDevice(r.UserAgent())
 	sess, err := p.Sessions.Current(ctx, r)
 	if err != nil && !errors.Is(err, session.ErrNoSession) {
 		p.ErrorPage(w, r, p.storeError(ctx, "get session", err))

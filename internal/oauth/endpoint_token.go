@@ -12,9 +12,10 @@ import (
 
 // tokenRequest is a token request whose client is authenticated.
 type tokenRequest struct {
-	client  store.Client
-	q       params
-	address string // the client's network address, for throttling
+	client    store.Client
+	q         params
+	address   string // the client's network address, for throttling and the device list
+	userAgent string // describes a device the password grant starts
 }
 
 // grantHandler runs one grant type.
@@ -51,7 +52,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) (TokenResponse,
 	if !AllowsGrant(client, gt) {
 		return TokenResponse{}, UnauthorizedClient("this client may not use this grant type")
 	}
-	return handler(r.Context(), tokenRequest{client: client, q: q, address: clientip.Of(r)})
+	return handler(r.Context(), tokenRequest{client: client, q: q, address: clientip.Of(r), userAgent: r.UserAgent()})
 }
 
 // WriteError writes a back-channel error (RFC 6749 §5.2): JSON, no-store,

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -70,6 +71,7 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, req tokenRequest)
 	resp, rows, e := p.mint(issuance{
 		client: client, grant: grant, familyID: ac.Hash, scopes: ac.Scopes, refreshScopes: ac.Scopes,
 		authTime: ac.AuthTime, claims: ac.Claims, refresh: AllowsGrant(client, GrantRefreshToken), now: now,
+		device: cmp.Or(ac.Device, DescribeDevice(req.userAgent)), address: req.address,
 	})
 	if e != nil {
 		return TokenResponse{}, e

@@ -52,6 +52,7 @@ func (p *Provider) grantPassword(ctx context.Context, req tokenRequest) (TokenRe
 	resp, rows, e := p.mint(issuance{
 		client: client, grant: grant, familyID: secret.RandomString(16), scopes: scopes, refreshScopes: scopes,
 		authTime: now, refresh: AllowsGrant(client, GrantRefreshToken), now: now,
+		device: DescribeDevice(req.userAgent), address: req.address,
 	})
 	if e != nil {
 		return TokenResponse{}, e

@@ -72,6 +72,7 @@ func (p *Provider) grantRefreshToken(ctx context.Context, req tokenRequest) (Tok
 	resp, rows, e := p.mint(issuance{
 		client: client, grant: grant, familyID: old.FamilyID, scopes: scopes, refreshScopes: old.Scopes,
 		authTime: old.AuthTime, claims: old.Claims, refresh: true, now: now,
+		device: old.Device, address: req.address,
 	})
 	if e != nil {
 		return TokenResponse{}, e

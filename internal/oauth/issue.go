@@ -38,6 +38,9 @@ type issuance struct {
 	refresh       bool
 	accessTTL     time.Duration // zero: the client's access token lifetime
 	now           time.Time
+	// device describes the device of the family; address is where this
+	// request came from (the user's device list).
+	device, address string
 }
 
 // mint creates the tokens of an issuance: the response to send and the rows
@@ -94,6 +97,7 @@ func (p *Provider) mint(is issuance) (TokenResponse, []store.Token, *Error) {
 			Hash: secret.Hash(string(rt)), Kind: store.KindRefresh, FamilyID: is.familyID, GrantID: is.grant.ID,
 			ClientID: is.client.ID, UserID: is.grant.UserID, Scopes: is.refreshScopes, AuthTime: is.authTime,
 			Claims: is.claims, CreatedAt: is.now, ExpiresAt: capExpiry(is.now.Add(p.refreshTTL(is.client)), is.grant),
+			Device: is.device, Address: is.address,
 		})
 		resp.RefreshToken = string(rt)
 	}
@@ -104,7 +108,7 @@ func (p *Provider) accessRow(is issuance, hash string, exp time.Time) store.Toke
 	return store.Token{
 		Hash: hash, Kind: store.KindAccess, FamilyID: is.familyID, GrantID: is.grant.ID,
 		ClientID: is.client.ID, UserID: is.grant.UserID, Scopes: is.scopes, AuthTime: is.authTime,
-		Claims: is.claims, CreatedAt: is.now, ExpiresAt: exp,
+		Claims: is.claims, CreatedAt: is.now, ExpiresAt: exp, Device: is.device, Address: is.address,
 	}
 }
 

@@ -131,6 +131,7 @@ type AuthRequest struct {
 	CreatedAt    time.Time
 	ExpiresAt    time.Time
 	ConsumedAt   time.Time
+	Device       string // the browser that started it, for the user's device list
 }
 
 // AuthCode is an authorization code (RFC 6749 §4.1.2). The row is kept after
@@ -154,6 +155,7 @@ type AuthCode struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    time.Time // zero: not redeemed
+	Device    string    // the browser that authorized, for the user's device list
 }
 
 // Token kinds.
@@ -181,6 +183,24 @@ type Token struct {
 	ExpiresAt time.Time
 	RotatedAt time.Time // refresh tokens: zero until exchanged
 	RevokedAt time.Time // zero: not revoked
+	// Device describes the device or browser of the family (its first
+	// authorization); Address is where the request that issued this token
+	// came from.
+	Device  string
+	Address string
+}
+
+// Device is one refresh-token family of a user's app: a phone, a TV, a
+// browser. It began when its code was redeemed and was last used when its
+// newest token was issued.
+type Device struct {
+	FamilyID    string
+	GrantID     string
+	ClientID    string
+	Description string
+	Address     string // of the last use
+	StartedAt   time.Time
+	LastUsedAt  time.Time
 }
 
 // Active reports whether the token is usable at now.
@@ -326,6 +346,9 @@ type TokenStore interface {
 	RotateRefreshToken(ctx context.Context, oldHash string, now time.Time, issued []Token) error
 	// RevokeToken marks one token revoked at now (no error if it already was); ErrNotFound.
 	RevokeToken(ctx context.Context, hash string, now time.Time) error
+	// ListDevices returns the user's devices with an active token at now
+	// (families of an unrevoked grant), most recently used first.
+	ListDevices(ctx context.Context, userID string, now time.Time) ([]Device, error)
 	// RevokeFamily marks every token of the family revoked at now and
 	// returns how many changed.
 	RevokeFamily(ctx context.Context, familyID string, now time.Time) (int, error)

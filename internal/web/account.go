@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -16,6 +17,12 @@ const AccountPath = "/account"
 type appItem struct {
 	GrantID, ClientID, ClientName, Granted, Until string
 	Scopes                                        []scopeItem
+	Devices                                       []deviceItem
+}
+
+// deviceItem is one device or browser holding an app's tokens.
+type deviceItem struct {
+	FamilyID, Description, Since, LastUsed, Address string
 }
 
 type accountData struct {
@@ -56,25 +63,31 @@ func (pg *Pages) account(w http.ResponseWriter, r *http.Request) {
 				Title: "Your apps", Username: user.Username,
 				CSRF: pg.sessions.CSRFToken(browser, "account"), LogoutCSRF: pg.sessions.CSRFToken(browser, "logout"),
 			}
-			if r.URL.Query().Get("revoked") != "" {
+			switch {
+			case r.URL.Query().Get("revoked") != "":
 				data.Message = "Access revoked."
+			case r.URL.Query().Get("signedout") != "":
+				data.Message = "That device is signed out of the app."
 			}
 			now := pg.now()
-			for _, g := range grants {
-				if !g.Active(now) {
-					continue
+			var devices []store.Device
+			if devices, err = pg.oauth.Store.ListDevices(ctx, sess.UserID, now); err == nil {
+				for _, g := range grants {
+					if !g.Active(now) {
+						continue
+					}
+					data.Apps = append(data.Apps, pg.appItem(r, g, devices))
 				}
-				data.Apps = append(data.Apps, pg.appItem(r, g))
+				pg.render(w, r, http.StatusOK, "account", data)
+				return
 			}
-			pg.render(w, r, http.StatusOK, "account", data)
-			return
 		}
 	}
 	pg.logger.ErrorContext(ctx, "account page", "err", err)
 	pg.ErrorPage(w, r, oauth.TemporarilyUnavailable())
 }
 
-func (pg *Pages) appItem(r *http.Request, g store.Grant) appItem {
+func (pg *Pages) appItem(r *http.Request, g store.Grant, devices []store.Device) appItem {
 	item := appItem{GrantID: g.ID, ClientID: g.ClientID, ClientName: g.ClientID, Granted: g.CreatedAt.Format("2 January 2006"), Until: "until you revoke it"}
 	if c, err := pg.oauth.Store.GetClient(r.Context(), g.ClientID); err == nil {
 		item.ClientName = c.Name
@@ -85,7 +98,48 @@ func (pg *Pages) appItem(r *http.Request, g store.Grant) appItem {
 	for _, s := range g.Scopes {
 		item.Scopes = append(item.Scopes, scopeItem{Name: s, Description: pg.oauth.Scopes.Description(s)})
 	}
+	for _, d := range devices {
+		if d.GrantID != g.ID {
+			continue
+		}
+		item.Devices = append(item.Devices, deviceItem{
+			FamilyID: d.FamilyID, Description: d.Description, Address: d.Address,
+			Since: d.StartedAt.Format("2 January 2006"), LastUsed: d.LastUsedAt.Format(time.DateTime) + " UTC",
+		})
+	}
 	return item
+}
+
+// signOutDevice revokes one device's tokens of an app (its refresh-token
+// family); the app's other devices keep working.
+func (pg *Pages) signOutDevice(w http.ResponseWriter, r *http.Request) {
+	if _, ok := pg.postedForm(w, r, "account"); !ok {
+		return
+	}
+	sess, ok := pg.signedIn(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	devices, err := pg.oauth.Store.ListDevices(ctx, sess.UserID, pg.now())
+	if err != nil {
+		pg.logger.ErrorContext(ctx, "list devices", "err", err)
+		pg.ErrorPage(w, r, oauth.TemporarilyUnavailable())
+		return
+	}
+	family := formValue(r, "device")
+	i := slices.IndexFunc(devices, func(d store.Device) bool { return d.FamilyID == family })
+	if family == "" || i < 0 {
+		pg.ErrorPage(w, r, oauth.InvalidRequest("no such device on your account"))
+		return
+	}
+	if _, err := pg.oauth.Store.RevokeFamily(ctx, family, pg.now()); err != nil {
+		pg.logger.ErrorContext(ctx, "sign out device", "err", err)
+		pg.ErrorPage(w, r, oauth.TemporarilyUnavailable())
+		return
+	}
+	pg.logger.InfoContext(ctx, "device signed out by its user", "user_id", sess.UserID, "client_id", devices[i].ClientID)
+	oauth.RedirectBrowser(w, r, AccountPath+"?signedout=1")
 }
 
 // revoke revokes one of the user's grants and every token issued under it.

@@ -74,6 +74,7 @@ func (pg *Pages) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /consent", pg.consent)
 	mux.HandleFunc("GET "+AccountPath, pg.account)
 	mux.HandleFunc("POST "+AccountPath+"/revoke", pg.revoke)
+	mux.HandleFunc("POST "+AccountPath+"/signout", pg.signOutDevice)
 	mux.HandleFunc("GET "+oauth.LogoutPath, pg.logout)
 	mux.HandleFunc("POST "+oauth.LogoutPath, pg.logout)
 	if pg.dev {

@@ -12,16 +12,16 @@ import (
 
 const codeColumns = "hash, grant_id, client_id, user_id, redirect_uri, redirect_uri_given, scopes, " +
 	"code_challenge, code_challenge_method, nonce, auth_time, created_at, expires_at, used_at, " +
-	"session_id, acr, claims"
+	"session_id, acr, claims, device"
 
 // codeColumnCount is the number of codeColumns.
-const codeColumnCount = 17
+const codeColumnCount = 18
 
 func scanCode(s rowScanner) (store.AuthCode, error) {
 	var c store.AuthCode
 	err := s.Scan(&c.Hash, &c.GrantID, &c.ClientID, &c.UserID, &c.RedirectURI, &c.RedirectURIGiven, list(&c.Scopes),
 		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Nonce, tm(&c.AuthTime), tm(&c.CreatedAt), tm(&c.ExpiresAt), tm(&c.UsedAt),
-		&c.SessionID, &c.ACR, &c.Claims)
+		&c.SessionID, &c.ACR, &c.Claims, &c.Device)
 	return c, err
 }
 
@@ -29,7 +29,7 @@ func checkCode(c store.AuthCode) error {
 	if err := checkKeys(c.Hash, c.GrantID, c.ClientID, c.UserID); err != nil {
 		return err
 	}
-	if err := checkText(c.RedirectURI, c.CodeChallenge, c.CodeChallengeMethod, c.Nonce, c.SessionID, c.ACR, c.Claims); err != nil {
+	if err := checkText(c.RedirectURI, c.CodeChallenge, c.CodeChallengeMethod, c.Nonce, c.SessionID, c.ACR, c.Claims, c.Device); err != nil {
 		return err
 	}
 	return checkText(c.Scopes...)
@@ -42,7 +42,7 @@ func (db *DB) insertCode(ctx context.Context, q querier, c store.AuthCode) error
 	_, err := db.exec(ctx, q, stmt, c.Hash, c.GrantID, c.ClientID, c.UserID, c.RedirectURI, c.RedirectURIGiven,
 		encodeList(c.Scopes), c.CodeChallenge, c.CodeChallengeMethod, c.Nonce,
 		db.d.time(c.AuthTime), db.d.time(c.CreatedAt), db.d.time(c.ExpiresAt), db.d.time(c.UsedAt),
-		c.SessionID, c.ACR, c.Claims)
+		c.SessionID, c.ACR, c.Claims, c.Device)
 	return err
 }
 

@@ -48,18 +48,27 @@ func TestMigrateMergesGrantsToOnePerApp(t *testing.T) {
 				t.Fatalf("CreateGrant(%s): %v", g.ID, err)
 			}
 		}
-		if err := db.CreateTokens(ctx, []store.Token{
-			{Hash: "rt-old", Kind: store.KindRefresh, FamilyID: "f1", GrantID: "old", ClientID: "notes", UserID: "u", ExpiresAt: now.Add(time.Hour)},
-			{Hash: "rt-newest", Kind: store.KindRefresh, FamilyID: "f2", GrantID: "newest", ClientID: "notes", UserID: "u", ExpiresAt: now.Add(time.Hour)},
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if err := db.CreateAuthRequest(ctx, store.AuthRequest{ID: "ar", ClientID: "notes", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
-			t.Fatal(err)
-		}
-		code := store.AuthCode{Hash: "code-old", GrantID: "old", ClientID: "notes", UserID: "u", CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-		if err := db.CompleteAuthRequest(ctx, "ar", now, nil, &code); err != nil {
-			t.Fatal(err)
+		// Tokens and a code as version 7 wrote them (later versions add
+		// columns, so the current store code cannot write them here).
+		arg := db.d.arg
+		for _, q := range []struct {
+			stmt string
+			args []any
+		}{
+			{"INSERT INTO tokens (hash, kind, family_id, grant_id, client_id, user_id, scopes, created_at, expires_at, claims)" +
+				" VALUES ('rt-old', 'refresh', 'f1', 'old', 'notes', 'u', '[]', " + arg(1) + ", " + arg(2) + ", '')",
+				[]any{db.d.time(now), db.d.time(now.Add(time.Hour))}},
+			{"INSERT INTO tokens (hash, kind, family_id, grant_id, client_id, user_id, scopes, created_at, expires_at, claims)" +
+				" VALUES ('rt-newest', 'refresh', 'f2', 'newest', 'notes', 'u', '[]', " + arg(1) + ", " + arg(2) + ", '')",
+				[]any{db.d.time(now), db.d.time(now.Add(time.Hour))}},
+			{"INSERT INTO codes (hash, grant_id, client_id, user_id, redirect_uri, redirect_uri_given, scopes, code_challenge," +
+				" code_challenge_method, nonce, created_at, expires_at, session_id, acr, claims)" +
+				" VALUES ('code-old', 'old', 'notes', 'u', '', false, '[]', '', '', '', " + arg(1) + ", " + arg(2) + ", '', '', '')",
+				[]any{db.d.time(now), db.d.time(now.Add(time.Minute))}},
+		} {
+			if _, err := db.write.ExecContext(ctx, q.stmt, q.args...); err != nil {
+				t.Fatalf("insert version-7 rows: %v", err)
+			}
 		}
 
 		if err := db.Migrate(ctx); err != nil {

@@ -13,10 +13,10 @@ import (
 )
 
 const tokenColumns = "hash, kind, family_id, grant_id, client_id, user_id, scopes, " +
-	"auth_time, created_at, expires_at, rotated_at, revoked_at, claims"
+	"auth_time, created_at, expires_at, rotated_at, revoked_at, claims, device, address"
 
 // tokenColumnCount is the number of tokenColumns.
-const tokenColumnCount = 13
+const tokenColumnCount = 15
 
 // tokensPerInsert bounds the rows of one INSERT, far below both backends'
 // limits on parameters per statement (SQLite 32766, PostgreSQL 65535).
@@ -25,7 +25,7 @@ const tokensPerInsert = 256
 func scanToken(s rowScanner) (store.Token, error) {
 	var t store.Token
 	err := s.Scan(&t.Hash, &t.Kind, opt(&t.FamilyID), opt(&t.GrantID), &t.ClientID, opt(&t.UserID), list(&t.Scopes),
-		tm(&t.AuthTime), tm(&t.CreatedAt), tm(&t.ExpiresAt), tm(&t.RotatedAt), tm(&t.RevokedAt), &t.Claims)
+		tm(&t.AuthTime), tm(&t.CreatedAt), tm(&t.ExpiresAt), tm(&t.RotatedAt), tm(&t.RevokedAt), &t.Claims, &t.Device, &t.Address)
 	return t, err
 }
 
@@ -37,7 +37,7 @@ func checkTokens(tokens []store.Token) error {
 		if err := checkKeys(t.Hash, t.FamilyID, t.GrantID, t.ClientID, t.UserID); err != nil {
 			return err
 		}
-		if err := checkText(t.Claims); err != nil {
+		if err := checkText(t.Claims, t.Device, t.Address); err != nil {
 			return err
 		}
 		if err := checkText(t.Scopes...); err != nil {
@@ -65,7 +65,7 @@ func (db *DB) insertTokens(ctx context.Context, q querier, tokens []store.Token)
 			stmt.WriteString("(" + db.d.args(len(args)+1, tokenColumnCount) + ")")
 			args = append(args, t.Hash, t.Kind, optional(t.FamilyID), optional(t.GrantID), t.ClientID, optional(t.UserID),
 				encodeList(t.Scopes), db.d.time(t.AuthTime), db.d.time(t.CreatedAt), db.d.time(t.ExpiresAt),
-				db.d.time(t.RotatedAt), db.d.time(t.RevokedAt), t.Claims)
+				db.d.time(t.RotatedAt), db.d.time(t.RevokedAt), t.Claims, t.Device, t.Address)
 		}
 		if _, err := db.exec(ctx, q, stmt.String(), args...); err != nil {
 			return err

@@ -22,6 +22,7 @@ func richAuthRequest(id, clientID, userID string) store.AuthRequest {
 		CodeChallenge:       "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
 		CodeChallengeMethod: "S256",
 		Nonce:               "n-" + unicode,
+		Device:              "Safari on iPhone " + unicode,
 		ResponseMode:        "form_post",
 		Prompt:              "login consent",
 		MaxAge:              1 << 40,

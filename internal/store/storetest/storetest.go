@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 		testConcurrentReuse,
 		testRevokersRace,
 		testCounters,
+		testDevices,
 	} {
 		group(t, open)
 	}
