@@ -17,12 +17,13 @@ type Config struct {
 	// Dev enables development defaults (demo data, generated system secret).
 	Dev bool `yaml:"dev"`
 
-	Server  ServerConfig  `yaml:"server"`
-	Tokens  Tokens        `yaml:"tokens"`
-	Session SessionConfig `yaml:"session"`
-	Scopes  []Scope       `yaml:"scopes"`
-	Clients []Client      `yaml:"clients"`
-	Users   []User        `yaml:"users"`
+	Server   ServerConfig   `yaml:"server"`
+	Tokens   Tokens         `yaml:"tokens"`
+	Session  SessionConfig  `yaml:"session"`
+	Activity ActivityConfig `yaml:"activity"`
+	Scopes   []Scope        `yaml:"scopes"`
+	Clients  []Client       `yaml:"clients"`
+	Users    []User         `yaml:"users"`
 }
 
 // ServerConfig holds what the HTTP server needs to know about its network.
@@ -70,6 +71,12 @@ type SessionConfig struct {
 	// says refresh tokens issued with offline_access "normally SHOULD NOT
 	// be revoked".
 	RevokeRefreshOnLogout bool `yaml:"revoke_refresh_on_logout"`
+}
+
+// ActivityConfig controls the activity log users see on /account.
+type ActivityConfig struct {
+	// Retention: entries older than this are deleted; default 2160h (90 days).
+	Retention time.Duration `yaml:"retention"`
 }
 
 // DefaultIdleTTL is the idle timeout of a session when none is configured.
@@ -158,7 +165,8 @@ func Default() Config {
 			ImplicitTokenTTL: 15 * time.Minute,
 			Algorithm:        "ES256",
 		},
-		Session: SessionConfig{TTL: 24 * time.Hour, AuthRequestTTL: 15 * time.Minute, IdleTTL: DefaultIdleTTL},
-		Scopes:  append([]Scope(nil), DefaultScopes...),
+		Session:  SessionConfig{TTL: 24 * time.Hour, AuthRequestTTL: 15 * time.Minute, IdleTTL: DefaultIdleTTL},
+		Activity: ActivityConfig{Retention: 90 * 24 * time.Hour},
+		Scopes:   append([]Scope(nil), DefaultScopes...),
 	}
 }

@@ -73,6 +73,7 @@ func (c Config) Validate() error {
 		{"session.ttl", c.Session.TTL},
 		{"session.auth_request_ttl", c.Session.AuthRequestTTL},
 		{"session.idle_ttl", c.Session.IdleTTL},
+		{"activity.retention", c.Activity.Retention},
 	} {
 		if d.v <= 0 {
 			add(d.key, "must be positive, got %s", d.v)

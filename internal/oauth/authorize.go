@@ -514,6 +514,14 @@ func (p *Provider) approve(ctx context.Context, pd Pending, scopes []string, lif
 		return Response{}, p.storeError(ctx, "complete auth request", err)
 	}
 	p.recordSessionClient(ctx, pd)
+	if lifetime != KeepLifetime {
+		p.Activity.Record(store.Activity{UserID: req.UserID, ClientID: req.ClientID, Kind: store.ActivityConsented,
+			Device: req.Device, Detail: FormatScope(grant.Scopes)})
+	}
+	if rt.token {
+		p.Activity.Record(store.Activity{UserID: req.UserID, ClientID: req.ClientID, Kind: store.ActivityIssued,
+			Device: req.Device, Detail: FormatScope(scopes)})
+	}
 	p.Logger.InfoContext(ctx, "authorization approved", "client_id", req.ClientID, "user_id", req.UserID, "grant_id", grant.ID, "response_type", req.ResponseType)
 	return Response{To: pd.Redirect(), Params: out}, nil
 }

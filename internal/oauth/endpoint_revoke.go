@@ -84,6 +84,8 @@ func (p *Provider) revoke(ctx context.Context, client store.Client, raw string) 
 			return p.storeError(ctx, "revoke", err)
 		}
 		p.Logger.InfoContext(ctx, "token revoked", "client_id", client.ID, "kind", t.Kind)
+		p.Activity.Record(store.Activity{UserID: t.UserID, ClientID: client.ID, Kind: store.ActivityRevoked, Device: t.Device,
+			Detail: "the app signed this device out"})
 	case p.JWT != nil && strings.Count(raw, ".") == 2:
 		claims, ok := p.verifyAccessToken(raw)
 		if !ok || claims.ClientID != client.ID || claims.Issuer != p.Issuer {

@@ -97,6 +97,8 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, req tokenRequest)
 		return TokenResponse{}, p.storeError(ctx, "redeem code", err)
 	}
 	p.Logger.InfoContext(ctx, "code redeemed", "client_id", client.ID, "grant_id", grant.ID)
+	p.Activity.Record(store.Activity{UserID: ac.UserID, ClientID: client.ID, Kind: store.ActivityIssued,
+		Device: cmp.Or(ac.Device, DescribeDevice(req.userAgent)), Address: req.address, Detail: FormatScope(ac.Scopes)})
 	return resp, nil
 }
 

@@ -69,6 +69,8 @@ func (p *Provider) grantPassword(ctx context.Context, req tokenRequest) (TokenRe
 	if err := p.Store.CreateTokens(ctx, rows); err != nil {
 		return TokenResponse{}, p.storeError(ctx, "create tokens", err)
 	}
+	p.Activity.Record(store.Activity{UserID: user.ID, ClientID: client.ID, Kind: store.ActivityIssued,
+		Device: DescribeDevice(req.userAgent), Address: req.address, Detail: FormatScope(scopes) + " (with your password)"})
 	return resp, nil
 }
 

@@ -53,6 +53,9 @@ type Provider struct {
 	// RevokeRefreshOnLogout: single logout also revokes the refresh tokens
 	// the session's clients hold for the user (offline access ends).
 	RevokeRefreshOnLogout bool
+	// Activity records what happens on users' accounts (the account
+	// page); nil records nothing.
+	Activity *ActivityLog
 	// SharedCounters, when set, shares the rate-limit counters with the
 	// other nodes on the same database (SyncThrottles); nil keeps them in
 	// this process's memory.

@@ -60,7 +60,9 @@ func TestSeeds_UserRevokesOneAppWithoutChangingPassword(t *testing.T) {
 				t.Fatal(err)
 			}
 			body = readBody(t, resp)
-			if resp.Request.URL.Path != "/account" || !strings.Contains(body, "Access revoked.") || strings.Contains(body, "Cloud Print") {
+			// Gone from the apps (the activity still tells that it was revoked).
+			if resp.Request.URL.Path != "/account" || !strings.Contains(body, "Access revoked.") || strings.Contains(body, `data-client-id="`+e.web.id+`"`) ||
+				!strings.Contains(body, "revoked the app") {
 				t.Fatalf("after revoking: %s\n%s", resp.Request.URL, body)
 			}
 			for _, tok := range []string{printTok.str("access_token"), printTok.str("refresh_token")} {

@@ -101,6 +101,27 @@ func TestSeed001_EachDeviceOfAnAppIsSignedOutAlone(t *testing.T) {
 				t.Fatal(err)
 			}
 			page = readBody(t, resp)
+			// The activity shows the sign-ins, consents, issues, the refresh
+			// and the sign-out, newest first.
+			events := regexp.MustCompile(`data-event="([^"]+)"`).FindAllStringSubmatch(page, -1)
+			var kinds []string
+			for _, m := range events {
+				kinds = append(kinds, m[1])
+			}
+			// (The phone's request was covered by the PC's consent.)
+			if got, want := strings.Join(kinds, " "), "refreshed revoked issued signed-in issued consented signed-in"; got != want {
+				t.Fatalf("activity %q, want %q", got, want)
+			}
+			if !strings.Contains(page, "you signed this device out") || !strings.Contains(page, "Safari on iPhone") {
+				t.Fatal("the sign-out entry does not say what was signed out")
+			}
+			// Written to the database in a batch.
+			if err := e.server.FlushActivity(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if stored, err := e.store.ListActivity(t.Context(), "u1", 100); err != nil || len(stored) != len(kinds) {
+				t.Fatalf("%d entries stored, %d shown: %v", len(stored), len(kinds), err)
+			}
 			if n := strings.Count(page, "data-device="); n != 1 {
 				t.Fatalf("%d devices after signing the phone out, want 1", n)
 			}

@@ -97,6 +97,7 @@ func New(opts Options) (*Server, error) {
 		AuthRequestTTL:         cfg.Session.AuthRequestTTL,
 		RevokeRefreshOnLogout:  cfg.Session.RevokeRefreshOnLogout,
 		AcceptEndpointAudience: cfg.Server.AssertionEndpointAudience,
+		Activity:               &oauth.ActivityLog{Store: opts.Store, Retention: cfg.Activity.Retention, Now: opts.Now, Logger: opts.Logger},
 		Now:                    opts.Now,
 		Logger:                 opts.Logger,
 	}
@@ -153,6 +154,10 @@ func (s *Server) ReloadKeys(ctx context.Context) error { return s.keys.Reload(ct
 // delivered or given up.
 func (s *Server) WaitBackchannel() { s.provider.WaitBackchannel() }
 
+// FlushActivity writes the queued activity entries now instead of at the
+// next periodic flush (Serve flushes every second).
+func (s *Server) FlushActivity(ctx context.Context) error { return s.provider.Activity.Flush(ctx) }
+
 // SyncThrottles shares the rate-limit counters with the other nodes now
 // instead of at the next periodic sync (Serve syncs every second).
 func (s *Server) SyncThrottles(ctx context.Context) error { return s.provider.SyncThrottles(ctx) }
@@ -199,6 +204,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer stopKeys()
 	go s.keys.Run(keysCtx, token.DefaultReloadInterval)
 	go s.syncThrottles(keysCtx)
+	activityDone := make(chan struct{})
+	go func() { s.provider.Activity.Run(keysCtx, time.Second); close(activityDone) }()
+	defer func() { stopKeys(); <-activityDone }()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

@@ -420,8 +420,40 @@ type CounterStore interface {
 	SyncCounters(ctx context.Context, scope string, window time.Duration, deltas map[string]int, since, now time.Time, limit int) ([]Counter, error)
 }
 
+// Activity kinds, as the account page shows them.
+const (
+	ActivitySignedIn  = "signed-in"
+	ActivityConsented = "consented"
+	ActivityIssued    = "issued"
+	ActivityRefreshed = "refreshed"
+	ActivityRevoked   = "revoked"
+)
+
+// Activity is one thing that happened on a user's account.
+type Activity struct {
+	UserID   string
+	ClientID string // empty: the account itself (a sign-in to the account page)
+	Kind     string
+	Device   string
+	Address  string
+	Detail   string // scopes, or what was revoked
+	At       time.Time
+}
+
+// ActivityStore keeps the user-facing activity log.
+type ActivityStore interface {
+	// AddActivity inserts the entries, in one transaction.
+	AddActivity(ctx context.Context, entries []Activity) error
+	// ListActivity returns the user's newest entries, at most limit.
+	ListActivity(ctx context.Context, userID string, limit int) ([]Activity, error)
+	// PurgeActivity deletes up to limit entries older than before and
+	// returns how many it deleted.
+	PurgeActivity(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
 // Store is everything a Latchkey server needs from a backend.
 type Store interface {
+	ActivityStore
 	CounterStore
 	ClientStore
 	UserStore

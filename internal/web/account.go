@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
@@ -28,7 +29,25 @@ type deviceItem struct {
 type accountData struct {
 	Title, Username, Message, CSRF, LogoutCSRF string
 	Apps                                       []appItem
+	Activity                                   []activityItem
 }
+
+// activityItem is one entry of the account's recent activity.
+type activityItem struct {
+	Kind, What, App, When, Device, Address, Detail string
+}
+
+// activityLabels say what each kind of entry means to the user.
+var activityLabels = map[string]string{
+	store.ActivitySignedIn:  "Signed in",
+	store.ActivityConsented: "Allowed access",
+	store.ActivityIssued:    "App signed in",
+	store.ActivityRefreshed: "App used its access",
+	store.ActivityRevoked:   "Signed out",
+}
+
+// recentActivity is how many entries the account page shows.
+const recentActivity = 20
 
 // signedIn returns the browser's session, or sends the browser to sign in.
 func (pg *Pages) signedIn(w http.ResponseWriter, r *http.Request) (store.Session, bool) {
@@ -78,8 +97,11 @@ func (pg *Pages) account(w http.ResponseWriter, r *http.Request) {
 					}
 					data.Apps = append(data.Apps, pg.appItem(r, g, devices))
 				}
-				pg.render(w, r, http.StatusOK, "account", data)
-				return
+				data.Activity, err = pg.activity(r, sess.UserID)
+				if err == nil {
+					pg.render(w, r, http.StatusOK, "account", data)
+					return
+				}
 			}
 		}
 	}
@@ -139,6 +161,8 @@ func (pg *Pages) signOutDevice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pg.logger.InfoContext(ctx, "device signed out by its user", "user_id", sess.UserID, "client_id", devices[i].ClientID)
+	pg.oauth.Activity.Record(store.Activity{UserID: sess.UserID, ClientID: devices[i].ClientID, Kind: store.ActivityRevoked,
+		Device: devices[i].Description, Address: clientip.Of(r), Detail: "you signed this device out"})
 	oauth.RedirectBrowser(w, r, AccountPath+"?signedout=1")
 }
 
@@ -166,5 +190,33 @@ func (pg *Pages) revoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pg.logger.InfoContext(ctx, "grant revoked by its user", "user_id", sess.UserID, "client_id", g.ClientID, "grant_id", g.ID)
+	pg.oauth.Activity.Record(store.Activity{UserID: sess.UserID, ClientID: g.ClientID, Kind: store.ActivityRevoked,
+		Device: oauth.DescribeDevice(r.UserAgent()), Address: clientip.Of(r), Detail: "you revoked the app's access"})
 	oauth.RedirectBrowser(w, r, AccountPath+"?revoked=1")
+}
+
+// activity returns the user's recent activity for the page.
+func (pg *Pages) activity(r *http.Request, userID string) ([]activityItem, error) {
+	if pg.oauth.Activity == nil {
+		return nil, nil
+	}
+	entries, err := pg.oauth.Activity.Recent(r.Context(), userID, recentActivity)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	out := make([]activityItem, 0, len(entries))
+	for _, a := range entries {
+		app, ok := names[a.ClientID]
+		if !ok && a.ClientID != "" {
+			app = a.ClientID
+			if c, err := pg.oauth.Store.GetClient(r.Context(), a.ClientID); err == nil {
+				app = c.Name
+			}
+			names[a.ClientID] = app
+		}
+		out = append(out, activityItem{Kind: a.Kind, What: activityLabels[a.Kind], App: app, When: a.At.Format(time.DateTime) + " UTC",
+			Device: a.Device, Address: a.Address, Detail: a.Detail})
+	}
+	return out, nil
 }

@@ -86,6 +86,8 @@ func (pg *Pages) login(w http.ResponseWriter, r *http.Request) {
 		pg.ErrorPage(w, r, oauth.TemporarilyUnavailable())
 		return
 	}
+	pg.oauth.Activity.Record(store.Activity{UserID: user.ID, ClientID: pd.Client.ID, Kind: store.ActivitySignedIn,
+		Device: oauth.DescribeDevice(r.UserAgent()), Address: address})
 	if pd.Request.ID == "" {
 		pg.logger.InfoContext(ctx, "signed in", "user_id", user.ID)
 		oauth.RedirectBrowser(w, r, AccountPath)

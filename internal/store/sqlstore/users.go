@@ -112,6 +112,11 @@ func (db *DB) DeleteUser(ctx context.Context, id string) error {
 		if err == nil && n == 0 {
 			err = store.ErrNotFound
 		}
+		if err == nil {
+			// The activity log names users without a foreign key (it is
+			// written in batches that must not fail for one deleted user).
+			_, err = db.exec(ctx, tx, "DELETE FROM activity WHERE user_id = "+db.d.arg(1), id)
+		}
 		return err
 	})
 	if err != nil {

@@ -39,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 		testRevokersRace,
 		testCounters,
 		testDevices,
+		testActivity,
 	} {
 		group(t, open)
 	}

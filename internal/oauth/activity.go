@@ -1,0 +1,138 @@
+package oauth
+
+import (
+	"cmp"
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// ActivityLog records what happens on users' accounts (sign-ins, consents,
+// tokens issued, refreshes, revocations) for the account page. Entries are
+// kept in memory and written in one batch a second (Run), so recording
+// never adds a database write to the request that caused it; a crash loses
+// at most the last second of entries, never a token or a grant. The buffer
+// is bounded: when the database is down and it fills, new entries are
+// dropped and counted.
+type ActivityLog struct {
+	Store     store.ActivityStore
+	Retention time.Duration // entries older than this are deleted
+	Now       func() time.Time
+	Logger    *slog.Logger
+
+	mu      sync.Mutex
+	pending []store.Activity
+	dropped int64
+	flushes int
+}
+
+// activityBuffer bounds the entries waiting to be written.
+const activityBuffer = 10_000
+
+// DefaultActivityRetention is how long entries are kept by default.
+const DefaultActivityRetention = 90 * 24 * time.Hour
+
+// Record queues an entry (At set to now if zero); entries without a user
+// are ignored.
+func (l *ActivityLog) Record(a store.Activity) {
+	if l == nil || a.UserID == "" {
+		return
+	}
+	if a.At.IsZero() {
+		a.At = l.Now()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.pending) >= activityBuffer {
+		l.dropped++
+		return
+	}
+	l.pending = append(l.pending, a)
+}
+
+// Flush writes the queued entries; on an error they stay queued.
+func (l *ActivityLog) Flush(ctx context.Context) error {
+	l.mu.Lock()
+	batch := l.pending
+	l.pending = nil
+	dropped := l.dropped
+	l.dropped = 0
+	l.mu.Unlock()
+	if dropped > 0 {
+		l.Logger.WarnContext(ctx, "activity entries dropped: the buffer was full", "dropped", dropped)
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := l.Store.AddActivity(ctx, batch); err != nil {
+		l.mu.Lock()
+		room := max(activityBuffer-len(l.pending), 0)
+		l.pending = append(batch[:min(len(batch), room)], l.pending...)
+		l.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// Recent returns the user's newest entries, written or still queued here.
+func (l *ActivityLog) Recent(ctx context.Context, userID string, limit int) ([]store.Activity, error) {
+	stored, err := l.Store.ListActivity(ctx, userID, limit)
+	if err != nil {
+		return nil, err
+	}
+	// Queued entries, newest first, before the stored ones (older at equal
+	// times); the stable sort keeps that order among equal times.
+	var out []store.Activity
+	l.mu.Lock()
+	for i := len(l.pending) - 1; i >= 0; i-- {
+		if l.pending[i].UserID == userID {
+			out = append(out, l.pending[i])
+		}
+	}
+	l.mu.Unlock()
+	out = append(out, stored...)
+	slices.SortStableFunc(out, func(a, b store.Activity) int { return b.At.Compare(a.At) })
+	return out[:min(len(out), limit)], nil
+}
+
+// activityPurgeEvery: Run deletes expired entries every this many flushes
+// (an hour), up to activityPurgeBatch at a time.
+const (
+	activityPurgeEvery = 3600
+	activityPurgeBatch = 10_000
+)
+
+// Run flushes every interval until ctx is done, then once more, and
+// deletes entries older than Retention every hour.
+func (l *ActivityLog) Run(ctx context.Context, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := l.Flush(final); err != nil {
+				l.Logger.Warn("activity entries not written at shutdown", "err", err)
+			}
+			return
+		case <-tick.C:
+		}
+		err := l.Flush(ctx)
+		if err != nil && !failing {
+			l.Logger.WarnContext(ctx, "activity entries not written; retrying", "err", err)
+		}
+		failing = err != nil
+		if l.flushes++; l.flushes%activityPurgeEvery == 1 {
+			retention := cmp.Or(l.Retention, DefaultActivityRetention)
+			if _, err := l.Store.PurgeActivity(ctx, l.Now().Add(-retention), activityPurgeBatch); err != nil {
+				l.Logger.WarnContext(ctx, "activity purge failed", "err", err)
+			}
+		}
+	}
+}
