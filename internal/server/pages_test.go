@@ -202,7 +202,7 @@ func TestPages(t *testing.T) {
 
 // formPurposes are the forms of Latchkey's pages, each with its own CSRF
 // token (internal/session CSRFToken's purpose).
-var formPurposes = []string{"login", "consent", "account", "logout"}
+var formPurposes = []string{"login", "consent", "account", "logout", "password"}
 
 // signedInBrowser is a browser signed in as the test user, holding its CSRF
 // token of every form, with one app (the web client, notes.read) connected.
@@ -258,6 +258,11 @@ func (e *env) signedInBrowser(t *testing.T) *signedInBrowser {
 		t.Fatalf("the account page lacks the revoke form of grant %s or the sign-out form:\n%s", rt.GrantID, body)
 	}
 	s.tokens["logout"] = logoutForm[1]
+	passwordForm := regexp.MustCompile(`action="/account/password"[^>]*>\s*<input type="hidden" name="csrf_token" value="([^"]+)"`).FindStringSubmatch(body)
+	if passwordForm == nil {
+		t.Fatal("the account page lacks the password form")
+	}
+	s.tokens["password"] = passwordForm[1]
 	return s
 }
 
@@ -350,6 +355,23 @@ func TestRFC6749_10_12_EachFormRefusesAnotherFormsCSRFToken(t *testing.T) {
 		}
 		if e.tokenActive(s.issued.str("access_token")) {
 			t.Fatal("revoke with its own token left the grant's token active")
+		}
+	})
+
+	t.Run("RFC6749_10_12/password_change_refuses_another_forms_token", func(t *testing.T) {
+		s := e.signedInBrowser(t)
+		form := func(tok string) url.Values {
+			return url.Values{"csrf_token": {tok}, "current_password": {testPassword}, "new_password": {"a brand new passphrase"}}
+		}
+		for _, p := range othersThan("password") {
+			wantRefused(t, "password change with the "+p+" form's token", s.post(t, "/account/password", form(s.tokens[p])))
+		}
+		u, err := e.store.GetUserByUsername(context.Background(), s.user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := secret.CheckPassword(u.PasswordHash, testPassword); !ok {
+			t.Fatal("a refused password change changed the password")
 		}
 	})
 

@@ -83,6 +83,19 @@ func (f *fakeSessions) DeleteUserSessions(_ context.Context, userID string) (int
 	return n, f.err
 }
 
+func (f *fakeSessions) DeleteOtherSessions(_ context.Context, userID, keepHash string) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for h, s := range f.sessions {
+		if s.UserID == userID && h != keepHash {
+			delete(f.sessions, h)
+			n++
+		}
+	}
+	return n, f.err
+}
+
 func (f *fakeSessions) TouchSession(_ context.Context, hash string, now time.Time) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

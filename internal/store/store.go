@@ -398,6 +398,10 @@ type SessionStore interface {
 	// DeleteUserSessions removes every session of the user (after a password
 	// change, for example) and returns how many.
 	DeleteUserSessions(ctx context.Context, userID string) (int, error)
+	// DeleteOtherSessions removes every session of the user but the one
+	// with keepHash (after a password change in that browser) and returns
+	// how many it removed.
+	DeleteOtherSessions(ctx context.Context, userID, keepHash string) (int, error)
 }
 
 // Counter is one shared rate-limit counter: failures of Key counted
@@ -427,6 +431,7 @@ const (
 	ActivityIssued    = "issued"
 	ActivityRefreshed = "refreshed"
 	ActivityRevoked   = "revoked"
+	ActivityPassword  = "password-changed"
 )
 
 // Activity is one thing that happened on a user's account.

@@ -28,6 +28,7 @@ type deviceItem struct {
 
 type accountData struct {
 	Title, Username, Message, CSRF, LogoutCSRF string
+	PasswordCSRF, PasswordProblem              string
 	Apps                                       []appItem
 	Activity                                   []activityItem
 }
@@ -44,6 +45,7 @@ var activityLabels = map[string]string{
 	store.ActivityIssued:    "App signed in",
 	store.ActivityRefreshed: "App used its access",
 	store.ActivityRevoked:   "Signed out",
+	store.ActivityPassword:  "Password changed",
 }
 
 // recentActivity is how many entries the account page shows.
@@ -72,41 +74,63 @@ func (pg *Pages) account(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	var message string
+	switch q := r.URL.Query(); {
+	case q.Get("revoked") != "":
+		message = "Access revoked."
+	case q.Get("signedout") != "":
+		message = "That device is signed out of the app."
+	case q.Get("password") != "":
+		message = "Your password is changed. Your other browsers are signed out."
+	case q.Get("password_apps") != "":
+		message = "Your password is changed. Your other browsers and every app are signed out."
+	}
+	pg.showAccount(w, r, sess, http.StatusOK, message, "")
+}
+
+// showAccount renders the account page with a message, or a problem with
+// the password form.
+func (pg *Pages) showAccount(w http.ResponseWriter, r *http.Request, sess store.Session, status int, message, passwordProblem string) {
+	data, err := pg.accountPage(w, r, sess)
+	if err != nil {
+		pg.logger.ErrorContext(r.Context(), "account page", "err", err)
+		pg.ErrorPage(w, r, oauth.TemporarilyUnavailable())
+		return
+	}
+	data.Message, data.PasswordProblem = message, passwordProblem
+	pg.render(w, r, status, "account", data)
+}
+
+// accountPage gathers what the account page shows: each app once with its
+// devices, the recent activity, and the forms' CSRF tokens.
+func (pg *Pages) accountPage(w http.ResponseWriter, r *http.Request, sess store.Session) (accountData, error) {
 	ctx := r.Context()
 	user, err := pg.users.GetUser(ctx, sess.UserID)
-	if err == nil {
-		var grants []store.Grant
-		if grants, err = pg.oauth.Store.ListGrantsByUser(ctx, sess.UserID); err == nil {
-			browser := pg.sessions.Browser(w, r)
-			data := accountData{
-				Title: "Your apps", Username: user.Username,
-				CSRF: pg.sessions.CSRFToken(browser, "account"), LogoutCSRF: pg.sessions.CSRFToken(browser, "logout"),
-			}
-			switch {
-			case r.URL.Query().Get("revoked") != "":
-				data.Message = "Access revoked."
-			case r.URL.Query().Get("signedout") != "":
-				data.Message = "That device is signed out of the app."
-			}
-			now := pg.now()
-			var devices []store.Device
-			if devices, err = pg.oauth.Store.ListDevices(ctx, sess.UserID, now); err == nil {
-				for _, g := range grants {
-					if !g.Active(now) {
-						continue
-					}
-					data.Apps = append(data.Apps, pg.appItem(r, g, devices))
-				}
-				data.Activity, err = pg.activity(r, sess.UserID)
-				if err == nil {
-					pg.render(w, r, http.StatusOK, "account", data)
-					return
-				}
-			}
+	if err != nil {
+		return accountData{}, err
+	}
+	grants, err := pg.oauth.Store.ListGrantsByUser(ctx, sess.UserID)
+	if err != nil {
+		return accountData{}, err
+	}
+	now := pg.now()
+	devices, err := pg.oauth.Store.ListDevices(ctx, sess.UserID, now)
+	if err != nil {
+		return accountData{}, err
+	}
+	browser := pg.sessions.Browser(w, r)
+	data := accountData{
+		Title: "Your apps", Username: user.Username,
+		CSRF: pg.sessions.CSRFToken(browser, "account"), LogoutCSRF: pg.sessions.CSRFToken(browser, "logout"),
+		PasswordCSRF: pg.sessions.CSRFToken(browser, "password"),
+	}
+	for _, g := range grants {
+		if g.Active(now) {
+			data.Apps = append(data.Apps, pg.appItem(r, g, devices))
 		}
 	}
-	pg.logger.ErrorContext(ctx, "account page", "err", err)
-	pg.ErrorPage(w, r, oauth.TemporarilyUnavailable())
+	data.Activity, err = pg.activity(r, sess.UserID)
+	return data, err
 }
 
 func (pg *Pages) appItem(r *http.Request, g store.Grant, devices []store.Device) appItem {

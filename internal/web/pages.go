@@ -75,6 +75,7 @@ func (pg *Pages) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+AccountPath, pg.account)
 	mux.HandleFunc("POST "+AccountPath+"/revoke", pg.revoke)
 	mux.HandleFunc("POST "+AccountPath+"/signout", pg.signOutDevice)
+	mux.HandleFunc("POST "+AccountPath+"/password", pg.changePassword)
 	mux.HandleFunc("GET "+oauth.LogoutPath, pg.logout)
 	mux.HandleFunc("POST "+oauth.LogoutPath, pg.logout)
 	if pg.dev {

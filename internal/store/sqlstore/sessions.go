@@ -135,3 +135,16 @@ func (db *DB) DeleteUserSessions(ctx context.Context, userID string) (int, error
 	}
 	return int(n), nil
 }
+
+// DeleteOtherSessions removes every session of the user but keepHash.
+func (db *DB) DeleteOtherSessions(ctx context.Context, userID, keepHash string) (int, error) {
+	if !validKey(userID) {
+		return 0, nil
+	}
+	p := db.d.arg
+	n, err := db.execCount(ctx, db.write, "DELETE FROM sessions WHERE user_id = "+p(1)+" AND hash <> "+p(2), userID, keepHash)
+	if err != nil {
+		return 0, fmt.Errorf("delete other sessions: %w", mapErr(err))
+	}
+	return int(n), nil
+}

@@ -148,6 +148,28 @@ func testSessions(t *testing.T, open Opener) {
 		wantErr(t, "GetUser", err, nil)
 	})
 
+	run(t, "Session/delete_other_sessions_keeps_this_browser's", open, func(t *testing.T, w *world) {
+		u := w.user("u")
+		other := w.user("other")
+		keep := w.session("keep", u.ID)
+		w.session("phone", u.ID)
+		w.session("tv", u.ID)
+		theirs := w.session("theirs", other.ID)
+		n, err := w.s.DeleteOtherSessions(w.ctx, u.ID, keep.Hash)
+		wantErr(t, "DeleteOtherSessions", err, nil)
+		if n != 2 {
+			t.Fatalf("DeleteOtherSessions = %d, want 2", n)
+		}
+		for hash, want := range map[string]error{"keep": nil, "phone": store.ErrNotFound, "tv": store.ErrNotFound, theirs.Hash: nil} {
+			_, err := w.s.GetSession(w.ctx, hash, t0())
+			wantErr(t, "GetSession("+hash+")", err, want)
+		}
+		n, err = w.s.DeleteOtherSessions(w.ctx, "nobody\x00", keep.Hash)
+		if err != nil || n != 0 {
+			t.Fatalf("DeleteOtherSessions(invalid user) = %d, %v", n, err)
+		}
+	})
+
 	run(t, "Session/delete_user_sessions_of_unknown_user_is_zero", open, func(t *testing.T, w *world) {
 		u := w.user("u")
 		w.session("s", u.ID)
