@@ -100,6 +100,7 @@ type clientFlags struct {
 	description            string
 	firstParty             bool
 	idTokenAlg             string
+	requiredScopes         []string
 }
 
 // keyAuth reports whether the flags register a private_key_jwt client,
@@ -145,6 +146,7 @@ func (f *clientFlags) register(fs *pflag.FlagSet, update bool) {
 	fs.StringVar(&f.logoURI, "logo-uri", "", "`URI` of the app's logo (https)")
 	fs.StringVar(&f.clientURI, "client-uri", "", "`URI` of the app's home page (https)")
 	fs.StringVar(&f.description, "description", "", "`TEXT` describing the app (at most 1000 characters)")
+	fs.StringArrayVar(&f.requiredScopes, "required-scope", nil, "`SCOPE` the consent page cannot untick (repeatable, among --scope; openid always is)"+replaces)
 	fs.BoolVar(&f.firstParty, "first-party", false, "an application of the platform itself: its consent is implied (never for a public client)")
 	fs.StringVar(&f.idTokenAlg, "id-token-alg", "", "`ALG` that signs the app's ID tokens: RS256, ES256 or EdDSA (empty: RS256)")
 }
@@ -177,6 +179,9 @@ func (f *clientFlags) applyOpenID(c *store.Client, changed func(name string) boo
 	}
 	if changed("first-party") {
 		c.FirstParty = f.firstParty
+	}
+	if changed("required-scope") {
+		c.RequiredScopes = cleanList(f.requiredScopes, true)
 	}
 }
 

@@ -80,6 +80,7 @@ func staticClient(cc config.Client) store.Client {
 		Description:             cc.Description,
 		FirstParty:              cc.FirstParty,
 		IDTokenAlg:              cc.IDTokenAlg,
+		RequiredScopes:          cleanList(cc.RequiredScopes, true),
 	}
 }
 
@@ -133,7 +134,7 @@ func sameClient(a, b store.Client) bool {
 		slices.Equal(a.PostLogoutRedirectURIs, b.PostLogoutRedirectURIs) && a.BackchannelLogoutURI == b.BackchannelLogoutURI &&
 		a.FrontchannelLogoutURI == b.FrontchannelLogoutURI && a.InitiateLoginURI == b.InitiateLoginURI &&
 		a.LogoURI == b.LogoURI && a.ClientURI == b.ClientURI && a.Description == b.Description &&
-		a.FirstParty == b.FirstParty && a.IDTokenAlg == b.IDTokenAlg
+		a.FirstParty == b.FirstParty && a.IDTokenAlg == b.IDTokenAlg && slices.Equal(a.RequiredScopes, b.RequiredScopes)
 }
 
 func applyStaticUser(ctx context.Context, st store.UserStore, cu config.User, now time.Time, logger *slog.Logger) error {

@@ -21,6 +21,7 @@ type Config struct {
 	Tokens   Tokens         `yaml:"tokens"`
 	Session  SessionConfig  `yaml:"session"`
 	Activity ActivityConfig `yaml:"activity"`
+	Consent  ConsentConfig  `yaml:"consent"`
 	Scopes   []Scope        `yaml:"scopes"`
 	Clients  []Client       `yaml:"clients"`
 	Users    []User         `yaml:"users"`
@@ -73,6 +74,24 @@ type SessionConfig struct {
 	RevokeRefreshOnLogout bool `yaml:"revoke_refresh_on_logout"`
 }
 
+// ConsentConfig holds the operator's choices for the consent page.
+type ConsentConfig struct {
+	// Lifetimes are the choices of how long an app keeps access: durations
+	// (1h, 24h, 720h) or "forever" (until the user revokes it).
+	Lifetimes []string `yaml:"lifetimes"`
+	// DefaultLifetime is the one selected at first; one of Lifetimes.
+	DefaultLifetime string `yaml:"default_lifetime"`
+	// AskFirstParty shows the consent page to first-party clients too,
+	// which otherwise skip it.
+	AskFirstParty bool `yaml:"ask_first_party"`
+	// Operator names who runs Latchkey, in the "verified by" mark of
+	// first-party apps; default the issuer's host.
+	Operator string `yaml:"operator"`
+}
+
+// Forever is the consent lifetime "until the user revokes it".
+const Forever = "forever"
+
 // ActivityConfig controls the activity log users see on /account.
 type ActivityConfig struct {
 	// Retention: entries older than this are deleted; default 2160h (90 days).
@@ -124,6 +143,8 @@ type Client struct {
 	// FirstParty: an application of the platform itself, whose consent is
 	// implied; never a public client.
 	FirstParty bool `yaml:"first_party"`
+	// RequiredScopes cannot be unticked on the consent page.
+	RequiredScopes []string `yaml:"required_scopes"`
 	// IDTokenAlg signs this client's ID tokens: RS256 (default), ES256 or EdDSA.
 	IDTokenAlg string `yaml:"id_token_alg"`
 }
@@ -167,6 +188,7 @@ func Default() Config {
 		},
 		Session:  SessionConfig{TTL: 24 * time.Hour, AuthRequestTTL: 15 * time.Minute, IdleTTL: DefaultIdleTTL},
 		Activity: ActivityConfig{Retention: 90 * 24 * time.Hour},
+		Consent:  ConsentConfig{Lifetimes: []string{"1h", "24h", "720h", Forever}, DefaultLifetime: Forever},
 		Scopes:   append([]Scope(nil), DefaultScopes...),
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,16 @@ func (c Config) Validate() error {
 	case "", "x-forwarded-for", "forwarded":
 	default:
 		add("server.proxy_header", "must be X-Forwarded-For or Forwarded, got %q", c.Server.ProxyHeader)
+	}
+	for _, l := range c.Consent.Lifetimes {
+		if d, err := time.ParseDuration(l); l != Forever && (err != nil || d <= 0) {
+			add("consent.lifetimes", "%q is neither a positive duration nor %q", l, Forever)
+		}
+	}
+	if len(c.Consent.Lifetimes) == 0 {
+		add("consent.lifetimes", "offer at least one lifetime")
+	} else if !slices.Contains(c.Consent.Lifetimes, c.Consent.DefaultLifetime) {
+		add("consent.default_lifetime", "%q is not one of consent.lifetimes", c.Consent.DefaultLifetime)
 	}
 	if err := ValidateListen(c.Listen); err != nil {
 		add("listen", "%v", err)

@@ -322,7 +322,7 @@ func (p *Provider) AutoApprove(ctx context.Context, pd Pending) (resp Response, 
 		return Response{}, false, e
 	case covers:
 		resp, e = p.Approve(ctx, pd, nil, KeepLifetime, &grant)
-	case !pd.Client.Public && (pd.Client.FirstParty || !p.Scopes.NeedConsent(pd.Request.Scopes)):
+	case !pd.Client.Public && (pd.Client.FirstParty && !p.AskFirstParty || !p.Scopes.NeedConsent(pd.Request.Scopes)):
 		resp, e = p.Approve(ctx, pd, pd.Request.Scopes, KeepLifetime, nil)
 	default:
 		return Response{}, false, nil

@@ -99,6 +99,11 @@ func ValidateClient(c store.Client, scopes *Scopes) error {
 			errs = append(errs, errors.New("the password grant is never allowed for public clients (RFC 9700 §2.4)"))
 		}
 	}
+	for _, s := range c.RequiredScopes {
+		if !slices.Contains(c.Scopes, s) {
+			errs = append(errs, fmt.Errorf("required scope %q is not one of the client's scopes", s))
+		}
+	}
 	redirects := slices.Contains(c.GrantTypes, GrantAuthorizationCode) || slices.Contains(c.GrantTypes, GrantImplicit)
 	if redirects && len(c.RedirectURIs) == 0 {
 		errs = append(errs, errors.New("authorization_code and implicit need at least one redirect URI"))

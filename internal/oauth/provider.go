@@ -53,6 +53,8 @@ type Provider struct {
 	// RevokeRefreshOnLogout: single logout also revokes the refresh tokens
 	// the session's clients hold for the user (offline access ends).
 	RevokeRefreshOnLogout bool
+	// AskFirstParty shows the consent page to first-party clients too.
+	AskFirstParty bool
 	// Activity records what happens on users' accounts (the account
 	// page); nil records nothing.
 	Activity *ActivityLog

@@ -97,6 +97,7 @@ func New(opts Options) (*Server, error) {
 		AuthRequestTTL:         cfg.Session.AuthRequestTTL,
 		RevokeRefreshOnLogout:  cfg.Session.RevokeRefreshOnLogout,
 		AcceptEndpointAudience: cfg.Server.AssertionEndpointAudience,
+		AskFirstParty:          cfg.Consent.AskFirstParty,
 		Activity:               &oauth.ActivityLog{Store: opts.Store, Retention: cfg.Activity.Retention, Now: opts.Now, Logger: opts.Logger},
 		Now:                    opts.Now,
 		Logger:                 opts.Logger,
@@ -104,7 +105,8 @@ func New(opts Options) (*Server, error) {
 	if shared, ok := opts.Store.(interface{ SharesCounters() bool }); ok && shared.SharesCounters() {
 		provider.SharedCounters = opts.Store
 	}
-	pages, err := web.New(web.Options{OAuth: provider, Sessions: sessions, Users: opts.Store, Logger: opts.Logger, Now: opts.Now, Dev: cfg.Dev})
+	pages, err := web.New(web.Options{OAuth: provider, Sessions: sessions, Users: opts.Store, Logger: opts.Logger, Now: opts.Now, Dev: cfg.Dev,
+		Consent: cfg.Consent, Issuer: issuer})
 	if err != nil {
 		return nil, err
 	}

@@ -69,6 +69,9 @@ type Client struct {
 	FirstParty bool
 	// IDTokenAlg signs this client's ID tokens: RS256 (empty) , ES256 or EdDSA.
 	IDTokenAlg string
+	// RequiredScopes cannot be unticked on the consent page (a subset of
+	// Scopes); openid always is.
+	RequiredScopes []string
 }
 
 // User is a resource owner who signs in with a username and password.

@@ -17,6 +17,8 @@ const AccountPath = "/account"
 
 type appItem struct {
 	GrantID, ClientID, ClientName, Granted, Until string
+	Logo, Home                                    string
+	Verified                                      bool
 	Scopes                                        []scopeItem
 	Devices                                       []deviceItem
 }
@@ -28,7 +30,7 @@ type deviceItem struct {
 
 type accountData struct {
 	Title, Username, Message, CSRF, LogoutCSRF string
-	PasswordCSRF, PasswordProblem              string
+	PasswordCSRF, PasswordProblem, Operator    string
 	Apps                                       []appItem
 	Activity                                   []activityItem
 }
@@ -122,12 +124,21 @@ func (pg *Pages) accountPage(w http.ResponseWriter, r *http.Request, sess store.
 	data := accountData{
 		Title: "Your apps", Username: user.Username,
 		CSRF: pg.sessions.CSRFToken(browser, "account"), LogoutCSRF: pg.sessions.CSRFToken(browser, "logout"),
-		PasswordCSRF: pg.sessions.CSRFToken(browser, "password"),
+		PasswordCSRF: pg.sessions.CSRFToken(browser, "password"), Operator: pg.operator,
 	}
 	for _, g := range grants {
 		if g.Active(now) {
 			data.Apps = append(data.Apps, pg.appItem(r, g, devices))
 		}
+	}
+	var logos []string
+	for _, a := range data.Apps {
+		if a.Logo != "" {
+			logos = append(logos, a.Logo)
+		}
+	}
+	if len(logos) > 0 {
+		allowOrigins(w, "img-src", logos)
 	}
 	data.Activity, err = pg.activity(r, sess.UserID)
 	return data, err
@@ -136,7 +147,7 @@ func (pg *Pages) accountPage(w http.ResponseWriter, r *http.Request, sess store.
 func (pg *Pages) appItem(r *http.Request, g store.Grant, devices []store.Device) appItem {
 	item := appItem{GrantID: g.ID, ClientID: g.ClientID, ClientName: g.ClientID, Granted: g.CreatedAt.Format("2 January 2006"), Until: "until you revoke it"}
 	if c, err := pg.oauth.Store.GetClient(r.Context(), g.ClientID); err == nil {
-		item.ClientName = c.Name
+		item.ClientName, item.Logo, item.Home, item.Verified = c.Name, c.LogoURI, hostOf(c.ClientURI), c.FirstParty
 	}
 	if !g.ExpiresAt.IsZero() {
 		item.Until = "until " + g.ExpiresAt.Format(time.DateTime) + " UTC"

@@ -5,27 +5,54 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/session"
 )
 
-// lifetimes are the choices the consent page offers for how long an app
-// keeps access; the zero value means until the user revokes it.
+// lifetime is a choice the consent page offers for how long an app keeps
+// access; the zero Duration means until the user revokes it.
 type lifetime struct {
 	Value, Label string
 	Duration     time.Duration
 }
 
-var lifetimes = []lifetime{
-	{"1h", "One hour", time.Hour},
-	{"24h", "One day", 24 * time.Hour},
-	{"720h", "30 days", 720 * time.Hour},
-	{"forever", "Until I revoke it", 0},
+// consentLifetimes turns the operator's choices (config.ConsentConfig,
+// validated) into the page's options.
+func consentLifetimes(values []string) []lifetime {
+	out := make([]lifetime, 0, len(values))
+	for _, v := range values {
+		if v == config.Forever {
+			out = append(out, lifetime{v, "Until I revoke it", 0})
+			continue
+		}
+		d, _ := time.ParseDuration(v)
+		out = append(out, lifetime{v, lifetimeLabel(d), d})
+	}
+	return out
 }
 
-const defaultLifetime = "forever"
+// lifetimeLabel says a duration in words: "One hour", "30 days".
+func lifetimeLabel(d time.Duration) string {
+	unit := func(n int64, one, many string) string {
+		if n == 1 {
+			return one
+		}
+		return strconv.FormatInt(n, 10) + " " + many
+	}
+	switch {
+	case d%(24*time.Hour) == 0:
+		return unit(int64(d/(24*time.Hour)), "One day", "days")
+	case d%time.Hour == 0:
+		return unit(int64(d/time.Hour), "One hour", "hours")
+	case d%time.Minute == 0:
+		return unit(int64(d/time.Minute), "One minute", "minutes")
+	}
+	return d.String()
+}
 
 type scopeItem struct{ Name, Description string }
 
@@ -36,10 +63,16 @@ type lifetimeItem struct {
 
 type consentData struct {
 	Title, ClientName, User, RedirectHost, CSRF, Request string
-	// Scopes are asked for; Granted the requested scopes the app already
-	// holds (shown as granted, not asked again).
-	Scopes, Granted []scopeItem
-	Lifetimes       []lifetimeItem
+	// Who is asking (RFC 6749 §10.2: users should be able to spot a
+	// look-alike app): its logo, home page's host, description, and
+	// whether the operator vouches for it (first-party).
+	Logo, Home, Description, Operator string
+	Verified                          bool
+	// Scopes are asked for; Required are asked for and cannot be
+	// unticked; Granted the requested scopes the app already holds (shown
+	// as granted, not asked again).
+	Scopes, Required, Granted []scopeItem
+	Lifetimes                 []lifetimeItem
 }
 
 // alreadyGranted returns the requested scopes the app's active grant holds.
@@ -97,16 +130,25 @@ func (pg *Pages) consentForm(w http.ResponseWriter, r *http.Request) {
 		pg.ErrorPage(w, r, e)
 		return
 	}
+	data.Logo, data.Home, data.Description = pd.Client.LogoURI, hostOf(pd.Client.ClientURI), pd.Client.Description
+	data.Verified, data.Operator = pd.Client.FirstParty, pg.operator
+	if data.Logo != "" {
+		allowOrigins(w, "img-src", []string{data.Logo})
+	}
+	required := requiredScopes(pd)
 	for _, s := range pd.Request.Scopes {
 		item := scopeItem{Name: s, Description: pg.oauth.Scopes.Description(s)}
-		if slices.Contains(granted, s) {
+		switch {
+		case slices.Contains(granted, s):
 			data.Granted = append(data.Granted, item)
-		} else {
+		case slices.Contains(required, s):
+			data.Required = append(data.Required, item)
+		default:
 			data.Scopes = append(data.Scopes, item)
 		}
 	}
-	for _, l := range lifetimes {
-		data.Lifetimes = append(data.Lifetimes, lifetimeItem{Value: l.Value, Label: l.Label, Selected: l.Value == defaultLifetime})
+	for _, l := range pg.lifetimes {
+		data.Lifetimes = append(data.Lifetimes, lifetimeItem{Value: l.Value, Label: l.Label, Selected: l.Value == pg.defaultLifetime})
 	}
 	pg.render(w, r, http.StatusOK, "consent", data)
 }
@@ -128,7 +170,8 @@ func (pg *Pages) consent(w http.ResponseWriter, r *http.Request) {
 	case "deny":
 		resp, e = pg.oauth.Deny(r.Context(), pd)
 	case "allow":
-		scopes := r.PostForm["scope"]
+		// Required scopes come with the decision whatever was posted.
+		scopes := oauth.Union(r.PostForm["scope"], requiredScopes(pd))
 		granted, ge := pg.alreadyGranted(r, pd)
 		if ge != nil {
 			pg.ErrorPage(w, r, ge)
@@ -144,12 +187,12 @@ func (pg *Pages) consent(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		choice := formValue(r, "lifetime")
-		i := slices.IndexFunc(lifetimes, func(l lifetime) bool { return l.Value == choice })
+		i := slices.IndexFunc(pg.lifetimes, func(l lifetime) bool { return l.Value == choice })
 		if i < 0 {
 			pg.ErrorPage(w, r, oauth.InvalidRequest("choose how long the app keeps access"))
 			return
 		}
-		resp, e = pg.oauth.Approve(r.Context(), pd, scopes, lifetimes[i].Duration, nil)
+		resp, e = pg.oauth.Approve(r.Context(), pd, scopes, pg.lifetimes[i].Duration, nil)
 	default:
 		pg.ErrorPage(w, r, oauth.InvalidRequest("choose Allow or Deny"))
 		return
@@ -159,4 +202,19 @@ func (pg *Pages) consent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pg.oauth.Respond(w, r, resp)
+}
+
+// requiredScopes are the requested scopes the consent cannot leave out:
+// openid, and those the client registered as required.
+func requiredScopes(pd oauth.Pending) []string {
+	return oauth.Intersect(pd.Request.Scopes, append([]string{"openid"}, pd.Client.RequiredScopes...))
+}
+
+// hostOf returns the host of an absolute URI, or "".
+func hostOf(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
 }

@@ -5,6 +5,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"html/template"
 	"io/fs"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
@@ -38,6 +40,11 @@ type Pages struct {
 	now      func() time.Time
 	dev      bool
 	tmpl     *template.Template
+	// The consent page's lifetime choices, the preselected one, and who
+	// vouches for first-party apps.
+	lifetimes       []lifetime
+	defaultLifetime string
+	operator        string
 }
 
 // Options configure Pages.
@@ -49,6 +56,10 @@ type Options struct {
 	Now      func() time.Time
 	// Dev mounts /dev/callback, the demo client's landing page.
 	Dev bool
+	// Consent holds the operator's consent choices (validated).
+	Consent config.ConsentConfig
+	// Issuer names the operator when Consent.Operator is empty.
+	Issuer string
 }
 
 // New parses the templates and returns the pages.
@@ -57,9 +68,17 @@ func New(o Options) (*Pages, error) {
 	if err != nil {
 		return nil, err
 	}
+	lifetimes := consentLifetimes(o.Consent.Lifetimes)
+	if len(lifetimes) == 0 {
+		lifetimes = consentLifetimes(config.Default().Consent.Lifetimes)
+	}
+	defaultLifetime := o.Consent.DefaultLifetime
+	if !slices.ContainsFunc(lifetimes, func(l lifetime) bool { return l.Value == defaultLifetime }) {
+		defaultLifetime = lifetimes[len(lifetimes)-1].Value
+	}
 	return &Pages{
 		oauth: o.OAuth, sessions: o.Sessions, users: o.Users, logger: o.Logger, now: o.Now, dev: o.Dev,
-		tmpl: tmpl,
+		tmpl: tmpl, lifetimes: lifetimes, defaultLifetime: defaultLifetime, operator: cmp.Or(o.Consent.Operator, hostOf(o.Issuer)),
 	}, nil
 }
 

@@ -28,8 +28,9 @@ func TestMigrateMergesGrantsToOnePerApp(t *testing.T) {
 		}
 		now := time.Now().UTC().Truncate(time.Second)
 		for _, c := range []string{"notes", "photos"} {
-			if err := db.CreateClient(ctx, store.Client{ID: c, Name: c, CreatedAt: now, UpdatedAt: now}); err != nil {
-				t.Fatal(err)
+			if _, err := db.write.ExecContext(ctx, "INSERT INTO clients (id, secret_hash, name, public, redirect_uris, grant_types, scopes, "+
+				"code_ttl, access_token_ttl, refresh_token_ttl) VALUES ('"+c+"', '', '"+c+"', false, '[]', '[]', '[]', 0, 0, 0)"); err != nil {
+				t.Fatalf("insert a version-7 client: %v", err)
 			}
 		}
 		if err := db.CreateUser(ctx, store.User{ID: "u", Username: "u", CreatedAt: now, UpdatedAt: now}); err != nil {

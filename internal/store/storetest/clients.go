@@ -49,6 +49,7 @@ func richClient(id string) store.Client {
 		Description:           unicode + big(),
 		FirstParty:            true,
 		IDTokenAlg:            "EdDSA",
+		RequiredScopes:        []string{"openid", "名前"},
 	}
 }
 
@@ -122,6 +123,7 @@ func testClients(t *testing.T, open Opener) {
 			"logo URI":                 {ID: "c", LogoURI: "\x00"},
 			"client URI":               {ID: "c", ClientURI: "https://x.example/\xff"},
 			"description":              {ID: "c", Description: unicode + "\x00"},
+			"required scope":           {ID: "c", RequiredScopes: []string{"a\x00"}},
 			"ID token alg":             {ID: "c", IDTokenAlg: "RS256\x00"},
 		} {
 			wantErr(t, "CreateClient("+name+")", w.s.CreateClient(w.ctx, c), store.ErrInvalid)
