@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"slices"
@@ -160,7 +161,8 @@ func (pg *Pages) appItem(r *http.Request, g store.Grant, devices []store.Device)
 			continue
 		}
 		item.Devices = append(item.Devices, deviceItem{
-			FamilyID: d.FamilyID, Description: d.Description, Address: d.Address,
+			// Families from before devices were recorded have no description.
+			FamilyID: d.FamilyID, Description: cmp.Or(d.Description, "an unknown device"), Address: d.Address,
 			Since: d.StartedAt.Format("2 January 2006"), LastUsed: d.LastUsedAt.Format(time.DateTime) + " UTC",
 		})
 	}
