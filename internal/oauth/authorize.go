@@ -332,7 +332,7 @@ func (p *Provider) AutoApprove(ctx context.Context, pd Pending) (resp Response, 
 
 // ExistingGrant returns the signed-in user's active grant to this client
 // (one per app) and whether it already covers every requested scope, so
-// consent need not be asked again. found is false without an active grant.
+// consent need not be asked again; g is zero without an active grant.
 func (p *Provider) ExistingGrant(ctx context.Context, pd Pending) (g store.Grant, covers bool, e *Error) {
 	g, found, e := p.activeGrant(ctx, pd.Request.UserID, pd.Client.ID)
 	if e != nil || !found {
@@ -390,12 +390,14 @@ func errFinished() *Error {
 	return InvalidRequest("this authorization request is finished or expired; start again from the application")
 }
 
-// Approve finishes a pending request with the user's consent: it stores the
-// grant (a new one with the chosen scopes and lifetime, or existing) with a
-// one-time code in one transaction, and returns the response for the
-// client, which holds what the response type asks for (a code, an access
-// token, an ID token, or several: Core §3.3.2.5). scopes must be a
-// non-empty subset of the requested scopes.
+// Approve finishes a pending request with the user's consent: it saves the
+// app's grant (existing, when it covers the request; else the one grant
+// of this user and app, extended with scopes and given lifetime, see
+// extendGrant) with a one-time code in one transaction, and returns the
+// response for the client, which holds what the response type asks for (a
+// code, an access token, an ID token, or several: Core §3.3.2.5). scopes
+// must be among the requested scopes; the request gets every requested
+// scope the grant then holds, at least one.
 func (p *Provider) Approve(ctx context.Context, pd Pending, scopes []string, lifetime time.Duration, existing *store.Grant) (Response, *Error) {
 	req := pd.Request
 	if req.UserID == "" {
