@@ -45,10 +45,16 @@ func FuzzPagesEscapeInput(f *testing.F) {
 		return []string{
 			w.Body.String(),
 			render(t, "consent", consentData{Title: "Allow", ClientName: in, User: in, RedirectHost: in, CSRF: in, Request: in,
-				Scopes: []scopeItem{{Name: in, Description: in}}, Lifetimes: []lifetimeItem{{Value: in, Label: in}}}),
+				Logo: "https://x.example/" + in, Home: in, Description: in, Operator: in, Verified: true,
+				Scopes: []scopeItem{{Name: in, Description: in}}, Required: []scopeItem{{Name: in, Description: in}},
+				Granted: []scopeItem{{Name: in, Description: in}}, Lifetimes: []lifetimeItem{{Value: in, Label: in}}}),
 			render(t, "login", loginData{Title: "Sign in", ClientName: in, Message: in, CSRF: in, Request: in, Username: in}),
 			render(t, "account", accountData{Title: "Apps", Username: in, Message: in, CSRF: in, LogoutCSRF: in,
-				Apps: []appItem{{GrantID: in, ClientName: in, Granted: in, Until: in, Scopes: []scopeItem{{Name: in, Description: in}}}}}),
+				PasswordCSRF: in, PasswordProblem: in, Operator: in,
+				Apps: []appItem{{GrantID: in, ClientID: in, ClientName: in, Granted: in, Until: in, Logo: "https://x.example/" + in, Home: in,
+					Verified: true, Scopes: []scopeItem{{Name: in, Description: in}},
+					Devices: []deviceItem{{FamilyID: in, Description: in, Since: in, LastUsed: in, Address: in}}}},
+				Activity: []activityItem{{Kind: in, What: in, App: in, When: in, Device: in, Address: in, Detail: in}}}),
 		}
 	}
 	f.Fuzz(func(t *testing.T, in string) {
