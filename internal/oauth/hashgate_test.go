@@ -36,15 +36,20 @@ func TestHashGateBoundsConcurrentHashes(t *testing.T) {
 			})
 		})
 	}
-	// 2 run, 3 wait, 5 are refused at once.
-	busy := 0
-	for range 5 {
-		if err := <-errs; errors.Is(err, ErrBusy) {
-			busy++
+	// Once every caller is in: 2 run, 3 wait, 5 were refused at once.
+	for deadline := time.Now().Add(10 * time.Second); running.Load()+g.Waiting()+int64(len(errs)) < 10; {
+		if time.Now().After(deadline) {
+			t.Fatalf("callers not settled: %d running, %d waiting, %d answered", running.Load(), g.Waiting(), len(errs))
 		}
+		time.Sleep(time.Millisecond)
 	}
-	if busy != 5 {
-		t.Fatalf("%d of the 5 callers beyond slots and queue got ErrBusy", busy)
+	if running.Load() != 2 || g.Waiting() != 3 || len(errs) != 5 {
+		t.Fatalf("%d running, %d waiting, %d refused; want 2, 3, 5", running.Load(), g.Waiting(), len(errs))
+	}
+	for range 5 {
+		if err := <-errs; !errors.Is(err, ErrBusy) {
+			t.Fatalf("a caller beyond slots and queue got %v, want ErrBusy", err)
+		}
 	}
 	close(release)
 	wg.Wait()
@@ -99,10 +104,15 @@ func TestRFC6749_2_3_1_UnknownClientIDsCostWhatTheirSecretWould(t *testing.T) {
 		{"imported", "a wrong secret", 1},
 		{"nobody", "a wrong secret", 1},
 		{"nobody", "lk_cs_" + strings.Repeat("A", 43), 0},
+		{"nobody-by-post", "a wrong secret", 1},
 		{"imported", "an imported secret", 1},
 	} {
 		before := gate.Runs()
-		_, e := p.checkClient(t.Context(), clientCredentials{method: AuthSecretBasic, id: tc.id, secret: tc.secret})
+		method := AuthSecretBasic
+		if strings.HasSuffix(tc.id, "-by-post") {
+			method = AuthSecretPost
+		}
+		_, e := p.checkClient(t.Context(), clientCredentials{method: method, id: tc.id, secret: tc.secret})
 		if got := gate.Runs() - before; got != tc.hashes {
 			t.Errorf("client %q, secret %q: %d argon2id checks, want %d", tc.id, tc.secret, got, tc.hashes)
 		}
