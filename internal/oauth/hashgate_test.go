@@ -62,8 +62,8 @@ func TestHashGateBoundsConcurrentHashes(t *testing.T) {
 	if most.Load() != 2 {
 		t.Fatalf("%d hashes ran at once, want 2", most.Load())
 	}
-	if g.Runs() != 5 {
-		t.Fatalf("%d runs, want 5", g.Runs())
+	if g.Runs() != 5 || g.Waiting() != 0 {
+		t.Fatalf("%d runs and %d still waiting, want 5 and 0", g.Runs(), g.Waiting())
 	}
 }
 
