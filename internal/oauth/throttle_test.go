@@ -54,6 +54,8 @@ func TestThrottleSyncSharesCountsBetweenNodes(t *testing.T) {
 	b := NewThrottle("shared", 5, time.Minute, 100)
 	a.Reserve("k", now)
 	a.Reserve("k", now)
+	a.Reserve("k", now)
+	a.Release("k") // a success: given back before the sync
 	canceled, cancel := context.WithCancel(t.Context())
 	cancel()
 	if err := a.Sync(canceled, st, now); err == nil {
@@ -81,5 +83,52 @@ func TestThrottleSyncSharesCountsBetweenNodes(t *testing.T) {
 	b.Sync(t.Context(), st, now.Add(4*time.Second))
 	if got := b.Failures("k", now.Add(4*time.Second)); got != 0 {
 		t.Fatalf("node B still knows %d failures after A's success", got)
+	}
+}
+
+// TestThrottleWindowEndsExactlyAtItsLength: a window of one minute that
+// began at t is over at t+1m, for counting, refusing and reporting alike.
+func TestThrottleWindowEndsExactlyAtItsLength(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	th := NewThrottle("t", 1, time.Minute, 100)
+	th.Reserve("k", start)
+	end := start.Add(time.Minute)
+	if over, _ := th.Exceeded("k", end.Add(-time.Nanosecond)); !over {
+		t.Fatal("refused a nanosecond before the end: not exceeded")
+	}
+	if got := th.Failures("k", end.Add(-time.Nanosecond)); got != 1 {
+		t.Fatalf("%d failures just before the end, want 1", got)
+	}
+	if over, _ := th.Exceeded("k", end); over {
+		t.Fatal("still exceeded when the window ended")
+	}
+	if got := th.Failures("k", end); got != 0 {
+		t.Fatalf("%d failures after the window, want 0", got)
+	}
+	if ok, _ := th.Reserve("k", end); !ok {
+		t.Fatal("refused when the window ended")
+	}
+}
+
+// TestThrottleReleaseNeverGoesBelowZero: giving back more than was
+// reserved (a success on a fresh key) grants no extra attempt.
+func TestThrottleReleaseNeverGoesBelowZero(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	th := NewThrottle("t", 2, time.Minute, 100)
+	th.Reserve("k", now)
+	th.Release("k")
+	th.Release("k")
+	th.Reserve("k", now)
+	th.Reserve("k", now)
+	if ok, _ := th.Reserve("k", now); ok {
+		t.Fatal("a third failure was allowed after an extra release")
+	}
+}
+
+func TestTooManyAttemptsSecondsRoundUp(t *testing.T) {
+	for wait, want := range map[time.Duration]int{0: 1, time.Millisecond: 1, time.Second: 1, 1500 * time.Millisecond: 2, time.Minute: 60} {
+		if got := (&TooManyAttempts{RetryAfter: wait}).Seconds(); got != want {
+			t.Errorf("Seconds(%v) = %d, want %d", wait, got, want)
+		}
 	}
 }
