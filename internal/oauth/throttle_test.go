@@ -132,3 +132,36 @@ func TestTooManyAttemptsSecondsRoundUp(t *testing.T) {
 		}
 	}
 }
+
+// TestSpreadLocksOnlyForManyAddresses: an account is locked for everyone
+// only after enough failures from enough addresses, until the window
+// ends; the tracked accounts are bounded.
+func TestSpreadLocksOnlyForManyAddresses(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := newSpread(3, 2, time.Minute, 2)
+	for range 10 {
+		s.Fail("alice", "203.0.113.1", now)
+	}
+	if locked, _ := s.Locked("alice", now); locked {
+		t.Fatal("failures from one address locked the account for everyone")
+	}
+	s.Fail("bob", "203.0.113.1", now)
+	s.Fail("bob", "203.0.113.2", now)
+	if locked, _ := s.Locked("bob", now); locked {
+		t.Fatal("locked after 2 failures, want 3")
+	}
+	s.Fail("bob", "203.0.113.2", now)
+	if locked, wait := s.Locked("bob", now.Add(10*time.Second)); !locked || wait != 50*time.Second {
+		t.Fatalf("after 3 failures from 2 addresses: locked %v for %v, want true for 50s", locked, wait)
+	}
+	if locked, _ := s.Locked("bob", now.Add(time.Minute)); locked {
+		t.Fatal("still locked when the window ended")
+	}
+	s.Fail("carol", "203.0.113.3", now)
+	s.mu.Lock()
+	n := len(s.entries)
+	s.mu.Unlock()
+	if n > 2 {
+		t.Fatalf("%d accounts tracked, want at most 2", n)
+	}
+}
