@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/store"
@@ -30,24 +29,9 @@ func (db *DB) AddActivity(ctx context.Context, entries []store.Activity) error {
 		return nil
 	}
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		for rest := keep; len(rest) > 0; {
-			batch := rest[:min(len(rest), activityPerInsert)]
-			rest = rest[len(batch):]
-			var stmt strings.Builder
-			stmt.WriteString("INSERT INTO activity (" + activityColumns + ") VALUES ")
-			args := make([]any, 0, 7*len(batch))
-			for i, a := range batch {
-				if i > 0 {
-					stmt.WriteString(", ")
-				}
-				stmt.WriteString("(" + db.d.args(len(args)+1, 7) + ")")
-				args = append(args, a.UserID, a.ClientID, a.Kind, a.Device, a.Address, a.Detail, db.d.time(a.At))
-			}
-			if _, err := db.exec(ctx, tx, stmt.String(), args...); err != nil {
-				return err
-			}
-		}
-		return nil
+		return insertRows(ctx, db, tx, "activity", activityColumns, 7, activityPerInsert, keep, func(a store.Activity) []any {
+			return []any{a.UserID, a.ClientID, a.Kind, a.Device, a.Address, a.Detail, db.d.time(a.At)}
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("add activity: %w", mapErr(err))

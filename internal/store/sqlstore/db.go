@@ -202,6 +202,30 @@ func (db *DB) Queries() int64 {
 	return db.queries.Load()
 }
 
+// insertRows inserts rows into table with one INSERT per perStatement rows,
+// each row the width values of columns that values returns, in order;
+// callers run it in a transaction when that is more than one statement.
+func insertRows[T any](ctx context.Context, db *DB, q querier, table, columns string, width, perStatement int, rows []T, values func(T) []any) error {
+	for len(rows) > 0 {
+		batch := rows[:min(len(rows), perStatement)]
+		rows = rows[len(batch):]
+		var stmt strings.Builder
+		stmt.WriteString("INSERT INTO " + table + " (" + columns + ") VALUES ")
+		args := make([]any, 0, len(batch)*width)
+		for i, r := range batch {
+			if i > 0 {
+				stmt.WriteString(", ")
+			}
+			stmt.WriteString("(" + db.d.args(len(args)+1, width) + ")")
+			args = append(args, values(r)...)
+		}
+		if _, err := db.exec(ctx, q, stmt.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // querier is what runs statements: *sql.DB or *sql.Tx.
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)

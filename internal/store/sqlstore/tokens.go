@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/store"
@@ -52,26 +51,11 @@ func checkTokens(tokens []store.Token) error {
 // ErrConflict on a duplicate hash; ErrNotFound if a grant, client or user
 // referred to does not exist.
 func (db *DB) insertTokens(ctx context.Context, q querier, tokens []store.Token) error {
-	for len(tokens) > 0 {
-		batch := tokens[:min(len(tokens), tokensPerInsert)]
-		tokens = tokens[len(batch):]
-		var stmt strings.Builder
-		stmt.WriteString("INSERT INTO tokens (" + tokenColumns + ") VALUES ")
-		args := make([]any, 0, len(batch)*tokenColumnCount)
-		for i, t := range batch {
-			if i > 0 {
-				stmt.WriteString(", ")
-			}
-			stmt.WriteString("(" + db.d.args(len(args)+1, tokenColumnCount) + ")")
-			args = append(args, t.Hash, t.Kind, optional(t.FamilyID), optional(t.GrantID), t.ClientID, optional(t.UserID),
-				encodeList(t.Scopes), db.d.time(t.AuthTime), db.d.time(t.CreatedAt), db.d.time(t.ExpiresAt),
-				db.d.time(t.RotatedAt), db.d.time(t.RevokedAt), t.Claims, t.Device, t.Address)
-		}
-		if _, err := db.exec(ctx, q, stmt.String(), args...); err != nil {
-			return err
-		}
-	}
-	return nil
+	return insertRows(ctx, db, q, "tokens", tokenColumns, tokenColumnCount, tokensPerInsert, tokens, func(t store.Token) []any {
+		return []any{t.Hash, t.Kind, optional(t.FamilyID), optional(t.GrantID), t.ClientID, optional(t.UserID),
+			encodeList(t.Scopes), db.d.time(t.AuthTime), db.d.time(t.CreatedAt), db.d.time(t.ExpiresAt),
+			db.d.time(t.RotatedAt), db.d.time(t.RevokedAt), t.Claims, t.Device, t.Address}
+	})
 }
 
 // CreateTokens inserts the tokens, all or none; ErrConflict if a hash
