@@ -141,7 +141,12 @@ func (pg *Pages) accountPage(w http.ResponseWriter, r *http.Request, sess store.
 	if len(logos) > 0 {
 		allowOrigins(w, "img-src", logos)
 	}
-	data.Activity, err = pg.activity(r, sess.UserID)
+	// The apps' names, already read, name their activity too.
+	names := make(map[string]string, len(data.Apps))
+	for _, a := range data.Apps {
+		names[a.ClientID] = a.ClientName
+	}
+	data.Activity, err = pg.activity(r, sess.UserID, names)
 	return data, err
 }
 
@@ -232,8 +237,9 @@ func (pg *Pages) revoke(w http.ResponseWriter, r *http.Request) {
 	oauth.RedirectBrowser(w, r, AccountPath+"?revoked=1")
 }
 
-// activity returns the user's recent activity for the page.
-func (pg *Pages) activity(r *http.Request, userID string) ([]activityItem, error) {
+// activity returns the user's recent activity for the page; names holds
+// the client names known so far, and gains those it reads.
+func (pg *Pages) activity(r *http.Request, userID string, names map[string]string) ([]activityItem, error) {
 	if pg.oauth.Activity == nil {
 		return nil, nil
 	}
@@ -241,7 +247,6 @@ func (pg *Pages) activity(r *http.Request, userID string) ([]activityItem, error
 	if err != nil {
 		return nil, err
 	}
-	names := map[string]string{}
 	out := make([]activityItem, 0, len(entries))
 	for _, a := range entries {
 		app, ok := names[a.ClientID]
