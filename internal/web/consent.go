@@ -10,6 +10,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/oidc"
 	"github.com/latchkey/latchkey/internal/session"
 )
 
@@ -172,19 +173,22 @@ func (pg *Pages) consent(w http.ResponseWriter, r *http.Request) {
 	case "allow":
 		// Required scopes come with the decision whatever was posted.
 		scopes := oauth.Union(r.PostForm["scope"], requiredScopes(pd))
-		granted, ge := pg.alreadyGranted(r, pd)
-		if ge != nil {
-			pg.ErrorPage(w, r, ge)
-			return
-		}
 		if !oauth.Subset(scopes, pd.Request.Scopes) {
 			pg.ErrorPage(w, r, oauth.InvalidRequest("a scope that was not requested was ticked"))
 			return
 		}
-		if len(scopes) == 0 && len(granted) == 0 {
-			// Unticking everything is a refusal.
-			resp, e = pg.oauth.Deny(r.Context(), pd)
-			break
+		if len(scopes) == 0 {
+			// Unticking everything is a refusal, unless the app already
+			// holds some of what it asks for (only new scopes are shown).
+			granted, ge := pg.alreadyGranted(r, pd)
+			if ge != nil {
+				pg.ErrorPage(w, r, ge)
+				return
+			}
+			if len(granted) == 0 {
+				resp, e = pg.oauth.Deny(r.Context(), pd)
+				break
+			}
 		}
 		choice := formValue(r, "lifetime")
 		i := slices.IndexFunc(pg.lifetimes, func(l lifetime) bool { return l.Value == choice })
@@ -207,7 +211,7 @@ func (pg *Pages) consent(w http.ResponseWriter, r *http.Request) {
 // requiredScopes are the requested scopes the consent cannot leave out:
 // openid, and those the client registered as required.
 func requiredScopes(pd oauth.Pending) []string {
-	return oauth.Intersect(pd.Request.Scopes, append([]string{"openid"}, pd.Client.RequiredScopes...))
+	return oauth.Intersect(pd.Request.Scopes, append([]string{oidc.ScopeOpenID}, pd.Client.RequiredScopes...))
 }
 
 // hostOf returns the host of an absolute URI, or "".
