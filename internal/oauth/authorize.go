@@ -334,15 +334,16 @@ func (p *Provider) AutoApprove(ctx context.Context, pd Pending) (resp Response, 
 // (one per app) and whether it already covers every requested scope, so
 // consent need not be asked again; g is zero without an active grant.
 func (p *Provider) ExistingGrant(ctx context.Context, pd Pending) (g store.Grant, covers bool, e *Error) {
-	g, found, e := p.activeGrant(ctx, pd.Request.UserID, pd.Client.ID)
-	if e != nil || !found {
+	g, found, e := p.findGrant(ctx, pd.Request.UserID, pd.Client.ID)
+	if e != nil || !found || !g.Active(p.Now()) {
 		return store.Grant{}, false, e
 	}
 	return g, Subset(pd.Request.Scopes, g.Scopes), nil
 }
 
-// activeGrant returns the user's grant to the client if it is active now.
-func (p *Provider) activeGrant(ctx context.Context, userID, clientID string) (store.Grant, bool, *Error) {
+// findGrant returns the user's unrevoked grant to the client (one per
+// app), expired or not, and whether there is one.
+func (p *Provider) findGrant(ctx context.Context, userID, clientID string) (store.Grant, bool, *Error) {
 	g, err := p.Store.FindGrant(ctx, userID, clientID)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Grant{}, false, nil
@@ -350,26 +351,24 @@ func (p *Provider) activeGrant(ctx context.Context, userID, clientID string) (st
 	if err != nil {
 		return store.Grant{}, false, p.storeError(ctx, "find grant", err)
 	}
-	return g, g.Active(p.Now()), nil
+	return g, true, nil
 }
 
 // KeepLifetime, as Approve's lifetime, keeps the app's grant's own
 // lifetime (a new grant lasts until revoked): nobody chose one.
 const KeepLifetime time.Duration = -1
 
-// extendGrant returns the user's grant to the client with scopes added
-// (one grant per app: DESIGN.md "Grants and consent"): the active grant
-// keeps its scopes and gains these; an expired one is renewed with these
-// alone; without one, a new grant. lifetime (from now; 0 until revoked)
-// replaces its expiry unless it is KeepLifetime.
-func (p *Provider) extendGrant(ctx context.Context, userID, clientID string, scopes []string, lifetime time.Duration) (store.Grant, *Error) {
+// extendGrant returns g, the user's grant to the client as findGrant found
+// it, with scopes added (one grant per app: DESIGN.md "Grants and
+// consent"): an active grant keeps its scopes and gains these; an expired
+// one is renewed with these alone; without one, a new grant. lifetime
+// (from now; 0 until revoked) replaces its expiry unless it is
+// KeepLifetime.
+func (p *Provider) extendGrant(g store.Grant, found bool, userID, clientID string, scopes []string, lifetime time.Duration) store.Grant {
 	now := p.Now()
-	g, err := p.Store.FindGrant(ctx, userID, clientID)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case !found:
 		g = store.Grant{ID: secret.RandomString(16), UserID: userID, ClientID: clientID, Scopes: scopes, CreatedAt: now}
-	case err != nil:
-		return store.Grant{}, p.storeError(ctx, "find grant", err)
 	case g.Active(now):
 		g.Scopes = Union(g.Scopes, scopes)
 	default: // expired: renewed with what was granted now
@@ -381,7 +380,7 @@ func (p *Provider) extendGrant(ctx context.Context, userID, clientID string, sco
 	case lifetime == 0:
 		g.ExpiresAt = time.Time{}
 	}
-	return g, nil
+	return g
 }
 
 // errFinished is the answer to a request that was finished, expired or
@@ -427,10 +426,11 @@ func (p *Provider) approve(ctx context.Context, pd Pending, scopes []string, lif
 		if !Subset(scopes, req.Scopes) {
 			return Response{}, InvalidScope("choose among the requested scopes")
 		}
-		var e *Error
-		if grant, e = p.extendGrant(ctx, req.UserID, req.ClientID, scopes, lifetime); e != nil {
+		current, found, e := p.findGrant(ctx, req.UserID, req.ClientID)
+		if e != nil {
 			return Response{}, e
 		}
+		grant = p.extendGrant(current, found, req.UserID, req.ClientID, scopes, lifetime)
 	}
 	// What this request gets: the requested scopes the grant now holds.
 	scopes = Intersect(req.Scopes, grant.Scopes)

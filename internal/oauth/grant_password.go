@@ -79,14 +79,15 @@ func (p *Provider) grantPassword(ctx context.Context, req tokenRequest) (TokenRe
 // and the grant lets the user see and revoke the app like any other.
 func (p *Provider) grantFor(ctx context.Context, userID, clientID string, scopes []string) (store.Grant, *Error) {
 	for attempt := 1; ; attempt++ {
-		g, found, e := p.activeGrant(ctx, userID, clientID)
-		if e != nil || found && Subset(scopes, g.Scopes) {
-			return g, e
-		}
-		// The app's grant gains these scopes (one grant per app).
-		if g, e = p.extendGrant(ctx, userID, clientID, scopes, KeepLifetime); e != nil {
+		g, found, e := p.findGrant(ctx, userID, clientID)
+		if e != nil {
 			return store.Grant{}, e
 		}
+		if found && g.Active(p.Now()) && Subset(scopes, g.Scopes) {
+			return g, nil
+		}
+		// The app's grant gains these scopes (one grant per app).
+		g = p.extendGrant(g, found, userID, clientID, scopes, KeepLifetime)
 		err := p.Store.SaveGrant(ctx, g)
 		if err == nil {
 			return g, nil
