@@ -75,8 +75,9 @@ func (p *Provider) grantPassword(ctx context.Context, req tokenRequest) (TokenRe
 }
 
 // grantFor returns the user's active grant to the client if it covers
-// scopes, or records a new one: a password sign-in is the user's consent,
-// and the grant lets the user see and revoke the app like any other.
+// scopes, or saves the app's grant extended with them: a password sign-in
+// is the user's consent, and the grant lets the user see and revoke the app
+// like any other.
 func (p *Provider) grantFor(ctx context.Context, userID, clientID string, scopes []string) (store.Grant, *Error) {
 	for attempt := 1; ; attempt++ {
 		g, found, e := p.findGrant(ctx, userID, clientID)
