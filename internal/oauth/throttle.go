@@ -133,6 +133,7 @@ func (t *Throttle) Release(key string) {
 	if e, ok := t.entries[key]; ok && e.count > 0 {
 		e.count--
 		e.local--
+		t.dropIfEmpty(key, e)
 	}
 }
 
@@ -144,6 +145,16 @@ func (t *Throttle) Forget(key string) {
 	if e, ok := t.entries[key]; ok {
 		e.local -= e.count
 		e.count = 0
+		t.dropIfEmpty(key, e)
+	}
+}
+
+// dropIfEmpty deletes an entry with no failure and nothing left to sync,
+// so that successes leave no entry behind (t.mu held): a full table makes
+// every new key scan it for eviction.
+func (t *Throttle) dropIfEmpty(key string, e *throttleEntry) {
+	if e.count <= 0 && e.local == 0 {
+		delete(t.entries, key)
 	}
 }
 

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -163,5 +164,24 @@ func TestSpreadLocksOnlyForManyAddresses(t *testing.T) {
 	s.mu.Unlock()
 	if n > 2 {
 		t.Fatalf("%d accounts tracked, want at most 2", n)
+	}
+}
+
+// TestThrottleSuccessesLeaveNoEntries: a reservation given back, or
+// failures forgotten, leave nothing in the table (unless a sync still owes
+// the shared counters the change), so clients' own calls never fill it.
+func TestThrottleSuccessesLeaveNoEntries(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	th := NewThrottle("t", 5, time.Minute, 100)
+	for i := range 50 {
+		key := fmt.Sprintf("client-%d 198.51.100.1", i)
+		th.Reserve(key, now)
+		th.Release(key)
+	}
+	th.Reserve("guessed", now)
+	th.Reserve("guessed", now)
+	th.Forget("guessed")
+	if n := len(th.entries); n != 0 {
+		t.Fatalf("%d entries left by successes, want 0", n)
 	}
 }
