@@ -72,6 +72,23 @@ type Client struct {
 	// RequiredScopes cannot be unticked on the consent page (a subset of
 	// Scopes); openid always is.
 	RequiredScopes []string
+	// Resources are the URIs of the registered resources (RFC 8707) the
+	// client may ask tokens for; empty: every resource that serves one of
+	// its scopes.
+	Resources []string
+}
+
+// Resource is a protected API registered as an RFC 8707 resource. Its URI
+// is the aud of the access tokens meant for it, and it introspects them
+// with the credentials of its own client (ClientID, a confidential client
+// without grant types), which is created and deleted with it.
+type Resource struct {
+	URI       string // the resource indicator: an absolute URI without a fragment
+	Name      string
+	Scopes    []string // the scopes it serves
+	ClientID  string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // User is a resource owner who signs in with a username and password.
@@ -127,14 +144,17 @@ type AuthRequest struct {
 	LoginHint    string
 	ACRValues    string
 	UILocales    string
-	Claims       string    // the claims request parameter (JSON), validated
-	UserID       string    // set once the user signed in
-	SessionID    string    // the sid of the session that user signed in with
-	AuthTime     time.Time // when that user signed in
-	CreatedAt    time.Time
-	ExpiresAt    time.Time
-	ConsumedAt   time.Time
-	Device       string // the browser that started it, for the user's device list
+	Claims       string // the claims request parameter (JSON), validated
+	// Resources are the RFC 8707 resource parameters, validated; empty:
+	// the resources follow from the scopes.
+	Resources  []string
+	UserID     string    // set once the user signed in
+	SessionID  string    // the sid of the session that user signed in with
+	AuthTime   time.Time // when that user signed in
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	ConsumedAt time.Time
+	Device     string // the browser that started it, for the user's device list
 }
 
 // AuthCode is an authorization code (RFC 6749 §4.1.2). The row is kept after
@@ -155,6 +175,9 @@ type AuthCode struct {
 	SessionID string // sid
 	ACR       string
 	Claims    string // the claims request parameter (JSON)
+	// Resources the authorization was given for (RFC 8707); empty: those
+	// of its scopes.
+	Resources []string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    time.Time // zero: not redeemed
@@ -181,7 +204,11 @@ type Token struct {
 	AuthTime time.Time
 	// Claims is the claims request parameter (JSON) of the authorization,
 	// kept for /userinfo and for refreshed ID tokens.
-	Claims    string
+	Claims string
+	// Resources: of an access token, its audience (RFC 8707; empty: the
+	// server's default audience); of a refresh token, the resources its
+	// authorization was given for (empty: those of its scopes).
+	Resources []string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	RotatedAt time.Time // refresh tokens: zero until exchanged
@@ -256,6 +283,22 @@ type ClientStore interface {
 	UpdateClient(ctx context.Context, c Client) error
 	// DeleteClient removes the client and everything issued to it; ErrNotFound.
 	DeleteClient(ctx context.Context, id string) error
+}
+
+// ResourceStore manages registered resources (protected APIs).
+type ResourceStore interface {
+	// CreateResource inserts credentials (the resource's client) and r in
+	// one transaction; ErrConflict if the URI or the client id exists.
+	CreateResource(ctx context.Context, r Resource, credentials Client) error
+	// GetResource returns the resource by URI; ErrNotFound.
+	GetResource(ctx context.Context, uri string) (Resource, error)
+	// ListResources returns every resource ordered by URI.
+	ListResources(ctx context.Context) ([]Resource, error)
+	// UpdateResource sets the name, scopes and UpdatedAt of the resource
+	// with r.URI; ErrNotFound.
+	UpdateResource(ctx context.Context, r Resource) error
+	// DeleteResource removes the resource and its client; ErrNotFound.
+	DeleteResource(ctx context.Context, uri string) error
 }
 
 // UserStore manages resource owners.
@@ -464,6 +507,7 @@ type Store interface {
 	ActivityStore
 	CounterStore
 	ClientStore
+	ResourceStore
 	UserStore
 	GrantStore
 	AuthRequestStore

@@ -14,10 +14,10 @@ const clientColumns = "id, secret_hash, name, public, redirect_uris, grant_types
 	"code_ttl, access_token_ttl, refresh_token_ttl, created_at, updated_at, " +
 	"access_token_format, token_endpoint_auth_method, jwks, jwks_uri, " +
 	"post_logout_redirect_uris, backchannel_logout_uri, frontchannel_logout_uri, initiate_login_uri, " +
-	"logo_uri, client_uri, description, first_party, id_token_alg, required_scopes"
+	"logo_uri, client_uri, description, first_party, id_token_alg, required_scopes, resources"
 
 // clientColumnCount is the number of clientColumns.
-const clientColumnCount = 26
+const clientColumnCount = 27
 
 func scanClient(s rowScanner) (store.Client, error) {
 	var c store.Client
@@ -26,7 +26,7 @@ func scanClient(s rowScanner) (store.Client, error) {
 		&codeTTL, &accessTTL, &refreshTTL, tm(&c.CreatedAt), tm(&c.UpdatedAt),
 		&c.AccessTokenFormat, &c.TokenEndpointAuthMethod, &c.JWKS, &c.JWKSURI,
 		list(&c.PostLogoutRedirectURIs), &c.BackchannelLogoutURI, &c.FrontchannelLogoutURI, &c.InitiateLoginURI,
-		&c.LogoURI, &c.ClientURI, &c.Description, &c.FirstParty, &c.IDTokenAlg, list(&c.RequiredScopes))
+		&c.LogoURI, &c.ClientURI, &c.Description, &c.FirstParty, &c.IDTokenAlg, list(&c.RequiredScopes), list(&c.Resources))
 	c.CodeTTL, c.AccessTokenTTL, c.RefreshTokenTTL = time.Duration(codeTTL), time.Duration(accessTTL), time.Duration(refreshTTL)
 	return c, err
 }
@@ -40,7 +40,7 @@ func checkClient(c store.Client) error {
 		c.IDTokenAlg); err != nil {
 		return err
 	}
-	for _, l := range [][]string{c.RedirectURIs, c.GrantTypes, c.Scopes, c.PostLogoutRedirectURIs, c.RequiredScopes} {
+	for _, l := range [][]string{c.RedirectURIs, c.GrantTypes, c.Scopes, c.PostLogoutRedirectURIs, c.RequiredScopes, c.Resources} {
 		if err := checkText(l...); err != nil {
 			return err
 		}
@@ -56,7 +56,7 @@ func (db *DB) clientArgs(c store.Client) []any {
 		db.d.time(c.CreatedAt), db.d.time(c.UpdatedAt),
 		c.AccessTokenFormat, c.TokenEndpointAuthMethod, c.JWKS, c.JWKSURI,
 		encodeList(c.PostLogoutRedirectURIs), c.BackchannelLogoutURI, c.FrontchannelLogoutURI, c.InitiateLoginURI,
-		c.LogoURI, c.ClientURI, c.Description, c.FirstParty, c.IDTokenAlg, encodeList(c.RequiredScopes)}
+		c.LogoURI, c.ClientURI, c.Description, c.FirstParty, c.IDTokenAlg, encodeList(c.RequiredScopes), encodeList(c.Resources)}
 }
 
 // CreateClient inserts c; ErrConflict if the id exists, ErrInvalid if a

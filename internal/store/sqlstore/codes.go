@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/store"
@@ -12,16 +13,16 @@ import (
 
 const codeColumns = "hash, grant_id, client_id, user_id, redirect_uri, redirect_uri_given, scopes, " +
 	"code_challenge, code_challenge_method, nonce, auth_time, created_at, expires_at, used_at, " +
-	"session_id, acr, claims, device"
+	"session_id, acr, claims, device, resources"
 
 // codeColumnCount is the number of codeColumns.
-const codeColumnCount = 18
+const codeColumnCount = 19
 
 func scanCode(s rowScanner) (store.AuthCode, error) {
 	var c store.AuthCode
 	err := s.Scan(&c.Hash, &c.GrantID, &c.ClientID, &c.UserID, &c.RedirectURI, &c.RedirectURIGiven, list(&c.Scopes),
 		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Nonce, tm(&c.AuthTime), tm(&c.CreatedAt), tm(&c.ExpiresAt), tm(&c.UsedAt),
-		&c.SessionID, &c.ACR, &c.Claims, &c.Device)
+		&c.SessionID, &c.ACR, &c.Claims, &c.Device, list(&c.Resources))
 	return c, err
 }
 
@@ -32,7 +33,7 @@ func checkCode(c store.AuthCode) error {
 	if err := checkText(c.RedirectURI, c.CodeChallenge, c.CodeChallengeMethod, c.Nonce, c.SessionID, c.ACR, c.Claims, c.Device); err != nil {
 		return err
 	}
-	return checkText(c.Scopes...)
+	return checkText(append(slices.Clone(c.Scopes), c.Resources...)...)
 }
 
 // insertCode inserts c; ErrConflict on a duplicate hash, ErrNotFound if its
@@ -42,7 +43,7 @@ func (db *DB) insertCode(ctx context.Context, q querier, c store.AuthCode) error
 	_, err := db.exec(ctx, q, stmt, c.Hash, c.GrantID, c.ClientID, c.UserID, c.RedirectURI, c.RedirectURIGiven,
 		encodeList(c.Scopes), c.CodeChallenge, c.CodeChallengeMethod, c.Nonce,
 		db.d.time(c.AuthTime), db.d.time(c.CreatedAt), db.d.time(c.ExpiresAt), db.d.time(c.UsedAt),
-		c.SessionID, c.ACR, c.Claims, c.Device)
+		c.SessionID, c.ACR, c.Claims, c.Device, encodeList(c.Resources))
 	return err
 }
 

@@ -12,10 +12,10 @@ import (
 )
 
 const tokenColumns = "hash, kind, family_id, grant_id, client_id, user_id, scopes, " +
-	"auth_time, created_at, expires_at, rotated_at, revoked_at, claims, device, address"
+	"auth_time, created_at, expires_at, rotated_at, revoked_at, claims, device, address, resources"
 
 // tokenColumnCount is the number of tokenColumns.
-const tokenColumnCount = 15
+const tokenColumnCount = 16
 
 // tokensPerInsert bounds the rows of one INSERT, far below both backends'
 // limits on parameters per statement (SQLite 32766, PostgreSQL 65535).
@@ -24,7 +24,7 @@ const tokensPerInsert = 256
 func scanToken(s rowScanner) (store.Token, error) {
 	var t store.Token
 	err := s.Scan(&t.Hash, &t.Kind, opt(&t.FamilyID), opt(&t.GrantID), &t.ClientID, opt(&t.UserID), list(&t.Scopes),
-		tm(&t.AuthTime), tm(&t.CreatedAt), tm(&t.ExpiresAt), tm(&t.RotatedAt), tm(&t.RevokedAt), &t.Claims, &t.Device, &t.Address)
+		tm(&t.AuthTime), tm(&t.CreatedAt), tm(&t.ExpiresAt), tm(&t.RotatedAt), tm(&t.RevokedAt), &t.Claims, &t.Device, &t.Address, list(&t.Resources))
 	return t, err
 }
 
@@ -39,7 +39,7 @@ func checkTokens(tokens []store.Token) error {
 		if err := checkText(t.Claims, t.Device, t.Address); err != nil {
 			return err
 		}
-		if err := checkText(t.Scopes...); err != nil {
+		if err := checkText(append(slices.Clone(t.Scopes), t.Resources...)...); err != nil {
 			return err
 		}
 	}
@@ -54,7 +54,7 @@ func (db *DB) insertTokens(ctx context.Context, q querier, tokens []store.Token)
 	return insertRows(ctx, db, q, "tokens", tokenColumns, tokenColumnCount, tokensPerInsert, tokens, func(t store.Token) []any {
 		return []any{t.Hash, t.Kind, optional(t.FamilyID), optional(t.GrantID), t.ClientID, optional(t.UserID),
 			encodeList(t.Scopes), db.d.time(t.AuthTime), db.d.time(t.CreatedAt), db.d.time(t.ExpiresAt),
-			db.d.time(t.RotatedAt), db.d.time(t.RevokedAt), t.Claims, t.Device, t.Address}
+			db.d.time(t.RotatedAt), db.d.time(t.RevokedAt), t.Claims, t.Device, t.Address, encodeList(t.Resources)}
 	})
 }
 

@@ -30,6 +30,7 @@ func richAuthRequest(id, clientID, userID string) store.AuthRequest {
 		ACRValues:           "urn:mace:incommon:iap:silver " + unicode,
 		UILocales:           "fr-CA fr en 名前",
 		Claims:              `{"id_token":{"email":{"essential":true},"acr":{"values":["` + unicode + `"]}},"x":"` + big() + `"}`,
+		Resources:           []string{"https://photos.example/", "https://notes.example/?" + unicode},
 		UserID:              userID,
 		SessionID:           "sid-" + unicode,
 		AuthTime:            at(-time.Minute),

@@ -50,6 +50,7 @@ func richClient(id string) store.Client {
 		FirstParty:            true,
 		IDTokenAlg:            "EdDSA",
 		RequiredScopes:        []string{"openid", "名前"},
+		Resources:             []string{"https://notes.example/api", "urn:例え:" + unicode},
 	}
 }
 

@@ -33,7 +33,8 @@ func testCodes(t *testing.T, open Opener) {
 			CodeChallenge: unicode, CodeChallengeMethod: "S256", Nonce: big(),
 			AuthTime: at(-time.Hour), CreatedAt: t0(), ExpiresAt: at(5 * time.Minute), UsedAt: at(time.Minute),
 			SessionID: "sid-" + unicode, ACR: "urn:mace:incommon:iap:silver " + unicode, Device: "Chrome on Android " + unicode,
-			Claims: `{"id_token":{"auth_time":{"essential":true}},"x":"` + unicode + big() + `"}`,
+			Resources: []string{"https://photos.example/" + unicode, "urn:notes"},
+			Claims:    `{"id_token":{"auth_time":{"essential":true}},"x":"` + unicode + big() + `"}`,
 		}
 		for _, want := range []store.AuthCode{rich, {Hash: "bare", GrantID: g.ID}} {
 			w.code(want)

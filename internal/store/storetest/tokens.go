@@ -16,7 +16,8 @@ func testTokens(t *testing.T, open Opener) {
 				UserID: u.ID, Scopes: []string{"openid", "名前", big()}, AuthTime: at(-time.Hour), CreatedAt: t0(),
 				ExpiresAt: at(time.Hour), RotatedAt: at(time.Minute), RevokedAt: at(2 * time.Minute),
 				Claims: `{"userinfo":{"email":{"essential":true}},"x":"` + unicode + big() + `"}`,
-				Device: "Firefox on Linux " + unicode, Address: "2001:db8::/64"},
+				Device: "Firefox on Linux " + unicode, Address: "2001:db8::/64",
+				Resources: []string{"https://notes.example/" + unicode, "urn:photos"}},
 			{Hash: "rt", Kind: store.KindRefresh, FamilyID: "fam", GrantID: g.ID, ClientID: c.ID, UserID: u.ID,
 				Scopes: []string{"offline_access"}, CreatedAt: t0(), ExpiresAt: at(30 * 24 * time.Hour), Claims: "{}"},
 			// Client credentials: no user, grant or family.
