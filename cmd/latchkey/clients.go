@@ -101,6 +101,7 @@ type clientFlags struct {
 	firstParty             bool
 	idTokenAlg             string
 	requiredScopes         []string
+	resources              []string
 }
 
 // keyAuth reports whether the flags register a private_key_jwt client,
@@ -148,6 +149,7 @@ func (f *clientFlags) register(fs *pflag.FlagSet, update bool) {
 	fs.StringVar(&f.description, "description", "", "`TEXT` describing the app (at most 1000 characters)")
 	fs.StringArrayVar(&f.requiredScopes, "required-scope", nil, "`SCOPE` the consent page cannot untick (repeatable, among --scope; openid always is)"+replaces)
 	fs.BoolVar(&f.firstParty, "first-party", false, "an application of the platform itself: its consent is implied (never for a public client)")
+	fs.StringArrayVar(&f.resources, "resource", nil, "`URI` of a registered resource (RFC 8707) the client may ask tokens for (repeatable; default: every resource serving one of its scopes)"+replaces)
 	fs.StringVar(&f.idTokenAlg, "id-token-alg", "", "`ALG` that signs the app's ID tokens: RS256, ES256 or EdDSA (empty: RS256)")
 }
 
@@ -183,6 +185,21 @@ func (f *clientFlags) applyOpenID(c *store.Client, changed func(name string) boo
 	if changed("required-scope") {
 		c.RequiredScopes = cleanList(f.requiredScopes, true)
 	}
+	if changed("resource") {
+		c.Resources = cleanList(f.resources, false)
+	}
+}
+
+// registeredResources checks that every URI names a registered resource.
+func registeredResources(ctx context.Context, db store.ResourceStore, uris []string) error {
+	for _, uri := range uris {
+		if _, err := db.GetResource(ctx, uri); errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("resource %q is not registered (latchkey resources create --uri %s ...)", uri, uri)
+		} else if err != nil {
+			return fmt.Errorf("get resource: %w", err)
+		}
+	}
+	return nil
 }
 
 // cleanList drops empty entries; for scopes it also splits on spaces, as in
@@ -260,6 +277,9 @@ func (a *app) clientsCreateCommand(m *manageCmd) *cobra.Command {
 			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				if err := oauth.ValidateClient(c, oauth.NewScopes(cfg.Scopes)); err != nil {
 					return problems("invalid client", err)
+				}
+				if err := registeredResources(cmd.Context(), db, c.Resources); err != nil {
+					return err
 				}
 				var plain string
 				switch {
@@ -421,6 +441,9 @@ confidential with a new generated secret (shown once) unless --secret is given.`
 				}
 				if err := oauth.ValidateClient(c, oauth.NewScopes(cfg.Scopes)); err != nil {
 					return problems("invalid client", err)
+				}
+				if err := registeredResources(cmd.Context(), db, c.Resources); err != nil {
+					return err
 				}
 				var plain string
 				switch {

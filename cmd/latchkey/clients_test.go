@@ -38,6 +38,7 @@ func TestClientsRoundTrip(t *testing.T) {
 		Scopes:                 []string{"openid", "profile", "notes.read"},
 		AccessTokenTTL:         "10m0s",
 		PostLogoutRedirectURIs: []string{},
+		Resources:              []string{},
 		CreatedAt:              created.CreatedAt, UpdatedAt: created.UpdatedAt,
 	}
 	if !reflect.DeepEqual(created, want) {

@@ -70,6 +70,7 @@ type clientView struct {
 	Description            string    `json:"description,omitempty"`
 	FirstParty             bool      `json:"first_party"`
 	IDTokenAlg             string    `json:"id_token_alg,omitempty"`
+	Resources              []string  `json:"resources"`
 	CreatedAt              time.Time `json:"created_at"`
 	UpdatedAt              time.Time `json:"updated_at"`
 }
@@ -100,6 +101,7 @@ func newClientView(c store.Client, plainSecret string) clientView {
 		Description:             c.Description,
 		FirstParty:              c.FirstParty,
 		IDTokenAlg:              c.IDTokenAlg,
+		Resources:               nonNil(c.Resources),
 		CreatedAt:               c.CreatedAt,
 		UpdatedAt:               c.UpdatedAt,
 	}
@@ -168,6 +170,9 @@ func writeClient(w io.Writer, v clientView) error {
 	}
 	fmt.Fprintf(tw, "Grant types:\t%s\n", listOrNone(v.GrantTypes, ", "))
 	fmt.Fprintf(tw, "Scopes:\t%s\n", listOrNone(v.Scopes, " "))
+	if len(v.Resources) > 0 {
+		fmt.Fprintf(tw, "Resources:\t%s\n", strings.Join(v.Resources, "\n\t"))
+	}
 	for _, d := range []struct{ name, v string }{
 		{"Code TTL", v.CodeTTL}, {"Access token TTL", v.AccessTokenTTL}, {"Refresh token TTL", v.RefreshTokenTTL},
 	} {

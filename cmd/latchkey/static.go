@@ -33,11 +33,23 @@ func applyStatic(ctx context.Context, st store.Store, cfg config.Config, now tim
 			}
 		}
 	}
+	for i, cr := range cfg.Resources {
+		if err := oauth.ValidateResource(staticResource(cr, now), scopes); err != nil {
+			for _, e := range flatten(err) {
+				errs = append(errs, fmt.Errorf("resources[%d] (%q): %w", i, cr.URI, e))
+			}
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
-		return problems("invalid static clients in the configuration", err)
+		return problems("invalid static clients or resources in the configuration", err)
 	}
 	for _, cc := range cfg.Clients {
 		if err := applyStaticClient(ctx, st, cc, now, logger); err != nil {
+			return err
+		}
+	}
+	for _, cr := range cfg.Resources {
+		if err := applyStaticResource(ctx, st, cr, now, logger); err != nil {
 			return err
 		}
 	}
@@ -81,6 +93,7 @@ func staticClient(cc config.Client) store.Client {
 		FirstParty:              cc.FirstParty,
 		IDTokenAlg:              cc.IDTokenAlg,
 		RequiredScopes:          cleanList(cc.RequiredScopes, true),
+		Resources:               slices.Clone(cc.Resources),
 	}
 }
 
@@ -134,7 +147,61 @@ func sameClient(a, b store.Client) bool {
 		slices.Equal(a.PostLogoutRedirectURIs, b.PostLogoutRedirectURIs) && a.BackchannelLogoutURI == b.BackchannelLogoutURI &&
 		a.FrontchannelLogoutURI == b.FrontchannelLogoutURI && a.InitiateLoginURI == b.InitiateLoginURI &&
 		a.LogoURI == b.LogoURI && a.ClientURI == b.ClientURI && a.Description == b.Description &&
-		a.FirstParty == b.FirstParty && a.IDTokenAlg == b.IDTokenAlg && slices.Equal(a.RequiredScopes, b.RequiredScopes)
+		a.FirstParty == b.FirstParty && a.IDTokenAlg == b.IDTokenAlg && slices.Equal(a.RequiredScopes, b.RequiredScopes) &&
+		slices.Equal(a.Resources, b.Resources)
+}
+
+func staticResource(cr config.Resource, now time.Time) store.Resource {
+	return store.Resource{URI: cr.URI, Name: cr.Name, Scopes: cleanList(cr.Scopes, true), ClientID: cr.ClientID, CreatedAt: now, UpdatedAt: now}
+}
+
+// applyStaticResource creates the resource with its credentials if
+// missing, and otherwise updates its name, scopes and secret where they
+// differ from the file.
+func applyStaticResource(ctx context.Context, st store.Store, cr config.Resource, now time.Time, logger *slog.Logger) error {
+	want := staticResource(cr, now)
+	have, err := st.GetResource(ctx, cr.URI)
+	if errors.Is(err, store.ErrNotFound) {
+		hash := cr.ClientSecretHash
+		if hash == "" {
+			hash = hashClientSecret(cr.ClientSecret)
+		}
+		if err := st.CreateResource(ctx, want, oauth.ResourceCredentials(want, hash)); err != nil {
+			return fmt.Errorf("static resource %q: %w", cr.URI, err)
+		}
+		logger.InfoContext(ctx, "static resource created", "resource", cr.URI, "client_id", cr.ClientID)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("static resource %q: %w", cr.URI, err)
+	}
+	if have.ClientID != want.ClientID {
+		return fmt.Errorf("static resource %q: registered with client %q, not %q; delete it first (latchkey resources delete)", cr.URI, have.ClientID, want.ClientID)
+	}
+	if have.Name != want.Name || !slices.Equal(have.Scopes, want.Scopes) {
+		want.CreatedAt = have.CreatedAt
+		if err := st.UpdateResource(ctx, want); err != nil {
+			return fmt.Errorf("static resource %q: %w", cr.URI, err)
+		}
+		logger.InfoContext(ctx, "static resource updated", "resource", cr.URI)
+	}
+	c, err := st.GetClient(ctx, want.ClientID)
+	if err != nil {
+		return fmt.Errorf("static resource %q: %w", cr.URI, err)
+	}
+	hash := cr.ClientSecretHash
+	switch {
+	case hash == "" && secret.CheckClientSecret(c.SecretHash, cr.ClientSecret), hash == c.SecretHash:
+		return nil
+	case hash == "":
+		hash = hashClientSecret(cr.ClientSecret)
+	}
+	c.SecretHash, c.UpdatedAt = hash, now
+	if err := st.UpdateClient(ctx, c); err != nil {
+		return fmt.Errorf("static resource %q: %w", cr.URI, err)
+	}
+	logger.InfoContext(ctx, "static resource secret updated", "resource", cr.URI)
+	return nil
 }
 
 func applyStaticUser(ctx context.Context, st store.UserStore, cu config.User, now time.Time, logger *slog.Logger) error {

@@ -24,7 +24,9 @@ type Config struct {
 	Consent  ConsentConfig  `yaml:"consent"`
 	Scopes   []Scope        `yaml:"scopes"`
 	Clients  []Client       `yaml:"clients"`
-	Users    []User         `yaml:"users"`
+	// Resources are the protected APIs (RFC 8707) declared in the file.
+	Resources []Resource `yaml:"resources"`
+	Users     []User     `yaml:"users"`
 }
 
 // ServerConfig holds what the HTTP server needs to know about its network.
@@ -147,6 +149,23 @@ type Client struct {
 	RequiredScopes []string `yaml:"required_scopes"`
 	// IDTokenAlg signs this client's ID tokens: RS256 (default), ES256 or EdDSA.
 	IDTokenAlg string `yaml:"id_token_alg"`
+	// Resources are the URIs of the resources the client may ask tokens
+	// for; empty: every resource serving one of its scopes.
+	Resources []string `yaml:"resources"`
+}
+
+// Resource is a static protected API (RFC 8707 resource) declared in the
+// file; applied at start, after the clients.
+type Resource struct {
+	// URI is the resource indicator, the aud of the tokens meant for it.
+	URI    string   `yaml:"uri"`
+	Name   string   `yaml:"name"`
+	Scopes []string `yaml:"scopes"`
+	// ClientID and ClientSecret (or ClientSecretHash) are the credentials
+	// the API introspects with.
+	ClientID         string `yaml:"client_id"`
+	ClientSecret     string `yaml:"client_secret"`
+	ClientSecretHash string `yaml:"client_secret_hash"`
 }
 
 // User is a static user declared in the file; applied at start.

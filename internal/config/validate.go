@@ -140,6 +140,33 @@ func (c Config) Validate() error {
 		}
 	}
 
+	seenResource := make(map[string]int, len(c.Resources))
+	for i, r := range c.Resources {
+		key := fmt.Sprintf("resources[%d]", i)
+		switch j, dup := seenResource[r.URI]; {
+		case strings.TrimSpace(r.URI) == "":
+			add(key+".uri", "is required")
+		case dup:
+			add(key+".uri", "duplicate resource %q (also resources[%d])", r.URI, j)
+		default:
+			seenResource[r.URI] = i
+		}
+		switch j, dup := seenClient[r.ClientID]; {
+		case strings.TrimSpace(r.ClientID) == "":
+			add(key+".client_id", "is required")
+		case dup:
+			add(key+".client_id", "client id %q is taken (also clients[%d]); a resource has a client of its own", r.ClientID, j)
+		}
+		switch {
+		case r.ClientSecret != "" && r.ClientSecretHash != "":
+			add(key, "set client_secret or client_secret_hash, not both")
+		case r.ClientSecret == "" && r.ClientSecretHash == "":
+			add(key, "client_secret or client_secret_hash is required")
+		case r.ClientSecretHash != "" && !wellFormedSecretHash(r.ClientSecretHash):
+			add(key+".client_secret_hash", `must be "sha256:<64 hex digits>" or an argon2id PHC string ("$argon2id$...")`)
+		}
+	}
+
 	seenUser := make(map[string]int, len(c.Users))
 	for i, u := range c.Users {
 		key := fmt.Sprintf("users[%d]", i)

@@ -84,6 +84,16 @@ func TestValidate(t *testing.T) {
 
 		{"clients/empty_id", func(c *Config) { c.Clients[1].ID = "" }, "clients[1].id: is required"},
 		{"clients/duplicate_id", func(c *Config) { c.Clients[1].ID = "web" }, `clients[1].id: duplicate client id "web" (also clients[0])`},
+		{"resources/uri_required", func(c *Config) { c.Resources = []Resource{{ClientID: "rs", ClientSecret: "s"}} }, "resources[0].uri: is required"},
+		{"resources/duplicate_uri", func(c *Config) {
+			c.Resources = []Resource{{URI: "https://a/", ClientID: "a", ClientSecret: "s"}, {URI: "https://a/", ClientID: "b", ClientSecret: "s"}}
+		}, `resources[1].uri: duplicate resource "https://a/" (also resources[0])`},
+		{"resources/client_of_a_client", func(c *Config) { c.Resources = []Resource{{URI: "https://a/", ClientID: "web", ClientSecret: "s"}} }, `resources[0].client_id: client id "web" is taken`},
+		{"resources/secret_required", func(c *Config) { c.Resources = []Resource{{URI: "https://a/", ClientID: "a"}} }, "resources[0]: client_secret or client_secret_hash is required"},
+		{"resources/bad_hash", func(c *Config) {
+			c.Resources = []Resource{{URI: "https://a/", ClientID: "a", ClientSecretHash: "md5:x"}}
+		}, "resources[0].client_secret_hash"},
+		{"resources/ok", func(c *Config) { c.Resources = []Resource{{URI: "https://a/", ClientID: "a", ClientSecret: "s"}} }, ""},
 		{"clients/secret_and_hash", func(c *Config) { c.Clients[0].SecretHash = "sha256:" + strings.Repeat("a", 64) }, "clients[0]: set secret or secret_hash, not both"},
 		{"clients/malformed_hash", func(c *Config) { c.Clients[0].Secret = ""; c.Clients[0].SecretHash = "md5:abc" }, "clients[0].secret_hash: must be"},
 		{"clients/sha256_hash_ok", func(c *Config) {

@@ -105,6 +105,12 @@ func (p *Provider) authorizeRequest(ctx context.Context, q params) (Pending, *Re
 	if e != nil {
 		return pd, to, e
 	}
+	// RFC 8707 §2: refused here, before the user is asked, with
+	// invalid_target.
+	resources := q.list(paramResource)
+	if _, e := p.targetFor(ctx, client, scopes, resources, nil); e != nil {
+		return pd, to, e
+	}
 
 	challenge, method := q["code_challenge"], q["code_challenge_method"]
 	switch {
@@ -141,6 +147,7 @@ func (p *Provider) authorizeRequest(ctx context.Context, q params) (Pending, *Re
 		ACRValues:           q["acr_values"],
 		UILocales:           q["ui_locales"],
 		Claims:              q["claims"],
+		Resources:           resources,
 		CreatedAt:           now,
 		ExpiresAt:           now.Add(p.AuthRequestTTL),
 	}
@@ -463,6 +470,7 @@ func (p *Provider) approve(ctx context.Context, pd Pending, scopes []string, lif
 			SessionID:           req.SessionID,
 			ACR:                 acr,
 			Claims:              req.Claims,
+			Resources:           req.Resources,
 			CreatedAt:           now,
 			ExpiresAt:           capExpiry(now.Add(p.codeTTL(pd.Client)), grant),
 			Device:              req.Device,
@@ -475,8 +483,12 @@ func (p *Provider) approve(ctx context.Context, pd Pending, scopes []string, lif
 	var rows []store.Token
 	var accessToken string
 	if rt.token {
+		t, e := p.targetFor(ctx, pd.Client, scopes, req.Resources, nil)
+		if e != nil {
+			return Response{}, e
+		}
 		resp, issued, e := p.mint(issuance{
-			client: pd.Client, grant: grant, familyID: familyID, scopes: scopes, claims: req.Claims,
+			client: pd.Client, grant: grant, familyID: familyID, scopes: t.scopes, audience: t.audience, claims: req.Claims,
 			authTime: req.AuthTime, accessTTL: p.Tokens.ImplicitTokenTTL, now: now, device: req.Device,
 		})
 		if e != nil {
@@ -487,7 +499,7 @@ func (p *Provider) approve(ctx context.Context, pd Pending, scopes []string, lif
 		out.Set("token_type", resp.TokenType)
 		out.Set("expires_in", strconv.FormatInt(resp.ExpiresIn, 10))
 		// RFC 6749 §4.2.2: scope is OPTIONAL if identical to the scope requested.
-		if FormatScope(scopes) != FormatScope(req.Scopes) {
+		if resp.Scope != FormatScope(req.Scopes) {
 			out.Set("scope", resp.Scope)
 		}
 	}

@@ -129,10 +129,46 @@ func ValidateClient(c store.Client, scopes *Scopes) error {
 	if c.CodeTTL > 10*60*1e9 {
 		errs = append(errs, errors.New("code_ttl must be at most 10m (RFC 6749 §4.1.2)"))
 	}
+	for _, r := range c.Resources {
+		if !ValidResourceURI(r) {
+			errs = append(errs, fmt.Errorf("resource %q must be an absolute URI without a fragment (RFC 8707 §2)", r))
+		}
+	}
 	if err := ValidateOpenIDClient(c); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// ValidateResource reports every problem of a resource registration at
+// once.
+func ValidateResource(r store.Resource, scopes *Scopes) error {
+	var errs []error
+	if !ValidResourceURI(r.URI) {
+		errs = append(errs, fmt.Errorf("resource URI %q must be an absolute URI without a fragment, at most %d bytes (RFC 8707 §2)", r.URI, maxResourceLen))
+	}
+	if strings.TrimSpace(r.Name) == "" || len(r.Name) > 200 {
+		errs = append(errs, errors.New("resource name must be 1 to 200 characters"))
+	}
+	if len(r.Scopes) == 0 {
+		errs = append(errs, errors.New("a resource serves at least one scope"))
+	}
+	for _, s := range r.Scopes {
+		if !scopes.Known(s) {
+			errs = append(errs, fmt.Errorf("unknown scope %q", s))
+		}
+	}
+	if r.ClientID == "" || len(r.ClientID) > 255 || !validClientID(r.ClientID) {
+		errs = append(errs, errors.New("the resource's client id must be 1 to 255 characters without spaces or colons"))
+	}
+	return errors.Join(errs...)
+}
+
+// ResourceCredentials returns the client a resource introspects with:
+// confidential, with no grant type, so it can get no token of its own.
+func ResourceCredentials(r store.Resource, secretHash string) store.Client {
+	return store.Client{ID: r.ClientID, SecretHash: secretHash, Name: r.Name + " (resource server)",
+		GrantTypes: []string{}, Scopes: []string{}, RedirectURIs: []string{}, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
 // validClientID: RFC 6749 Appendix A.1 "client-id = *VSCHAR" (%x20-7E),

@@ -33,8 +33,9 @@ var inactive = Introspection{}
 
 // HandleIntrospect is the introspection endpoint (RFC 7662). Only
 // authenticated confidential clients may ask (§2.1, against token
-// scanning), and a client learns only about tokens issued to it or meant for
-// it (its id in the token's audience, §4); anything else, and anything
+// scanning). A registered resource learns only about access tokens meant
+// for it (its URI in their aud, RFC 8707); a client, about tokens issued to
+// it or naming its id in their aud (§4). Anything else, and anything
 // expired, revoked, unknown or malformed, is {"active": false}.
 func (p *Provider) HandleIntrospect(w http.ResponseWriter, r *http.Request) {
 	client, q, e := p.backChannel(w, r, true)
@@ -55,6 +56,11 @@ func (p *Provider) HandleIntrospect(w http.ResponseWriter, r *http.Request) {
 
 func (p *Provider) introspect(ctx context.Context, client store.Client, raw string) (Introspection, *Error) {
 	now := p.Now()
+	resource, err := p.resourceOf(ctx, client.ID)
+	if err != nil {
+		return inactive, p.storeError(ctx, "list resources", err)
+	}
+	caller := introspector{clientID: client.ID, resource: resource}
 	switch {
 	case secret.HasPrefix(raw, secret.PrefixRefreshToken), secret.HasPrefix(raw, secret.PrefixAccessToken):
 		t, err := p.Store.GetToken(ctx, secret.Hash(raw))
@@ -64,8 +70,11 @@ func (p *Provider) introspect(ctx context.Context, client store.Client, raw stri
 		if err != nil {
 			return inactive, p.storeError(ctx, "get token", err)
 		}
-		aud := p.audience()
-		if !t.Active(now) || !mayIntrospect(client.ID, t.ClientID, aud) {
+		var aud []string
+		if t.Kind == store.KindAccess {
+			aud = p.audienceOr(t.Resources)
+		}
+		if !t.Active(now) || !caller.may(t.ClientID, aud) {
 			return inactive, nil
 		}
 		out := Introspection{
@@ -86,7 +95,7 @@ func (p *Provider) introspect(ctx context.Context, client store.Client, raw stri
 	case p.JWT != nil && strings.Count(raw, ".") == 2:
 		c, ok := p.verifyAccessToken(raw)
 		if !ok || c.Issuer != p.Issuer || now.Unix() >= c.Expiry ||
-			!mayIntrospect(client.ID, c.ClientID, c.Audience) {
+			!caller.may(c.ClientID, c.Audience) {
 			return inactive, nil
 		}
 		// A revoked JWT is denied until it expires (its row says so). A
@@ -132,8 +141,17 @@ func (p *Provider) username(ctx context.Context, userID string) string {
 	return u.Username
 }
 
-// mayIntrospect: the token's own client, or a resource server named in its
-// audience.
-func mayIntrospect(caller, owner string, aud []string) bool {
-	return caller == owner || slices.Contains(aud, caller)
+// introspector is who asks at the introspection endpoint: a client, or a
+// registered resource (resource set) through its client.
+type introspector struct{ clientID, resource string }
+
+// may reports whether the caller may learn about a token of owner with
+// audience aud (nil for refresh tokens): a resource, only if the token is
+// meant for it; a client, if the token is its own or names its id in aud
+// (a resource server registered as a client under tokens.audience).
+func (c introspector) may(owner string, aud []string) bool {
+	if c.resource != "" {
+		return slices.Contains(aud, c.resource)
+	}
+	return c.clientID == owner || slices.Contains(aud, c.clientID)
 }

@@ -60,6 +60,12 @@ func InvalidScope(format string, args ...any) *Error {
 	return newError("invalid_scope", 400, format, args...)
 }
 
+// InvalidTarget: a resource parameter is invalid, unknown, not allowed
+// for the client or wider than the authorization (RFC 8707 §2).
+func InvalidTarget(format string, args ...any) *Error {
+	return newError("invalid_target", 400, format, args...)
+}
+
 // AccessDenied: the resource owner or the server denied the request.
 func AccessDenied(format string, args ...any) *Error {
 	return newError("access_denied", 403, format, args...)

@@ -68,8 +68,13 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, req tokenRequest)
 	if !grant.Active(now) {
 		return TokenResponse{}, InvalidGrant("the grant of this code was revoked or has expired")
 	}
+	t, e := p.targetFor(ctx, client, ac.Scopes, q.list(paramResource), ac.Resources)
+	if e != nil {
+		return TokenResponse{}, e
+	}
 	resp, rows, e := p.mint(issuance{
-		client: client, grant: grant, familyID: ac.Hash, scopes: ac.Scopes, refreshScopes: ac.Scopes,
+		client: client, grant: grant, familyID: ac.Hash, scopes: t.scopes, refreshScopes: ac.Scopes,
+		audience: t.audience, resources: ac.Resources,
 		authTime: ac.AuthTime, claims: ac.Claims, refresh: AllowsGrant(client, GrantRefreshToken), now: now,
 		device: cmp.Or(ac.Device, DescribeDevice(req.userAgent)), address: req.address,
 	})

@@ -18,7 +18,11 @@ func (p *Provider) grantClientCredentials(ctx context.Context, req tokenRequest)
 	if e != nil {
 		return TokenResponse{}, e
 	}
-	resp, rows, e := p.mint(issuance{client: client, scopes: scopes, now: p.Now()})
+	t, e := p.targetFor(ctx, client, scopes, req.q.list(paramResource), nil)
+	if e != nil {
+		return TokenResponse{}, e
+	}
+	resp, rows, e := p.mint(issuance{client: client, scopes: t.scopes, audience: t.audience, now: p.Now()})
 	if e != nil {
 		return TokenResponse{}, e
 	}

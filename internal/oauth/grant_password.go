@@ -28,6 +28,12 @@ func (p *Provider) grantPassword(ctx context.Context, req tokenRequest) (TokenRe
 	if e != nil {
 		return TokenResponse{}, e
 	}
+	// Checked before the password, so a request the server would refuse
+	// anyway costs no hash and counts no failure.
+	t, e := p.targetFor(ctx, client, scopes, q.list(paramResource), nil)
+	if e != nil {
+		return TokenResponse{}, e
+	}
 	user, err := p.Passwords.Check(ctx, username, password, req.address)
 	var tooMany *TooManyAttempts
 	switch {
@@ -50,7 +56,8 @@ func (p *Provider) grantPassword(ctx context.Context, req tokenRequest) (TokenRe
 		return TokenResponse{}, e
 	}
 	resp, rows, e := p.mint(issuance{
-		client: client, grant: grant, familyID: secret.RandomString(16), scopes: scopes, refreshScopes: scopes,
+		client: client, grant: grant, familyID: secret.RandomString(16), scopes: t.scopes, refreshScopes: scopes,
+		audience: t.audience, resources: q.list(paramResource),
 		authTime: now, refresh: AllowsGrant(client, GrantRefreshToken), now: now,
 		device: DescribeDevice(req.userAgent), address: req.address,
 	})

@@ -69,8 +69,13 @@ func (p *Provider) grantRefreshToken(ctx context.Context, req tokenRequest) (Tok
 	if !grant.Active(now) {
 		return TokenResponse{}, InvalidGrant("the grant of this refresh token was revoked or has expired")
 	}
+	t, e := p.targetFor(ctx, client, scopes, q.list(paramResource), old.Resources)
+	if e != nil {
+		return TokenResponse{}, e
+	}
 	resp, rows, e := p.mint(issuance{
-		client: client, grant: grant, familyID: old.FamilyID, scopes: scopes, refreshScopes: old.Scopes,
+		client: client, grant: grant, familyID: old.FamilyID, scopes: t.scopes, refreshScopes: old.Scopes,
+		audience: t.audience, resources: old.Resources,
 		authTime: old.AuthTime, claims: old.Claims, refresh: true, now: now,
 		device: old.Device, address: req.address,
 	})

@@ -28,16 +28,20 @@ type TokenResponse struct {
 
 // issuance describes the tokens one successful grant hands out.
 type issuance struct {
-	client        store.Client
-	grant         store.Grant // zero for tokens without a user (client credentials)
-	familyID      string
-	scopes        []string // of the access token
-	refreshScopes []string // of the refresh token (RFC 6749 §6: unchanged by narrowing)
-	authTime      time.Time
-	claims        string // the claims request parameter, kept for /userinfo
-	refresh       bool
-	accessTTL     time.Duration // zero: the client's access token lifetime
-	now           time.Time
+	client   store.Client
+	grant    store.Grant // zero for tokens without a user (client credentials)
+	familyID string
+	scopes   []string // of the access token
+	// audience is the access token's aud (nil: the default audience);
+	// resources are what the authorization was given for, kept with the
+	// refresh token (RFC 8707).
+	audience, resources []string
+	refreshScopes       []string // of the refresh token (RFC 6749 §6: unchanged by narrowing)
+	authTime            time.Time
+	claims              string // the claims request parameter, kept for /userinfo
+	refresh             bool
+	accessTTL           time.Duration // zero: the client's access token lifetime
+	now                 time.Time
 	// device describes the device of the family; address is where this
 	// request came from (the user's device list).
 	device, address string
@@ -69,7 +73,7 @@ func (p *Provider) mint(is issuance) (TokenResponse, []store.Token, *Error) {
 	} else {
 		jti := secret.RandomString(24)
 		claims := token.AccessClaims{
-			Issuer: p.Issuer, Subject: subject, Audience: p.audience(), ClientID: is.client.ID,
+			Issuer: p.Issuer, Subject: subject, Audience: p.audienceOr(is.audience), ClientID: is.client.ID,
 			Scope: FormatScope(is.scopes), Expiry: atExp.Unix(), IssuedAt: is.now.Unix(), JTI: jti,
 		}
 		if !is.authTime.IsZero() {
@@ -97,7 +101,7 @@ func (p *Provider) mint(is issuance) (TokenResponse, []store.Token, *Error) {
 			Hash: secret.Hash(string(rt)), Kind: store.KindRefresh, FamilyID: is.familyID, GrantID: is.grant.ID,
 			ClientID: is.client.ID, UserID: is.grant.UserID, Scopes: is.refreshScopes, AuthTime: is.authTime,
 			Claims: is.claims, CreatedAt: is.now, ExpiresAt: capExpiry(is.now.Add(p.refreshTTL(is.client)), is.grant),
-			Device: is.device, Address: is.address,
+			Device: is.device, Address: is.address, Resources: is.resources,
 		})
 		resp.RefreshToken = string(rt)
 	}
@@ -109,6 +113,7 @@ func (p *Provider) accessRow(is issuance, hash string, exp time.Time) store.Toke
 		Hash: hash, Kind: store.KindAccess, FamilyID: is.familyID, GrantID: is.grant.ID,
 		ClientID: is.client.ID, UserID: is.grant.UserID, Scopes: is.scopes, AuthTime: is.authTime,
 		Claims: is.claims, CreatedAt: is.now, ExpiresAt: exp, Device: is.device, Address: is.address,
+		Resources: is.audience,
 	}
 }
 
@@ -116,11 +121,19 @@ func (p *Provider) accessRow(is issuance, hash string, exp time.Time) store.Toke
 // any opaque token, so the two kinds never collide.
 func jtiHash(jti string) string { return secret.Hash("jti:" + jti) }
 
-// audience is the aud of access tokens (RFC 9068 §3): the configured
-// resource identifiers, or the issuer.
+// audience is the default aud of access tokens (RFC 9068 §3), for scopes
+// no registered resource serves: the configured audience, or the issuer.
 func (p *Provider) audience() []string {
 	if len(p.Audience) > 0 {
 		return p.Audience
 	}
 	return []string{p.Issuer}
+}
+
+// audienceOr returns aud, or the default audience if aud is empty.
+func (p *Provider) audienceOr(aud []string) []string {
+	if len(aud) > 0 {
+		return aud
+	}
+	return p.audience()
 }

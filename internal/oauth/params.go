@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // Size limits on request input (SECURITY.md c.6).
@@ -35,6 +36,16 @@ func parseParams(raw string) (p params, dup string, e *Error) {
 	}
 	p = make(params, len(vals))
 	for k, vs := range vals {
+		if k == paramResource {
+			v, e := joinValues(vs)
+			if e != nil {
+				return nil, "", e
+			}
+			if v != "" {
+				p[k] = v
+			}
+			continue
+		}
 		// k != "": an empty name would report "" and so hide every other
 		// repeated parameter ("=&=&redirect_uri=a&redirect_uri=b").
 		if len(vs) > 1 && k != "" && (dup == "" || dupBefore(k, dup)) {
@@ -45,6 +56,38 @@ func parseParams(raw string) (p params, dup string, e *Error) {
 		}
 	}
 	return p, dup, nil
+}
+
+// paramResource is the one parameter that may be repeated: RFC 8707 §2,
+// "Multiple resource parameters MAY be used to indicate that the requested
+// token is intended to be used at multiple resources."
+const paramResource = "resource"
+
+// valueSeparator joins the values of a repeated parameter in params; no
+// valid value contains it.
+const valueSeparator = "\n"
+
+// joinValues joins the non-empty values of a repeated parameter, refusing
+// a value that holds the separator (a URI never holds a control character).
+func joinValues(vs []string) (string, *Error) {
+	kept := vs[:0:0]
+	for _, v := range vs {
+		if strings.Contains(v, valueSeparator) {
+			return "", InvalidRequest("a resource parameter contains a line break")
+		}
+		if v != "" {
+			kept = append(kept, v)
+		}
+	}
+	return strings.Join(kept, valueSeparator), nil
+}
+
+// list returns every value of a parameter that may be repeated, in order.
+func (p params) list(name string) []string {
+	if p[name] == "" {
+		return nil
+	}
+	return strings.Split(p[name], valueSeparator)
 }
 
 // dupBefore orders repeated names for reporting: client_id and redirect_uri

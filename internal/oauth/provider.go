@@ -68,6 +68,7 @@ type Provider struct {
 
 	grants         map[string]grantHandler
 	clients        *clientCache
+	resources      *resourceRegistry
 	assertionKeys  *assertionKeyCache
 	verified       *verifiedCache
 	clientFailures clientThrottles
@@ -89,6 +90,7 @@ type AccessTokenSigner interface {
 // metadata document; call once after setting fields.
 func (p *Provider) Init() {
 	p.clients = newClientCache(p.Store, p.Now)
+	p.resources = &resourceRegistry{store: p.Store, now: p.Now}
 	p.assertionKeys = newAssertionKeyCache()
 	p.verified = newVerifiedCache()
 	p.clientFailures = newClientThrottles()
