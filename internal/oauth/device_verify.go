@@ -3,7 +3,6 @@ package oauth
 import (
 	"context"
 	"errors"
-	"net/http"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/store"
@@ -37,7 +36,7 @@ func (p *Provider) FindDeviceRequest(ctx context.Context, typed, userID, address
 	t := p.userCodes
 	tooMany := func(wait time.Duration) *Error {
 		p.Logger.WarnContext(ctx, "user code guessing throttled", "user_id", userID, "client", address)
-		return &Error{Code: "invalid_request", Status: http.StatusTooManyRequests,
+		return &Error{Code: "invalid_request", Status: 429,
 			Description: "too many wrong codes; wait a minute and try again", RetryAfter: int(wait/time.Second) + 1}
 	}
 	if over, wait := t.all.Exceeded("all", now); over && t.address.Failures(address, now) > 0 {

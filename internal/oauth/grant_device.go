@@ -3,7 +3,6 @@ package oauth
 import (
 	"context"
 	"errors"
-	"net/http"
 	"slices"
 	"time"
 
@@ -20,7 +19,7 @@ const deviceSlowDown = 5 * time.Second
 // deviceError is one of RFC 8628 §3.5's answers to a poll: 400, as every
 // token endpoint error but invalid_client (RFC 6749 §5.2).
 func deviceError(code, format string, args ...any) *Error {
-	return newError(code, http.StatusBadRequest, format, args...)
+	return newError(code, 400, format, args...)
 }
 
 // grantDeviceCode answers a device's poll (RFC 8628 §3.4, §3.5): tokens
