@@ -53,6 +53,12 @@ type Tokens struct {
 	// ImplicitTokenTTL is the lifetime of implicit-grant access tokens,
 	// shorter because they travel through the browser; default 15m.
 	ImplicitTokenTTL time.Duration `yaml:"implicit_token_ttl"`
+	// DeviceCodeTTL is how long a device code and its user code live
+	// (RFC 8628 §3.2 expires_in); default 10m.
+	DeviceCodeTTL time.Duration `yaml:"device_code_ttl"`
+	// DevicePollInterval is the least time a device waits between polls
+	// (RFC 8628 §3.2 interval), whole seconds; default 5s.
+	DevicePollInterval time.Duration `yaml:"device_poll_interval"`
 	// Audience is the aud of access tokens (RFC 9068 §3); default the issuer.
 	// A resource server registered as a client whose id is listed here may
 	// introspect the tokens meant for it.
@@ -204,6 +210,10 @@ func Default() Config {
 			RefreshTokenTTL:  30 * 24 * time.Hour,
 			ImplicitTokenTTL: 15 * time.Minute,
 			Algorithm:        "ES256",
+
+			// Device authorization (RFC 8628).
+			DeviceCodeTTL:      10 * time.Minute,
+			DevicePollInterval: 5 * time.Second,
 		},
 		Session:  SessionConfig{TTL: 24 * time.Hour, AuthRequestTTL: 15 * time.Minute, IdleTTL: DefaultIdleTTL},
 		Activity: ActivityConfig{Retention: 90 * 24 * time.Hour},

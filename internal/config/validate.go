@@ -20,6 +20,9 @@ const (
 	// MaxCodeTTL is the longest authorization code lifetime: RFC 6749 §4.1.2
 	// "A maximum authorization code lifetime of 10 minutes is RECOMMENDED."
 	MaxCodeTTL = 10 * time.Minute
+	// MaxDeviceCodeTTL is the longest device code lifetime: the longer a
+	// user code lives, the more guesses it can take (RFC 8628 §5.1).
+	MaxDeviceCodeTTL = time.Hour
 	// MinPasswordLen is the shortest user password accepted, in characters.
 	MinPasswordLen = 8
 )
@@ -95,6 +98,15 @@ func (c Config) Validate() error {
 	}
 	if c.Tokens.CodeTTL > MaxCodeTTL {
 		add("tokens.code_ttl", "must be at most %s (RFC 6749 §4.1.2), got %s", MaxCodeTTL, c.Tokens.CodeTTL)
+	}
+	switch d := c.Tokens.DeviceCodeTTL; {
+	case d <= 0 || d > MaxDeviceCodeTTL:
+		add("tokens.device_code_ttl", "must be positive and at most %s (RFC 8628 §5.1: a user code lives only as long as it must), got %s", MaxDeviceCodeTTL, d)
+	case c.Tokens.DevicePollInterval >= d:
+		add("tokens.device_poll_interval", "must be shorter than tokens.device_code_ttl (%s)", d)
+	}
+	if d := c.Tokens.DevicePollInterval; d < time.Second || d%time.Second != 0 {
+		add("tokens.device_poll_interval", "must be a whole number of seconds, at least 1s (RFC 8628 §3.2 interval), got %s", d)
 	}
 	switch c.Tokens.Algorithm {
 	case "ES256", "RS256", "EdDSA":

@@ -74,6 +74,14 @@ func TestValidate(t *testing.T) {
 		{"ttl/RFC6749_4.1.2/code_at_most_10m", func(c *Config) { c.Tokens.CodeTTL = 11 * time.Minute }, "tokens.code_ttl: must be at most 10m0s"},
 		{"ttl/RFC6749_4.1.2/code_10m_ok", func(c *Config) { c.Tokens.CodeTTL = 10 * time.Minute }, ""},
 
+		{"device/RFC8628_5.1/device_code_ttl_zero", func(c *Config) { c.Tokens.DeviceCodeTTL = 0 }, "tokens.device_code_ttl: must be positive"},
+		{"device/RFC8628_5.1/device_code_ttl_at_most_1h", func(c *Config) { c.Tokens.DeviceCodeTTL = 61 * time.Minute }, "tokens.device_code_ttl: must be positive and at most 1h0m0s"},
+		{"device/device_code_ttl_30m_ok", func(c *Config) { c.Tokens.DeviceCodeTTL = 30 * time.Minute }, ""},
+		{"device/RFC8628_3.2/interval_whole_seconds", func(c *Config) { c.Tokens.DevicePollInterval = 1500 * time.Millisecond }, "tokens.device_poll_interval: must be a whole number of seconds"},
+		{"device/RFC8628_3.2/interval_at_least_1s", func(c *Config) { c.Tokens.DevicePollInterval = 0 }, "tokens.device_poll_interval: must be a whole number of seconds, at least 1s"},
+		{"device/interval_shorter_than_the_code", func(c *Config) { c.Tokens.DeviceCodeTTL = time.Minute; c.Tokens.DevicePollInterval = time.Minute }, "tokens.device_poll_interval: must be shorter than tokens.device_code_ttl"},
+		{"device/interval_1s_ok", func(c *Config) { c.Tokens.DevicePollInterval = time.Second }, ""},
+
 		{"scopes/RFC6749_3.3/space", func(c *Config) { c.Scopes = append(c.Scopes, Scope{Name: "notes read"}) }, "scopes[8].name"},
 		{"scopes/RFC6749_3.3/quote", func(c *Config) { c.Scopes = []Scope{{Name: `a"b`}} }, "not a valid scope token"},
 		{"scopes/RFC6749_3.3/backslash", func(c *Config) { c.Scopes = []Scope{{Name: `a\b`}} }, "not a valid scope token"},

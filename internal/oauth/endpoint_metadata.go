@@ -27,6 +27,8 @@ type Metadata struct {
 	CodeChallengeMethodsSupported              []string `json:"code_challenge_methods_supported"`
 	AuthorizationResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
 	AccessTokenSigningAlgValuesSupported       []string `json:"access_token_signing_alg_values_supported,omitempty"`
+	// RFC 8628 §4.
+	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint"`
 
 	// OpenID Connect Discovery 1.0 §3, Session Management, Front- and
 	// Back-Channel Logout, RP-Initiated Logout.
@@ -63,7 +65,7 @@ func (p *Provider) buildMetadata() []byte {
 		ScopesSupported:                   p.Scopes.Names(),
 		ResponseTypesSupported:            ResponseTypes,
 		ResponseModesSupported:            ResponseModes,
-		GrantTypesSupported:               []string{GrantAuthorizationCode, GrantRefreshToken, GrantImplicit, GrantPassword, GrantClientCredentials},
+		GrantTypesSupported:               []string{GrantAuthorizationCode, GrantRefreshToken, GrantImplicit, GrantPassword, GrantClientCredentials, GrantDeviceCode},
 		TokenEndpointAuthMethodsSupported: auth,
 		TokenEndpointAuthSigningAlgValuesSupported: ClientAssertionAlgs,
 		RevocationEndpointAuthMethodsSupported:     auth,
@@ -88,6 +90,7 @@ func (p *Provider) buildMetadata() []byte {
 		FrontchannelLogoutSupported:        true,
 		FrontchannelLogoutSessionSupported: true,
 	}
+	m.DeviceAuthorizationEndpoint = p.Issuer + "/device_authorization"
 	if len(m.IDTokenSigningAlgValuesSupported) == 0 {
 		m.IDTokenSigningAlgValuesSupported = []string{oidc.DefaultIDTokenAlg}
 	}

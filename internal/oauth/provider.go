@@ -65,6 +65,9 @@ type Provider struct {
 	// AcceptEndpointAudience: client assertions may also name the
 	// endpoint's URL in aud (older private_key_jwt clients).
 	AcceptEndpointAudience bool
+	// UserCodeKey keys the stored hashes of device user codes (see
+	// userCodeHash); nil hashes them without a key.
+	UserCodeKey []byte
 
 	grants         map[string]grantHandler
 	clients        *clientCache
@@ -73,6 +76,7 @@ type Provider struct {
 	verified       *verifiedCache
 	clientFailures clientThrottles
 	authorizeLimit *Throttle
+	userCodes      userCodeThrottles
 	metadata       []byte
 	logouts        *backchannel
 }
@@ -95,6 +99,7 @@ func (p *Provider) Init() {
 	p.verified = newVerifiedCache()
 	p.clientFailures = newClientThrottles()
 	p.authorizeLimit = NewThrottle("authorize-address", authorizePerAddress, time.Minute, throttleKeys)
+	p.userCodes = newUserCodeThrottles()
 	p.metadata = p.buildMetadata()
 	p.logouts = newBackchannel()
 	p.grants = map[string]grantHandler{
@@ -102,6 +107,7 @@ func (p *Provider) Init() {
 		GrantRefreshToken:      p.grantRefreshToken,
 		GrantClientCredentials: p.grantClientCredentials,
 		GrantPassword:          p.grantPassword,
+		GrantDeviceCode:        p.grantDeviceCode,
 	}
 }
 
@@ -147,8 +153,9 @@ func capExpiry(t time.Time, g store.Grant) time.Time {
 
 // throttles lists every throttle whose counters are shared between nodes.
 func (p *Provider) throttles() []*Throttle {
-	return []*Throttle{p.Passwords.account, p.Passwords.address,
-		p.clientFailures.pair, p.clientFailures.client, p.clientFailures.address, p.authorizeLimit}
+	return append([]*Throttle{p.Passwords.account, p.Passwords.address,
+		p.clientFailures.pair, p.clientFailures.client, p.clientFailures.address, p.authorizeLimit},
+		p.userCodes.list()...)
 }
 
 // SyncThrottles shares this node's rate-limit counts with the other nodes

@@ -22,6 +22,7 @@ const (
 	PrefixSession      = "lk_ss_"
 	PrefixBrowser      = "lk_br_"
 	PrefixAuthRequest  = "lk_ar_"
+	PrefixDeviceCode   = "lk_dc_"
 )
 
 // randomBytes is the entropy of every generated token: 256 bits

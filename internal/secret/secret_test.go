@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-var allPrefixes = []string{PrefixCode, PrefixAccessToken, PrefixRefreshToken, PrefixClientSecret, PrefixSession, PrefixBrowser, PrefixAuthRequest}
+var allPrefixes = []string{PrefixCode, PrefixAccessToken, PrefixRefreshToken, PrefixClientSecret, PrefixSession, PrefixBrowser, PrefixAuthRequest, PrefixDeviceCode}
 
 // TestRFC6749_10_10_TokenEntropy enforces SECURITY.md T1: "The probability of
 // an attacker guessing generated tokens ... MUST be less than or equal to

@@ -214,6 +214,42 @@ func issueEverySecret(t *testing.T, e *env) []namedSecret {
 	add("password-grant rotated access token", rotated.AccessToken)
 	addHashed("password-grant rotated refresh token", rotated.RefreshToken)
 
+	// The device flow (RFC 8628): the device code, the user code (typed
+	// with and without its dash), the tokens; approved in the same browser.
+	tv := testClient{id: "tv-hashes"}
+	e.mustCreateClient(store.Client{ID: tv.id, Name: "TV", Public: true,
+		GrantTypes: []string{oauth.GrantDeviceCode, oauth.GrantRefreshToken}, Scopes: []string{"notes.read", "offline_access"}})
+	da := e.postTo("/device_authorization", url.Values{"client_id": {tv.id}, "scope": {"notes.read offline_access"}}, nil)
+	deviceCode, userCode := da.str("device_code"), da.str("user_code")
+	resp, err = b.Get(e.issuer + "/device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := csrfRe.FindStringSubmatch(readBody(t, resp))
+	if m == nil {
+		t.Fatal("no CSRF token on the device page")
+	}
+	for _, decision := range []string{"", "allow"} {
+		form := url.Values{"csrf_token": {m[1]}, "user_code": {userCode}, "decision": {decision}, "lifetime": {"forever"}, "scope": {"notes.read", "offline_access"}}
+		if decision == "" {
+			form.Del("decision")
+		}
+		resp, err = b.PostForm(e.issuer+"/device", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readBody(t, resp)
+	}
+	dt := e.postTo("/token", url.Values{"client_id": {tv.id}, "grant_type": {oauth.GrantDeviceCode}, "device_code": {deviceCode}}, nil)
+	if dt.status != http.StatusOK {
+		t.Fatalf("device flow: %d %v", dt.status, dt.body)
+	}
+	addHashed("device code", deviceCode)
+	add("user code", userCode)
+	add("user code without its dash", strings.ReplaceAll(userCode, "-", ""))
+	add("device-flow JWT access token", dt.str("access_token"))
+	addHashed("device-flow refresh token", dt.str("refresh_token"))
+
 	cookies, csrfs := rec.seen()
 	for _, name := range []string{"lk_session", "lk_browser"} {
 		if len(cookies[name]) == 0 {
@@ -227,8 +263,8 @@ func issueEverySecret(t *testing.T, e *env) []namedSecret {
 			addCookie(fmt.Sprintf("%s cookie #%d", name, i+1), v)
 		}
 	}
-	if len(csrfs) < 4 { // login, two consents, account
-		t.Fatalf("recorded %d CSRF tokens, want at least 4 (login, consents, account)", len(csrfs))
+	if len(csrfs) < 5 { // login, two consents, account, device
+		t.Fatalf("recorded %d CSRF tokens, want at least 5 (login, consents, account, device)", len(csrfs))
 	}
 	for i, v := range csrfs {
 		add(fmt.Sprintf("CSRF token #%d", i+1), v)

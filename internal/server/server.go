@@ -98,6 +98,7 @@ func New(opts Options) (*Server, error) {
 		RevokeRefreshOnLogout:  cfg.Session.RevokeRefreshOnLogout,
 		AcceptEndpointAudience: cfg.Server.AssertionEndpointAudience,
 		AskFirstParty:          cfg.Consent.AskFirstParty,
+		UserCodeKey:            session.DeriveKey([]byte(cfg.SystemSecret), "device-user-codes"),
 		Activity:               &oauth.ActivityLog{Store: opts.Store, Retention: cfg.Activity.Retention, Now: opts.Now, Logger: opts.Logger},
 		Now:                    opts.Now,
 		Logger:                 opts.Logger,
@@ -118,6 +119,7 @@ func New(opts Options) (*Server, error) {
 	mux.HandleFunc("/token", provider.HandleToken)
 	mux.HandleFunc("/revoke", provider.HandleRevoke)
 	mux.HandleFunc("/introspect", provider.HandleIntrospect)
+	mux.HandleFunc("/device_authorization", provider.HandleDeviceAuthorization)
 	mux.HandleFunc("/userinfo", provider.HandleUserInfo)
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", provider.HandleMetadata)
 	mux.HandleFunc("GET /.well-known/openid-configuration", provider.HandleMetadata)

@@ -238,6 +238,55 @@ func (t Token) Active(now time.Time) bool {
 	return t.RevokedAt.IsZero() && t.RotatedAt.IsZero() && now.Before(t.ExpiresAt)
 }
 
+// Device code states (RFC 8628 §3.5): pending until the user decides.
+const (
+	DeviceCodePending  = "pending"
+	DeviceCodeApproved = "approved"
+	DeviceCodeDenied   = "denied"
+)
+
+// DeviceCode is a device authorization (RFC 8628 §3.2): the device polls
+// with the device code while the user enters the user code on another
+// screen and approves or denies it. The row is kept after redemption
+// (UsedAt set), as a code's is, so a second redemption finds what the
+// first issued.
+type DeviceCode struct {
+	Hash         string // SHA-256 lookup hash of the device code
+	UserCodeHash string // keyed hash of the normalized user code; unique
+	ClientID     string
+	// Scopes are those requested; once approved, those the device gets.
+	Scopes []string
+	// Resources are the RFC 8707 resource values requested, as given.
+	Resources []string
+	Device    string // the device, from its User-Agent, for the user's device list
+	Address   string // where the device authorization request came from
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// Interval is how long the device must wait between polls; it grows
+	// when the device polls too fast (RFC 8628 §3.5 slow_down).
+	Interval   time.Duration
+	LastPollAt time.Time // zero: never polled
+	Status     string    // DeviceCodePending, DeviceCodeApproved or DeviceCodeDenied
+	// Set when the user approves: who, under which grant, from which
+	// session (signed in at AuthTime).
+	UserID    string
+	GrantID   string
+	SessionID string
+	AuthTime  time.Time
+	UsedAt    time.Time // zero: not redeemed
+}
+
+// DeviceApproval is a user's approval of a device code.
+type DeviceApproval struct {
+	UserID    string
+	SessionID string
+	AuthTime  time.Time
+	Scopes    []string // what the device gets (within the grant's scopes)
+	// Grant is saved as CompleteAuthRequest saves it: inserted, or the
+	// user's unrevoked grant to the client extended.
+	Grant Grant
+}
+
 // Session is a signed-in browser (single sign-on), stored by the hash of its
 // cookie. It is the platform session of OpenID Connect: ID is its public sid
 // (Front- and Back-Channel Logout), and Clients are the applications the user
@@ -378,6 +427,43 @@ type CodeStore interface {
 	RedeemCode(ctx context.Context, hash string, now time.Time, issued []Token) error
 }
 
+// DeviceCodeStore manages device authorizations (RFC 8628).
+type DeviceCodeStore interface {
+	// CreateDeviceCode inserts d; ErrConflict if its hash or its user
+	// code hash exists, ErrNotFound if its client does not, ErrInvalid.
+	CreateDeviceCode(ctx context.Context, d DeviceCode) error
+	// GetDeviceCode returns the code by hash, in any state; ErrNotFound.
+	GetDeviceCode(ctx context.Context, hash string) (DeviceCode, error)
+	// GetDeviceCodeByUserCode returns the pending code with that user code
+	// hash, unexpired at now; ErrNotFound for any other.
+	GetDeviceCodeByUserCode(ctx context.Context, userCodeHash string, now time.Time) (DeviceCode, error)
+	// ApproveDeviceCode is the user's approval, atomically: it marks the
+	// code approved by a.UserID with a.Scopes (only if it is pending and
+	// unexpired at now) and saves a.Grant as CompleteAuthRequest does (a
+	// revoked grant is ErrAlreadyUsed, another unrevoked grant of the same
+	// user and client ErrConflict). Exactly one concurrent decision
+	// (approval or denial) succeeds; the others get ErrAlreadyUsed and
+	// nothing is written. ErrNotFound if no such code.
+	ApproveDeviceCode(ctx context.Context, hash string, now time.Time, a DeviceApproval) error
+	// DenyDeviceCode marks the code denied, only if it is pending and
+	// unexpired at now; ErrNotFound, ErrAlreadyUsed as ApproveDeviceCode.
+	DenyDeviceCode(ctx context.Context, hash string, now time.Time) error
+	// PollDeviceCode records a poll of the code by clientID at now and
+	// returns the code as it then is, with whether the poll came too soon:
+	// while the code is pending, a poll earlier than its previous poll plus
+	// its interval less slack is too soon, and the interval grows by
+	// slowDown for it and every later poll (RFC 8628 §3.5). Concurrent
+	// polls are recorded one after another. ErrNotFound if no such code,
+	// or if it belongs to another client (which changes nothing).
+	PollDeviceCode(ctx context.Context, hash, clientID string, now time.Time, slack, slowDown time.Duration) (DeviceCode, bool, error)
+	// RedeemDeviceCode atomically marks the code used at now and inserts
+	// the tokens it issues, provided the code is approved, unused,
+	// unexpired, and its grant active. Exactly one concurrent caller
+	// succeeds; the others get ErrAlreadyUsed and nothing is written.
+	// ErrNotFound if no such code.
+	RedeemDeviceCode(ctx context.Context, hash string, now time.Time, issued []Token) error
+}
+
 // TokenStore manages access and refresh tokens.
 type TokenStore interface {
 	// CreateTokens inserts the tokens in one transaction; ErrConflict.
@@ -512,6 +598,7 @@ type Store interface {
 	GrantStore
 	AuthRequestStore
 	CodeStore
+	DeviceCodeStore
 	TokenStore
 	SessionStore
 	KeyStore

@@ -18,6 +18,24 @@ const badCredentials = "The username or password is incorrect."
 
 type loginData struct {
 	Title, ClientName, Message, CSRF, Request, Username string
+	// Continue is where to go after signing in without a pending
+	// request: "device" for the device page, with UserCode; else the
+	// account page.
+	Continue, UserCode string
+}
+
+// loginContinue returns where the sign-in page continues after signing in
+// (only the device page can be named, so it is no open redirect) and the
+// user code it carries, from the query of a GET or the form of a POST.
+func loginContinue(r *http.Request) (cont, userCode string) {
+	q := r.URL.Query()
+	if r.Method == http.MethodPost {
+		q = r.PostForm
+	}
+	if len(q["continue"]) != 1 || q.Get("continue") != continueDevice {
+		return "", ""
+	}
+	return continueDevice, typedUserCode(q.Get("user_code"))
 }
 
 // loginForm shows the sign-in page: for a pending authorization request,
@@ -37,10 +55,14 @@ func (pg *Pages) loginForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (pg *Pages) showLogin(w http.ResponseWriter, r *http.Request, status int, pd oauth.Pending, browser, username, msg string) {
-	pg.render(w, r, status, "login", loginData{
+	data := loginData{
 		Title: "Sign in", ClientName: pd.Client.Name, Message: msg, Username: username,
 		CSRF: pg.sessions.CSRFToken(browser, "login"), Request: pd.Request.ID,
-	})
+	}
+	if pd.Request.ID == "" {
+		data.Continue, data.UserCode = loginContinue(r)
+	}
+	pg.render(w, r, status, "login", data)
 }
 
 func (pg *Pages) login(w http.ResponseWriter, r *http.Request) {
@@ -90,6 +112,10 @@ func (pg *Pages) login(w http.ResponseWriter, r *http.Request) {
 		Device: oauth.DescribeDevice(r.UserAgent()), Address: address})
 	if pd.Request.ID == "" {
 		pg.logger.InfoContext(ctx, "signed in", "user_id", user.ID)
+		if cont, code := loginContinue(r); cont == continueDevice {
+			oauth.RedirectBrowser(w, r, oauth.DevicePath+"?"+url.Values{"user_code": {code}}.Encode())
+			return
+		}
 		oauth.RedirectBrowser(w, r, AccountPath)
 		return
 	}

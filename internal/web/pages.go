@@ -91,6 +91,8 @@ func (pg *Pages) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /login", pg.login)
 	mux.HandleFunc("GET /consent", pg.consentForm)
 	mux.HandleFunc("POST /consent", pg.consent)
+	mux.HandleFunc("GET "+oauth.DevicePath, pg.deviceForm)
+	mux.HandleFunc("POST "+oauth.DevicePath, pg.device)
 	mux.HandleFunc("GET "+AccountPath, pg.account)
 	mux.HandleFunc("POST "+AccountPath+"/revoke", pg.revoke)
 	mux.HandleFunc("POST "+AccountPath+"/signout", pg.signOutDevice)

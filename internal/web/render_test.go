@@ -55,6 +55,12 @@ func FuzzPagesEscapeInput(f *testing.F) {
 					Verified: true, Scopes: []scopeItem{{Name: in, Description: in}},
 					Devices: []deviceItem{{FamilyID: in, Description: in, Since: in, LastUsed: in, Address: in}}}},
 				Activity: []activityItem{{Kind: in, What: in, App: in, When: in, Device: in, Address: in, Detail: in}}}),
+			render(t, "device", deviceData{Title: "Device", CSRF: in, UserCode: in, Message: in}),
+			render(t, "device_confirm", deviceData{Title: "Device", CSRF: in, UserCode: in, User: in, ClientName: in,
+				Logo: "https://x.example/" + in, Home: in, Description: in, Operator: in, Verified: true, Device: in, Address: in,
+				Scopes: []scopeItem{{Name: in, Description: in}}, Required: []scopeItem{{Name: in, Description: in}},
+				Granted: []scopeItem{{Name: in, Description: in}}, Lifetimes: []lifetimeItem{{Value: in, Label: in}}}),
+			render(t, "device_done", deviceData{Title: "Device", ClientName: in, Device: in, Allowed: true}),
 		}
 	}
 	f.Fuzz(func(t *testing.T, in string) {

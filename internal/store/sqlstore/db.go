@@ -55,6 +55,9 @@ type DB struct {
 	// authRequestCalls counts CreateAuthRequest calls, to purge expired
 	// requests every authRequestPurgeEvery-th call.
 	authRequestCalls atomic.Int64
+	// deviceCodeCalls counts CreateDeviceCode calls, to purge long-expired
+	// device codes.
+	deviceCodeCalls atomic.Int64
 	// counterSyncs counts SyncCounters calls, to purge ended windows.
 	counterSyncs atomic.Int64
 	// stmts holds the prepared read statements of the SQLite read pool,

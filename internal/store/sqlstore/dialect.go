@@ -86,6 +86,16 @@ func (d dialect) forShare() string {
 	return ""
 }
 
+// forUpdate is the clause that makes a SELECT lock its rows for writing
+// until commit, so that a read-then-update in one transaction sees no
+// concurrent change in between. SQLite needs none (see forShare).
+func (d dialect) forUpdate() string {
+	if d.rowLocks {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
 // skipLocked is the clause that makes a SELECT lock the rows it returns
 // and pass over rows another transaction has locked, instead of waiting
 // for them (PostgreSQL's FOR UPDATE SKIP LOCKED). SQLite needs none: its

@@ -30,6 +30,7 @@ func Run(t *testing.T, open Opener) {
 		testGrants,
 		testAuthRequests,
 		testCodes,
+		testDeviceCodes,
 		testTokens,
 		testSessions,
 		testKeys,
