@@ -3,11 +3,8 @@ package oauth
 import (
 	"context"
 	"errors"
-	"io"
-	"mime"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/clientip"
@@ -57,7 +54,10 @@ func (p *Provider) deviceAuthorization(w http.ResponseWriter, r *http.Request) (
 		w.Header().Set("Allow", "POST")
 		return none, &Error{Code: "invalid_request", Status: http.StatusMethodNotAllowed, Description: "use POST"}
 	}
-	q, resources, e := readDeviceAuthorizationBody(w, r)
+	q, dup, e := readFormBody(w, r)
+	if e == nil && dup != "" {
+		e = duplicated(dup)
+	}
 	if e != nil {
 		return none, e
 	}
@@ -81,7 +81,10 @@ func (p *Provider) deviceAuthorization(w http.ResponseWriter, r *http.Request) (
 	if e != nil {
 		return none, e
 	}
-	if e := checkResourceValues(resources); e != nil {
+	// RFC 8707 §2: the device asks for its resources here, and the
+	// token request may narrow them.
+	resources := q.list(paramResource)
+	if _, e := p.targetFor(ctx, client, scopes, resources, nil); e != nil {
 		return none, e
 	}
 	now := p.Now()
@@ -138,71 +141,4 @@ func cmpDuration(d, def time.Duration) time.Duration {
 		return d
 	}
 	return def
-}
-
-// readDeviceAuthorizationBody reads the body as readFormBody does, each
-// parameter at most once, except resource, which RFC 8707 §2 lets a client
-// repeat: its values are returned apart, in order.
-func readDeviceAuthorizationBody(w http.ResponseWriter, r *http.Request) (params, []string, *Error) {
-	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || ct != "application/x-www-form-urlencoded" {
-		return nil, nil, InvalidRequest("the body must be application/x-www-form-urlencoded")
-	}
-	buf, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, nil, &Error{Code: "invalid_request", Status: http.StatusRequestEntityTooLarge, Description: "the body is larger than 64 KiB"}
-		}
-		return nil, nil, InvalidRequest("the body could not be read")
-	}
-	var rest []string
-	var resources []string
-	for part := range strings.SplitSeq(string(buf), "&") {
-		k, v, _ := strings.Cut(part, "=")
-		if name, err := url.QueryUnescape(k); err != nil || name != "resource" {
-			rest = append(rest, part)
-			continue
-		}
-		value, err := url.QueryUnescape(v)
-		if err != nil {
-			return nil, nil, InvalidRequest("malformed parameters")
-		}
-		if value != "" {
-			resources = append(resources, value)
-		}
-	}
-	q, dup, e := parseParams(strings.Join(rest, "&"))
-	if e != nil {
-		return nil, nil, e
-	}
-	if dup != "" {
-		return nil, nil, duplicated(dup)
-	}
-	return q, resources, nil
-}
-
-// maxResources bounds the resource values of one request.
-const maxResources = 16
-
-// checkResourceValues checks resource values as RFC 8707 §2 defines them:
-// "an absolute URI [...] MUST NOT include a fragment component"; anything
-// else is invalid_target. Whether the server knows the resource is decided
-// where tokens are issued for it.
-func checkResourceValues(resources []string) *Error {
-	if len(resources) > maxResources {
-		return invalidTarget("too many resource values")
-	}
-	for _, res := range resources {
-		u, err := url.Parse(res)
-		if err != nil || !u.IsAbs() || strings.Contains(res, "#") || len(res) > 2048 {
-			return invalidTarget("each resource must be an absolute URI without a fragment (RFC 8707 §2)")
-		}
-	}
-	return nil
-}
-
-// invalidTarget: a resource value is invalid (RFC 8707 §2).
-func invalidTarget(format string, args ...any) *Error {
-	return newError("invalid_target", http.StatusBadRequest, format, args...)
 }

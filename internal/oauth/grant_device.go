@@ -72,8 +72,13 @@ func (p *Provider) grantDeviceCode(ctx context.Context, req tokenRequest) (Token
 	}
 	// The device is one of the user's devices: the family its tokens
 	// begin is listed on /account under the device's own description.
+	t, e := p.targetFor(ctx, client, dc.Scopes, req.q.list(paramResource), dc.Resources)
+	if e != nil {
+		return TokenResponse{}, e
+	}
 	resp, rows, e := p.mint(issuance{
-		client: client, grant: grant, familyID: dc.Hash, scopes: dc.Scopes, refreshScopes: dc.Scopes,
+		client: client, grant: grant, familyID: dc.Hash, scopes: t.scopes, refreshScopes: dc.Scopes,
+		audience: t.audience, resources: dc.Resources,
 		authTime: dc.AuthTime, refresh: AllowsGrant(client, GrantRefreshToken), now: now,
 		device: dc.Device, address: req.address,
 	})

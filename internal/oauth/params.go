@@ -63,6 +63,9 @@ func parseParams(raw string) (p params, dup string, e *Error) {
 // token is intended to be used at multiple resources."
 const paramResource = "resource"
 
+// maxResources bounds the resource parameters of one request.
+const maxResources = 16
+
 // valueSeparator joins the values of a repeated parameter in params; no
 // valid value contains it.
 const valueSeparator = "\n"
@@ -70,6 +73,9 @@ const valueSeparator = "\n"
 // joinValues joins the non-empty values of a repeated parameter, refusing
 // a value that holds the separator (a URI never holds a control character).
 func joinValues(vs []string) (string, *Error) {
+	if len(vs) > maxResources {
+		return "", InvalidTarget("at most %d resource parameters", maxResources)
+	}
 	kept := vs[:0:0]
 	for _, v := range vs {
 		if strings.Contains(v, valueSeparator) {

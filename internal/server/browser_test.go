@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -18,38 +16,8 @@ import (
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
-// chromium returns a headless Chromium context, or skips the test with a
-// notice when none is installed (never in CI, where that is a failure:
-// testenv.Missing).
-func chromium(t *testing.T) context.Context {
-	t.Helper()
-	testenv.SkipIfShort(t, "Chromium")
-	path := os.Getenv("LATCHKEY_CHROMIUM")
-	if path == "" {
-		path = "/usr/bin/chromium"
-	}
-	if _, err := exec.LookPath(path); err != nil {
-		testenv.Missing(t, "Chromium not found at "+path+" (apt-get install chromium, or set LATCHKEY_CHROMIUM)")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
-	// The first run starts the browser; it must not carry a timeout.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	return ctx
-}
+// chromium returns a headless Chromium context (testenv.Chromium).
+func chromium(t *testing.T) context.Context { return testenv.Chromium(t) }
 
 // TestBrowser_CodeFlowThroughRealPages signs in and consents in headless
 // Chromium, lands on a native app's loopback redirect (RFC 8252 §7.3), and

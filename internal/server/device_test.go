@@ -294,6 +294,10 @@ func TestRFC8628_DeviceAuthorizationEndpoint(t *testing.T) {
 	})
 
 	t.Run("RFC8707_2/resources_are_kept_as_given", func(t *testing.T) {
+		d.resource("https://notes.example/api", "notes.read")
+		d.resource("https://photos.example/", "notes.read", "photos.read")
+		d.clock.Advance(6 * time.Second) // past the registry's cache
+		wantError(t, d.authorizeDevice(d.tv, url.Values{"scope": {"notes.read"}, "resource": {"https://unknown.example/"}}), 400, "invalid_target")
 		a := d.authorizeDevice(d.tv, url.Values{"scope": {"notes.read"}, "resource": {"https://notes.example/api", "https://photos.example/"}})
 		if a.status != http.StatusOK {
 			t.Fatalf("%d %v", a.status, a.body)

@@ -273,3 +273,26 @@ func TestRFC8707_PasswordGrantAndRefreshKeepTheResource(t *testing.T) {
 		t.Fatalf("refreshed: aud %v, want the resource of the authorization", c.Audience)
 	}
 }
+
+// TestRFC8707_DeviceTokenIsForTheNamedResource: the TV names the notes
+// API at /device_authorization; its token is for that API alone.
+func TestRFC8707_DeviceTokenIsForTheNamedResource(t *testing.T) {
+	d := newDeviceEnv(t, "sqlite")
+	notes, photos := d.storyResources()
+	a := d.authorizeDevice(d.tv, url.Values{"scope": {"notes.read"}, "resource": {notesURI}})
+	if a.status != 200 {
+		t.Fatalf("device authorization: %d %v", a.status, a.body)
+	}
+	d.signedInBrowser("203.0.113.9").approve(a.str("user_code"))
+	tok := d.poll(d.tv, a.str("device_code"))
+	if c := d.verifyJWTAnyAudience(tok.str("access_token")); !slices.Equal([]string(c.Audience), []string{notesURI}) {
+		t.Fatalf("device token aud %v, want [%s]", c.Audience, notesURI)
+	}
+	if !active(d.introspect(&notes, tok.str("access_token"))) || active(d.introspect(&photos, tok.str("access_token"))) {
+		t.Fatal("only the notes API may see the TV's token")
+	}
+	r := d.postToken(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.str("refresh_token")}, "client_id": {d.tv.id}}, nil, false)
+	if c := d.verifyJWTAnyAudience(r.str("access_token")); !slices.Equal([]string(c.Audience), []string{notesURI}) {
+		t.Fatalf("refreshed device token aud %v", c.Audience)
+	}
+}
