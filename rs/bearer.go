@@ -30,7 +30,7 @@ func (g *Guard) bearerToken(r *http.Request) (string, *Error) {
 	}
 	var form string
 	if g.cfg.AllowFormToken {
-		if form, err = formToken(r); err != nil {
+		if form, err = formToken(r, header != ""); err != nil {
 			return "", err
 		}
 	}
@@ -102,7 +102,9 @@ func isB64Token(s string) bool {
 // when the request fits that section: a method whose body has defined
 // semantics ("the GET method MUST NOT be used") and Content-Type
 // application/x-www-form-urlencoded. The body is put back for the handler.
-func formToken(r *http.Request) (string, *Error) {
+// A body over maxFormBody is not searched: with a header token the request
+// goes on (a large upload is no second token), without one it is refused.
+func formToken(r *http.Request, haveHeader bool) (string, *Error) {
 	switch r.Method {
 	case http.MethodPost, http.MethodPut, http.MethodPatch:
 	default:
@@ -119,6 +121,9 @@ func formToken(r *http.Request) (string, *Error) {
 		return "", invalidRequest("the request body could not be read")
 	}
 	if len(body) > maxFormBody {
+		if haveHeader {
+			return "", nil
+		}
 		return "", invalidRequest("the form body is too large to look for an access token")
 	}
 	if !bytes.Contains(body, []byte("access_token")) {

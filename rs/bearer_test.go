@@ -52,6 +52,7 @@ func TestBearerToken(t *testing.T) {
 		{"RFC6750_2.2/empty_access_token_is_invalid_request", true, form("POST", formType, "access_token="), 400, ErrorInvalidRequest},
 		{"RFC6750_2.2/malformed_form_is_invalid_request", true, form("POST", formType, "access_token=%zz"), 400, ErrorInvalidRequest},
 		{"RFC6750_2.2/oversized_form_is_invalid_request", true, form("POST", formType, "access_token="+tok+"&pad="+strings.Repeat("x", maxFormBody)), 400, ErrorInvalidRequest},
+		{"RFC6750_2.1/header_token_with_a_large_form_body_is_accepted", true, withAuth(form("POST", formType, "pad="+strings.Repeat("x", maxFormBody)), "Bearer "+tok), 200, ""},
 		{"RFC6750_2/header_and_form_token_is_invalid_request", true, withAuth(form("POST", formType, "access_token="+tok), "Bearer "+tok), 400, ErrorInvalidRequest},
 		{"RFC6750_2.3/query_token_is_invalid_request", false, httptest.NewRequest("GET", "/notes?access_token="+tok, nil), 400, ErrorInvalidRequest},
 		{"RFC6750_2.3/query_token_next_to_header_is_invalid_request", false, withAuth(httptest.NewRequest("GET", "/notes?access_token="+tok, nil), "Bearer "+tok), 400, ErrorInvalidRequest},
@@ -82,5 +83,16 @@ func TestFormBodyIsKeptForTheHandler(t *testing.T) {
 	h.ServeHTTP(w, r)
 	if w.Code != 200 || got != body {
 		t.Fatalf("status %d, handler read %q, want %q", w.Code, got, body)
+	}
+}
+
+// The two masks of isB64Token are RFC 6750 §2.1's character set.
+func TestB64TokenCharset(t *testing.T) {
+	const set = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
+	for c := range 256 {
+		want := c != '=' && strings.IndexByte(set, byte(c)) >= 0
+		if got := isB64Token(string([]byte{'a', byte(c), 'a'})); got != want {
+			t.Errorf("byte %#x: %v, want %v", c, got, want)
+		}
 	}
 }
