@@ -30,8 +30,8 @@ func TestChallenge(t *testing.T) {
 			`Bearer realm="https://api.example/notes", error="insufficient_scope", error_description="the access token lacks a scope this request needs", scope="notes.read notes.admin", ` + meta,
 			`{"error":"insufficient_scope","error_description":"the access token lacks a scope this request needs","scope":"notes.read notes.admin"}`},
 		{"RFC6750_3.1/malformed_request_is_400_invalid_request", bearer("a b"), nil, 400,
-			`Bearer realm="https://api.example/notes", error="invalid_request", error_description="the Authorization header is not Bearer followed by a b64token", ` + meta,
-			`{"error":"invalid_request","error_description":"the Authorization header is not Bearer followed by a b64token"}`},
+			`Bearer realm="https://api.example/notes", error="invalid_request", error_description="the access token is not a b64token", ` + meta,
+			`{"error":"invalid_request","error_description":"the access token is not a b64token"}`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

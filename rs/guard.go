@@ -68,7 +68,8 @@ func (g *Guard) Prefetch(ctx context.Context) error {
 
 // Verify checks a raw access token and returns it. The error is an *Error:
 // ErrorInvalidToken for a token that is not valid here (bad, expired,
-// revoked, for another audience or issuer), ErrorUnavailable when the
+// revoked, for another audience or issuer), ErrorInvalidRequest for one
+// that is not even a b64token (RFC 6750 §2.1), ErrorUnavailable when the
 // authorization server could not be asked, and Code "" for an empty token.
 // Scopes are the caller's to check (Token.HasScope).
 func (g *Guard) Verify(ctx context.Context, token string) (*Token, error) {
@@ -103,6 +104,9 @@ func (g *Guard) verify(ctx context.Context, raw string) (*Token, *Error) {
 // verifyUncached verifies a JWT locally (confirming it at introspection
 // with CheckRevocation) and introspects anything else, caching the result.
 func (g *Guard) verifyUncached(ctx context.Context, k cacheKey, raw string, now time.Time) (*Token, *Error) {
+	if !isB64Token(raw) {
+		return nil, invalidRequest("the access token is not a b64token")
+	}
 	if strings.Count(raw, ".") != 2 {
 		if g.cfg.ClientID == "" {
 			return nil, invalidToken("the access token is not a JWT, and this API cannot introspect tokens")
