@@ -100,6 +100,7 @@ environment, which beats the file, which beats the default.`,
 		a.resourcesCommand(),
 		a.keysCommand(),
 		a.usersCommand(),
+		a.demoCommand(),
 		a.versionCommand(),
 	)
 	root.Long += "\n\nEnvironment: " + configEnv + ", " + strings.Join(config.EnvNames(), ", ") + "."

@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -133,5 +136,59 @@ func TestStaticResources(t *testing.T) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("invalid static resource: %q does not report %q", msg, want)
 		}
+	}
+}
+
+// TestResourcesIntrospectTheirOwnTokens: two APIs registered with the CLI
+// introspect with the credentials it printed; each sees the tokens meant
+// for it as active and the other's as {"active": false} (RFC 8707, RFC
+// 7662 §4).
+func TestResourcesIntrospectTheirOwnTokens(t *testing.T) {
+	db, _ := tempDB(t)
+	var notes, photos resourceView
+	mustRunJSON(t, &notes, "resources", "create", db, "--uri", "https://notes.example/api", "--name", "Notes", "--scope", "notes.read")
+	mustRunJSON(t, &photos, "resources", "create", db, "--uri", "https://photos.example/", "--name", "Photos", "--scope", "photos.read")
+	var svc clientView
+	mustRunJSON(t, &svc, "clients", "create", db, "--name", "Indexer", "--grant-type", "client_credentials", "--scope", "notes.read photos.read")
+	s := startServe(t, nil, db, "--dev", "--listen", "127.0.0.1:0")
+	issuer := "http://" + s.addr
+	token := func(resource string) string {
+		t.Helper()
+		resp, err := http.PostForm(issuer+"/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {svc.ClientID},
+			"client_secret": {svc.ClientSecret}, "resource": {resource}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v struct {
+			AccessToken string `json:"access_token"`
+		}
+		if json.NewDecoder(resp.Body).Decode(&v); v.AccessToken == "" {
+			t.Fatalf("no token for %s: %d", resource, resp.StatusCode)
+		}
+		return v.AccessToken
+	}
+	active := func(rs resourceView, tok string) bool {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, issuer+"/introspect", strings.NewReader(url.Values{"token": {tok}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(rs.ClientID, rs.ClientSecret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("introspect as %s: %d %v", rs.ClientID, resp.StatusCode, err)
+		}
+		return v["active"] == true
+	}
+	notesTok, photosTok := token(notes.URI), token(photos.URI)
+	if !active(notes, notesTok) || !active(photos, photosTok) {
+		t.Fatal("a resource must see the tokens meant for it")
+	}
+	if active(notes, photosTok) || active(photos, notesTok) {
+		t.Fatal("a resource saw another resource's token")
 	}
 }

@@ -18,6 +18,8 @@ type serveFlags struct {
 	db     dbFlags
 	listen string
 	issuer string
+	// story, when set, runs the seeds' story with the server (latchkey demo).
+	story *story
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -102,6 +104,11 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 		}
 	}
 
+	if f.story != nil {
+		if err := f.story.configure(&cfg); err != nil {
+			return err
+		}
+	}
 	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -122,17 +129,36 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Dev {
-		if err := writeBanner(a.stdout, cfg, secretSource, demo); err != nil {
-			return err
-		}
+	switch {
+	case f.story != nil:
+		err = f.story.writeBanner(a.stdout, cfg, demo)
+	case cfg.Dev:
+		err = writeBanner(a.stdout, cfg, secretSource, demo)
+	}
+	if err != nil {
+		return err
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "dev", cfg.Dev)
 	if a.onListen != nil {
 		a.onListen(ln.Addr().String())
 	}
+	var storyDone chan error
+	if f.story != nil {
+		// The story's services stop with the server, and the server
+		// with them if one of them fails.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		storyDone = make(chan error, 1)
+		go func() { err := f.story.run(ctx, db, cfg, logger); cancel(); storyDone <- err }()
+	}
 	if err := srv.Serve(ctx, ln); err != nil {
 		return fmt.Errorf("serve: %w", err)
+	}
+	if storyDone != nil {
+		if err := <-storyDone; err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
 	}
 	logger.Info("stopped")
 	return nil

@@ -30,6 +30,13 @@ type served struct {
 // or stop is called, and returns once it listens.
 func startServe(t *testing.T, env map[string]string, args ...string) *served {
 	t.Helper()
+	return startCommand(t, env, "serve", args...)
+}
+
+// startCommand runs a serving command (serve or demo) in-process until
+// the test ends or stop is called, and returns once it listens.
+func startCommand(t *testing.T, env map[string]string, command string, args ...string) *served {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	s := &served{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
 	addrc := make(chan string, 1)
@@ -41,15 +48,15 @@ func startServe(t *testing.T, env map[string]string, args ...string) *served {
 		onListen:  func(addr string) { addrc <- addr },
 	}
 	done := make(chan error, 1)
-	go func() { done <- a.run(ctx, append([]string{"serve"}, args...)) }()
+	go func() { done <- a.run(ctx, append([]string{command}, args...)) }()
 	select {
 	case s.addr = <-addrc:
 	case err := <-done:
 		cancel()
-		t.Fatalf("serve returned before listening: %v\nstderr:\n%s", err, s.stderr)
+		t.Fatalf("%s returned before listening: %v\nstderr:\n%s", command, err, s.stderr)
 	case <-time.After(30 * time.Second):
 		cancel()
-		t.Fatalf("serve did not listen within 30s\nstderr:\n%s", s.stderr)
+		t.Fatalf("%s did not listen within 30s\nstderr:\n%s", command, s.stderr)
 	}
 	var once sync.Once
 	s.stop = func() {
@@ -58,10 +65,10 @@ func startServe(t *testing.T, env map[string]string, args ...string) *served {
 			select {
 			case err := <-done:
 				if err != nil {
-					t.Errorf("serve returned %v after its context was cancelled", err)
+					t.Errorf("%s returned %v after its context was cancelled", command, err)
 				}
 			case <-time.After(30 * time.Second):
-				t.Errorf("serve did not stop within 30s")
+				t.Errorf("%s did not stop within 30s", command)
 			}
 		})
 	}
