@@ -53,6 +53,10 @@ type session struct {
 
 const cookieName = "cloudprint_session"
 
+// maxSessions bounds the sessions kept in memory; past it the oldest
+// sign-ins in progress are dropped first (see session).
+const maxSessions = 10_000
+
 // New returns the app.
 func New(cfg Config) *App {
 	if cfg.Logger == nil {
@@ -111,6 +115,20 @@ func (a *App) session(w http.ResponseWriter, r *http.Request, create bool) *sess
 	}
 	if !create {
 		return nil
+	}
+	if len(a.sessions) >= maxSessions {
+		// Drop sign-ins that never finished before signed-in browsers.
+		for k, s := range a.sessions {
+			if s.token == nil {
+				delete(a.sessions, k)
+			}
+		}
+		for k := range a.sessions {
+			if len(a.sessions) < maxSessions {
+				break
+			}
+			delete(a.sessions, k)
+		}
 	}
 	id := random()
 	s := &session{}

@@ -30,8 +30,11 @@ type Note struct {
 	Created time.Time `json:"created"`
 }
 
-// maxNoteBytes bounds one request body.
-const maxNoteBytes = 16 << 10
+// Bounds of what one user may store.
+const (
+	maxNoteBytes    = 16 << 10 // one request body
+	maxNotesPerUser = 1000
+)
 
 // API keeps notes in memory, per user (the token's subject).
 type API struct {
@@ -127,9 +130,12 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.mu.Lock()
-	n := a.add(subject(r), Note{Title: in.Title, Body: in.Body})
-	a.mu.Unlock()
-	writeJSON(w, http.StatusCreated, n)
+	defer a.mu.Unlock()
+	if len(a.notes[subject(r)]) >= maxNotesPerUser {
+		writeJSON(w, http.StatusConflict, map[string]string{"error": "too many notes; delete some first"})
+		return
+	}
+	writeJSON(w, http.StatusCreated, a.add(subject(r), Note{Title: in.Title, Body: in.Body}))
 }
 
 func (a *API) delete(w http.ResponseWriter, r *http.Request) {
