@@ -116,7 +116,9 @@ func TestQuickRun(t *testing.T) {
 					t.Errorf("%s on PostgreSQL: total %v, want srv %v + db %v", r.Name, r.TotalCPU, r.CPUPerReq, r.DBCPUPerOp)
 				case backend == "postgres" && !measured && (!r.ServerOnly || rep.DBNote == ""):
 					t.Errorf("%s on PostgreSQL: db CPU not measured, but not flagged (server only %v, note %q)", r.Name, r.ServerOnly, rep.DBNote)
-				case backend == "postgres" && r.Name == "cc-opaque" && measured && r.DBCPUPerOp <= 0:
+				// The backends' CPU is read in clock ticks (10 ms): a loaded
+				// machine's few hundred INSERTs may not fill one.
+				case backend == "postgres" && r.Name == "cc-opaque" && measured && r.DBCPUPerOp <= 0 && r.Requests >= 1000:
 					t.Errorf("cc-opaque on PostgreSQL: db CPU %v per INSERT", r.DBCPUPerOp)
 				}
 			}
