@@ -71,7 +71,7 @@ func TestQuickRun(t *testing.T) {
 					t.Errorf("%s: no ratio to %s", r.Name, r.Ref)
 				}
 			}
-			if want := append(scenarioNames(), "ref-bare@end", "ref-jwt@end"); !slices.Equal(names, want) {
+			if want := append(scenarioNames(), "ref-bare@end", "ref-jwt@end", "ref-api@end"); !slices.Equal(names, want) {
 				t.Errorf("scenarios run: %v, want %v", names, want)
 			}
 			// Every row is in the printed table.
@@ -85,7 +85,7 @@ func TestQuickRun(t *testing.T) {
 			// a JWT none, an opaque introspection one SELECT.
 			for _, r := range rep.Results {
 				switch r.Name {
-				case "cc-jwt", "ref-bare", "ref-jwt", "jwks", "metadata":
+				case "cc-jwt", "ref-bare", "ref-jwt", "jwks", "metadata", "ref-api", "rs-jwt":
 					if r.QueriesOp > 0.05 {
 						t.Errorf("%s: %.2f queries per request, want none", r.Name, r.QueriesOp)
 					}

@@ -42,6 +42,7 @@ import (
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/sqlstore"
+	"github.com/latchkey/latchkey/rs"
 )
 
 // The child is configured through the environment, not flags, so that a
@@ -239,6 +240,14 @@ func serveChild(ctx context.Context, stdout, stderr io.Writer) (err error) {
 	mux := http.NewServeMux()
 	mux.Handle("POST /ref/bare", &refHandler{clients: refClients, issuer: issuer})
 	mux.Handle("POST /ref/jwt", &refHandler{clients: refClients, issuer: issuer, signer: signer})
+	// The API of ref-api and rs-jwt. Latchkey's tokens name its issuer as
+	// their audience unless configured otherwise, so that is the resource.
+	guard, err := rs.New(rs.Config{Issuer: issuer, Resource: issuer})
+	if err != nil {
+		return err
+	}
+	mux.HandleFunc("GET /ref/api", apiHandler)
+	mux.Handle("GET /rs/api", guard.Require(benchScope)(http.HandlerFunc(apiHandler)))
 	mux.HandleFunc("POST /bench/mark", b.mark)
 	mux.HandleFunc("GET /bench/mem", b.mem)
 	mux.HandleFunc("POST /bench/refresh-chains", b.refreshChains)
@@ -579,6 +588,13 @@ func writeJSONResponse(w http.ResponseWriter, v any) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(body)
+}
+
+// apiHandler is the API of ref-api and rs-jwt: a small fixed JSON answer,
+// so that rs-jwt's ratio to ref-api is the cost of rs.Guard.
+func apiHandler(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(`{"notes":[]}`))
 }
 
 // refHandler is a reference token endpoint of about the size of Latchkey's

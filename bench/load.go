@@ -438,6 +438,12 @@ func getRequest(host, path string) []byte {
 	return []byte("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: latchkey-bench\r\nAccept: */*\r\n\r\n")
 }
 
+// bearerGet is a GET request carrying an access token (RFC 6750 §2.1).
+func bearerGet(host, path, token string) []byte {
+	return []byte("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: latchkey-bench\r\nAccept: application/json\r\n" +
+		"Authorization: Bearer " + token + "\r\n\r\n")
+}
+
 // postHead is a POST request up to its Content-Length value; appendPost
 // completes it with a body.
 func postHead(host, path, basicAuth string) []byte {

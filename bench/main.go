@@ -169,7 +169,7 @@ func contextWithSignals() (context.Context, context.CancelFunc) {
 
 // scenarioNames lists every scenario in the order they run.
 func scenarioNames() []string {
-	return []string{"ref-bare", "ref-jwt", "metadata", "jwks", "cc-jwt", "cc-opaque", "introspect-opaque", "introspect-jwt",
+	return []string{"ref-bare", "ref-jwt", "ref-api", "metadata", "jwks", "rs-jwt", "cc-jwt", "cc-opaque", "introspect-opaque", "introspect-jwt",
 		"introspect-jwt-cold", "refresh", "sso-code-flow", "sso-code-flow-es256"}
 }
 
@@ -288,6 +288,14 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, err
 		fmt.Fprintf(stderr, "bench: issued %d JWTs for introspect-jwt-cold in %s\n", len(coldJWTs), time.Since(t0).Round(time.Millisecond))
 	}
 
+	// The rs scenarios send one JWT, as a client that keeps its token does.
+	var apiToken string
+	if slices.Contains(want, "ref-api") || slices.Contains(want, "rs-jwt") {
+		if apiToken, err = issueToken(ctl, lkHost, jwtClientID, info.Secrets[jwtClientID]); err != nil {
+			return nil, err
+		}
+	}
+
 	// The code flows: the browser signs in and consents once, through the
 	// real pages, before any load.
 	flowRS := newCodeFlow(lkHost, ssoClientID, basic(ssoClientID), "RS256")
@@ -318,6 +326,8 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, err
 	refreshHead := postHead(lkHost, "/token", basic(webClientID))
 	metadata := getRequest(lkHost, "/.well-known/oauth-authorization-server")
 	jwks := getRequest(lkHost, "/jwks.json")
+	refAPI := bearerGet(refHost, "/ref/api", apiToken)
+	rsAPI := bearerGet(refHost, "/rs/api", apiToken)
 	static := func(head []byte, body string) func(*connState, []byte) []byte {
 		req := appendPost(nil, head, body)
 		return func(_ *connState, dst []byte) []byte { return append(dst, req...) }
@@ -345,10 +355,14 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, err
 			what: "reference: form + Basic (SHA-256, constant time) + small JSON, plain net/http"},
 		{name: "ref-jwt", ref: "ref-bare", build: static(refJWT, ccBody), check: hasToken,
 			what: "reference: the same + an RFC 9068-shaped JWT signed with crypto/* (" + o.alg + ")"},
+		{name: "ref-api", build: get(refAPI), check: []byte(`"notes"`),
+			what: "reference: GET of a small JSON API answer, unprotected (the request carries rs-jwt's Authorization header, unread)"},
 		{name: "metadata", ref: "ref-bare", latchkey: true, build: get(metadata), check: []byte(`"issuer"`),
 			what: "GET /.well-known/oauth-authorization-server"},
 		{name: "jwks", ref: "ref-bare", latchkey: true, build: get(jwks), check: []byte(`"keys"`),
 			what: "GET /jwks.json"},
+		{name: "rs-jwt", ref: "ref-api", build: get(rsAPI), check: []byte(`"notes"`),
+			what: "the same API behind rs.Guard.Require(" + benchScope + "), one Latchkey JWT reused (verified-token cache hit)"},
 		{name: "cc-jwt", ref: "ref-jwt", latchkey: true, build: static(ccJWT, ccBody), check: hasToken,
 			what: "POST /token client_credentials, JWT access token (no DB write)"},
 		{name: "cc-opaque", ref: "ref-bare", latchkey: true, build: static(ccOpaque, ccBody), check: hasToken,

@@ -95,6 +95,8 @@ func printReport(w io.Writer, o options, rep *report, load0, load1 string) {
 	}
 	targets := []target{
 		{"cc-jwt", "issue: client_credentials JWT vs the signing reference", 0.8, 0},
+		{"rs-jwt", "issue: rs middleware, reused JWT, vs the same handler unprotected", 0.8, 0},
+		{"rs-jwt", "SECURITY.md c.7: RS middleware validating a JWT AT (cached JWKS), vs an unprotected handler here", 0.3, 0},
 		{"introspect-opaque", "issue: opaque introspection vs the bare handler (on SQLite)", 0.4, 0},
 		{"jwks", "SECURITY.md c.7: JWKS", 0.5, 10000},
 		{"metadata", "SECURITY.md c.7: discovery", 0.5, 10000},
