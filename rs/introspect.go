@@ -98,8 +98,9 @@ func (g *Guard) checkIntrospection(ans *introspection, all map[string]any, now t
 	case ans.Issuer != "" && ans.Issuer != g.cfg.Issuer:
 		return nil, invalidToken("the access token is from another issuer")
 	// RFC 7662 §4: the resource server must check that the token is meant
-	// for it; aud says so when the answer has it.
-	case ans.Audience != nil && !slices.Contains(ans.Audience, g.cfg.Resource):
+	// for it. An answer without aud cannot say so (it is, for example, the
+	// introspection of a refresh token by its own client), so it is refused.
+	case !slices.Contains(ans.Audience, g.cfg.Resource):
 		return nil, invalidToken("the access token is not meant for this resource")
 	}
 	if e := g.checkTimes(ans.Expiry, ans.NotBefore, nil, now); e != nil {

@@ -24,7 +24,10 @@ func TestIntrospection(t *testing.T) {
 		code   string
 	}{
 		{"RFC7662_2.2/active_token_is_accepted", answer(nil), 200, ""},
-		{"RFC7662_2.2/active_token_without_optional_members_is_accepted", map[string]any{"active": true}, 200, ""},
+		{"RFC7662_2.2/active_token_with_only_active_and_aud_is_accepted", map[string]any{"active": true, "aud": testResource}, 200, ""},
+		// Latchkey's answer for a refresh token, to the client that owns it.
+		{"RFC7662_4/answer_without_aud_is_invalid_token", map[string]any{"active": true, "token_type": "refresh_token"}, 401, ErrorInvalidToken},
+		{"RFC7662_4/answer_without_aud_or_type_is_invalid_token", map[string]any{"active": true}, 401, ErrorInvalidToken},
 		{"RFC7662_2.2/inactive_token_is_invalid_token", answer(map[string]any{"active": false}), 401, ErrorInvalidToken},
 		{"RFC7662_2.2/unknown_token_is_invalid_token", nil, 401, ErrorInvalidToken},
 		{"RFC7662_2.2/active_not_a_boolean_is_unavailable", answer(map[string]any{"active": "true"}), 503, "-"},
@@ -160,7 +163,7 @@ func TestIntrospectionCache(t *testing.T) {
 	t.Run("RFC7662_4/answer_is_not_reused_past_exp", func(t *testing.T) {
 		iss := newTestIssuer(t)
 		raw := "lk_at_" + randomID()
-		iss.answer(raw, map[string]any{"active": true, "exp": iss.clock.Now().Add(2 * time.Second).Unix()})
+		iss.answer(raw, map[string]any{"active": true, "aud": testResource, "exp": iss.clock.Now().Add(2 * time.Second).Unix()})
 		g := iss.guard(func(c *Config) { c.Leeway = -1 })
 		wantStatus(t, g, bearer(raw), raw, 200, "")
 		iss.clock.Add(2 * time.Second)

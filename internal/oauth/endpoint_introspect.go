@@ -84,6 +84,9 @@ func (p *Provider) introspect(ctx context.Context, client store.Client, raw stri
 		if out.Sub == "" {
 			out.Sub = t.ClientID
 		}
+		// A refresh token is no access token: its type says so, and it
+		// has no audience (rs refuses such an answer).
+		out.TokenType = "refresh_token"
 		if t.Kind == store.KindAccess {
 			out.TokenType, out.Aud = "Bearer", aud
 		}

@@ -113,8 +113,9 @@ func TestRFC6749_2_3_1_RetryAfterCoversTheWindow(t *testing.T) {
 }
 
 // TestRFC7662_2_2_TokenTypeAndExpiry: introspection names the type of an
-// access token (opaque or JWT) and its audience, and no type for a
-// refresh token; a JWT is inactive from the second of its exp on.
+// access token (opaque or JWT) and its audience; a refresh token is typed
+// refresh_token, with no audience, so no resource server mistakes it for
+// an access token; a JWT is inactive from the second of its exp on.
 func TestRFC7662_2_2_TokenTypeAndExpiry(t *testing.T) {
 	e := newEnv(t, "sqlite")
 	opaque := e.postToken(url.Values{"grant_type": {"client_credentials"}, "scope": {"notes.read"}}, &e.opaque, true).str("access_token")
@@ -130,9 +131,9 @@ func TestRFC7662_2_2_TokenTypeAndExpiry(t *testing.T) {
 			t.Fatalf("%v", a.body)
 		}
 	})
-	t.Run("RFC7662_2_2/refresh_token_has_no_token_type_nor_audience", func(t *testing.T) {
+	t.Run("RFC7662_2_2/refresh_token_is_typed_refresh_token_without_audience", func(t *testing.T) {
 		a := e.introspect(&e.web, user.str("refresh_token"))
-		if !active(a) || a.body["token_type"] != nil || a.body["aud"] != nil {
+		if !active(a) || a.str("token_type") != "refresh_token" || a.body["aud"] != nil {
 			t.Fatalf("%v", a.body)
 		}
 	})
