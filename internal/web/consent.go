@@ -12,6 +12,7 @@ import (
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/oidc"
 	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // lifetime is a choice the consent page offers for how long an app keeps
@@ -62,18 +63,58 @@ type lifetimeItem struct {
 	Selected     bool
 }
 
-type consentData struct {
-	Title, ClientName, User, RedirectHost, CSRF, Request string
-	// Who is asking (RFC 6749 §10.2: users should be able to spot a
-	// look-alike app): its logo, home page's host, description, and
-	// whether the operator vouches for it (first-party).
-	Logo, Home, Description, Operator string
-	Verified                          bool
-	// Scopes are asked for; Required are asked for and cannot be
-	// unticked; Granted the requested scopes the app already holds (shown
-	// as granted, not asked again).
+// asker is who asks for access, on the consent and device pages (RFC
+// 6749 §10.2: users should be able to spot a look-alike app): its name,
+// logo, home page's host, description, and whether the operator vouches
+// for it (first-party).
+type asker struct {
+	ClientName, Logo, Home, Description, Operator string
+	Verified                                      bool
+}
+
+// asking describes client for the "client" template.
+func (pg *Pages) asking(w http.ResponseWriter, c store.Client) asker {
+	a := asker{ClientName: c.Name, Logo: c.LogoURI, Home: hostOf(c.ClientURI), Description: c.Description,
+		Verified: c.FirstParty, Operator: pg.operator}
+	if a.Logo != "" {
+		allowOrigins(w, "img-src", []string{a.Logo})
+	}
+	return a
+}
+
+// choices is what the consent and device pages ask, for the "choices"
+// template: Scopes are asked for; Required are asked for and cannot be
+// unticked; Granted the requested scopes the app already holds (shown as
+// granted, not asked again); and how long the app keeps access.
+type choices struct {
 	Scopes, Required, Granted []scopeItem
 	Lifetimes                 []lifetimeItem
+}
+
+// choices sorts the requested scopes into granted, required and free.
+func (pg *Pages) choices(requested, required, granted []string) choices {
+	var c choices
+	for _, s := range requested {
+		item := scopeItem{Name: s, Description: pg.oauth.Scopes.Description(s)}
+		switch {
+		case slices.Contains(granted, s):
+			c.Granted = append(c.Granted, item)
+		case slices.Contains(required, s):
+			c.Required = append(c.Required, item)
+		default:
+			c.Scopes = append(c.Scopes, item)
+		}
+	}
+	for _, l := range pg.lifetimes {
+		c.Lifetimes = append(c.Lifetimes, lifetimeItem{Value: l.Value, Label: l.Label, Selected: l.Value == pg.defaultLifetime})
+	}
+	return c
+}
+
+type consentData struct {
+	Title, User, RedirectHost, CSRF, Request string
+	asker
+	choices
 }
 
 // alreadyGranted returns the requested scopes the app's active grant holds.
@@ -114,9 +155,7 @@ func (pg *Pages) consentForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	data := consentData{
-		Title: "Allow access", ClientName: pd.Client.Name, CSRF: pg.sessions.CSRFToken(browser, "consent"), Request: pd.Request.ID,
-	}
+	data := consentData{Title: "Allow access", CSRF: pg.sessions.CSRFToken(browser, "consent"), Request: pd.Request.ID}
 	if u, err := url.Parse(pd.Request.RedirectURI); err == nil {
 		data.RedirectHost = u.Host
 		if data.RedirectHost == "" {
@@ -131,26 +170,8 @@ func (pg *Pages) consentForm(w http.ResponseWriter, r *http.Request) {
 		pg.ErrorPage(w, r, e)
 		return
 	}
-	data.Logo, data.Home, data.Description = pd.Client.LogoURI, hostOf(pd.Client.ClientURI), pd.Client.Description
-	data.Verified, data.Operator = pd.Client.FirstParty, pg.operator
-	if data.Logo != "" {
-		allowOrigins(w, "img-src", []string{data.Logo})
-	}
-	required := requiredScopes(pd)
-	for _, s := range pd.Request.Scopes {
-		item := scopeItem{Name: s, Description: pg.oauth.Scopes.Description(s)}
-		switch {
-		case slices.Contains(granted, s):
-			data.Granted = append(data.Granted, item)
-		case slices.Contains(required, s):
-			data.Required = append(data.Required, item)
-		default:
-			data.Scopes = append(data.Scopes, item)
-		}
-	}
-	for _, l := range pg.lifetimes {
-		data.Lifetimes = append(data.Lifetimes, lifetimeItem{Value: l.Value, Label: l.Label, Selected: l.Value == pg.defaultLifetime})
-	}
+	data.asker = pg.asking(w, pd.Client)
+	data.choices = pg.choices(pd.Request.Scopes, requiredScopes(pd), granted)
 	pg.render(w, r, http.StatusOK, "consent", data)
 }
 

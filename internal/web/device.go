@@ -19,12 +19,10 @@ import (
 type deviceData struct {
 	Title, CSRF, UserCode, Message, User string
 	// Who asks (as on the consent page), and from which device.
-	ClientName, Logo, Home, Description, Operator string
-	Verified                                      bool
-	Device, Address                               string
+	asker
+	Device, Address string
 	// As on the consent page: asked, required, already granted.
-	Scopes, Required, Granted []scopeItem
-	Lifetimes                 []lifetimeItem
+	choices
 	// Allowed tells the outcome on the last page.
 	Allowed bool
 }
@@ -142,7 +140,7 @@ func (pg *Pages) device(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pg.render(w, r, http.StatusOK, "device_done", deviceData{
-		Title: "Connect a device", ClientName: dr.Client.Name, Device: dr.Code.Device, Allowed: allowed,
+		Title: "Connect a device", asker: asker{ClientName: dr.Client.Name}, Device: dr.Code.Device, Allowed: allowed,
 	})
 }
 
@@ -151,29 +149,11 @@ func (pg *Pages) device(w http.ResponseWriter, r *http.Request) {
 // someone else sent must never be entered.
 func (pg *Pages) deviceConfirm(w http.ResponseWriter, r *http.Request, dr oauth.DeviceRequest, sess store.Session, csrf string, required, granted []string) {
 	data := deviceData{
-		Title: "Connect a device", CSRF: csrf, UserCode: dr.UserCode,
-		ClientName: dr.Client.Name, Logo: dr.Client.LogoURI, Home: hostOf(dr.Client.ClientURI), Description: dr.Client.Description,
-		Verified: dr.Client.FirstParty, Operator: pg.operator, Device: dr.Code.Device, Address: dr.Code.Address,
+		Title: "Connect a device", CSRF: csrf, UserCode: dr.UserCode, Device: dr.Code.Device, Address: dr.Code.Address,
+		asker: pg.asking(w, dr.Client), choices: pg.choices(dr.Code.Scopes, required, granted),
 	}
 	if user, err := pg.users.GetUser(r.Context(), sess.UserID); err == nil {
 		data.User = user.Username
-	}
-	if data.Logo != "" {
-		allowOrigins(w, "img-src", []string{data.Logo})
-	}
-	for _, s := range dr.Code.Scopes {
-		item := scopeItem{Name: s, Description: pg.oauth.Scopes.Description(s)}
-		switch {
-		case slices.Contains(granted, s):
-			data.Granted = append(data.Granted, item)
-		case slices.Contains(required, s):
-			data.Required = append(data.Required, item)
-		default:
-			data.Scopes = append(data.Scopes, item)
-		}
-	}
-	for _, l := range pg.lifetimes {
-		data.Lifetimes = append(data.Lifetimes, lifetimeItem{Value: l.Value, Label: l.Label, Selected: l.Value == pg.defaultLifetime})
 	}
 	pg.render(w, r, http.StatusOK, "device_confirm", data)
 }

@@ -44,10 +44,10 @@ func FuzzPagesEscapeInput(f *testing.F) {
 		pg.ErrorPage(w, httptest.NewRequest("GET", "/", nil), e)
 		return []string{
 			w.Body.String(),
-			render(t, "consent", consentData{Title: "Allow", ClientName: in, User: in, RedirectHost: in, CSRF: in, Request: in,
-				Logo: "https://x.example/" + in, Home: in, Description: in, Operator: in, Verified: true,
-				Scopes: []scopeItem{{Name: in, Description: in}}, Required: []scopeItem{{Name: in, Description: in}},
-				Granted: []scopeItem{{Name: in, Description: in}}, Lifetimes: []lifetimeItem{{Value: in, Label: in}}}),
+			render(t, "consent", consentData{Title: "Allow", User: in, RedirectHost: in, CSRF: in, Request: in,
+				asker: asker{ClientName: in, Logo: "https://x.example/" + in, Home: in, Description: in, Operator: in, Verified: true},
+				choices: choices{Scopes: []scopeItem{{Name: in, Description: in}}, Required: []scopeItem{{Name: in, Description: in}},
+					Granted: []scopeItem{{Name: in, Description: in}}, Lifetimes: []lifetimeItem{{Value: in, Label: in}}}}),
 			render(t, "login", loginData{Title: "Sign in", ClientName: in, Message: in, CSRF: in, Request: in, Username: in}),
 			render(t, "account", accountData{Title: "Apps", Username: in, Message: in, CSRF: in, LogoutCSRF: in,
 				PasswordCSRF: in, PasswordProblem: in, Operator: in,
@@ -56,11 +56,11 @@ func FuzzPagesEscapeInput(f *testing.F) {
 					Devices: []deviceItem{{FamilyID: in, Description: in, Since: in, LastUsed: in, Address: in}}}},
 				Activity: []activityItem{{Kind: in, What: in, App: in, When: in, Device: in, Address: in, Detail: in}}}),
 			render(t, "device", deviceData{Title: "Device", CSRF: in, UserCode: in, Message: in}),
-			render(t, "device_confirm", deviceData{Title: "Device", CSRF: in, UserCode: in, User: in, ClientName: in,
-				Logo: "https://x.example/" + in, Home: in, Description: in, Operator: in, Verified: true, Device: in, Address: in,
-				Scopes: []scopeItem{{Name: in, Description: in}}, Required: []scopeItem{{Name: in, Description: in}},
-				Granted: []scopeItem{{Name: in, Description: in}}, Lifetimes: []lifetimeItem{{Value: in, Label: in}}}),
-			render(t, "device_done", deviceData{Title: "Device", ClientName: in, Device: in, Allowed: true}),
+			render(t, "device_confirm", deviceData{Title: "Device", CSRF: in, UserCode: in, User: in, Device: in, Address: in,
+				asker: asker{ClientName: in, Logo: "https://x.example/" + in, Home: in, Description: in, Operator: in, Verified: true},
+				choices: choices{Scopes: []scopeItem{{Name: in, Description: in}}, Required: []scopeItem{{Name: in, Description: in}},
+					Granted: []scopeItem{{Name: in, Description: in}}, Lifetimes: []lifetimeItem{{Value: in, Label: in}}}}),
+			render(t, "device_done", deviceData{Title: "Device", asker: asker{ClientName: in}, Device: in, Allowed: true}),
 		}
 	}
 	f.Fuzz(func(t *testing.T, in string) {
