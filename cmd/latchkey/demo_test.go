@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2/clientcredentials"
 
@@ -192,6 +194,36 @@ func TestBrowser_DemoStory(t *testing.T) {
 	if len(photos) != 3 || !strings.Contains(photos[0], "Sunset") || width != 480 {
 		t.Fatalf("photos %q, printed image width %d", photos, width)
 	}
+
+	// The browser itself presents a notes token: the notes API answers,
+	// the photos API refuses it (RFC 8707 audience, RFC 6750 §3.1).
+	var backup clientView
+	mustRunJSON(t, &backup, "clients", "create", d.db, "--name", "Notes backup", "--grant-type", "client_credentials", "--scope", "notes.read")
+	cc := clientcredentials.Config{ClientID: backup.ClientID, ClientSecret: backup.ClientSecret, TokenURL: d.issuer + "/token"}
+	notesTok, err := cc.Token(context.Background())
+	fail("notes token", err)
+	bearer := func(tok string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			h := network.Headers{}
+			if tok != "" {
+				h["Authorization"] = "Bearer " + tok
+			}
+			_, err := cdp.Call(ctx, tg, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: h})
+			return err
+		})
+	}
+	fail("bearer header", chromedp.Do(steps, bearer(notesTok.AccessToken)))
+	for _, api := range []struct {
+		url  string
+		want int64
+	}{{d.notesURL + "/notes", http.StatusOK}, {d.photos + "/photos", http.StatusUnauthorized}} {
+		resp, err := chromedp.Run(steps, chromedp.NavigateResponse(api.url))
+		fail("GET "+api.url, err)
+		if resp.Status != api.want {
+			t.Fatalf("GET %s with a notes token in Chromium: %d, want %d", api.url, resp.Status, api.want)
+		}
+	}
+	fail("no bearer header", chromedp.Do(steps, bearer("")))
 
 	// The user revokes the app on /account; its next call fails and it
 	// asks to sign in again, which works.
