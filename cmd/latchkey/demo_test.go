@@ -313,6 +313,14 @@ func TestBrowser_DemoTV(t *testing.T) {
 		t.Fatal("the TV did not finish within 60 s of the approval")
 	}
 
+	// The TV is one of the user's devices, described as one.
+	fail("account", chromedp.Do(steps, chromedp.Navigate(d.issuer+"/account"), chromedp.WaitVisible(css(`[data-client-id="notes-tv"] [data-device]`))))
+	tvDevice, err := chromedp.Run(steps, chromedp.Text(css(`[data-client-id="notes-tv"] [data-device]`)))
+	fail("account page", err)
+	if !strings.Contains(tvDevice, "CloudNotesTV on a TV") {
+		t.Fatalf("the TV on /account: %q", tvDevice)
+	}
+
 	// A second TV is denied: it stops polling with access_denied.
 	code, done = tv()
 	fail("deny", chromedp.Do(steps,

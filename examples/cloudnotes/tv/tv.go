@@ -22,8 +22,18 @@ type Config struct {
 	NotesAPI string
 	// Out is the TV's screen.
 	Out io.Writer
-	// HTTPClient, when set, makes every request (tests use it).
+	// HTTPClient, when set, makes every request; by default the TV names
+	// itself in User-Agent, so the user's device list says "a TV".
 	HTTPClient *http.Client
+}
+
+// userAgent names the TV app in every request.
+type userAgent struct{ next http.RoundTripper }
+
+func (u userAgent) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("User-Agent", "CloudNotesTV/1.0 (SmartTV; Linux)")
+	return u.next.RoundTrip(r)
 }
 
 // Note is what the TV shows of a note.
@@ -36,9 +46,11 @@ type Note struct {
 // returns when the notes are shown, the user denied, the code expired or
 // ctx ended.
 func Run(ctx context.Context, cfg Config) ([]Note, error) {
-	if cfg.HTTPClient != nil {
-		ctx = context.WithValue(ctx, oauth2.HTTPClient, cfg.HTTPClient)
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Transport: userAgent{http.DefaultTransport}}
 	}
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, hc)
 	conf := &oauth2.Config{
 		ClientID: cfg.ClientID,
 		Scopes:   []string{"notes.read"},
