@@ -104,7 +104,7 @@ func (s *story) configure(cfg *config.Config) error {
 	}{{s.notesAddr, &s.notes}, {s.photosAddr, &s.photos}, {s.printAddr, &s.print}} {
 		ln, err := net.Listen("tcp", l.addr)
 		if err != nil {
-			return fmt.Errorf("listen: %w", err)
+			return fmt.Errorf("listen (a demo already running? see --notes, --photos, --print): %w", err)
 		}
 		*l.ln = ln
 	}
@@ -128,6 +128,16 @@ func (s *story) configure(cfg *config.Config) error {
 			Resources: []string{notesURI}, Description: "Shows your notes on the living-room TV"},
 	)
 	return nil
+}
+
+// close closes the story's listeners (closing a served one again is
+// harmless).
+func (s *story) close() {
+	for _, ln := range []net.Listener{s.notes, s.photos, s.print} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
 }
 
 // storySecret derives a secret of the generated form (stored as SHA-256)

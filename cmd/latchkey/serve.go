@@ -105,6 +105,7 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 	}
 
 	if f.story != nil {
+		defer f.story.close() // if serving never starts
 		if err := f.story.configure(&cfg); err != nil {
 			return err
 		}
