@@ -157,9 +157,10 @@ func do(t *testing.T, method, url, token, body string) *http.Response {
 func TestBrowser_DemoStory(t *testing.T) {
 	ctx := testenv.Chromium(t)
 	d := startDemo(t)
-	// Access tokens that expire at once, so every call of the app refreshes
-	// (x/oauth2 renews a token 10 s before it expires).
-	mustRun(t, "", "clients", "update", d.db, "cloud-print", "--access-token-ttl", "1s")
+	// Access tokens that x/oauth2 takes as expired at once (it renews a
+	// token 10 s before its exp), so every call of the app refreshes; long
+	// enough to reach the photos API under -race on a loaded machine.
+	mustRun(t, "", "clients", "update", d.db, "cloud-print", "--access-token-ttl", "5s")
 
 	steps, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
