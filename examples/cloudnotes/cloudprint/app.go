@@ -203,37 +203,46 @@ var errSignedOut = errors.New("signed out")
 
 // call GETs path on the photos API with the session's token, refreshing
 // the token first when it has expired (x/oauth2 does, with the refresh
-// token) and keeping the new one. A 401 from the API, or a refused
-// refresh, means the app lost access: the session forgets its token.
+// token) and keeping the new one. A 401 from the API is answered by one
+// refresh and one retry: the token may have expired on the way. A refused
+// refresh means the app lost access (the user revoked it, or the refresh
+// token expired): the session forgets its token.
 func (a *App) call(ctx context.Context, s *session, path string) (*http.Response, error) {
-	tok := a.token(s)
-	if tok == nil {
-		return nil, errSignedOut
-	}
-	fresh, err := a.oauth.TokenSource(ctx, tok).Token()
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) {
-		a.forget(s)
-		return nil, errSignedOut
-	}
-	if err != nil {
-		return nil, err
-	}
-	a.mu.Lock()
-	s.token = fresh
-	a.mu.Unlock()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, a.cfg.PhotosAPI+path, nil)
-	fresh.SetAuthHeader(req)
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode == http.StatusUnauthorized {
+	for attempt := 1; ; attempt++ {
+		tok := a.token(s)
+		if tok == nil {
+			return nil, errSignedOut
+		}
+		if attempt > 1 {
+			tok = &oauth2.Token{RefreshToken: tok.RefreshToken} // no access token: refresh now
+		}
+		fresh, err := a.oauth.TokenSource(ctx, tok).Token()
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) {
+			a.forget(s)
+			return nil, errSignedOut
+		}
+		if err != nil {
+			return nil, err
+		}
+		a.mu.Lock()
+		s.token = fresh
+		a.mu.Unlock()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, a.cfg.PhotosAPI+path, nil)
+		fresh.SetAuthHeader(req)
+		resp, err := a.client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusUnauthorized {
+			return resp, nil
+		}
 		resp.Body.Close()
-		a.forget(s)
-		return nil, errSignedOut
+		if attempt == 2 || fresh.RefreshToken == "" {
+			a.forget(s)
+			return nil, errSignedOut
+		}
 	}
-	return resp, nil
 }
 
 func (a *App) forget(s *session) {
