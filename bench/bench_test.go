@@ -42,7 +42,7 @@ func TestQuickRun(t *testing.T) {
 			if backend == "postgres" {
 				db = testpg.AdminDSN(t) // skips with a notice, or fails under CI=true
 			}
-			opts, err := parseFlags([]string{"-quick", "-d", "300ms", "-warmup", "100ms", "-c", "4", "-tokens", "16",
+			opts, err := parseFlags([]string{"-quick", "-d", "300ms", "-warmup", "100ms", "-c", "4", "-tokens", "16", "-stored", "5000",
 				"-db", db, "-dir", t.TempDir(), "-cpuprofile-scenario", "cc-jwt", "-cpuprofile-dir", t.TempDir()}, os.Stderr)
 			if err != nil {
 				t.Fatal(err)
@@ -89,7 +89,7 @@ func TestQuickRun(t *testing.T) {
 					if r.QueriesOp > 0.05 {
 						t.Errorf("%s: %.2f queries per request, want none", r.Name, r.QueriesOp)
 					}
-				case "cc-opaque", "introspect-opaque", "introspect-jwt", "introspect-jwt-cold": // a JWT's jti is looked up too
+				case "cc-opaque", "introspect-opaque", "introspect-1m", "introspect-jwt", "introspect-jwt-cold": // a JWT's jti is looked up too
 					if r.QueriesOp < 0.9 {
 						t.Errorf("%s: %.2f queries per request, want at least one", r.Name, r.QueriesOp)
 					}

@@ -251,6 +251,7 @@ func serveChild(ctx context.Context, stdout, stderr io.Writer) (err error) {
 	mux.HandleFunc("POST /bench/mark", b.mark)
 	mux.HandleFunc("GET /bench/mem", b.mem)
 	mux.HandleFunc("POST /bench/refresh-chains", b.refreshChains)
+	mux.HandleFunc("POST /bench/seed-tokens", b.seedTokens)
 	// The same server settings as (*server.Server).Serve.
 	refSrv := &http.Server{
 		Handler:           mux,
@@ -578,6 +579,34 @@ func (b *benchEndpoints) refreshChains(w http.ResponseWriter, r *http.Request) {
 		out = append(out, string(rt))
 	}
 	writeJSONResponse(w, out)
+}
+
+// seedBatch is how many tokens one transaction of seedTokens stores.
+const seedBatch = 4096
+
+// seedTokens stores n opaque access tokens of another client directly, in
+// transactions of seedBatch rows, so that introspect-1m looks its tokens
+// up among n more; it answers n.
+func (b *benchEndpoints) seedTokens(w http.ResponseWriter, r *http.Request) {
+	n, err := strconv.Atoi(r.URL.Query().Get("n"))
+	if err != nil || n < 1 || n > 10_000_000 {
+		http.Error(w, "n must be 1 to 10000000", http.StatusBadRequest)
+		return
+	}
+	now := time.Now().UTC()
+	batch := make([]store.Token, 0, seedBatch)
+	for done := 0; done < n; done += len(batch) {
+		batch = batch[:0]
+		for i := 0; i < seedBatch && done+i < n; i++ {
+			batch = append(batch, store.Token{Hash: secret.Hash(hexRandom(16)), Kind: store.KindAccess, ClientID: jwtClientID,
+				Scopes: []string{"notes.read"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
+		}
+		if err := b.db.CreateTokens(r.Context(), batch); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+	}
+	writeJSONResponse(w, n)
 }
 
 func writeJSONResponse(w http.ResponseWriter, v any) {

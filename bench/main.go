@@ -97,6 +97,7 @@ type options struct {
 	clientCPU  int
 	genProcs   int
 	tokens     int
+	stored     int
 	refsAgain  bool
 }
 
@@ -119,6 +120,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.serverCPU, "server-cpu", 0, "CPU of the server process")
 	fs.IntVar(&o.clientCPU, "client-cpu", 1, "CPU of the load generator")
 	fs.IntVar(&o.genProcs, "gen-procs", 1, "GOMAXPROCS of the load generator")
+	fs.IntVar(&o.stored, "stored", 1_000_000, "tokens stored (other clients' opaque tokens, written directly) before introspect-1m")
 	fs.IntVar(&o.tokens, "tokens", 256, "tokens of each kind issued before introspect-opaque and introspect-jwt, introspected in turn (introspect-jwt-cold always uses "+strconv.Itoa(coldTokens)+")")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -146,8 +148,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			return o, errors.New("usage")
 		}
 	}
-	if o.conns < 1 || o.dur <= 0 || o.warmup < 0 || o.tokens < 1 || o.genProcs < 1 {
-		fmt.Fprintln(stderr, "-c, -d, -tokens and -gen-procs must be positive, -warmup not negative")
+	if o.conns < 1 || o.dur <= 0 || o.warmup < 0 || o.tokens < 1 || o.genProcs < 1 || o.stored < 1 {
+		fmt.Fprintln(stderr, "-c, -d, -tokens, -stored and -gen-procs must be positive, -warmup not negative")
 		return o, errors.New("usage")
 	}
 	return o, nil
@@ -167,9 +169,13 @@ func contextWithSignals() (context.Context, context.CancelFunc) {
 	return ctx, cancel
 }
 
+// seedChunk is how many tokens one seed-tokens request of introspect-1m
+// stores (a few seconds of SQLite's time).
+const seedChunk = 20_000
+
 // scenarioNames lists every scenario in the order they run.
 func scenarioNames() []string {
-	return []string{"ref-bare", "ref-jwt", "ref-api", "metadata", "jwks", "rs-jwt", "cc-jwt", "cc-opaque", "introspect-opaque", "introspect-jwt",
+	return []string{"ref-bare", "ref-jwt", "ref-api", "metadata", "jwks", "rs-jwt", "cc-jwt", "cc-opaque", "introspect-opaque", "introspect-1m", "introspect-jwt",
 		"introspect-jwt-cold", "refresh", "sso-code-flow", "sso-code-flow-es256"}
 }
 
@@ -270,7 +276,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, err
 		want = scenarioNames()
 	}
 	var opaqueTokens, jwtTokens, coldJWTs []string
-	if slices.Contains(want, "introspect-opaque") {
+	if slices.Contains(want, "introspect-opaque") || slices.Contains(want, "introspect-1m") {
 		if opaqueTokens, err = issueTokens(lkHost, opaqueClientID, info.Secrets[opaqueClientID], o.tokens); err != nil {
 			return nil, err
 		}
@@ -369,6 +375,8 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, err
 			what: "POST /token client_credentials, opaque access token (one INSERT)"},
 		{name: "introspect-opaque", ref: "ref-bare", latchkey: true, build: rotating(introOpaque, opaqueTokens), check: active,
 			what: fmt.Sprintf("POST /introspect, %d opaque tokens in turn", len(opaqueTokens))},
+		{name: "introspect-1m", ref: "ref-bare", latchkey: true, build: rotating(introOpaque, opaqueTokens), check: active,
+			what: fmt.Sprintf("introspect-opaque's %d tokens among %d more stored", len(opaqueTokens), o.stored)},
 		{name: "introspect-jwt", ref: "ref-bare", latchkey: true, build: rotating(introJWT, jwtTokens), check: active,
 			what: fmt.Sprintf("POST /introspect, %d JWTs in turn (verified once, then from the verified-JWT cache)", len(jwtTokens))},
 		{name: "introspect-jwt-cold", ref: "ref-bare", latchkey: true, build: cycling(introJWT, coldJWTs), check: active,
@@ -428,6 +436,18 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, err
 		states := make([]*connState, o.conns)
 		for i := range states {
 			states[i] = &connState{idx: i}
+		}
+		if sc.name == "introspect-1m" {
+			// In requests of seedChunk, each well within the child's
+			// write timeout.
+			t0 := time.Now()
+			for left := o.stored; left > 0; left -= seedChunk {
+				var n int
+				if err := postJSON(ctl, "http://"+refHost+"/bench/seed-tokens?n="+strconv.Itoa(min(left, seedChunk)), &n); err != nil {
+					return nil, fmt.Errorf("seed tokens: %w", err)
+				}
+			}
+			fmt.Fprintf(stderr, "bench: stored %d more tokens in %s\n", o.stored, time.Since(t0).Round(time.Millisecond))
 		}
 		if sc.name == "refresh" {
 			var chains []string
