@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -88,14 +87,7 @@ func (db *DB) GetAuthRequest(ctx context.Context, id string) (store.AuthRequest,
 		return store.AuthRequest{}, fmt.Errorf("get auth request: %w", store.ErrNotFound)
 	}
 	q := "SELECT " + authRequestColumns + " FROM auth_requests WHERE id = " + db.d.arg(1)
-	r, err := scanAuthRequest(db.queryRow(ctx, db.read, q, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.AuthRequest{}, fmt.Errorf("get auth request: %w", store.ErrNotFound)
-	}
-	if err != nil {
-		return store.AuthRequest{}, fmt.Errorf("get auth request: %w", err)
-	}
-	return r, nil
+	return one(db.queryRow(ctx, db.read, q, id), scanAuthRequest, "get auth request")
 }
 
 // authRequestMissing tells why a conditional update of the request id

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -78,14 +77,7 @@ func (db *DB) GetClient(ctx context.Context, id string) (store.Client, error) {
 		return store.Client{}, fmt.Errorf("get client: %w", store.ErrNotFound)
 	}
 	q := "SELECT " + clientColumns + " FROM clients WHERE id = " + db.d.arg(1)
-	c, err := scanClient(db.queryRow(ctx, db.read, q, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Client{}, fmt.Errorf("get client: %w", store.ErrNotFound)
-	}
-	if err != nil {
-		return store.Client{}, fmt.Errorf("get client: %w", err)
-	}
-	return c, nil
+	return one(db.queryRow(ctx, db.read, q, id), scanClient, "get client")
 }
 
 // ListClients returns every client ordered by id (byte order).

@@ -52,14 +52,7 @@ func (db *DB) GetCode(ctx context.Context, hash string) (store.AuthCode, error) 
 	if !validKey(hash) {
 		return store.AuthCode{}, fmt.Errorf("get code: %w", store.ErrNotFound)
 	}
-	c, err := scanCode(db.queryRow(ctx, db.read, "SELECT "+codeColumns+" FROM codes WHERE hash = "+db.d.arg(1), hash))
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.AuthCode{}, fmt.Errorf("get code: %w", store.ErrNotFound)
-	}
-	if err != nil {
-		return store.AuthCode{}, fmt.Errorf("get code: %w", err)
-	}
-	return c, nil
+	return one(db.queryRow(ctx, db.read, "SELECT "+codeColumns+" FROM codes WHERE hash = "+db.d.arg(1), hash), scanCode, "get code")
 }
 
 // RedeemCode marks the code used at now and inserts issued, in one

@@ -81,14 +81,7 @@ func (db *DB) GetDeviceCode(ctx context.Context, hash string) (store.DeviceCode,
 	if !validKey(hash) {
 		return store.DeviceCode{}, fmt.Errorf("get device code: %w", store.ErrNotFound)
 	}
-	d, err := scanDeviceCode(db.queryRow(ctx, db.read, "SELECT "+deviceCodeColumns+" FROM device_codes WHERE hash = "+db.d.arg(1), hash))
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.DeviceCode{}, fmt.Errorf("get device code: %w", store.ErrNotFound)
-	}
-	if err != nil {
-		return store.DeviceCode{}, fmt.Errorf("get device code: %w", err)
-	}
-	return d, nil
+	return one(db.queryRow(ctx, db.read, "SELECT "+deviceCodeColumns+" FROM device_codes WHERE hash = "+db.d.arg(1), hash), scanDeviceCode, "get device code")
 }
 
 // GetDeviceCodeByUserCode returns the pending code with the user code
@@ -100,14 +93,7 @@ func (db *DB) GetDeviceCodeByUserCode(ctx context.Context, userCodeHash string, 
 	p := db.d.arg
 	q := "SELECT " + deviceCodeColumns + " FROM device_codes WHERE user_code_hash = " + p(1) +
 		" AND status = 'pending' AND expires_at > " + p(2)
-	d, err := scanDeviceCode(db.queryRow(ctx, db.read, q, userCodeHash, db.d.time(now)))
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.DeviceCode{}, fmt.Errorf("get device code by user code: %w", store.ErrNotFound)
-	}
-	if err != nil {
-		return store.DeviceCode{}, fmt.Errorf("get device code by user code: %w", err)
-	}
-	return d, nil
+	return one(db.queryRow(ctx, db.read, q, userCodeHash, db.d.time(now)), scanDeviceCode, "get device code by user code")
 }
 
 // deviceCodeMissing tells why a conditional update of the code changed

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -100,14 +99,7 @@ func (db *DB) GetGrant(ctx context.Context, id string) (store.Grant, error) {
 	if !validKey(id) {
 		return store.Grant{}, fmt.Errorf("get grant: %w", store.ErrNotFound)
 	}
-	g, err := scanGrant(db.queryRow(ctx, db.read, "SELECT "+grantColumns+" FROM grants WHERE id = "+db.d.arg(1), id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Grant{}, fmt.Errorf("get grant: %w", store.ErrNotFound)
-	}
-	if err != nil {
-		return store.Grant{}, fmt.Errorf("get grant: %w", err)
-	}
-	return g, nil
+	return one(db.queryRow(ctx, db.read, "SELECT "+grantColumns+" FROM grants WHERE id = "+db.d.arg(1), id), scanGrant, "get grant")
 }
 
 // ListGrantsByUser returns the user's grants, newest first (by CreatedAt,
@@ -132,14 +124,7 @@ func (db *DB) FindGrant(ctx context.Context, userID, clientID string) (store.Gra
 	}
 	p := db.d.arg
 	q := "SELECT " + grantColumns + " FROM grants WHERE user_id = " + p(1) + " AND client_id = " + p(2) + " AND revoked_at IS NULL"
-	g, err := scanGrant(db.queryRow(ctx, db.read, q, userID, clientID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Grant{}, fmt.Errorf("find grant: %w", store.ErrNotFound)
-	}
-	if err != nil {
-		return store.Grant{}, fmt.Errorf("find grant: %w", err)
-	}
-	return g, nil
+	return one(db.queryRow(ctx, db.read, q, userID, clientID), scanGrant, "find grant")
 }
 
 // RevokeGrant marks the grant revoked at now (keeping an earlier revocation

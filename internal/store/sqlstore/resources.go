@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/latchkey/latchkey/internal/store"
@@ -57,14 +56,7 @@ func (db *DB) GetResource(ctx context.Context, uri string) (store.Resource, erro
 	if checkText(uri) != nil {
 		return store.Resource{}, fmt.Errorf("get resource: %w", store.ErrNotFound)
 	}
-	r, err := scanResource(db.queryRow(ctx, db.read, "SELECT "+resourceColumns+" FROM resources WHERE uri = "+db.d.arg(1), uri))
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Resource{}, fmt.Errorf("get resource: %w", store.ErrNotFound)
-	}
-	if err != nil {
-		return store.Resource{}, fmt.Errorf("get resource: %w", err)
-	}
-	return r, nil
+	return one(db.queryRow(ctx, db.read, "SELECT "+resourceColumns+" FROM resources WHERE uri = "+db.d.arg(1), uri), scanResource, "get resource")
 }
 
 // ListResources returns every resource ordered by URI (byte order).

@@ -85,14 +85,7 @@ func (db *DB) GetToken(ctx context.Context, hash string) (store.Token, error) {
 	if !validKey(hash) {
 		return store.Token{}, fmt.Errorf("get token: %w", store.ErrNotFound)
 	}
-	t, err := scanToken(db.queryRow(ctx, db.read, "SELECT "+tokenColumns+" FROM tokens WHERE hash = "+db.d.arg(1), hash))
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Token{}, fmt.Errorf("get token: %w", store.ErrNotFound)
-	}
-	if err != nil {
-		return store.Token{}, fmt.Errorf("get token: %w", err)
-	}
-	return t, nil
+	return one(db.queryRow(ctx, db.read, "SELECT "+tokenColumns+" FROM tokens WHERE hash = "+db.d.arg(1), hash), scanToken, "get token")
 }
 
 // RotateRefreshToken marks the refresh token oldHash rotated at now and

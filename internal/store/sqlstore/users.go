@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/latchkey/latchkey/internal/store"
@@ -61,14 +60,7 @@ func (db *DB) getUser(ctx context.Context, op, column, key string) (store.User, 
 		return store.User{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
 	}
 	q := "SELECT " + userColumns + " FROM users WHERE " + column + " = " + db.d.arg(1)
-	u, err := scanUser(db.queryRow(ctx, db.read, q, key))
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.User{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
-	}
-	if err != nil {
-		return store.User{}, fmt.Errorf("%s: %w", op, err)
-	}
-	return u, nil
+	return one(db.queryRow(ctx, db.read, q, key), scanUser, op)
 }
 
 // ListUsers returns every user ordered by username (byte order).

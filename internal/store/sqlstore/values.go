@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // rowScanner is a *sql.Row or *sql.Rows.
@@ -155,4 +158,18 @@ func encodeBlob(b []byte) []byte {
 		return []byte{}
 	}
 	return b
+}
+
+// one scans the single row of a query; no row is store.ErrNotFound. Every
+// error carries op.
+func one[T any](row *sql.Row, scan func(rowScanner) (T, error), op string) (T, error) {
+	v, err := scan(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("%s: %w", op, err)
+	}
+	return v, nil
 }
