@@ -308,12 +308,15 @@ func runLoad(ctx context.Context, addr string, sc *scenario, states []*connState
 	t0 := time.Now()
 	phase.Store(phaseMeasure)
 	sleepCtx(ctx, dur)
-	stopErr := onStop()
+	// The window ends before the server's counters are read, as it began
+	// after: every request counted in it did its queries between the two
+	// snapshots, however long the stop mark takes on a loaded machine.
+	phase.Store(phaseDone)
 	cpu1, ok1 := processCPU()
 	res.elapsed = time.Since(t0)
 	busy1, okb1 := machineBusy()
 	res.busyNS, res.busyOK = busy1-busy0, okb0 && okb1
-	phase.Store(phaseDone)
+	stopErr := onStop()
 	wg.Wait()
 	res.genCPUNS, res.genCPUOK = cpu1-cpu0, ok0 && ok1
 	for _, ws := range workers {
