@@ -84,6 +84,7 @@ type childInfo struct {
 type stats struct {
 	CPUNS   int64 `json:"cpu_ns"`  // this process's CPU time (user+system)
 	Queries int64 `json:"queries"` // SQL statements sent by the store
+	Commits int64 `json:"commits"` // write transactions the database committed
 	// The bench database's PostgreSQL backends: their CPU time, how many
 	// exited (their CPU since the previous sample is lost), and why it could
 	// not be measured (DBCPUOK false).
@@ -465,6 +466,7 @@ func (b *benchEndpoints) snapshot(ctx context.Context, start bool) stats {
 	}
 	s.CPUNS, _ = processCPU()
 	s.Queries = b.db.Queries()
+	s.Commits = b.db.Commits()
 	if !start {
 		pg()
 	}

@@ -217,6 +217,7 @@ type result struct {
 	// background writers, softirq work (-1: unknown).
 	Other      float64       `json:"other"`
 	QueriesOp  float64       `json:"queries_per_op"`
+	CommitsOp  float64       `json:"commits_per_op"` // database commits per operation: below 1, group commit shared them
 	DBCPUPerOp time.Duration `json:"db_cpu_per_op"` // PostgreSQL backends' CPU per operation (-1: not measured)
 	DBExited   int64         `json:"db_exited"`     // backends that exited in the window (their last CPU is missing)
 	// TotalCPU is the CPU per operation of the server and, on PostgreSQL,
@@ -499,6 +500,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, err
 		if lr.count > 0 {
 			r.CPUPerReq = time.Duration((s1.CPUNS - s0.CPUNS) / lr.count)
 			r.QueriesOp = float64(s1.Queries-s0.Queries) / float64(lr.count)
+			r.CommitsOp = float64(s1.Commits-s0.Commits) / float64(lr.count)
 			if dbOK {
 				r.DBCPUPerOp = time.Duration((s1.DBCPUNS - s0.DBCPUNS) / lr.count)
 				r.DBExited = s1.DBExited - s0.DBExited

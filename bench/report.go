@@ -28,7 +28,7 @@ func printReport(w io.Writer, o options, rep *report, load0, load1 string) {
 		width = max(width, len(r.Name))
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "%-*s\tops/s\tp50\tp99\tsrv µs/op\tsrv CPU\tgen CPU\tother CPU\tqueries/op\tdb µs/op\ttotal µs/op\terrors\tratio\tcpu ratio\tvs\t\n", width, "scenario")
+	fmt.Fprintf(tw, "%-*s\tops/s\tp50\tp99\tsrv µs/op\tsrv CPU\tgen CPU\tother CPU\tqueries/op\tcommits/op\tdb µs/op\ttotal µs/op\terrors\tratio\tcpu ratio\tvs\t\n", width, "scenario")
 	for _, r := range rep.Results {
 		ratio, cpuRatio, vs := "-", "-", "-"
 		if r.Ratio > 0 {
@@ -55,8 +55,8 @@ func printReport(w io.Writer, o options, rep *report, load0, load1 string) {
 			db = fmt.Sprintf("%.1f", float64(r.DBCPUPerOp)/1e3)
 		}
 		total := fmt.Sprintf("%.1f%s", float64(r.TotalCPU)/1e3, star)
-		fmt.Fprintf(tw, "%-*s\t%.0f\t%s\t%s\t%.1f\t%.0f%%\t%s\t%s\t%.2f\t%s\t%s\t%d\t%s\t%s\t%s\t\n",
-			width, r.Name, r.RPS, fmtDur(r.P50), fmtDur(r.P99), float64(r.CPUPerReq)/1e3, 100*r.ServerCPU, gen, other, r.QueriesOp, db, total, r.Errors, ratio, cpuRatio, vs)
+		fmt.Fprintf(tw, "%-*s\t%.0f\t%s\t%s\t%.1f\t%.0f%%\t%s\t%s\t%.2f\t%.3f\t%s\t%s\t%d\t%s\t%s\t%s\t\n",
+			width, r.Name, r.RPS, fmtDur(r.P50), fmtDur(r.P99), float64(r.CPUPerReq)/1e3, 100*r.ServerCPU, gen, other, r.QueriesOp, r.CommitsOp, db, total, r.Errors, ratio, cpuRatio, vs)
 	}
 	tw.Flush()
 	switch {

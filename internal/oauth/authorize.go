@@ -238,6 +238,10 @@ type Pending struct {
 	Session *store.Session
 	// HintSubject is the sub of a valid id_token_hint (not stored).
 	HintSubject string
+	// unsaved: Request is not stored yet. A signed-in user's request that
+	// needs no page is answered at once, and its row written with the
+	// answer, in the answer's transaction.
+	unsaved bool
 }
 
 // Redirect returns where this request's response goes.
@@ -514,7 +518,18 @@ func (p *Provider) approve(ctx context.Context, pd Pending, scopes []string, lif
 		}
 		out.Set("id_token", idt)
 	}
-	err := p.Store.CompleteAuthRequest(ctx, req.ID, now, &grant, ac)
+	// An existing grant that covers the request is not written again.
+	save := &grant
+	if existing != nil && lifetime == KeepLifetime {
+		save = nil
+	}
+	var err error
+	if pd.unsaved {
+		req.ConsumedAt = now
+		err = p.Store.CreateCompletedAuthRequest(ctx, req, save, ac)
+	} else {
+		err = p.Store.CompleteAuthRequest(ctx, req.ID, now, save, ac)
+	}
 	if errors.Is(err, store.ErrConflict) && existing == nil {
 		return Response{}, errGrantRace
 	}
@@ -569,6 +584,9 @@ func (p *Provider) Deny(ctx context.Context, pd Pending) (Response, *Error) {
 // Refuse finishes a pending request with an error for the client, such as
 // login_required for prompt=none (Core §3.1.2.6).
 func (p *Provider) Refuse(ctx context.Context, pd Pending, e *Error) (Response, *Error) {
+	if pd.unsaved {
+		return pd.Redirect().ErrorResponse(e), nil
+	}
 	if err := p.Store.ConsumeAuthRequest(ctx, pd.Request.ID, p.Now()); err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrAlreadyUsed) {
 		return Response{}, p.storeError(ctx, "consume auth request", err)
 	}

@@ -107,14 +107,16 @@ func (p *Provider) HandleAuthorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := p.Store.CreateAuthRequest(ctx, *req); err != nil {
-		p.ErrorPage(w, r, p.storeError(ctx, "create auth request", err))
-		return
-	}
 	if !signedIn {
-		RedirectBrowser(w, r, LoginPath+"?"+url.Values{"request": {req.ID}}.Encode())
+		if p.saveRequest(w, r, req) {
+			RedirectBrowser(w, r, LoginPath+"?"+url.Values{"request": {req.ID}}.Encode())
+		}
 		return
 	}
+	// Signed in: when consent is known the request is answered now, and
+	// stored with its answer in one transaction; else stored for the
+	// consent page.
+	pd.unsaved = true
 	resp, done, e := p.AutoApprove(ctx, pd)
 	if e == nil && !done && prompt.Has(oidc.PromptNone) {
 		resp, e = p.Refuse(ctx, pd, newError("consent_required", 400, "the user has not consented to this request"))
@@ -128,7 +130,19 @@ func (p *Provider) HandleAuthorize(w http.ResponseWriter, r *http.Request) {
 		p.Respond(w, r, resp)
 		return
 	}
-	RedirectBrowser(w, r, ConsentPath+"?"+url.Values{"request": {req.ID}}.Encode())
+	if p.saveRequest(w, r, req) {
+		RedirectBrowser(w, r, ConsentPath+"?"+url.Values{"request": {req.ID}}.Encode())
+	}
+}
+
+// saveRequest stores a request that a page (sign-in, consent) will finish,
+// and reports whether it did; else it has answered with the error page.
+func (p *Provider) saveRequest(w http.ResponseWriter, r *http.Request, req *store.AuthRequest) bool {
+	if err := p.Store.CreateAuthRequest(r.Context(), *req); err != nil {
+		p.ErrorPage(w, r, p.storeError(r.Context(), "create auth request", err))
+		return false
+	}
+	return true
 }
 
 // mustSignIn reports whether the request asks for a new sign-in although

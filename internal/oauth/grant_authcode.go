@@ -22,7 +22,8 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, req tokenRequest)
 	if !secret.HasPrefix(code, secret.PrefixCode) {
 		return TokenResponse{}, InvalidGrant("the code is invalid")
 	}
-	ac, err := p.Store.GetCode(ctx, secret.Hash(code))
+	// The code and its grant in one lookup.
+	ac, grant, err := p.Store.GetCodeWithGrant(ctx, secret.Hash(code))
 	if errors.Is(err, store.ErrNotFound) {
 		return TokenResponse{}, InvalidGrant("the code is invalid")
 	}
@@ -58,12 +59,8 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, req tokenRequest)
 		// is a PKCE downgrade attempt.
 		return TokenResponse{}, InvalidGrant("this code was issued without a code_challenge")
 	}
-	grant, err := p.Store.GetGrant(ctx, ac.GrantID)
-	if errors.Is(err, store.ErrNotFound) {
+	if grant.ID == "" {
 		return TokenResponse{}, InvalidGrant("the grant of this code was revoked")
-	}
-	if err != nil {
-		return TokenResponse{}, p.storeError(ctx, "get grant", err)
 	}
 	if !grant.Active(now) {
 		return TokenResponse{}, InvalidGrant("the grant of this code was revoked or has expired")

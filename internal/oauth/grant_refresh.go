@@ -23,7 +23,8 @@ func (p *Provider) grantRefreshToken(ctx context.Context, req tokenRequest) (Tok
 	if !secret.HasPrefix(raw, secret.PrefixRefreshToken) {
 		return TokenResponse{}, InvalidGrant("the refresh token is invalid")
 	}
-	old, err := p.Store.GetToken(ctx, secret.Hash(raw))
+	// The token and its grant in one lookup.
+	old, grant, err := p.Store.GetTokenWithGrant(ctx, secret.Hash(raw))
 	if errors.Is(err, store.ErrNotFound) || err == nil && old.Kind != store.KindRefresh {
 		return TokenResponse{}, InvalidGrant("the refresh token is invalid")
 	}
@@ -59,12 +60,8 @@ func (p *Provider) grantRefreshToken(ctx context.Context, req tokenRequest) (Tok
 	if !Subset(scopes, client.Scopes) {
 		return TokenResponse{}, InvalidScope("the client may no longer use one of these scopes")
 	}
-	grant, err := p.Store.GetGrant(ctx, old.GrantID)
-	if errors.Is(err, store.ErrNotFound) {
+	if grant.ID == "" {
 		return TokenResponse{}, InvalidGrant("the grant of this refresh token was revoked")
-	}
-	if err != nil {
-		return TokenResponse{}, p.storeError(ctx, "get grant", err)
 	}
 	if !grant.Active(now) {
 		return TokenResponse{}, InvalidGrant("the grant of this refresh token was revoked or has expired")

@@ -98,6 +98,16 @@ func (s *flakyTokens) GetToken(ctx context.Context, hash string) (store.Token, e
 	return s.Store.GetToken(ctx, hash)
 }
 
+func (s *flakyTokens) GetTokenWithGrant(ctx context.Context, hash string) (store.Token, store.Grant, error) {
+	s.mu.Lock()
+	down := s.down
+	s.mu.Unlock()
+	if down {
+		return store.Token{}, store.Grant{}, errors.New("connection refused")
+	}
+	return s.Store.GetTokenWithGrant(ctx, hash)
+}
+
 // TestRFC6749_5_2_RefreshDuringAStoreFailureIsRetryable: while the
 // database cannot be read, a refresh is answered 503 temporarily_unavailable
 // (RFC 6749 §4.1.2.1's code for a passing failure), not invalid_grant,

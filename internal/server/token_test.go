@@ -438,8 +438,8 @@ func (s *refreshBarrier) disarm() (timedOut bool) {
 	return s.timedOut
 }
 
-func (s *refreshBarrier) GetToken(ctx context.Context, hash string) (store.Token, error) {
-	t, err := s.Store.GetToken(ctx, hash)
+func (s *refreshBarrier) GetTokenWithGrant(ctx context.Context, hash string) (store.Token, store.Grant, error) {
+	t, g, err := s.Store.GetTokenWithGrant(ctx, hash)
 	s.mu.Lock()
 	if s.allRead != nil && hash == s.hash {
 		s.reads++
@@ -448,7 +448,7 @@ func (s *refreshBarrier) GetToken(ctx context.Context, hash string) (store.Token
 		}
 	}
 	s.mu.Unlock()
-	return t, err
+	return t, g, err
 }
 
 func (s *refreshBarrier) RotateRefreshToken(ctx context.Context, oldHash string, now time.Time, issued []store.Token) error {

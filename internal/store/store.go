@@ -408,6 +408,12 @@ type AuthRequestStore interface {
 	// the code. Exactly one concurrent caller succeeds; the others get
 	// ErrAlreadyUsed and nothing is written. ErrNotFound if no such request.
 	CompleteAuthRequest(ctx context.Context, id string, now time.Time, grant *Grant, code *AuthCode) error
+	// CreateCompletedAuthRequest inserts r, consumed at r.ConsumedAt (which
+	// must be set), and saves grant and code as CompleteAuthRequest does, in
+	// one transaction: a request of a signed-in user answered at once, with
+	// no page in between. ErrConflict as CompleteAuthRequest, or on a
+	// duplicate id; on any error nothing is written.
+	CreateCompletedAuthRequest(ctx context.Context, r AuthRequest, grant *Grant, code *AuthCode) error
 	// ConsumeAuthRequest marks the request consumed without a grant (the user
 	// denied); ErrNotFound, ErrAlreadyUsed as above.
 	ConsumeAuthRequest(ctx context.Context, id string, now time.Time) error
@@ -420,6 +426,10 @@ type AuthRequestStore interface {
 type CodeStore interface {
 	// GetCode returns the code by hash, used or not; ErrNotFound.
 	GetCode(ctx context.Context, hash string) (AuthCode, error)
+	// GetCodeWithGrant returns the code by hash, used or not, and its grant
+	// in one lookup (the zero Grant if the grant no longer exists);
+	// ErrNotFound if no such code.
+	GetCodeWithGrant(ctx context.Context, hash string) (AuthCode, Grant, error)
 	// RedeemCode atomically marks the code used at now and inserts the tokens
 	// it issues, provided the code is unused, unexpired, and its grant active.
 	// Exactly one concurrent caller succeeds; the others get ErrAlreadyUsed
@@ -470,6 +480,10 @@ type TokenStore interface {
 	CreateTokens(ctx context.Context, tokens []Token) error
 	// GetToken returns the token by hash, in any state; ErrNotFound.
 	GetToken(ctx context.Context, hash string) (Token, error)
+	// GetTokenWithGrant returns the token by hash, in any state, and its
+	// grant in one lookup (the zero Grant if it has none); ErrNotFound if no
+	// such token.
+	GetTokenWithGrant(ctx context.Context, hash string) (Token, Grant, error)
 	// RotateRefreshToken atomically marks the refresh token oldHash rotated
 	// at now and inserts issued, provided the old token is an active refresh
 	// token (not rotated, not revoked, unexpired) of an active grant.

@@ -66,7 +66,7 @@ func (db *DB) PurgeActivity(ctx context.Context, before time.Time, limit int) (i
 	} else {
 		q = "DELETE FROM activity WHERE rowid IN (SELECT rowid FROM activity WHERE at < " + p(1) + " LIMIT " + strconv.Itoa(limit) + ")"
 	}
-	n, err := db.execCount(ctx, db.write, q, db.d.time(before))
+	n, err := db.execWrite(ctx, q, db.d.time(before))
 	if err != nil {
 		return 0, fmt.Errorf("purge activity: %w", mapErr(err))
 	}

@@ -33,11 +33,58 @@ func scanAuthRequest(s rowScanner) (store.AuthRequest, error) {
 // requests expired at r.CreatedAt, best effort (as purgeReplay), so
 // abandoned requests never pile up.
 func (db *DB) CreateAuthRequest(ctx context.Context, r store.AuthRequest) error {
+	db.purgeAuthRequests(ctx, r.CreatedAt)
+	if err := checkAuthRequest(r); err != nil {
+		return fmt.Errorf("create auth request: %w", err)
+	}
+	if err := db.inTx(ctx, func(tx *sql.Tx) error { return db.insertAuthRequest(ctx, tx, r) }); err != nil {
+		return fmt.Errorf("create auth request: %w", mapErr(err))
+	}
+	return nil
+}
+
+// CreateCompletedAuthRequest inserts r, consumed at r.ConsumedAt, with
+// what CompleteAuthRequest would write for it (grant, code), in one
+// transaction: a request answered without a sign-in or consent page. On any
+// error nothing is written.
+func (db *DB) CreateCompletedAuthRequest(ctx context.Context, r store.AuthRequest, grant *store.Grant, code *store.AuthCode) error {
+	db.purgeAuthRequests(ctx, r.CreatedAt)
+	err := checkAuthRequest(r)
+	if err == nil && r.ConsumedAt.IsZero() {
+		err = fmt.Errorf("%w: the request is not consumed", store.ErrInvalid)
+	}
+	if err == nil && grant != nil {
+		err = checkGrant(*grant)
+	}
+	if err == nil && code != nil {
+		err = checkCode(*code)
+	}
+	if err != nil {
+		return fmt.Errorf("create completed auth request: %w", err)
+	}
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := db.insertAuthRequest(ctx, tx, r); err != nil {
+			return err
+		}
+		return db.saveGrantAndCode(ctx, tx, grant, code)
+	})
+	if err != nil {
+		return fmt.Errorf("create completed auth request: %w", mapErr(err))
+	}
+	return nil
+}
+
+// purgeAuthRequests deletes, every authRequestPurgeEvery-th call, up to
+// authRequestPurgeBatch requests expired at now.
+func (db *DB) purgeAuthRequests(ctx context.Context, now time.Time) {
 	if db.authRequestCalls.Add(1)%authRequestPurgeEvery == 0 {
 		p := db.d.arg
-		_, _ = db.exec(ctx, db.write, "DELETE FROM auth_requests WHERE expires_at <= "+p(1)+" AND id IN (SELECT id FROM auth_requests WHERE expires_at <= "+
-			p(1)+" LIMIT "+strconv.Itoa(authRequestPurgeBatch)+db.d.skipLocked()+")", db.d.time(r.CreatedAt))
+		_, _ = db.execWrite(ctx, "DELETE FROM auth_requests WHERE expires_at <= "+p(1)+" AND id IN (SELECT id FROM auth_requests WHERE expires_at <= "+
+			p(1)+" LIMIT "+strconv.Itoa(authRequestPurgeBatch)+db.d.skipLocked()+")", db.d.time(now))
 	}
+}
+
+func checkAuthRequest(r store.AuthRequest) error {
 	err := checkKeys(r.ID, r.ClientID, r.UserID)
 	if err == nil {
 		err = checkText(r.BrowserHash, r.RedirectURI, r.ResponseType, r.State, r.CodeChallenge, r.CodeChallengeMethod, r.Nonce,
@@ -46,18 +93,16 @@ func (db *DB) CreateAuthRequest(ctx context.Context, r store.AuthRequest) error 
 	if err == nil {
 		err = checkText(append(slices.Clone(r.Scopes), r.Resources...)...)
 	}
-	if err != nil {
-		return fmt.Errorf("create auth request: %w", err)
-	}
+	return err
+}
+
+func (db *DB) insertAuthRequest(ctx context.Context, tx *sql.Tx, r store.AuthRequest) error {
 	q := "INSERT INTO auth_requests (" + authRequestColumns + ") VALUES (" + db.d.args(1, authRequestColumnCount) + ")"
-	_, err = db.exec(ctx, db.write, q, r.ID, r.BrowserHash, r.ClientID, r.RedirectURI, r.RedirectURIGiven, r.ResponseType,
+	_, err := db.exec(ctx, tx, q, r.ID, r.BrowserHash, r.ClientID, r.RedirectURI, r.RedirectURIGiven, r.ResponseType,
 		encodeList(r.Scopes), r.State, r.CodeChallenge, r.CodeChallengeMethod, r.Nonce, optional(r.UserID),
 		db.d.time(r.AuthTime), db.d.time(r.CreatedAt), db.d.time(r.ExpiresAt), db.d.time(r.ConsumedAt),
 		r.ResponseMode, r.Prompt, r.MaxAge, r.LoginHint, r.ACRValues, r.UILocales, r.Claims, r.SessionID, r.Device, encodeList(r.Resources))
-	if err != nil {
-		return fmt.Errorf("create auth request: %w", mapErr(err))
-	}
-	return nil
+	return err
 }
 
 // Each node deletes up to 4 expired requests per request it writes.
@@ -122,7 +167,7 @@ func (db *DB) SetAuthRequestUser(ctx context.Context, id, userID, sessionID stri
 	p := db.d.arg
 	q := "UPDATE auth_requests SET user_id = " + p(2) + ", auth_time = " + p(3) + ", session_id = " + p(4) +
 		" WHERE id = " + p(1) + " AND consumed_at IS NULL AND expires_at > " + p(3)
-	n, err := db.execCount(ctx, db.write, q, id, optional(userID), db.d.time(authTime), sessionID)
+	n, err := db.execWrite(ctx, q, id, optional(userID), db.d.time(authTime), sessionID)
 	if err == nil && n == 0 {
 		// The request cannot come back once consumed or expired, so the
 		// follow-up read needs no transaction.
@@ -178,18 +223,24 @@ func (db *DB) CompleteAuthRequest(ctx context.Context, id string, now time.Time,
 		if err := db.consumeAuthRequest(ctx, tx, id, now); err != nil {
 			return err
 		}
-		if grant != nil {
-			if err := db.saveGrant(ctx, tx, *grant); err != nil {
-				return err
-			}
-		}
-		if code != nil {
-			return db.insertCode(ctx, tx, *code)
-		}
-		return nil
+		return db.saveGrantAndCode(ctx, tx, grant, code)
 	})
 	if err != nil {
 		return fmt.Errorf("complete auth request: %w", mapErr(err))
+	}
+	return nil
+}
+
+// saveGrantAndCode saves grant (see saveGrant) and inserts code, each if
+// non-nil.
+func (db *DB) saveGrantAndCode(ctx context.Context, tx *sql.Tx, grant *store.Grant, code *store.AuthCode) error {
+	if grant != nil {
+		if err := db.saveGrant(ctx, tx, *grant); err != nil {
+			return err
+		}
+	}
+	if code != nil {
+		return db.insertCode(ctx, tx, *code)
 	}
 	return nil
 }

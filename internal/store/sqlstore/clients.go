@@ -65,7 +65,7 @@ func (db *DB) CreateClient(ctx context.Context, c store.Client) error {
 		return fmt.Errorf("create client: %w", err)
 	}
 	q := "INSERT INTO clients (" + clientColumns + ") VALUES (" + db.d.args(1, clientColumnCount) + ")"
-	if _, err := db.exec(ctx, db.write, q, db.clientArgs(c)...); err != nil {
+	if _, err := db.execWrite(ctx, q, db.clientArgs(c)...); err != nil {
 		return fmt.Errorf("create client: %w", mapErr(err))
 	}
 	return nil
@@ -97,7 +97,7 @@ func (db *DB) UpdateClient(ctx context.Context, c store.Client) error {
 		return fmt.Errorf("update client: %w", err)
 	}
 	q := "UPDATE clients SET " + db.d.assignments(clientColumns) + " WHERE id = " + db.d.arg(1)
-	n, err := db.execCount(ctx, db.write, q, db.clientArgs(c)...)
+	n, err := db.execWrite(ctx, q, db.clientArgs(c)...)
 	if err != nil {
 		return fmt.Errorf("update client: %w", mapErr(err))
 	}

@@ -15,15 +15,23 @@ const codeColumns = "hash, grant_id, client_id, user_id, redirect_uri, redirect_
 	"code_challenge, code_challenge_method, nonce, auth_time, created_at, expires_at, used_at, " +
 	"session_id, acr, claims, device, resources"
 
+// codeAndGrantColumns are the columns of a code (c) and its grant (g).
+var codeAndGrantColumns = qualified("c", codeColumns) + ", " + qualified("g", grantColumns)
+
 // codeColumnCount is the number of codeColumns.
 const codeColumnCount = 19
 
 func scanCode(s rowScanner) (store.AuthCode, error) {
 	var c store.AuthCode
-	err := s.Scan(&c.Hash, &c.GrantID, &c.ClientID, &c.UserID, &c.RedirectURI, &c.RedirectURIGiven, list(&c.Scopes),
-		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Nonce, tm(&c.AuthTime), tm(&c.CreatedAt), tm(&c.ExpiresAt), tm(&c.UsedAt),
-		&c.SessionID, &c.ACR, &c.Claims, &c.Device, list(&c.Resources))
+	err := s.Scan(codeFields(&c)...)
 	return c, err
+}
+
+// codeFields are the scan destinations of codeColumns.
+func codeFields(c *store.AuthCode) []any {
+	return []any{&c.Hash, &c.GrantID, &c.ClientID, &c.UserID, &c.RedirectURI, &c.RedirectURIGiven, list(&c.Scopes),
+		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Nonce, tm(&c.AuthTime), tm(&c.CreatedAt), tm(&c.ExpiresAt), tm(&c.UsedAt),
+		&c.SessionID, &c.ACR, &c.Claims, &c.Device, list(&c.Resources)}
 }
 
 func checkCode(c store.AuthCode) error {
@@ -55,9 +63,29 @@ func (db *DB) GetCode(ctx context.Context, hash string) (store.AuthCode, error) 
 	return one(db.queryRow(ctx, db.read, "SELECT "+codeColumns+" FROM codes WHERE hash = "+db.d.arg(1), hash), scanCode, "get code")
 }
 
+// GetCodeWithGrant returns the code by hash, used or not, and, in the same
+// lookup, its grant (zero if the grant is gone); ErrNotFound.
+func (db *DB) GetCodeWithGrant(ctx context.Context, hash string) (store.AuthCode, store.Grant, error) {
+	if !validKey(hash) {
+		return store.AuthCode{}, store.Grant{}, fmt.Errorf("get code: %w", store.ErrNotFound)
+	}
+	var c store.AuthCode
+	var g store.Grant
+	q := "SELECT " + codeAndGrantColumns + " FROM codes c LEFT JOIN grants g ON g.id = c.grant_id WHERE c.hash = " + db.d.arg(1)
+	err := db.queryRow(ctx, db.read, q, hash).Scan(append(codeFields(&c), grantFields(&g)...)...)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return store.AuthCode{}, store.Grant{}, fmt.Errorf("get code: %w", err)
+	}
+	return c, g, nil
+}
+
 // RedeemCode marks the code used at now and inserts issued, in one
-// transaction, provided the code is unused, unexpired at now and its grant
-// active at now. Exactly one concurrent caller succeeds: the conditional
+// transaction of two statements, provided the code is unused, unexpired at
+// now and its grant active at now (activeGrant, which on PostgreSQL locks
+// the grant first). Exactly one concurrent caller succeeds: the conditional
 // UPDATE decides, and on PostgreSQL a later caller waits for the row and
 // then finds it used. The others get ErrAlreadyUsed and nothing is written.
 // ErrNotFound if no such code; ErrConflict if an issued hash exists;
@@ -71,29 +99,13 @@ func (db *DB) RedeemCode(ctx context.Context, hash string, now time.Time, issued
 	}
 	p := db.d.arg
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		var grantID string
-		err := db.queryRow(ctx, tx, "UPDATE codes SET used_at = "+p(2)+" WHERE hash = "+p(1)+
-			" AND used_at IS NULL AND expires_at > "+p(2)+" RETURNING grant_id", hash, db.d.time(now)).Scan(&grantID)
-		if errors.Is(err, sql.ErrNoRows) {
-			ok, err := db.exists(ctx, tx, "SELECT 1 FROM codes WHERE hash = "+p(1), hash)
-			switch {
-			case err != nil:
-				return err
-			case ok:
-				return store.ErrAlreadyUsed
-			default:
-				return store.ErrNotFound
-			}
-		}
+		n, err := db.execCount(ctx, tx, "UPDATE codes SET used_at = "+p(2)+" WHERE hash = "+p(1)+
+			" AND used_at IS NULL AND expires_at > "+p(2)+" AND "+db.activeGrant("codes.grant_id", p(2)), hash, db.d.time(now))
 		if err != nil {
 			return err
 		}
-		active, err := db.lockActiveGrant(ctx, tx, grantID, now)
-		if err != nil {
-			return err
-		}
-		if !active {
-			return store.ErrAlreadyUsed
+		if n == 0 {
+			return db.usedOrMissing(ctx, tx, "codes", hash)
 		}
 		return db.insertTokens(ctx, tx, issued)
 	})

@@ -87,7 +87,7 @@ func (db *DB) SyncCounters(ctx context.Context, scope string, window time.Durati
 		return nil, fmt.Errorf("sync counters: %w", mapErr(err))
 	}
 	if db.counterSyncs.Add(1)%countersPurgeEvery == 0 {
-		_, _ = db.exec(ctx, db.write, "DELETE FROM counters WHERE scope = "+p(1)+" AND window_start <= "+p(2)+
+		_, _ = db.execWrite(ctx, "DELETE FROM counters WHERE scope = "+p(1)+" AND window_start <= "+p(2)+
 			" AND key IN (SELECT key FROM counters WHERE scope = "+p(1)+" AND window_start <= "+p(2)+
 			" LIMIT "+strconv.Itoa(countersPurgeBatch)+db.d.skipLocked()+")", scope, cut)
 	}

@@ -45,6 +45,9 @@ type DB struct {
 	read *sql.DB
 	// queries counts the statements sent, for benchmarks.
 	queries atomic.Int64
+	// commits counts the commits of write transactions; a batch of the
+	// group-commit writer is one.
+	commits atomic.Int64
 	// retries counts transactions run again after PostgreSQL aborted them
 	// for a deadlock or a serialization failure; the lock order below
 	// should keep it at zero, and the conformance suite checks it does.
@@ -61,11 +64,19 @@ type DB struct {
 	// counterSyncs counts SyncCounters calls, to purge ended windows.
 	counterSyncs atomic.Int64
 	// stmts holds the prepared read statements of the SQLite read pool,
-	// by query text: SQLite otherwise parses and plans the statement anew
-	// on every call, which cost a fifth of an introspection's CPU.
-	// (pgx already caches prepared statements on PostgreSQL.) The set is
-	// bounded by the statements written in this package.
+	// by query text (see prepared). The set is bounded by the statements
+	// written in this package.
 	stmts sync.Map // string -> *sql.Stmt
+	// wstmts holds the prepared write statements of SQLite's write
+	// connection (nwstmts of them), by query text; pending lists the texts
+	// to prepare (see prepareWrites).
+	wstmts    sync.Map // string -> *sql.Stmt
+	nwstmts   int
+	pendingMu sync.Mutex
+	pending   []string
+	// gc is the group-commit writer every write transaction goes through
+	// (groupcommit.go).
+	gc *committer
 }
 
 var _ store.Store = (*DB)(nil)
@@ -154,7 +165,9 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		read.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	return &DB{d: sqliteDialect(), write: write, read: read}, nil
+	db := &DB{d: sqliteDialect(), write: write, read: read}
+	db.startCommitter()
+	return db, nil
 }
 
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
@@ -175,7 +188,9 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	return &DB{d: postgresDialect(), write: db, read: db}, nil
+	pg := &DB{d: postgresDialect(), write: db, read: db}
+	pg.startCommitter()
+	return pg, nil
 }
 
 // Ping checks that the database answers.
@@ -189,10 +204,13 @@ func (db *DB) Ping(ctx context.Context) error {
 // Close closes every connection. On SQLite, closing the last connection
 // checkpoints the WAL into the database file.
 func (db *DB) Close() error {
-	db.stmts.Range(func(_, v any) bool {
-		v.(*sql.Stmt).Close()
-		return true
-	})
+	db.stopCommitter()
+	for _, m := range []*sync.Map{&db.stmts, &db.wstmts} {
+		m.Range(func(_, v any) bool {
+			v.(*sql.Stmt).Close()
+			return true
+		})
+	}
 	if db.read == db.write {
 		return db.write.Close()
 	}
@@ -238,7 +256,8 @@ type querier interface {
 
 func (db *DB) exec(ctx context.Context, q querier, query string, args ...any) (sql.Result, error) {
 	db.queries.Add(1)
-	return q.ExecContext(ctx, query, args...)
+	ctx = db.statementCtx(ctx)
+	return db.prepared(ctx, q, query).ExecContext(ctx, query, args...)
 }
 
 // execCount runs a statement and returns how many rows it changed.
@@ -252,32 +271,115 @@ func (db *DB) execCount(ctx context.Context, q querier, query string, args ...an
 
 func (db *DB) query(ctx context.Context, q querier, query string, args ...any) (*sql.Rows, error) {
 	db.queries.Add(1)
+	ctx = db.statementCtx(ctx)
 	return db.prepared(ctx, q, query).QueryContext(ctx, query, args...)
 }
 
 func (db *DB) queryRow(ctx context.Context, q querier, query string, args ...any) *sql.Row {
 	db.queries.Add(1)
+	ctx = db.statementCtx(ctx)
 	return db.prepared(ctx, q, query).QueryRowContext(ctx, query, args...)
 }
 
-// prepared returns what runs query on q: a statement prepared once when q
-// is SQLite's read pool, else q itself.
+// statementCtx is the context a statement runs under. On SQLite it is
+// never cancelled: a cancellable one costs two goroutines per statement
+// (the driver's, to interrupt SQLite, and database/sql's, to close the
+// rows), a tenth of a short lookup's CPU, while every statement here is an
+// indexed lookup or write of a few rows in this process that ends in
+// microseconds anyway (the busy timeout bounds a wait for another
+// process's lock). PostgreSQL statements keep the caller's context: a
+// network or server outage must not hold a request beyond its deadline.
+func (db *DB) statementCtx(ctx context.Context) context.Context {
+	if db.d.rowLocks {
+		return ctx
+	}
+	return context.WithoutCancel(ctx)
+}
+
+// prepared returns what runs query on q: on SQLite, a statement prepared
+// once (parsing and planning cost a fifth of an introspection's CPU and a
+// sixth of a token insert's); else q itself. (pgx already caches prepared
+// statements on PostgreSQL.)
 func (db *DB) prepared(ctx context.Context, q querier, query string) querier {
-	if db.d.rowLocks || q != querier(db.read) {
+	if db.d.rowLocks {
 		return q
 	}
+	switch q := q.(type) {
+	case *sql.DB:
+		if q == db.read {
+			return db.readStmt(ctx, query)
+		}
+	case *sql.Tx:
+		// A write statement is prepared on the write connection between two
+		// transactions (prepareWrites), never inside one: the connection is
+		// the transaction's until it ends. Until then it runs unprepared.
+		if st, ok := db.wstmts.Load(query); ok {
+			return stmtQuerier{q.StmtContext(ctx, st.(*sql.Stmt))}
+		}
+		db.wantPrepared(query)
+	}
+	return q
+}
+
+func (db *DB) readStmt(ctx context.Context, query string) querier {
 	if st, ok := db.stmts.Load(query); ok {
 		return stmtQuerier{st.(*sql.Stmt)}
 	}
 	st, err := db.read.PrepareContext(ctx, query)
 	if err != nil {
-		return q // the plain call reports the error
+		return db.read // the plain call reports the error
 	}
 	if prev, loaded := db.stmts.LoadOrStore(query, st); loaded {
 		st.Close()
 		st = prev.(*sql.Stmt)
 	}
 	return stmtQuerier{st}
+}
+
+// Bounds of the prepared write statements: most are short and fixed; the
+// multi-row INSERTs and IN lists of bulk writes, whose text varies with
+// their size, are prepared only while short.
+const (
+	maxPreparedText  = 2048
+	maxPreparedWrite = 256
+)
+
+// wantPrepared notes a write statement to prepare after the transaction
+// that runs it.
+func (db *DB) wantPrepared(query string) {
+	if len(query) > maxPreparedText {
+		return
+	}
+	db.pendingMu.Lock()
+	if len(db.pending) < maxPreparedWrite {
+		db.pending = append(db.pending, query)
+	}
+	db.pendingMu.Unlock()
+}
+
+// prepareWrites prepares the write statements noted since the last call, on
+// the write connection, which no transaction holds when the group-commit
+// writer calls it between batches. A statement that fails to prepare is
+// left to run unprepared.
+func (db *DB) prepareWrites() {
+	db.pendingMu.Lock()
+	pending := db.pending
+	db.pending = nil
+	db.pendingMu.Unlock()
+	for _, query := range pending {
+		if db.nwstmts >= maxPreparedWrite {
+			return
+		}
+		if _, ok := db.wstmts.Load(query); ok {
+			continue
+		}
+		st, err := db.write.PrepareContext(context.Background(), query)
+		if err != nil {
+			continue
+		}
+		db.wstmts.Store(query, st)
+		db.nwstmts++
+	}
 }
 
 // stmtQuerier runs a prepared statement through the querier interface; the
@@ -306,6 +408,13 @@ func (db *DB) exists(ctx context.Context, q querier, query string, args ...any) 
 	return err == nil, err
 }
 
+// Commits returns how many write transactions this DB has committed; a
+// batch of transactions committed together by the group-commit writer
+// counts once.
+func (db *DB) Commits() int64 {
+	return db.commits.Load()
+}
+
 // maxTxAttempts bounds how often a transaction runs when PostgreSQL aborts
 // it for a deadlock or a serialization failure.
 const maxTxAttempts = 4
@@ -317,16 +426,40 @@ func (db *DB) Retries() int64 {
 }
 
 // inTx runs fn in one write transaction and commits if fn returns nil;
-// otherwise it rolls back, so nothing fn wrote remains. A transaction that
+// otherwise it rolls back, so nothing fn wrote remains. The transaction goes
+// through the group-commit writer (groupcommit.go): it may share its commit
+// with other callers' transactions, never its outcome. fn must run every
+// statement on tx, and may run more than once.
+func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if db.gc == nil {
+		return db.txWithRetries(ctx, fn)
+	}
+	return db.grouped(ctx, fn)
+}
+
+// execWrite runs one write statement as a transaction of its own through
+// inTx, so that it shares a commit with its neighbours, and returns how many
+// rows it changed.
+func (db *DB) execWrite(ctx context.Context, query string, args ...any) (int64, error) {
+	var n int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		n, err = db.execCount(ctx, tx, query, args...)
+		return err
+	})
+	return n, err
+}
+
+// txWithRetries runs fn in a transaction of its own. A transaction that
 // PostgreSQL aborted only because of a concurrent one runs again after a
 // jittered backoff, so that the transactions that collided do not collide
 // again in step.
 //
 // Lock order: a transaction that writes a grant's tokens locks the grant's
-// row first (lockActiveGrant, lockGrants, RevokeGrant's UPDATE), and rows
+// row first (activeGrant, lockFamily, RevokeGrant's UPDATE), and rows
 // of one table are locked in key order; two transactions thus never wait
 // for each other in a cycle.
-func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (db *DB) txWithRetries(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := db.tryTx(ctx, fn)
 		if err == nil || !retryable(err) || attempt == maxTxAttempts || ctx.Err() != nil {
@@ -352,5 +485,9 @@ func (db *DB) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		_ = tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	db.commits.Add(1)
+	return nil
 }

@@ -63,11 +63,11 @@ func (db *DB) CreateDeviceCode(ctx context.Context, d store.DeviceCode) error {
 	}
 	p := db.d.arg
 	if db.deviceCodeCalls.Add(1)%deviceCodePurgeEvery == 0 {
-		_, _ = db.exec(ctx, db.write, "DELETE FROM device_codes WHERE expires_at <= "+p(1)+" AND hash IN (SELECT hash FROM device_codes WHERE expires_at <= "+
+		_, _ = db.execWrite(ctx, "DELETE FROM device_codes WHERE expires_at <= "+p(1)+" AND hash IN (SELECT hash FROM device_codes WHERE expires_at <= "+
 			p(1)+" LIMIT "+strconv.Itoa(deviceCodePurgeBatch)+db.d.skipLocked()+")", db.d.time(d.CreatedAt.Add(-deviceCodeKeep)))
 	}
 	q := "INSERT INTO device_codes (" + deviceCodeColumns + ") VALUES (" + db.d.args(1, deviceCodeColumnCount) + ")"
-	_, err := db.exec(ctx, db.write, q, d.Hash, d.UserCodeHash, d.ClientID, encodeList(d.Scopes), encodeList(d.Resources),
+	_, err := db.execWrite(ctx, q, d.Hash, d.UserCodeHash, d.ClientID, encodeList(d.Scopes), encodeList(d.Resources),
 		d.Device, d.Address, db.d.time(d.CreatedAt), db.d.time(d.ExpiresAt), int64(d.Interval), db.d.time(d.LastPollAt),
 		d.Status, optional(d.UserID), optional(d.GrantID), d.SessionID, db.d.time(d.AuthTime), db.d.time(d.UsedAt))
 	if err != nil {
@@ -94,20 +94,6 @@ func (db *DB) GetDeviceCodeByUserCode(ctx context.Context, userCodeHash string, 
 	q := "SELECT " + deviceCodeColumns + " FROM device_codes WHERE user_code_hash = " + p(1) +
 		" AND status = 'pending' AND expires_at > " + p(2)
 	return one(db.queryRow(ctx, db.read, q, userCodeHash, db.d.time(now)), scanDeviceCode, "get device code by user code")
-}
-
-// deviceCodeMissing tells why a conditional update of the code changed
-// nothing: ErrNotFound if there is no such code, else ErrAlreadyUsed.
-func (db *DB) deviceCodeMissing(ctx context.Context, q querier, hash string) error {
-	ok, err := db.exists(ctx, q, "SELECT 1 FROM device_codes WHERE hash = "+db.d.arg(1), hash)
-	switch {
-	case err != nil:
-		return err
-	case ok:
-		return store.ErrAlreadyUsed
-	default:
-		return store.ErrNotFound
-	}
 }
 
 // ApproveDeviceCode marks the code approved by a.UserID with a.Scopes and
@@ -147,7 +133,7 @@ func (db *DB) ApproveDeviceCode(ctx context.Context, hash string, now time.Time,
 			" WHERE hash = "+p(1)+" AND status = 'pending' AND expires_at > "+p(2)+" RETURNING client_id",
 			hash, db.d.time(now), a.UserID, a.SessionID, db.d.time(a.AuthTime), encodeList(a.Scopes)).Scan(&clientID)
 		if errors.Is(err, sql.ErrNoRows) {
-			return db.deviceCodeMissing(ctx, tx, hash)
+			return db.usedOrMissing(ctx, tx, "device_codes", hash)
 		}
 		if err != nil {
 			return err
@@ -174,12 +160,12 @@ func (db *DB) DenyDeviceCode(ctx context.Context, hash string, now time.Time) er
 		return fmt.Errorf("deny device code: %w", store.ErrNotFound)
 	}
 	p := db.d.arg
-	n, err := db.execCount(ctx, db.write, "UPDATE device_codes SET status = 'denied' WHERE hash = "+p(1)+
+	n, err := db.execWrite(ctx, "UPDATE device_codes SET status = 'denied' WHERE hash = "+p(1)+
 		" AND status = 'pending' AND expires_at > "+p(2), hash, db.d.time(now))
 	if err == nil && n == 0 {
 		// A decided or expired code never becomes pending again, so the
 		// follow-up read needs no transaction.
-		err = db.deviceCodeMissing(ctx, db.read, hash)
+		err = db.usedOrMissing(ctx, db.read, "device_codes", hash)
 	}
 	if err != nil {
 		return fmt.Errorf("deny device code: %w", mapErr(err))
@@ -241,21 +227,14 @@ func (db *DB) RedeemDeviceCode(ctx context.Context, hash string, now time.Time, 
 	}
 	p := db.d.arg
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		var grantID string
-		err := db.queryRow(ctx, tx, "UPDATE device_codes SET used_at = "+p(2)+" WHERE hash = "+p(1)+
-			" AND status = 'approved' AND used_at IS NULL AND expires_at > "+p(2)+" RETURNING grant_id", hash, db.d.time(now)).Scan(opt(&grantID))
-		if errors.Is(err, sql.ErrNoRows) {
-			return db.deviceCodeMissing(ctx, tx, hash)
-		}
+		n, err := db.execCount(ctx, tx, "UPDATE device_codes SET used_at = "+p(2)+" WHERE hash = "+p(1)+
+			" AND status = 'approved' AND used_at IS NULL AND expires_at > "+p(2)+
+			" AND "+db.activeGrant("device_codes.grant_id", p(2)), hash, db.d.time(now))
 		if err != nil {
 			return err
 		}
-		active, err := db.lockActiveGrant(ctx, tx, grantID, now)
-		if err != nil {
-			return err
-		}
-		if !active {
-			return store.ErrAlreadyUsed
+		if n == 0 {
+			return db.usedOrMissing(ctx, tx, "device_codes", hash)
 		}
 		return db.insertTokens(ctx, tx, issued)
 	})

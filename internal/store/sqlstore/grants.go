@@ -17,8 +17,14 @@ const grantOrder = " ORDER BY created_at DESC NULLS LAST, id DESC"
 
 func scanGrant(s rowScanner) (store.Grant, error) {
 	var g store.Grant
-	err := s.Scan(&g.ID, &g.UserID, &g.ClientID, list(&g.Scopes), tm(&g.CreatedAt), tm(&g.ExpiresAt), tm(&g.RevokedAt))
+	err := s.Scan(grantFields(&g)...)
 	return g, err
+}
+
+// grantFields are the scan destinations of grantColumns; the keys scan
+// NULL as "" for the grant of a LEFT JOIN that found none.
+func grantFields(g *store.Grant) []any {
+	return []any{opt(&g.ID), opt(&g.UserID), opt(&g.ClientID), list(&g.Scopes), tm(&g.CreatedAt), tm(&g.ExpiresAt), tm(&g.RevokedAt)}
 }
 
 func checkGrant(g store.Grant) error {
@@ -36,7 +42,7 @@ func (db *DB) CreateGrant(ctx context.Context, g store.Grant) error {
 		return fmt.Errorf("create grant: %w", err)
 	}
 	q := "INSERT INTO grants (" + grantColumns + ") VALUES (" + db.d.args(1, 7) + ")"
-	_, err := db.exec(ctx, db.write, q, g.ID, g.UserID, g.ClientID, encodeList(g.Scopes),
+	_, err := db.execWrite(ctx, q, g.ID, g.UserID, g.ClientID, encodeList(g.Scopes),
 		db.d.time(g.CreatedAt), db.d.time(g.ExpiresAt), db.d.time(g.RevokedAt))
 	if err != nil {
 		return fmt.Errorf("create grant: %w", mapErr(err))
@@ -83,15 +89,16 @@ func (db *DB) saveGrant(ctx context.Context, tx *sql.Tx, g store.Grant) error {
 	return nil
 }
 
-// lockActiveGrant reports whether the grant id is active at now and, on
-// PostgreSQL, holds a share lock on its row until the transaction ends. A
-// concurrent RevokeGrant therefore either commits first (and the grant is
-// seen revoked) or waits for this transaction, and then revokes the tokens
-// it inserted too.
-func (db *DB) lockActiveGrant(ctx context.Context, tx *sql.Tx, id string, now time.Time) (bool, error) {
-	p := db.d.arg
-	return db.exists(ctx, tx, "SELECT 1 FROM grants WHERE id = "+p(1)+" AND revoked_at IS NULL"+
-		" AND (expires_at IS NULL OR expires_at > "+p(2)+")"+db.d.forShare(), id, db.d.time(now))
+// activeGrant is the condition that the grant whose id is the column ref
+// is active at the time parameter now. On PostgreSQL it share-locks the
+// grant's row until the transaction ends: a concurrent RevokeGrant then
+// either commits first (and the grant is seen revoked) or waits for this
+// transaction, and then revokes the tokens it inserted too. The lock is
+// taken while the row that refers to the grant is filtered, before that row
+// is updated.
+func (db *DB) activeGrant(ref, now string) string {
+	return "EXISTS (SELECT 1 FROM grants WHERE grants.id = " + ref + " AND grants.revoked_at IS NULL" +
+		" AND (grants.expires_at IS NULL OR grants.expires_at > " + now + ")" + db.d.forShare() + ")"
 }
 
 // GetGrant returns the grant; ErrNotFound.
@@ -130,7 +137,7 @@ func (db *DB) FindGrant(ctx context.Context, userID, clientID string) (store.Gra
 // RevokeGrant marks the grant revoked at now (keeping an earlier revocation
 // time) and, in the same transaction, every unrevoked token of it;
 // ErrNotFound. The grant's row is updated first, which waits for any
-// redemption or rotation holding it (see lockActiveGrant), so tokens such a
+// redemption or rotation holding it (see activeGrant), so tokens such a
 // transaction inserts are revoked as well.
 func (db *DB) RevokeGrant(ctx context.Context, id string, now time.Time) error {
 	if !validKey(id) {

@@ -26,7 +26,7 @@ func (db *DB) CreateSigningKey(ctx context.Context, k store.SigningKey) error {
 		return fmt.Errorf("create signing key: %w", err)
 	}
 	q := "INSERT INTO signing_keys (" + signingKeyColumns + ") VALUES (" + db.d.args(1, 7) + ")"
-	_, err := db.exec(ctx, db.write, q, k.ID, k.Algorithm, encodeBlob(k.Sealed), encodeBlob(k.PublicJWK),
+	_, err := db.execWrite(ctx, q, k.ID, k.Algorithm, encodeBlob(k.Sealed), encodeBlob(k.PublicJWK),
 		db.d.time(k.CreatedAt), db.d.time(k.ActiveAt), db.d.time(k.RetireAt))
 	if err != nil {
 		return fmt.Errorf("create signing key: %w", mapErr(err))
@@ -53,7 +53,7 @@ func (db *DB) RetireSigningKey(ctx context.Context, id string, retireAt time.Tim
 		return fmt.Errorf("retire signing key: %w", store.ErrNotFound)
 	}
 	p := db.d.arg
-	n, err := db.execCount(ctx, db.write, "UPDATE signing_keys SET retire_at = "+p(2)+" WHERE id = "+p(1), id, db.d.time(retireAt))
+	n, err := db.execWrite(ctx, "UPDATE signing_keys SET retire_at = "+p(2)+" WHERE id = "+p(1), id, db.d.time(retireAt))
 	if err != nil {
 		return fmt.Errorf("retire signing key: %w", mapErr(err))
 	}
@@ -68,7 +68,7 @@ func (db *DB) DeleteSigningKey(ctx context.Context, id string) error {
 	if !validKey(id) {
 		return fmt.Errorf("delete signing key: %w", store.ErrNotFound)
 	}
-	n, err := db.execCount(ctx, db.write, "DELETE FROM signing_keys WHERE id = "+db.d.arg(1), id)
+	n, err := db.execWrite(ctx, "DELETE FROM signing_keys WHERE id = "+db.d.arg(1), id)
 	if err != nil {
 		return fmt.Errorf("delete signing key: %w", mapErr(err))
 	}

@@ -61,7 +61,7 @@ func (db *DB) UseOnce(ctx context.Context, scope, id string, expiresAt, now time
 	q := "INSERT INTO replay (scope, id, expires_at) VALUES (" + db.d.args(1, 3) + ")" +
 		" ON CONFLICT (scope, id) DO UPDATE SET expires_at = excluded.expires_at" +
 		" WHERE replay.expires_at <= " + p(4)
-	n, err := db.execCount(ctx, db.write, q, scope, id, db.d.time(expiresAt), db.d.time(now))
+	n, err := db.execWrite(ctx, q, scope, id, db.d.time(expiresAt), db.d.time(now))
 	if db.replayCalls.Add(1)%replayPurgeEvery == 0 {
 		db.purgeReplay(ctx, now)
 	}
@@ -84,5 +84,5 @@ func (db *DB) purgeReplay(ctx context.Context, now time.Time) {
 	p := db.d.arg
 	q := "DELETE FROM replay WHERE expires_at <= " + p(1) + " AND (scope, id) IN (SELECT scope, id FROM replay WHERE expires_at <= " +
 		p(1) + " LIMIT " + strconv.Itoa(replayPurgeBatch) + db.d.skipLocked() + ")"
-	_, _ = db.exec(ctx, db.write, q, db.d.time(now))
+	_, _ = db.execWrite(ctx, q, db.d.time(now))
 }

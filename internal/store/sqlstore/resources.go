@@ -76,7 +76,7 @@ func (db *DB) UpdateResource(ctx context.Context, r store.Resource) error {
 		return fmt.Errorf("update resource: %w", err)
 	}
 	p := db.d.arg
-	n, err := db.execCount(ctx, db.write, "UPDATE resources SET name = "+p(1)+", scopes = "+p(2)+", updated_at = "+p(3)+" WHERE uri = "+p(4),
+	n, err := db.execWrite(ctx, "UPDATE resources SET name = "+p(1)+", scopes = "+p(2)+", updated_at = "+p(3)+" WHERE uri = "+p(4),
 		r.Name, encodeList(r.Scopes), db.d.time(r.UpdatedAt), r.URI)
 	if err != nil {
 		return fmt.Errorf("update resource: %w", mapErr(err))

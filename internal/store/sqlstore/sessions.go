@@ -24,7 +24,7 @@ func (db *DB) CreateSession(ctx context.Context, s store.Session) error {
 		return fmt.Errorf("create session: %w: empty session id", store.ErrInvalid)
 	}
 	q := "INSERT INTO sessions (" + sessionColumns + ") VALUES (" + db.d.args(1, sessionColumnCount) + ")"
-	_, err := db.exec(ctx, db.write, q, s.Hash, s.ID, s.UserID, db.d.time(s.AuthTime), db.d.time(s.CreatedAt),
+	_, err := db.execWrite(ctx, q, s.Hash, s.ID, s.UserID, db.d.time(s.AuthTime), db.d.time(s.CreatedAt),
 		db.d.time(s.ExpiresAt), db.d.time(s.LastSeenAt))
 	if err != nil {
 		return fmt.Errorf("create session: %w", mapErr(err))
@@ -83,7 +83,7 @@ func (db *DB) TouchSession(ctx context.Context, hash string, now time.Time) erro
 		return fmt.Errorf("touch session: %w", store.ErrNotFound)
 	}
 	p := db.d.arg
-	n, err := db.execCount(ctx, db.write, "UPDATE sessions SET last_seen_at = "+p(1)+" WHERE hash = "+p(2), db.d.time(now), hash)
+	n, err := db.execWrite(ctx, "UPDATE sessions SET last_seen_at = "+p(1)+" WHERE hash = "+p(2), db.d.time(now), hash)
 	if err != nil {
 		return fmt.Errorf("touch session: %w", mapErr(err))
 	}
@@ -105,7 +105,7 @@ func (db *DB) AddSessionClient(ctx context.Context, hash, clientID string, now t
 	}
 	q := "INSERT INTO session_clients (session_hash, client_id, created_at) VALUES (" + db.d.args(1, 3) + ")" +
 		" ON CONFLICT (session_hash, client_id) DO NOTHING"
-	if _, err := db.exec(ctx, db.write, q, hash, clientID, db.d.time(now)); err != nil {
+	if _, err := db.execWrite(ctx, q, hash, clientID, db.d.time(now)); err != nil {
 		return fmt.Errorf("add session client: %w", mapErr(err))
 	}
 	return nil
@@ -117,7 +117,7 @@ func (db *DB) DeleteSession(ctx context.Context, hash string) error {
 	if !validKey(hash) {
 		return nil
 	}
-	if _, err := db.exec(ctx, db.write, "DELETE FROM sessions WHERE hash = "+db.d.arg(1), hash); err != nil {
+	if _, err := db.execWrite(ctx, "DELETE FROM sessions WHERE hash = "+db.d.arg(1), hash); err != nil {
 		return fmt.Errorf("delete session: %w", mapErr(err))
 	}
 	return nil
@@ -129,7 +129,7 @@ func (db *DB) DeleteUserSessions(ctx context.Context, userID string) (int, error
 	if !validKey(userID) {
 		return 0, nil
 	}
-	n, err := db.execCount(ctx, db.write, "DELETE FROM sessions WHERE user_id = "+db.d.arg(1), userID)
+	n, err := db.execWrite(ctx, "DELETE FROM sessions WHERE user_id = "+db.d.arg(1), userID)
 	if err != nil {
 		return 0, fmt.Errorf("delete user sessions: %w", mapErr(err))
 	}
@@ -142,7 +142,7 @@ func (db *DB) DeleteOtherSessions(ctx context.Context, userID, keepHash string) 
 		return 0, nil
 	}
 	p := db.d.arg
-	n, err := db.execCount(ctx, db.write, "DELETE FROM sessions WHERE user_id = "+p(1)+" AND hash <> "+p(2), userID, keepHash)
+	n, err := db.execWrite(ctx, "DELETE FROM sessions WHERE user_id = "+p(1)+" AND hash <> "+p(2), userID, keepHash)
 	if err != nil {
 		return 0, fmt.Errorf("delete other sessions: %w", mapErr(err))
 	}

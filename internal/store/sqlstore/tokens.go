@@ -14,6 +14,9 @@ import (
 const tokenColumns = "hash, kind, family_id, grant_id, client_id, user_id, scopes, " +
 	"auth_time, created_at, expires_at, rotated_at, revoked_at, claims, device, address, resources"
 
+// tokenAndGrantColumns are the columns of a token (t) and its grant (g).
+var tokenAndGrantColumns = qualified("t", tokenColumns) + ", " + qualified("g", grantColumns)
+
 // tokenColumnCount is the number of tokenColumns.
 const tokenColumnCount = 16
 
@@ -23,9 +26,14 @@ const tokensPerInsert = 256
 
 func scanToken(s rowScanner) (store.Token, error) {
 	var t store.Token
-	err := s.Scan(&t.Hash, &t.Kind, opt(&t.FamilyID), opt(&t.GrantID), &t.ClientID, opt(&t.UserID), list(&t.Scopes),
-		tm(&t.AuthTime), tm(&t.CreatedAt), tm(&t.ExpiresAt), tm(&t.RotatedAt), tm(&t.RevokedAt), &t.Claims, &t.Device, &t.Address, list(&t.Resources))
+	err := s.Scan(tokenFields(&t)...)
 	return t, err
+}
+
+// tokenFields are the scan destinations of tokenColumns.
+func tokenFields(t *store.Token) []any {
+	return []any{&t.Hash, &t.Kind, opt(&t.FamilyID), opt(&t.GrantID), &t.ClientID, opt(&t.UserID), list(&t.Scopes),
+		tm(&t.AuthTime), tm(&t.CreatedAt), tm(&t.ExpiresAt), tm(&t.RotatedAt), tm(&t.RevokedAt), &t.Claims, &t.Device, &t.Address, list(&t.Resources)}
 }
 
 func checkTokens(tokens []store.Token) error {
@@ -65,16 +73,10 @@ func (db *DB) CreateTokens(ctx context.Context, tokens []store.Token) error {
 	if err := checkTokens(tokens); err != nil {
 		return fmt.Errorf("create tokens: %w", err)
 	}
-	var err error
-	switch {
-	case len(tokens) == 0:
-	case len(tokens) <= tokensPerInsert:
-		// One statement is atomic by itself.
-		err = db.insertTokens(ctx, db.write, tokens)
-	default:
-		err = db.inTx(ctx, func(tx *sql.Tx) error { return db.insertTokens(ctx, tx, tokens) })
+	if len(tokens) == 0 {
+		return nil
 	}
-	if err != nil {
+	if err := db.inTx(ctx, func(tx *sql.Tx) error { return db.insertTokens(ctx, tx, tokens) }); err != nil {
 		return fmt.Errorf("create tokens: %w", mapErr(err))
 	}
 	return nil
@@ -88,6 +90,25 @@ func (db *DB) GetToken(ctx context.Context, hash string) (store.Token, error) {
 	return one(db.queryRow(ctx, db.read, "SELECT "+tokenColumns+" FROM tokens WHERE hash = "+db.d.arg(1), hash), scanToken, "get token")
 }
 
+// GetTokenWithGrant returns the token by hash and, in the same lookup, its
+// grant (zero if it has none); ErrNotFound if no such token.
+func (db *DB) GetTokenWithGrant(ctx context.Context, hash string) (store.Token, store.Grant, error) {
+	if !validKey(hash) {
+		return store.Token{}, store.Grant{}, fmt.Errorf("get token: %w", store.ErrNotFound)
+	}
+	var t store.Token
+	var g store.Grant
+	q := "SELECT " + tokenAndGrantColumns + " FROM tokens t LEFT JOIN grants g ON g.id = t.grant_id WHERE t.hash = " + db.d.arg(1)
+	err := db.queryRow(ctx, db.read, q, hash).Scan(append(tokenFields(&t), grantFields(&g)...)...)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return store.Token{}, store.Grant{}, fmt.Errorf("get token: %w", err)
+	}
+	return t, g, nil
+}
+
 // RotateRefreshToken marks the refresh token oldHash rotated at now and
 // inserts issued, in one transaction, provided the old token is a refresh
 // token, neither rotated nor revoked, unexpired at now, and its grant (if
@@ -96,8 +117,10 @@ func (db *DB) GetToken(ctx context.Context, hash string) (store.Token, error) {
 // token; ErrConflict if an issued hash exists; ErrInvalid. On any error
 // nothing is written.
 //
-// The grant's row is locked before the token's (lockActiveGrant), the
-// order RevokeGrant takes them in, so the two never deadlock on PostgreSQL.
+// It is two statements: one conditional UPDATE decides (and checks the
+// grant), then the INSERT. On PostgreSQL the UPDATE share-locks the grant's
+// row (activeGrant) before it locks the token's, the order RevokeGrant
+// takes them in, so the two never deadlock.
 func (db *DB) RotateRefreshToken(ctx context.Context, oldHash string, now time.Time, issued []store.Token) error {
 	if !validKey(oldHash) {
 		return fmt.Errorf("rotate refresh token: %w", store.ErrNotFound)
@@ -107,32 +130,15 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldHash string, now time.T
 	}
 	p := db.d.arg
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		// A token's grant never changes, so reading it needs no lock.
-		var grantID string
-		err := db.queryRow(ctx, tx, "SELECT grant_id FROM tokens WHERE hash = "+p(1), oldHash).Scan(opt(&grantID))
-		if errors.Is(err, sql.ErrNoRows) {
-			return store.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		if grantID != "" {
-			active, err := db.lockActiveGrant(ctx, tx, grantID, now)
-			if err != nil {
-				return err
-			}
-			if !active {
-				return store.ErrAlreadyUsed
-			}
-		}
 		n, err := db.execCount(ctx, tx, "UPDATE tokens SET rotated_at = "+p(2)+" WHERE hash = "+p(1)+
-			" AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > "+p(2),
+			" AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > "+p(2)+
+			" AND (grant_id IS NULL OR "+db.activeGrant("tokens.grant_id", p(2))+")",
 			oldHash, db.d.time(now))
 		if err != nil {
 			return err
 		}
 		if n == 0 {
-			return store.ErrAlreadyUsed
+			return db.usedOrMissing(ctx, tx, "tokens", oldHash)
 		}
 		return db.insertTokens(ctx, tx, issued)
 	})
@@ -142,6 +148,21 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldHash string, now time.T
 	return nil
 }
 
+// usedOrMissing tells why a single-use row keyed by hash was not changed:
+// ErrAlreadyUsed if it exists (used, revoked, expired, or its grant no
+// longer active), ErrNotFound if not.
+func (db *DB) usedOrMissing(ctx context.Context, q querier, table, hash string) error {
+	ok, err := db.exists(ctx, q, "SELECT 1 FROM "+table+" WHERE hash = "+db.d.arg(1), hash)
+	switch {
+	case err != nil:
+		return err
+	case ok:
+		return store.ErrAlreadyUsed
+	default:
+		return store.ErrNotFound
+	}
+}
+
 // RevokeToken marks one token revoked at now, keeping an earlier
 // revocation time (no error if it already was revoked); ErrNotFound.
 func (db *DB) RevokeToken(ctx context.Context, hash string, now time.Time) error {
@@ -149,7 +170,7 @@ func (db *DB) RevokeToken(ctx context.Context, hash string, now time.Time) error
 		return fmt.Errorf("revoke token: %w", store.ErrNotFound)
 	}
 	p := db.d.arg
-	n, err := db.execCount(ctx, db.write, "UPDATE tokens SET revoked_at = COALESCE(revoked_at, "+p(1)+") WHERE hash = "+p(2),
+	n, err := db.execWrite(ctx, "UPDATE tokens SET revoked_at = COALESCE(revoked_at, "+p(1)+") WHERE hash = "+p(2),
 		db.d.time(now), hash)
 	if err != nil {
 		return fmt.Errorf("revoke token: %w", mapErr(err))
@@ -164,7 +185,7 @@ func (db *DB) RevokeToken(ctx context.Context, hash string, now time.Time) error
 // and returns how many it changed; an empty familyID names no family.
 //
 // On PostgreSQL it first locks the family's grant, the row every rotation
-// and redemption of the grant holds (lockActiveGrant) and every other
+// and redemption of the grant holds (activeGrant) and every other
 // revocation locks first (see inTx): it thus waits for a rotation in
 // progress to commit, and the UPDATE that follows sees the tokens that
 // rotation inserted and revokes them too. A family without a grant has its

@@ -38,7 +38,7 @@ func (db *DB) CreateUser(ctx context.Context, u store.User) error {
 		return fmt.Errorf("create user: %w", err)
 	}
 	q := "INSERT INTO users (" + userColumns + ") VALUES (" + db.d.args(1, userColumnCount) + ")"
-	if _, err := db.exec(ctx, db.write, q, db.userArgs(u)...); err != nil {
+	if _, err := db.execWrite(ctx, q, db.userArgs(u)...); err != nil {
 		return fmt.Errorf("create user: %w", mapErr(err))
 	}
 	return nil
@@ -80,7 +80,7 @@ func (db *DB) UpdateUser(ctx context.Context, u store.User) error {
 		return fmt.Errorf("update user: %w", err)
 	}
 	q := "UPDATE users SET " + db.d.assignments(userColumns) + " WHERE id = " + db.d.arg(1)
-	n, err := db.execCount(ctx, db.write, q, db.userArgs(u)...)
+	n, err := db.execWrite(ctx, q, db.userArgs(u)...)
 	if err != nil {
 		return fmt.Errorf("update user: %w", mapErr(err))
 	}

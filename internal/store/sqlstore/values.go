@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/store"
@@ -95,6 +96,10 @@ func (c listColumn) Scan(src any) error {
 		b = []byte(v)
 	case []byte:
 		b = v
+	case nil:
+		// Only where a LEFT JOIN found no row: the columns are NOT NULL.
+		*c.l = nil
+		return nil
 	default:
 		return fmt.Errorf("scan list: unexpected %T", src)
 	}
@@ -172,4 +177,14 @@ func one[T any](row *sql.Row, scan func(rowScanner) (T, error), op string) (T, e
 		return zero, fmt.Errorf("%s: %w", op, err)
 	}
 	return v, nil
+}
+
+// qualified prefixes each of the comma-separated columns with alias and a
+// dot, for a SELECT that joins tables with columns of the same name.
+func qualified(alias, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
 }

@@ -266,6 +266,54 @@ func testAuthRequests(t *testing.T, open Opener) {
 		wantErr(t, "GetCode(of the refused completion)", err, store.ErrNotFound)
 	})
 
+	run(t, "AuthRequest/create_completed_stores_the_consumed_request_grant_and_code_at_once", open, func(t *testing.T, w *world) {
+		c := w.client("c")
+		u := w.user("u")
+		r := richAuthRequest("r-"+unicode, c.ID, u.ID)
+		g := newGrant("g", u.ID, c.ID)
+		code := newCode("code", g)
+		wantErr(t, "CreateCompletedAuthRequest", w.s.CreateCompletedAuthRequest(w.ctx, r, &g, &code), nil)
+		got, err := w.s.GetAuthRequest(w.ctx, r.ID)
+		wantErr(t, "GetAuthRequest", err, nil)
+		same(t, "request", got, r)
+		gotG, err := w.s.GetGrant(w.ctx, g.ID)
+		wantErr(t, "GetGrant", err, nil)
+		same(t, "grant", gotG, g)
+		gotC, err := w.s.GetCode(w.ctx, code.Hash)
+		wantErr(t, "GetCode", err, nil)
+		same(t, "code", gotC, code)
+		// The request is finished: nothing can complete it again.
+		wantErr(t, "CompleteAuthRequest(again)", w.s.CompleteAuthRequest(w.ctx, r.ID, at(2*time.Minute), nil, nil), store.ErrAlreadyUsed)
+		// With the app's grant as it is (nil): only the request and the code.
+		r2 := richAuthRequest("r2", c.ID, u.ID)
+		code2 := newCode("code2", g)
+		wantErr(t, "CreateCompletedAuthRequest(no grant)", w.s.CreateCompletedAuthRequest(w.ctx, r2, nil, &code2), nil)
+		gotC, err = w.s.GetCode(w.ctx, code2.Hash)
+		wantErr(t, "GetCode(2)", err, nil)
+		same(t, "second code", gotC, code2)
+	})
+
+	run(t, "AuthRequest/create_completed_that_fails_writes_nothing", open, func(t *testing.T, w *world) {
+		c, u, g := w.base()
+		pending := richAuthRequest("pending", c.ID, u.ID)
+		pending.ConsumedAt = time.Time{}
+		wantErr(t, "CreateCompletedAuthRequest(unconsumed)", w.s.CreateCompletedAuthRequest(w.ctx, pending, nil, nil), store.ErrInvalid)
+		// A second grant of the same user and app (one per app), then a
+		// code that exists: each undoes the whole transaction.
+		other := newGrant("other", u.ID, c.ID)
+		wantErr(t, "CreateCompletedAuthRequest(second grant)",
+			w.s.CreateCompletedAuthRequest(w.ctx, richAuthRequest("r1", c.ID, u.ID), &other, nil), store.ErrConflict)
+		w.code(newCode("taken", g))
+		wantErr(t, "CreateCompletedAuthRequest(code exists)",
+			w.s.CreateCompletedAuthRequest(w.ctx, richAuthRequest("r2", c.ID, u.ID), nil, ptr(newCode("taken", g))), store.ErrConflict)
+		for _, id := range []string{"pending", "r1", "r2"} {
+			_, err := w.s.GetAuthRequest(w.ctx, id)
+			wantErr(t, "GetAuthRequest("+id+")", err, store.ErrNotFound)
+		}
+		_, err := w.s.GetGrant(w.ctx, "other")
+		wantErr(t, "GetGrant(other)", err, store.ErrNotFound)
+	})
+
 	run(t, "AuthRequest/complete_extends_the_apps_grant", open, func(t *testing.T, w *world) {
 		c, u, g := w.base()
 		changed := g
@@ -405,3 +453,5 @@ func testAuthRequests(t *testing.T, open Opener) {
 		}
 	})
 }
+
+func ptr[T any](v T) *T { return &v }

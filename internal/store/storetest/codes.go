@@ -44,12 +44,25 @@ func testCodes(t *testing.T, open Opener) {
 		}
 	})
 
+	run(t, "Code/with_grant_reads_both_as_their_own_lookups_do", open, func(t *testing.T, w *world) {
+		_, _, g := w.base()
+		code := w.code(newCode("code", g))
+		wantGrant, err := w.s.GetGrant(w.ctx, g.ID)
+		wantErr(t, "GetGrant", err, nil)
+		got, gr, err := w.s.GetCodeWithGrant(w.ctx, code.Hash)
+		wantErr(t, "GetCodeWithGrant", err, nil)
+		same(t, "code", got, code)
+		same(t, "its grant", gr, wantGrant)
+	})
+
 	run(t, "Code/unknown_is_ErrNotFound", open, func(t *testing.T, w *world) {
 		_, _, g := w.base()
 		w.code(newCode("code", g))
 		for _, h := range []string{"CODE", "", "nope", "code\x00", big()} {
 			_, err := w.s.GetCode(w.ctx, h)
 			wantErr(t, "GetCode", err, store.ErrNotFound)
+			_, _, err = w.s.GetCodeWithGrant(w.ctx, h)
+			wantErr(t, "GetCodeWithGrant", err, store.ErrNotFound)
 			wantErr(t, "RedeemCode", w.s.RedeemCode(w.ctx, h, t0(), issued(g, "f", 0, 0)), store.ErrNotFound)
 		}
 		w.absentToken("at-0-0")

@@ -31,6 +31,26 @@ func testTokens(t *testing.T, open Opener) {
 		}
 	})
 
+	run(t, "Token/with_grant_reads_both_as_their_own_lookups_do", open, func(t *testing.T, w *world) {
+		c, _, g := w.base()
+		w.tokens(newToken("rt", store.KindRefresh, "f", g), store.Token{Hash: "cc", Kind: store.KindAccess, ClientID: c.ID, ExpiresAt: at(time.Hour)})
+		wantErr(t, "RevokeGrant", w.s.RevokeGrant(w.ctx, g.ID, at(time.Minute)), nil)
+		wantGrant, err := w.s.GetGrant(w.ctx, g.ID)
+		wantErr(t, "GetGrant", err, nil)
+		tok, gr, err := w.s.GetTokenWithGrant(w.ctx, "rt")
+		wantErr(t, "GetTokenWithGrant", err, nil)
+		same(t, "token", tok, w.token("rt"))
+		same(t, "its grant, revoked", gr, wantGrant)
+		tok, gr, err = w.s.GetTokenWithGrant(w.ctx, "cc")
+		wantErr(t, "GetTokenWithGrant(no grant)", err, nil)
+		same(t, "token without a grant", tok, w.token("cc"))
+		same(t, "no grant", gr, store.Grant{})
+		for _, h := range []string{"RT", "", "nope", "rt\x00", big()} {
+			_, _, err := w.s.GetTokenWithGrant(w.ctx, h)
+			wantErr(t, "GetTokenWithGrant(unknown)", err, store.ErrNotFound)
+		}
+	})
+
 	run(t, "Token/create_of_no_tokens_is_a_no_op", open, func(t *testing.T, w *world) {
 		wantErr(t, "CreateTokens(nil)", w.s.CreateTokens(w.ctx, nil), nil)
 		wantErr(t, "CreateTokens(empty)", w.s.CreateTokens(w.ctx, []store.Token{}), nil)
