@@ -218,8 +218,8 @@ type result struct {
 	Other      float64       `json:"other"`
 	QueriesOp  float64       `json:"queries_per_op"`
 	CommitsOp  float64       `json:"commits_per_op"` // database commits per operation: below 1, group commit shared them
-	DBCPUPerOp time.Duration `json:"db_cpu_per_op"` // PostgreSQL backends' CPU per operation (-1: not measured)
-	DBExited   int64         `json:"db_exited"`     // backends that exited in the window (their last CPU is missing)
+	DBCPUPerOp time.Duration `json:"db_cpu_per_op"`  // PostgreSQL backends' CPU per operation (-1: not measured)
+	DBExited   int64         `json:"db_exited"`      // backends that exited in the window (their last CPU is missing)
 	// TotalCPU is the CPU per operation of the server and, on PostgreSQL,
 	// of the database's backends: what cpu ratio compares. ServerOnly: on
 	// PostgreSQL, the backends' CPU could not be measured, so TotalCPU is
