@@ -122,8 +122,37 @@ func TestQuickRun(t *testing.T) {
 					t.Errorf("cc-opaque on PostgreSQL: db CPU %v per INSERT", r.DBCPUPerOp)
 				}
 			}
-			if len(rep.Memory) != 3 {
-				t.Errorf("memory points: %+v, want 3", rep.Memory)
+			// Memory: idle, before the cc scenarios (rs-jwt ran since
+			// jwks), after every Latchkey scenario; the tokens issued
+			// only by cc-jwt and cc-opaque; the peak at least the RSS.
+			var whens []string
+			for _, m := range rep.Memory {
+				whens = append(whens, m.When)
+				if m.RSS <= 0 || m.PeakRSS < m.RSS || m.HeapAlloc == 0 {
+					t.Errorf("memory %s: RSS %d, peak %d, heap %d", m.When, m.RSS, m.PeakRSS, m.HeapAlloc)
+				}
+			}
+			wantMem := []string{"idle", "after metadata", "after jwks", "before cc-jwt/cc-opaque", "after cc-jwt", "after cc-opaque",
+				"after introspect-opaque", "after introspect-1m", "after introspect-jwt", "after introspect-jwt-cold", "after refresh",
+				"after sso-code-flow", "after sso-code-flow-es256"}
+			if !slices.Equal(whens, wantMem) {
+				t.Errorf("memory points: %v, want %v", whens, wantMem)
+			} else {
+				ccIssued := rep.Results[slices.IndexFunc(rep.Results, func(r result) bool { return r.Name == "cc-jwt" })].Issued +
+					rep.Results[slices.IndexFunc(rep.Results, func(r result) bool { return r.Name == "cc-opaque" })].Issued
+				if m := rep.Memory; m[0].Issued != 0 || m[3].Issued != 0 || m[5].Issued != ccIssued || m[len(m)-1].Issued != ccIssued {
+					t.Errorf("tokens issued at the memory points: %+v, want 0 before the cc scenarios and %d after", m, ccIssued)
+				}
+			}
+			// The memory bounds are checked, whether met or not.
+			var vnames []string
+			for _, v := range verdicts(rep) {
+				vnames = append(vnames, v.Name)
+			}
+			for _, want := range []string{"idle RSS", "peak RSS", "introspect-1m", "refresh"} {
+				if !slices.Contains(vnames, want) {
+					t.Errorf("no target checked for %s: %v", want, vnames)
+				}
 			}
 			i := slices.IndexFunc(rep.Results, func(r result) bool { return r.Name == "cc-jwt" })
 			if p := rep.Results[i].Profile; p == "" {
@@ -389,6 +418,105 @@ func TestReportMarksServerOnly(t *testing.T) {
 	for _, want := range []string{"200.0*", "0.10*", "db µs/op not measured (cannot read /proc/42/stat)", "ERRORS: errors in 1 scenario(s): cc-opaque (2, first: HTTP 500)"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("report lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// TestVerdicts checks the targets against a run with known figures: the
+// backend's own targets only, introspect-1m against introspect-opaque,
+// and the memory bounds at the idle and the last point.
+func TestVerdicts(t *testing.T) {
+	results := []result{
+		{Name: "ref-bare", RPS: 1000},
+		{Name: "cc-opaque", Ref: "ref-bare", RPS: 280},           // 0.28: met on SQLite (0.25), not on PostgreSQL (0.30)
+		{Name: "introspect-opaque", Ref: "ref-bare", RPS: 500},   // 0.5: not met on SQLite (0.55), met on PostgreSQL (0.45)
+		{Name: "introspect-1m", Ref: "ref-bare", RPS: 460},       // 0.92 of introspect-opaque
+		{Name: "refresh", Ref: "ref-bare", RPS: 140},             // 0.14 < 0.15
+		{Name: "sso-code-flow", Ref: "ref-bare", RPS: 60},        // 0.06 but 60 flows/s < 100
+		{Name: "sso-code-flow-es256", Ref: "ref-bare", RPS: 120}, // 0.12 and 120 flows/s
+	}
+	setRatios(results)
+	memory := []memPoint{
+		{When: "idle", memStats: memStats{RSS: 20 << 20, PeakRSS: 40 << 20}},
+		{When: "after cc-opaque", Issued: 5000, memStats: memStats{RSS: 50 << 20, PeakRSS: 80 << 20}},
+		{When: "after refresh", Issued: 5000, memStats: memStats{RSS: 60 << 20, PeakRSS: 90 << 20}},
+	}
+	type key struct{ name, want string }
+	check := func(backend string, rep *report, want map[key]bool) {
+		t.Helper()
+		got := map[key]bool{}
+		for _, v := range verdicts(rep) {
+			// the bound, without what the run got
+			bound, _, _ := strings.Cut(v.Want, " (got")
+			if _, dup := got[key{v.Name, bound}]; dup {
+				t.Errorf("%s: %s %s twice", backend, v.Name, bound)
+			}
+			got[key{v.Name, bound}] = v.Met
+		}
+		for k, met := range want {
+			if g, ok := got[k]; !ok {
+				t.Errorf("%s: no target %s %s in %v", backend, k.name, k.want, got)
+			} else if g != met {
+				t.Errorf("%s: %s %s met %v, want %v", backend, k.name, k.want, g, met)
+			}
+		}
+		if len(got) != len(want) {
+			t.Errorf("%s: targets %v, want %v", backend, got, want)
+		}
+	}
+	common := map[key]bool{
+		{"introspect-1m", "ops/s >= 0.9 x introspect-opaque"}: true,
+		{"refresh", "ratio >= 0.15"}:                          false,
+		{"sso-code-flow", "ratio >= 0.05"}:                    true,
+		{"sso-code-flow", ">= 100 ops/s"}:                     false,
+		{"sso-code-flow-es256", "ratio >= 0.05"}:              true,
+		{"sso-code-flow-es256", ">= 100 ops/s"}:               true,
+		{"cc-opaque", ">= 500 ops/s"}:                         false,
+		{"introspect-opaque", "ratio >= 0.1"}:                 false, // and >= 2000 ops/s: 500
+		{"idle RSS", "<= 30 MiB"}:                             true,
+		{"peak RSS", "<= 100 MiB"}:                            true, // VmHWM at the last point, 90 MiB
+	}
+	with := func(m map[key]bool) map[key]bool {
+		for k, v := range common {
+			m[k] = v
+		}
+		return m
+	}
+	check("sqlite", &report{Backend: "sqlite", Results: results, Memory: memory}, with(map[key]bool{
+		{"cc-opaque", "ratio >= 0.25"}:         true,
+		{"introspect-opaque", "ratio >= 0.55"}: false,
+	}))
+	check("postgres", &report{Backend: "postgres", Results: results, Memory: memory}, with(map[key]bool{
+		{"cc-opaque", "ratio >= 0.3"}:          false,
+		{"introspect-opaque", "ratio >= 0.45"}: true,
+	}))
+	// The ratio of the code flows shows two significant digits.
+	for _, v := range verdicts(&report{Backend: "sqlite", Results: results}) {
+		if v.Name == "sso-code-flow" && strings.HasPrefix(v.Want, "ratio") && v.Want != "ratio >= 0.05 (got 0.06 vs ref-bare)" {
+			t.Errorf("sso-code-flow: %q", v.Want)
+		}
+	}
+
+	// Without introspect-opaque, introspect-1m has no target; a peak over
+	// the bound, or an idle RSS over it, is not met; no RSS read (not
+	// Linux), no memory target.
+	rep := &report{Backend: "sqlite", Results: []result{{Name: "ref-bare", RPS: 1000}, {Name: "introspect-1m", Ref: "ref-bare", RPS: 900}},
+		Memory: []memPoint{{When: "idle", memStats: memStats{RSS: 31 << 20, PeakRSS: 31 << 20}}, {When: "after introspect-1m", memStats: memStats{RSS: 60 << 20, PeakRSS: 101 << 20}}}}
+	check("sqlite, alone", rep, map[key]bool{{"idle RSS", "<= 30 MiB"}: false, {"peak RSS", "<= 100 MiB"}: false})
+	rep.Memory = []memPoint{{When: "idle"}, {When: "after introspect-1m"}}
+	check("sqlite, no RSS", rep, map[key]bool{})
+
+	// The report prints them.
+	var out bytes.Buffer
+	printReport(&out, options{}, &report{Backend: "sqlite", Results: results, Memory: memory}, "", "")
+	for _, want := range []string{
+		"NOT MET introspect-opaque   ratio >= 0.55 (got 0.50 vs ref-bare); issue: opaque introspection vs the bare handler",
+		"met     introspect-1m       ops/s >= 0.9 x introspect-opaque (got 0.92)",
+		"met     peak RSS            <= 100 MiB (got 90.0, VmHWM after refresh); issue: server memory",
+		"peak RSS MiB",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
 	}
 }

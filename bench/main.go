@@ -231,10 +231,12 @@ type result struct {
 	Profile    string        `json:"profile,omitempty"`
 }
 
-// memPoint is the server's memory at one point of the run.
+// memPoint is the server's memory at one point of the run: "idle" (after
+// the child started, before any load), "before cc-jwt/cc-opaque", or
+// "after" each Latchkey scenario.
 type memPoint struct {
-	When   string
-	Issued int64 // tokens issued by the cc scenarios so far
+	When   string `json:"when"`
+	Issued int64  `json:"issued"` // tokens issued by cc-jwt and cc-opaque so far
 	memStats
 }
 
@@ -264,6 +266,18 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, err
 	rep := &report{Backend: info.Backend, Child: info}
 	ctl := &http.Client{Timeout: 60 * time.Second}
 	refHost, lkHost := info.Ref, info.Latchkey
+
+	// The server's memory idle: read before any load, even the tokens
+	// issued below, and recorded before the first Latchkey scenario.
+	readMem := func() (memStats, bool) {
+		var m memStats
+		if err := getJSON(ctl, "http://"+refHost+"/bench/mem", &m); err != nil {
+			fmt.Fprintln(stderr, "bench: memory:", err)
+			return m, false
+		}
+		return m, true
+	}
+	idle, idleOK := readMem()
 
 	basic := func(id string) string {
 		return base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(info.Secrets[id])))
@@ -399,13 +413,15 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, err
 	}
 
 	var issuedCC int64
+	// idleDone: the idle reading was recorded (or had failed). ranSinceMem:
+	// a scenario ran since the last reading, so a new one would not repeat
+	// it.
+	idleDone, ranSinceMem := false, false
 	memAt := func(when string) {
-		var m memStats
-		if err := getJSON(ctl, "http://"+refHost+"/bench/mem", &m); err != nil {
-			fmt.Fprintln(stderr, "bench: memory:", err)
-			return
+		if m, ok := readMem(); ok {
+			rep.Memory = append(rep.Memory, memPoint{When: when, Issued: issuedCC, memStats: m})
+			ranSinceMem = false
 		}
-		rep.Memory = append(rep.Memory, memPoint{When: when, Issued: issuedCC, memStats: m})
 	}
 	// The run order: the selected scenarios, then the references again, so
 	// that a drift of the machine's speed during the run shows (other
@@ -431,7 +447,13 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, err
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if sc.name == "cc-jwt" || sc.name == "cc-opaque" && !slices.Contains(want, "cc-jwt") {
+		if sc.latchkey && !idleDone {
+			idleDone = true
+			if idleOK {
+				rep.Memory = append(rep.Memory, memPoint{When: "idle", memStats: idle})
+			}
+		}
+		if (sc.name == "cc-jwt" || sc.name == "cc-opaque" && !slices.Contains(want, "cc-jwt")) && ranSinceMem {
 			memAt("before cc-jwt/cc-opaque")
 		}
 		states := make([]*connState, o.conns)
@@ -512,8 +534,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, err
 		if r.Errors > 0 {
 			fmt.Fprintf(stderr, "bench: %s: %d errors, first: %s\n", sc.name, r.Errors, r.FirstError)
 		}
+		ranSinceMem = true
 		if sc.name == "cc-jwt" || sc.name == "cc-opaque" {
 			issuedCC += lr.total
+		}
+		if sc.latchkey {
 			memAt("after " + sc.name)
 		}
 	}

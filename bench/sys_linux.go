@@ -23,13 +23,21 @@ func processCPU() (int64, bool) {
 }
 
 // processRSS returns this process's resident set size in bytes (VmRSS).
-func processRSS() int64 {
+func processRSS() int64 { return procStatusBytes("VmRSS:") }
+
+// processPeakRSS returns the peak resident set size of this process since
+// it started, in bytes (VmHWM): a forced GC does not lower it.
+func processPeakRSS() int64 { return procStatusBytes("VmHWM:") }
+
+// procStatusBytes returns a field of /proc/self/status given in kB, in
+// bytes, or 0.
+func procStatusBytes(field string) int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for line := range bytes.SplitSeq(b, []byte("\n")) {
-		if rest, ok := bytes.CutPrefix(line, []byte("VmRSS:")); ok {
+		if rest, ok := bytes.CutPrefix(line, []byte(field)); ok {
 			f := bytes.Fields(rest)
 			if len(f) >= 1 {
 				kb, _ := strconv.ParseInt(string(f[0]), 10, 64)
