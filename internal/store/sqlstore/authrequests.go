@@ -37,7 +37,7 @@ func (db *DB) CreateAuthRequest(ctx context.Context, r store.AuthRequest) error 
 	if err := checkAuthRequest(r); err != nil {
 		return fmt.Errorf("create auth request: %w", err)
 	}
-	if err := db.inTx(ctx, func(tx *sql.Tx) error { return db.insertAuthRequest(ctx, tx, r) }); err != nil {
+	if err := db.inTxOne(ctx, db.authRequestInsert(r), nil); err != nil {
 		return fmt.Errorf("create auth request: %w", mapErr(err))
 	}
 	return nil
@@ -62,12 +62,22 @@ func (db *DB) CreateCompletedAuthRequest(ctx context.Context, r store.AuthReques
 	if err != nil {
 		return fmt.Errorf("create completed auth request: %w", err)
 	}
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
-		if err := db.insertAuthRequest(ctx, tx, r); err != nil {
+	fn := func(tx *sql.Tx) error {
+		if err := db.run(ctx, tx, db.authRequestInsert(r)); err != nil {
 			return err
 		}
 		return db.saveGrantAndCode(ctx, tx, grant, code)
-	})
+	}
+	if grant == nil && code != nil {
+		// The common case, a remembered consent: on PostgreSQL one
+		// statement that the writer may pipeline.
+		ins := db.authRequestInsert(r)
+		code := db.codeInsert(*code, len(ins.args)+1)
+		st := &statement{query: "WITH request AS (" + ins.query + ") " + code.query, args: append(ins.args, code.args...)}
+		err = db.inTxOne(ctx, st, fn)
+	} else {
+		err = db.inTx(ctx, fn)
+	}
 	if err != nil {
 		return fmt.Errorf("create completed auth request: %w", mapErr(err))
 	}
@@ -96,13 +106,14 @@ func checkAuthRequest(r store.AuthRequest) error {
 	return err
 }
 
-func (db *DB) insertAuthRequest(ctx context.Context, tx *sql.Tx, r store.AuthRequest) error {
-	q := "INSERT INTO auth_requests (" + authRequestColumns + ") VALUES (" + db.d.args(1, authRequestColumnCount) + ")"
-	_, err := db.exec(ctx, tx, q, r.ID, r.BrowserHash, r.ClientID, r.RedirectURI, r.RedirectURIGiven, r.ResponseType,
-		encodeList(r.Scopes), r.State, r.CodeChallenge, r.CodeChallengeMethod, r.Nonce, optional(r.UserID),
-		db.d.time(r.AuthTime), db.d.time(r.CreatedAt), db.d.time(r.ExpiresAt), db.d.time(r.ConsumedAt),
-		r.ResponseMode, r.Prompt, r.MaxAge, r.LoginHint, r.ACRValues, r.UILocales, r.Claims, r.SessionID, r.Device, encodeList(r.Resources))
-	return err
+func (db *DB) authRequestInsert(r store.AuthRequest) *statement {
+	return &statement{
+		query: "INSERT INTO auth_requests (" + authRequestColumns + ") VALUES (" + db.d.args(1, authRequestColumnCount) + ")",
+		args: []any{r.ID, r.BrowserHash, r.ClientID, r.RedirectURI, r.RedirectURIGiven, r.ResponseType,
+			encodeList(r.Scopes), r.State, r.CodeChallenge, r.CodeChallengeMethod, r.Nonce, optional(r.UserID),
+			db.d.time(r.AuthTime), db.d.time(r.CreatedAt), db.d.time(r.ExpiresAt), db.d.time(r.ConsumedAt),
+			r.ResponseMode, r.Prompt, r.MaxAge, r.LoginHint, r.ACRValues, r.UILocales, r.Claims, r.SessionID, r.Device, encodeList(r.Resources)},
+	}
 }
 
 // Each node deletes up to 4 expired requests per request it writes.

@@ -46,13 +46,19 @@ func checkCode(c store.AuthCode) error {
 
 // insertCode inserts c; ErrConflict on a duplicate hash, ErrNotFound if its
 // grant does not exist.
-func (db *DB) insertCode(ctx context.Context, q querier, c store.AuthCode) error {
-	stmt := "INSERT INTO codes (" + codeColumns + ") VALUES (" + db.d.args(1, codeColumnCount) + ")"
-	_, err := db.exec(ctx, q, stmt, c.Hash, c.GrantID, c.ClientID, c.UserID, c.RedirectURI, c.RedirectURIGiven,
-		encodeList(c.Scopes), c.CodeChallenge, c.CodeChallengeMethod, c.Nonce,
-		db.d.time(c.AuthTime), db.d.time(c.CreatedAt), db.d.time(c.ExpiresAt), db.d.time(c.UsedAt),
-		c.SessionID, c.ACR, c.Claims, c.Device, encodeList(c.Resources))
-	return err
+func (db *DB) insertCode(ctx context.Context, tx *sql.Tx, c store.AuthCode) error {
+	return db.run(ctx, tx, db.codeInsert(c, 1))
+}
+
+// codeInsert is the INSERT of c, its parameters numbered from first.
+func (db *DB) codeInsert(c store.AuthCode, first int) *statement {
+	return &statement{
+		query: "INSERT INTO codes (" + codeColumns + ") VALUES (" + db.d.args(first, codeColumnCount) + ")",
+		args: []any{c.Hash, c.GrantID, c.ClientID, c.UserID, c.RedirectURI, c.RedirectURIGiven,
+			encodeList(c.Scopes), c.CodeChallenge, c.CodeChallengeMethod, c.Nonce,
+			db.d.time(c.AuthTime), db.d.time(c.CreatedAt), db.d.time(c.ExpiresAt), db.d.time(c.UsedAt),
+			c.SessionID, c.ACR, c.Claims, c.Device, encodeList(c.Resources)},
+	}
 }
 
 // GetCode returns the code by hash, used or not; ErrNotFound.
@@ -98,17 +104,12 @@ func (db *DB) RedeemCode(ctx context.Context, hash string, now time.Time, issued
 		return fmt.Errorf("redeem code: %w", err)
 	}
 	p := db.d.arg
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		n, err := db.execCount(ctx, tx, "UPDATE codes SET used_at = "+p(2)+" WHERE hash = "+p(1)+
-			" AND used_at IS NULL AND expires_at > "+p(2)+" AND "+db.activeGrant("codes.grant_id", p(2)), hash, db.d.time(now))
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return db.usedOrMissing(ctx, tx, "codes", hash)
-		}
-		return db.insertTokens(ctx, tx, issued)
-	})
+	redeem := "UPDATE codes SET used_at = " + p(2) + " WHERE hash = " + p(1) +
+		" AND used_at IS NULL AND expires_at > " + p(2) + " AND " + db.activeGrant("codes.grant_id", p(2))
+	err := db.decideAndInsert(ctx, redeem, []any{hash, db.d.time(now)}, issued)
+	if errors.Is(err, errUnchanged) {
+		err = db.usedOrMissing(ctx, db.read, "codes", hash)
+	}
 	if err != nil {
 		return fmt.Errorf("redeem code: %w", mapErr(err))
 	}

@@ -230,21 +230,27 @@ func insertRows[T any](ctx context.Context, db *DB, q querier, table, columns st
 	for len(rows) > 0 {
 		batch := rows[:min(len(rows), perStatement)]
 		rows = rows[len(batch):]
-		var stmt strings.Builder
-		stmt.WriteString("INSERT INTO " + table + " (" + columns + ") VALUES ")
-		args := make([]any, 0, len(batch)*width)
-		for i, r := range batch {
-			if i > 0 {
-				stmt.WriteString(", ")
-			}
-			stmt.WriteString("(" + db.d.args(len(args)+1, width) + ")")
-			args = append(args, values(r)...)
-		}
-		if _, err := db.exec(ctx, q, stmt.String(), args...); err != nil {
+		st := insertStatement(db, table, columns, width, batch, values)
+		if _, err := db.exec(ctx, q, st.query, st.args...); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// insertStatement is the INSERT of rows into table (see insertRows).
+func insertStatement[T any](db *DB, table, columns string, width int, rows []T, values func(T) []any) *statement {
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + table + " (" + columns + ") VALUES ")
+	args := make([]any, 0, len(rows)*width)
+	for i, r := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(" + db.d.args(len(args)+1, width) + ")")
+		args = append(args, values(r)...)
+	}
+	return &statement{query: b.String(), args: args}
 }
 
 // querier is what runs statements: *sql.DB or *sql.Tx.
@@ -434,20 +440,47 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if db.gc == nil {
 		return db.txWithRetries(ctx, fn)
 	}
-	return db.grouped(ctx, fn)
+	return db.grouped(ctx, fn, nil)
 }
 
-// execWrite runs one write statement as a transaction of its own through
-// inTx, so that it shares a commit with its neighbours, and returns how many
-// rows it changed.
+// statement is a write transaction of one statement.
+type statement struct {
+	query string
+	args  []any
+	rows  int64 // how many rows it changed, once it ran
+}
+
+// run runs st on tx.
+func (db *DB) run(ctx context.Context, tx *sql.Tx, st *statement) error {
+	var err error
+	st.rows, err = db.execCount(ctx, tx, st.query, st.args...)
+	return err
+}
+
+// inTxOne is inTx for a transaction that is the single statement st on
+// PostgreSQL, which the writer may then send in one round trip with its
+// neighbours' (pipeline.go). On SQLite, where a statement costs no round
+// trip, the transaction is sqliteFn, or st if sqliteFn is nil.
+func (db *DB) inTxOne(ctx context.Context, st *statement, sqliteFn func(tx *sql.Tx) error) error {
+	fn := func(tx *sql.Tx) error { return db.run(ctx, tx, st) }
+	if !db.d.rowLocks {
+		if sqliteFn != nil {
+			fn = sqliteFn
+		}
+		return db.inTx(ctx, fn)
+	}
+	if db.gc == nil {
+		return db.txWithRetries(ctx, fn)
+	}
+	return db.grouped(ctx, fn, st)
+}
+
+// execWrite runs one write statement as a transaction of its own, sharing
+// a commit with its neighbours, and returns how many rows it changed.
 func (db *DB) execWrite(ctx context.Context, query string, args ...any) (int64, error) {
-	var n int64
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		n, err = db.execCount(ctx, tx, query, args...)
-		return err
-	})
-	return n, err
+	st := &statement{query: query, args: args}
+	err := db.inTxOne(ctx, st, nil)
+	return st.rows, err
 }
 
 // txWithRetries runs fn in a transaction of its own. A transaction that

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"time"
 )
 
 // Group commit. Every write transaction of this process (inTx, and the
@@ -41,6 +42,11 @@ import (
 // statements stay short.
 const maxBatch = 64
 
+// batchTimeout bounds a PostgreSQL batch: a server that stops answering
+// (a network partition drops no connection) fails its callers instead of
+// holding the writer. SQLite needs none: its busy timeout bounds a wait.
+const batchTimeout = 30 * time.Second
+
 // errClosed answers writes that arrive after Close.
 var errClosed = errors.New("store is closed")
 
@@ -48,13 +54,16 @@ type committer struct {
 	jobs     chan *txJob
 	stop     chan struct{}
 	stopOnce sync.Once
-	done     chan struct{}
+	done     chan struct{} // closed when the writer has ended
 }
 
 // txJob is one caller's transaction.
 type txJob struct {
 	ctx context.Context
 	fn  func(tx *sql.Tx) error
+	// one, on PostgreSQL, is the same transaction as a single statement,
+	// which the writer may pipeline with its neighbours' (pipeline.go).
+	one *statement
 	err chan error // buffered: the writer never waits for the caller
 }
 
@@ -76,8 +85,8 @@ func (db *DB) stopCommitter() {
 
 // grouped runs fn in a write transaction through the writer and returns
 // its outcome once that transaction is committed or rolled back.
-func (db *DB) grouped(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	j := &txJob{ctx: ctx, fn: fn, err: make(chan error, 1)}
+func (db *DB) grouped(ctx context.Context, fn func(tx *sql.Tx) error, one *statement) error {
+	j := &txJob{ctx: ctx, fn: fn, one: one, err: make(chan error, 1)}
 	select {
 	case db.gc.jobs <- j:
 	case <-ctx.Done():
@@ -141,6 +150,8 @@ func (db *DB) commitBatch(batch []*txJob) {
 	}
 	switch {
 	case len(live) == 0:
+	case db.d.rowLocks && pipelinable(live):
+		db.commitPipelined(live)
 	case len(live) == 1:
 		live[0].err <- db.txWithRetries(live[0].ctx, live[0].fn)
 	case db.d.rowLocks:
@@ -210,7 +221,8 @@ func (db *DB) commitSavepoints(batch []*txJob) {
 // transaction without savepoints (PostgreSQL); if any fails, it rolls the
 // batch back and runs each alone.
 func (db *DB) commitOptimistic(batch []*txJob) {
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
 	results := make([]error, len(batch))
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/store"
@@ -59,12 +60,45 @@ func checkTokens(tokens []store.Token) error {
 // ErrConflict on a duplicate hash; ErrNotFound if a grant, client or user
 // referred to does not exist.
 func (db *DB) insertTokens(ctx context.Context, q querier, tokens []store.Token) error {
-	return insertRows(ctx, db, q, "tokens", tokenColumns, tokenColumnCount, tokensPerInsert, tokens, func(t store.Token) []any {
-		return []any{t.Hash, t.Kind, optional(t.FamilyID), optional(t.GrantID), t.ClientID, optional(t.UserID),
-			encodeList(t.Scopes), db.d.time(t.AuthTime), db.d.time(t.CreatedAt), db.d.time(t.ExpiresAt),
-			db.d.time(t.RotatedAt), db.d.time(t.RevokedAt), t.Claims, t.Device, t.Address, encodeList(t.Resources)}
-	})
+	return insertRows(ctx, db, q, "tokens", tokenColumns, tokenColumnCount, tokensPerInsert, tokens, db.tokenValues)
 }
+
+func (db *DB) tokenValues(t store.Token) []any {
+	return []any{t.Hash, t.Kind, optional(t.FamilyID), optional(t.GrantID), t.ClientID, optional(t.UserID),
+		encodeList(t.Scopes), db.d.time(t.AuthTime), db.d.time(t.CreatedAt), db.d.time(t.ExpiresAt),
+		db.d.time(t.RotatedAt), db.d.time(t.RevokedAt), t.Claims, t.Device, t.Address, encodeList(t.Resources)}
+}
+
+// insertTokensAfter is one PostgreSQL statement that runs the data-modifying
+// statement first (an UPDATE ... RETURNING 1 that decides whether the
+// tokens are issued, with parameters firstArgs) and inserts tokens only if
+// it returned a row: rows is then len(tokens), else 0. The values are cast
+// to their columns' types: in a SELECT, unlike in VALUES of an INSERT,
+// PostgreSQL would take untyped parameters for text.
+func (db *DB) insertTokensAfter(first string, firstArgs []any, tokens []store.Token) *statement {
+	var b strings.Builder
+	b.WriteString("WITH decided AS (" + first + ") INSERT INTO tokens (" + tokenColumns + ") ")
+	args := slices.Clone(firstArgs)
+	for i, t := range tokens {
+		if i > 0 {
+			b.WriteString(" UNION ALL ")
+		}
+		b.WriteString("SELECT ")
+		for k, v := range db.tokenValues(t) {
+			if k > 0 {
+				b.WriteString(", ")
+			}
+			args = append(args, v)
+			b.WriteString(db.d.arg(len(args)) + tokenColumnTypes[k])
+		}
+		b.WriteString(" WHERE EXISTS (SELECT 1 FROM decided)")
+	}
+	return &statement{query: b.String(), args: args}
+}
+
+// tokenColumnTypes are the casts of tokenColumns' values on PostgreSQL.
+var tokenColumnTypes = [tokenColumnCount]string{"::text", "::text", "::text", "::text", "::text", "::text", "::text",
+	"::timestamptz", "::timestamptz", "::timestamptz", "::timestamptz", "::timestamptz", "::text", "::text", "::text", "::text"}
 
 // CreateTokens inserts the tokens, all or none; ErrConflict if a hash
 // exists (or repeats), ErrNotFound if a grant, client or user referred to
@@ -73,10 +107,16 @@ func (db *DB) CreateTokens(ctx context.Context, tokens []store.Token) error {
 	if err := checkTokens(tokens); err != nil {
 		return fmt.Errorf("create tokens: %w", err)
 	}
-	if len(tokens) == 0 {
+	var err error
+	switch {
+	case len(tokens) == 0:
 		return nil
+	case len(tokens) <= tokensPerInsert:
+		err = db.inTxOne(ctx, insertStatement(db, "tokens", tokenColumns, tokenColumnCount, tokens, db.tokenValues), nil)
+	default:
+		err = db.inTx(ctx, func(tx *sql.Tx) error { return db.insertTokens(ctx, tx, tokens) })
 	}
-	if err := db.inTx(ctx, func(tx *sql.Tx) error { return db.insertTokens(ctx, tx, tokens) }); err != nil {
+	if err != nil {
 		return fmt.Errorf("create tokens: %w", mapErr(err))
 	}
 	return nil
@@ -129,23 +169,51 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldHash string, now time.T
 		return fmt.Errorf("rotate refresh token: %w", err)
 	}
 	p := db.d.arg
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		n, err := db.execCount(ctx, tx, "UPDATE tokens SET rotated_at = "+p(2)+" WHERE hash = "+p(1)+
-			" AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > "+p(2)+
-			" AND (grant_id IS NULL OR "+db.activeGrant("tokens.grant_id", p(2))+")",
-			oldHash, db.d.time(now))
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return db.usedOrMissing(ctx, tx, "tokens", oldHash)
-		}
-		return db.insertTokens(ctx, tx, issued)
-	})
+	rotate := "UPDATE tokens SET rotated_at = " + p(2) + " WHERE hash = " + p(1) +
+		" AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > " + p(2) +
+		" AND (grant_id IS NULL OR " + db.activeGrant("tokens.grant_id", p(2)) + ")"
+	args := []any{oldHash, db.d.time(now)}
+	err := db.decideAndInsert(ctx, rotate, args, issued)
+	if errors.Is(err, errUnchanged) {
+		err = db.usedOrMissing(ctx, db.read, "tokens", oldHash)
+	}
 	if err != nil {
 		return fmt.Errorf("rotate refresh token: %w", mapErr(err))
 	}
 	return nil
+}
+
+// errUnchanged: the statement that decides a single-use operation changed
+// no row; the caller reads why (usedOrMissing). Once the row is used (or
+// expired, or revoked), it never becomes usable again, so that read needs no
+// transaction.
+var errUnchanged = errors.New("unchanged")
+
+// decideAndInsert runs the conditional UPDATE decide (with args) and, if it
+// changed a row, inserts issued, in one transaction; errUnchanged if it
+// changed none. On PostgreSQL the two are one statement (insertTokensAfter),
+// which the group-commit writer pipelines; on SQLite, two.
+func (db *DB) decideAndInsert(ctx context.Context, decide string, args []any, issued []store.Token) error {
+	if len(issued) == 0 || len(issued) > tokensPerInsert {
+		return db.inTx(ctx, func(tx *sql.Tx) error { return db.decideThenInsert(ctx, tx, decide, args, issued) })
+	}
+	st := db.insertTokensAfter(decide+" RETURNING 1", args, issued)
+	err := db.inTxOne(ctx, st, func(tx *sql.Tx) error { return db.decideThenInsert(ctx, tx, decide, args, issued) })
+	if err == nil && db.d.rowLocks && st.rows == 0 {
+		return errUnchanged
+	}
+	return err
+}
+
+func (db *DB) decideThenInsert(ctx context.Context, tx *sql.Tx, decide string, args []any, issued []store.Token) error {
+	n, err := db.execCount(ctx, tx, decide, args...)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errUnchanged
+	}
+	return db.insertTokens(ctx, tx, issued)
 }
 
 // usedOrMissing tells why a single-use row keyed by hash was not changed:
