@@ -63,7 +63,7 @@ func (p *Provider) introspect(ctx context.Context, client store.Client, raw stri
 	caller := introspector{clientID: client.ID, resource: resource}
 	switch {
 	case secret.HasPrefix(raw, secret.PrefixRefreshToken), secret.HasPrefix(raw, secret.PrefixAccessToken):
-		t, err := p.Store.GetToken(ctx, secret.Hash(raw))
+		t, username, err := p.Store.GetTokenWithUsername(ctx, secret.Hash(raw))
 		if errors.Is(err, store.ErrNotFound) {
 			return inactive, nil
 		}
@@ -93,7 +93,7 @@ func (p *Provider) introspect(ctx context.Context, client store.Client, raw stri
 		if !t.AuthTime.IsZero() {
 			out.AuthTime = t.AuthTime.Unix()
 		}
-		out.Username = p.username(ctx, t.UserID)
+		out.Username = username
 		return out, nil
 	case p.JWT != nil && strings.Count(raw, ".") == 2:
 		c, ok := p.verifyAccessToken(raw)
@@ -104,7 +104,7 @@ func (p *Provider) introspect(ctx context.Context, client store.Client, raw stri
 		// A revoked JWT is denied until it expires (its row says so). A
 		// user's JWT always has a row: none left means its user, client or
 		// grant was deleted, and the token went with them.
-		t, err := p.Store.GetToken(ctx, jtiHash(c.JTI))
+		t, username, err := p.Store.GetTokenWithUsername(ctx, jtiHash(c.JTI))
 		switch {
 		case err == nil && !t.Active(now):
 			return inactive, nil
@@ -122,26 +122,10 @@ func (p *Provider) introspect(ctx context.Context, client store.Client, raw stri
 		return Introspection{
 			Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry, Iat: c.IssuedAt,
 			Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, JTI: c.JTI, AuthTime: c.AuthTime,
-			Username: p.username(ctx, t.UserID), // only user tokens have a row with a user
+			Username: username, // only user tokens have a row with a user
 		}, nil
 	}
 	return inactive, nil
-}
-
-// username returns the username of userID for an introspection answer, or
-// "" (no user, or the lookup failed: the answer stays useful without it).
-func (p *Provider) username(ctx context.Context, userID string) string {
-	if userID == "" {
-		return ""
-	}
-	u, err := p.Store.GetUser(ctx, userID)
-	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			p.Logger.WarnContext(ctx, "introspection: get user", "err", err)
-		}
-		return ""
-	}
-	return u.Username
 }
 
 // introspector is who asks at the introspection endpoint: a client, or a

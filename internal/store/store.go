@@ -484,6 +484,10 @@ type TokenStore interface {
 	// grant in one lookup (the zero Grant if it has none); ErrNotFound if no
 	// such token.
 	GetTokenWithGrant(ctx context.Context, hash string) (Token, Grant, error)
+	// GetTokenWithUsername returns the token by hash, in any state, and the
+	// username of its user ("" if it has none) in one lookup, what an
+	// introspection answer needs; ErrNotFound if no such token.
+	GetTokenWithUsername(ctx context.Context, hash string) (Token, string, error)
 	// RotateRefreshToken atomically marks the refresh token oldHash rotated
 	// at now and inserts issued, provided the old token is an active refresh
 	// token (not rotated, not revoked, unexpired) of an active grant.

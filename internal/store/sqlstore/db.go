@@ -440,7 +440,7 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if db.gc == nil {
 		return db.txWithRetries(ctx, fn)
 	}
-	return db.grouped(ctx, fn, nil)
+	return db.grouped(ctx, fn, nil, false)
 }
 
 // statement is a write transaction of one statement.
@@ -463,16 +463,17 @@ func (db *DB) run(ctx context.Context, tx *sql.Tx, st *statement) error {
 // trip, the transaction is sqliteFn, or st if sqliteFn is nil.
 func (db *DB) inTxOne(ctx context.Context, st *statement, sqliteFn func(tx *sql.Tx) error) error {
 	fn := func(tx *sql.Tx) error { return db.run(ctx, tx, st) }
-	if !db.d.rowLocks {
-		if sqliteFn != nil {
-			fn = sqliteFn
-		}
-		return db.inTx(ctx, fn)
+	var one *statement
+	switch {
+	case db.d.rowLocks:
+		one = st
+	case sqliteFn != nil:
+		fn = sqliteFn
 	}
 	if db.gc == nil {
 		return db.txWithRetries(ctx, fn)
 	}
-	return db.grouped(ctx, fn, st)
+	return db.grouped(ctx, fn, one, one != nil || sqliteFn == nil)
 }
 
 // execWrite runs one write statement as a transaction of its own, sharing

@@ -94,6 +94,15 @@ func mapErr(err error) error {
 	return fmt.Errorf("%w: %w", sentinel, err)
 }
 
+// statementUndone reports whether SQLite undid the failed statement alone
+// and kept its transaction: a constraint violation (ON CONFLICT ABORT, the
+// default). After other errors (I/O, a full disk, an interrupt) the
+// transaction may be gone.
+func statementUndone(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
+}
+
 // retryable reports whether a transaction failed only because of a
 // concurrent one and may simply run again: PostgreSQL's deadlock_detected
 // and serialization_failure.

@@ -64,6 +64,8 @@ type txJob struct {
 	// one, on PostgreSQL, is the same transaction as a single statement,
 	// which the writer may pipeline with its neighbours' (pipeline.go).
 	one *statement
+	// single: fn runs exactly one statement.
+	single bool
 	err chan error // buffered: the writer never waits for the caller
 }
 
@@ -85,8 +87,8 @@ func (db *DB) stopCommitter() {
 
 // grouped runs fn in a write transaction through the writer and returns
 // its outcome once that transaction is committed or rolled back.
-func (db *DB) grouped(ctx context.Context, fn func(tx *sql.Tx) error, one *statement) error {
-	j := &txJob{ctx: ctx, fn: fn, one: one, err: make(chan error, 1)}
+func (db *DB) grouped(ctx context.Context, fn func(tx *sql.Tx) error, one *statement, single bool) error {
+	j := &txJob{ctx: ctx, fn: fn, one: one, single: single, err: make(chan error, 1)}
 	select {
 	case db.gc.jobs <- j:
 	case <-ctx.Done():
@@ -187,17 +189,27 @@ func (db *DB) commitSavepoints(batch []*txJob) {
 		answer(batch, results)
 	}
 	for i, j := range batch {
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT job"); err != nil {
+		if j.single {
+			// One statement needs no savepoint: SQLite undoes a statement
+			// that breaks a constraint and keeps the transaction. Other
+			// errors may end the transaction itself.
+			if results[i] = j.fn(tx); results[i] != nil && !statementUndone(results[i]) {
+				broken(i)
+				return
+			}
+			continue
+		}
+		if err := db.control(ctx, tx, "SAVEPOINT job"); err != nil {
 			broken(-1)
 			return
 		}
 		if results[i] = j.fn(tx); results[i] != nil {
-			if _, err := tx.ExecContext(ctx, "ROLLBACK TO job"); err != nil {
+			if err := db.control(ctx, tx, "ROLLBACK TO job"); err != nil {
 				broken(i)
 				return
 			}
 		}
-		if _, err := tx.ExecContext(ctx, "RELEASE job"); err != nil {
+		if err := db.control(ctx, tx, "RELEASE job"); err != nil {
 			broken(-1)
 			return
 		}
@@ -215,6 +227,13 @@ func (db *DB) commitSavepoints(batch []*txJob) {
 		db.commits.Add(1)
 	}
 	answer(batch, results)
+}
+
+// control runs a transaction-control statement (prepared, not counted
+// among the queries).
+func (db *DB) control(ctx context.Context, tx *sql.Tx, stmt string) error {
+	_, err := db.prepared(ctx, tx, stmt).ExecContext(ctx, stmt)
+	return err
 }
 
 // commitOptimistic runs the batch's transactions one after another in one

@@ -15,8 +15,12 @@ import (
 const tokenColumns = "hash, kind, family_id, grant_id, client_id, user_id, scopes, " +
 	"auth_time, created_at, expires_at, rotated_at, revoked_at, claims, device, address, resources"
 
-// tokenAndGrantColumns are the columns of a token (t) and its grant (g).
-var tokenAndGrantColumns = qualified("t", tokenColumns) + ", " + qualified("g", grantColumns)
+// qualifiedTokenColumns are tokenColumns of the table named t; with
+// tokenAndGrantColumns, its grant's too (g).
+var (
+	qualifiedTokenColumns = qualified("t", tokenColumns)
+	tokenAndGrantColumns  = qualifiedTokenColumns + ", " + qualified("g", grantColumns)
+)
 
 // tokenColumnCount is the number of tokenColumns.
 const tokenColumnCount = 16
@@ -147,6 +151,25 @@ func (db *DB) GetTokenWithGrant(ctx context.Context, hash string) (store.Token, 
 		return store.Token{}, store.Grant{}, fmt.Errorf("get token: %w", err)
 	}
 	return t, g, nil
+}
+
+// GetTokenWithUsername returns the token by hash and, in the same lookup,
+// the username of its user ("" if none); ErrNotFound if no such token.
+func (db *DB) GetTokenWithUsername(ctx context.Context, hash string) (store.Token, string, error) {
+	if !validKey(hash) {
+		return store.Token{}, "", fmt.Errorf("get token: %w", store.ErrNotFound)
+	}
+	var t store.Token
+	var username string
+	q := "SELECT " + qualifiedTokenColumns + ", u.username FROM tokens t LEFT JOIN users u ON u.id = t.user_id WHERE t.hash = " + db.d.arg(1)
+	err := db.queryRow(ctx, db.read, q, hash).Scan(append(tokenFields(&t), opt(&username))...)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return store.Token{}, "", fmt.Errorf("get token: %w", err)
+	}
+	return t, username, nil
 }
 
 // RotateRefreshToken marks the refresh token oldHash rotated at now and

@@ -93,6 +93,10 @@ func (c listColumn) Scan(src any) error {
 	var b []byte
 	switch v := src.(type) {
 	case string:
+		if l, ok := plainList(v); ok {
+			*c.l = l
+			return nil
+		}
 		b = []byte(v)
 	case []byte:
 		b = v
@@ -112,6 +116,39 @@ func (c listColumn) Scan(src any) error {
 	}
 	*c.l = l
 	return nil
+}
+
+// plainList decodes, without reflection or copies, the JSON array of
+// strings that encodeList writes for strings that need no escape (scopes,
+// resource URIs): ["a","b"]. ok is false for anything else, which
+// json.Unmarshal then decodes.
+func plainList(s string) (l []string, ok bool) {
+	if len(s) < 2 || s[0] != '[' || s[len(s)-1] != ']' || strings.IndexByte(s, '\\') >= 0 {
+		return nil, false
+	}
+	rest := s[1 : len(s)-1]
+	if rest == "" {
+		return nil, true
+	}
+	l = make([]string, 0, strings.Count(rest, ",")+1)
+	for {
+		if len(rest) < 2 || rest[0] != '"' {
+			return nil, false
+		}
+		end := strings.IndexByte(rest[1:], '"')
+		if end < 0 {
+			return nil, false
+		}
+		l = append(l, rest[1:1+end])
+		rest = rest[2+end:]
+		if rest == "" {
+			return l, true
+		}
+		if rest[0] != ',' {
+			return nil, false
+		}
+		rest = rest[1:]
+	}
 }
 
 // list scans a string-list column into *l.

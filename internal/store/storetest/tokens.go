@@ -51,6 +51,27 @@ func testTokens(t *testing.T, open Opener) {
 		}
 	})
 
+	run(t, "Token/with_username_reads_the_token_and_its_users_name", open, func(t *testing.T, w *world) {
+		c, u, g := w.base()
+		w.tokens(newToken("at", store.KindAccess, "f", g), store.Token{Hash: "cc", Kind: store.KindAccess, ClientID: c.ID, ExpiresAt: at(time.Hour)})
+		tok, name, err := w.s.GetTokenWithUsername(w.ctx, "at")
+		wantErr(t, "GetTokenWithUsername", err, nil)
+		same(t, "token", tok, w.token("at"))
+		if name != u.Username || name == "" {
+			t.Fatalf("username %q, want %q", name, u.Username)
+		}
+		tok, name, err = w.s.GetTokenWithUsername(w.ctx, "cc")
+		wantErr(t, "GetTokenWithUsername(no user)", err, nil)
+		same(t, "token without a user", tok, w.token("cc"))
+		if name != "" {
+			t.Fatalf("username %q for a token without a user", name)
+		}
+		for _, h := range []string{"AT", "", "nope", "at\x00", big()} {
+			_, _, err := w.s.GetTokenWithUsername(w.ctx, h)
+			wantErr(t, "GetTokenWithUsername(unknown)", err, store.ErrNotFound)
+		}
+	})
+
 	run(t, "Token/create_of_no_tokens_is_a_no_op", open, func(t *testing.T, w *world) {
 		wantErr(t, "CreateTokens(nil)", w.s.CreateTokens(w.ctx, nil), nil)
 		wantErr(t, "CreateTokens(empty)", w.s.CreateTokens(w.ctx, []store.Token{}), nil)
