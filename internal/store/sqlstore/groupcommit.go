@@ -66,7 +66,7 @@ type txJob struct {
 	one *statement
 	// single: fn runs exactly one statement.
 	single bool
-	err chan error // buffered: the writer never waits for the caller
+	err    chan error // buffered: the writer never waits for the caller
 }
 
 func (db *DB) startCommitter() {
