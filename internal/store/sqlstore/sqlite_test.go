@@ -13,12 +13,12 @@ import (
 
 // openSQLiteTest opens and migrates a fresh SQLite file in t's temporary
 // directory, closed when t ends.
-func openSQLiteTest(t *testing.T) *DB {
+func openSQLiteTest(t testing.TB) *DB {
 	t.Helper()
 	return openSQLiteFile(t, filepath.Join(t.TempDir(), "latchkey.db"))
 }
 
-func openSQLiteFile(t *testing.T, path string) *DB {
+func openSQLiteFile(t testing.TB, path string) *DB {
 	t.Helper()
 	db, err := Open(t.Context(), "sqlite:"+path)
 	if err != nil {
