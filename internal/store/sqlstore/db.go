@@ -227,6 +227,7 @@ func (db *DB) Queries() int64 {
 // each row the width values of columns that values returns, in order;
 // callers run it in a transaction when that is more than one statement.
 func insertRows[T any](ctx context.Context, db *DB, q querier, table, columns string, width, perStatement int, rows []T, values func(T) []any) error {
+	perStatement = db.d.rowsPerStatement(width, perStatement)
 	for len(rows) > 0 {
 		batch := rows[:min(len(rows), perStatement)]
 		rows = rows[len(batch):]

@@ -25,8 +25,9 @@ var (
 // tokenColumnCount is the number of tokenColumns.
 const tokenColumnCount = 16
 
-// tokensPerInsert bounds the rows of one INSERT, far below both backends'
-// limits on parameters per statement (SQLite 32766, PostgreSQL 65535).
+// tokensPerInsert bounds the rows of one INSERT on PostgreSQL, far below
+// its limit on parameters per statement (65535); SQLite takes fewer
+// (rowsPerStatement).
 const tokensPerInsert = 256
 
 func scanToken(s rowScanner) (store.Token, error) {
@@ -115,7 +116,7 @@ func (db *DB) CreateTokens(ctx context.Context, tokens []store.Token) error {
 	switch {
 	case len(tokens) == 0:
 		return nil
-	case len(tokens) <= tokensPerInsert:
+	case len(tokens) <= db.d.rowsPerStatement(tokenColumnCount, tokensPerInsert):
 		err = db.inTxOne(ctx, insertStatement(db, "tokens", tokenColumns, tokenColumnCount, tokens, db.tokenValues), nil)
 	default:
 		err = db.inTx(ctx, func(tx *sql.Tx) error { return db.insertTokens(ctx, tx, tokens) })
