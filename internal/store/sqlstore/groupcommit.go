@@ -19,13 +19,17 @@ import (
 //
 //   - On SQLite each transaction runs inside its own SAVEPOINT (no round
 //     trip: the engine is in this process). One that fails is rolled back to
-//     its savepoint and fails alone; the others commit.
+//     its savepoint and fails alone; the others commit. A transaction of one
+//     statement needs none: SQLite undoes a statement that breaks a
+//     constraint and keeps the transaction.
 //   - On PostgreSQL a failed statement aborts the whole transaction and a
 //     savepoint costs two more round trips per caller, paid on every write
 //     to guard against a rare failure. The batch therefore runs without
 //     them; if any of its transactions fails, the batch is rolled back and
 //     each transaction runs again alone, exactly as without group commit,
-//     so a conflict still fails only its own request.
+//     so a conflict still fails only its own request. A batch of
+//     single-statement transactions, the hot paths', is one pipelined round
+//     trip (pipeline.go).
 //
 // The queue is the writer itself: callers block on an unbuffered channel
 // while a batch commits, and the writer gathers every blocked caller when
