@@ -78,18 +78,14 @@ func (db *DB) GetCodeWithGrant(ctx context.Context, hash string) (store.AuthCode
 	var c store.AuthCode
 	var g store.Grant
 	q := "SELECT " + codeAndGrantColumns + " FROM codes c LEFT JOIN grants g ON g.id = c.grant_id WHERE c.hash = " + db.d.arg(1)
-	err := db.queryRow(ctx, db.read, q, hash).Scan(append(codeFields(&c), grantFields(&g)...)...)
-	if errors.Is(err, sql.ErrNoRows) {
-		err = store.ErrNotFound
-	}
-	if err != nil {
+	if err := scanRow(db.queryRow(ctx, db.read, q, hash), append(codeFields(&c), grantFields(&g)...)...); err != nil {
 		return store.AuthCode{}, store.Grant{}, fmt.Errorf("get code: %w", err)
 	}
 	return c, g, nil
 }
 
 // RedeemCode marks the code used at now and inserts issued, in one
-// transaction of two statements, provided the code is unused, unexpired at
+// transaction (two statements; one on PostgreSQL), provided the code is unused, unexpired at
 // now and its grant active at now (activeGrant, which on PostgreSQL locks
 // the grant first). Exactly one concurrent caller succeeds: the conditional
 // UPDATE decides, and on PostgreSQL a later caller waits for the row and

@@ -144,11 +144,7 @@ func (db *DB) GetTokenWithGrant(ctx context.Context, hash string) (store.Token, 
 	var t store.Token
 	var g store.Grant
 	q := "SELECT " + tokenAndGrantColumns + " FROM tokens t LEFT JOIN grants g ON g.id = t.grant_id WHERE t.hash = " + db.d.arg(1)
-	err := db.queryRow(ctx, db.read, q, hash).Scan(append(tokenFields(&t), grantFields(&g)...)...)
-	if errors.Is(err, sql.ErrNoRows) {
-		err = store.ErrNotFound
-	}
-	if err != nil {
+	if err := scanRow(db.queryRow(ctx, db.read, q, hash), append(tokenFields(&t), grantFields(&g)...)...); err != nil {
 		return store.Token{}, store.Grant{}, fmt.Errorf("get token: %w", err)
 	}
 	return t, g, nil
@@ -163,11 +159,7 @@ func (db *DB) GetTokenWithUsername(ctx context.Context, hash string) (store.Toke
 	var t store.Token
 	var username string
 	q := "SELECT " + qualifiedTokenColumns + ", u.username FROM tokens t LEFT JOIN users u ON u.id = t.user_id WHERE t.hash = " + db.d.arg(1)
-	err := db.queryRow(ctx, db.read, q, hash).Scan(append(tokenFields(&t), opt(&username))...)
-	if errors.Is(err, sql.ErrNoRows) {
-		err = store.ErrNotFound
-	}
-	if err != nil {
+	if err := scanRow(db.queryRow(ctx, db.read, q, hash), append(tokenFields(&t), opt(&username))...); err != nil {
 		return store.Token{}, "", fmt.Errorf("get token: %w", err)
 	}
 	return t, username, nil

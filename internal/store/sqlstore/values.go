@@ -202,6 +202,15 @@ func encodeBlob(b []byte) []byte {
 	return b
 }
 
+// scanRow scans row into dest; no row is store.ErrNotFound.
+func scanRow(row *sql.Row, dest ...any) error {
+	err := row.Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return err
+}
+
 // one scans the single row of a query; no row is store.ErrNotFound. Every
 // error carries op.
 func one[T any](row *sql.Row, scan func(rowScanner) (T, error), op string) (T, error) {
