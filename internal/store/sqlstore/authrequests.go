@@ -146,21 +146,6 @@ func (db *DB) GetAuthRequest(ctx context.Context, id string) (store.AuthRequest,
 	return one(db.queryRow(ctx, db.read, q, id), scanAuthRequest, "get auth request")
 }
 
-// authRequestMissing tells why a conditional update of the request id
-// changed nothing: ErrNotFound if there is no such request, else
-// ErrAlreadyUsed (consumed or expired).
-func (db *DB) authRequestMissing(ctx context.Context, q querier, id string) error {
-	ok, err := db.exists(ctx, q, "SELECT 1 FROM auth_requests WHERE id = "+db.d.arg(1), id)
-	switch {
-	case err != nil:
-		return err
-	case ok:
-		return store.ErrAlreadyUsed
-	default:
-		return store.ErrNotFound
-	}
-}
-
 // SetAuthRequestUser records who signed in, and the sid of the session
 // they signed in with, provided the request is neither consumed nor
 // expired at authTime; ErrNotFound, ErrAlreadyUsed, and ErrNotFound too if
@@ -182,7 +167,7 @@ func (db *DB) SetAuthRequestUser(ctx context.Context, id, userID, sessionID stri
 	if err == nil && n == 0 {
 		// The request cannot come back once consumed or expired, so the
 		// follow-up read needs no transaction.
-		err = db.authRequestMissing(ctx, db.read, id)
+		err = db.usedOrMissing(ctx, db.read, "auth_requests", id)
 	}
 	if err != nil {
 		return fmt.Errorf("set auth request user: %w", mapErr(err))
@@ -203,7 +188,7 @@ func (db *DB) consumeAuthRequest(ctx context.Context, tx *sql.Tx, id string, now
 		return err
 	}
 	if n == 0 {
-		return db.authRequestMissing(ctx, tx, id)
+		return db.usedOrMissing(ctx, tx, "auth_requests", id)
 	}
 	return nil
 }

@@ -422,6 +422,25 @@ func (db *DB) Commits() int64 {
 	return db.commits.Load()
 }
 
+// usedOrMissing tells why a single-use row of table (keyed by hash, or by
+// id for auth_requests) was not changed: ErrAlreadyUsed if it exists (used,
+// revoked, expired, or its grant no longer active), ErrNotFound if not.
+func (db *DB) usedOrMissing(ctx context.Context, q querier, table, key string) error {
+	column := "hash"
+	if table == "auth_requests" {
+		column = "id"
+	}
+	ok, err := db.exists(ctx, q, "SELECT 1 FROM "+table+" WHERE "+column+" = "+db.d.arg(1), key)
+	switch {
+	case err != nil:
+		return err
+	case ok:
+		return store.ErrAlreadyUsed
+	default:
+		return store.ErrNotFound
+	}
+}
+
 // maxTxAttempts bounds how often a transaction runs when PostgreSQL aborts
 // it for a deadlock or a serialization failure.
 const maxTxAttempts = 4

@@ -232,21 +232,6 @@ func (db *DB) decideThenInsert(ctx context.Context, tx *sql.Tx, decide string, a
 	return db.insertTokens(ctx, tx, issued)
 }
 
-// usedOrMissing tells why a single-use row keyed by hash was not changed:
-// ErrAlreadyUsed if it exists (used, revoked, expired, or its grant no
-// longer active), ErrNotFound if not.
-func (db *DB) usedOrMissing(ctx context.Context, q querier, table, hash string) error {
-	ok, err := db.exists(ctx, q, "SELECT 1 FROM "+table+" WHERE hash = "+db.d.arg(1), hash)
-	switch {
-	case err != nil:
-		return err
-	case ok:
-		return store.ErrAlreadyUsed
-	default:
-		return store.ErrNotFound
-	}
-}
-
 // RevokeToken marks one token revoked at now, keeping an earlier
 // revocation time (no error if it already was revoked); ErrNotFound.
 func (db *DB) RevokeToken(ctx context.Context, hash string, now time.Time) error {
