@@ -20,6 +20,9 @@ import (
 func TestCrash_GroupCommittedTokensSurvive(t *testing.T) {
 	for _, backend := range dbtest.Backends(t) {
 		t.Run(backend, func(t *testing.T) {
+			// Dev mode keeps the system secret of a PostgreSQL database in
+			// the working directory: a temporary one, for the server too.
+			t.Chdir(t.TempDir())
 			db := dbtest.DSN(t, backend)
 			var c struct {
 				ClientID     string `json:"client_id"`
