@@ -262,3 +262,46 @@ func writeTestFile(t *testing.T, path, body string) {
 		t.Fatal(err)
 	}
 }
+
+// TestMigrateStatus: migrate --status shows the pending migrations of a
+// fresh database and applies none; after migrate, none is pending.
+func TestMigrateStatus(t *testing.T) {
+	db, _ := tempDB(t)
+	var st struct {
+		Current, Latest int64
+		Pending         []string
+	}
+	for range 2 {
+		mustRunJSON(t, &st, "migrate", "--status", db)
+		if st.Current != 0 || st.Latest == 0 || int64(len(st.Pending)) != st.Latest {
+			t.Fatalf("migrate --status on a fresh database = %+v", st)
+		}
+	}
+	mustRun(t, "", "migrate", db)
+	if got := mustRun(t, "", "migrate", "--status", db); !strings.Contains(got, "Up to date.") {
+		t.Fatalf("migrate --status after migrate printed %q", got)
+	}
+}
+
+// TestDBStats: db stats counts the rows of every table, and the expired
+// ones of the tables whose rows expire.
+func TestDBStats(t *testing.T) {
+	db, _ := tempDB(t)
+	mustRun(t, "", "clients", "create", "--name", "Backup", "--grant-type", "client_credentials", "--scope", "notes.read", db)
+	var stats []struct {
+		Table   string
+		Rows    int64
+		Expires bool
+	}
+	mustRunJSON(t, &stats, "db", "stats", db)
+	rows := map[string]int64{}
+	for _, s := range stats {
+		rows[s.Table] = s.Rows
+	}
+	if rows["clients"] != 1 || rows["tokens"] != 0 || len(stats) < 14 {
+		t.Fatalf("db stats = %+v", stats)
+	}
+	if got := mustRun(t, "", "db", "stats", db); !strings.Contains(got, "OLDEST EXPIRED") || !strings.Contains(got, "clients") {
+		t.Fatalf("db stats printed %q", got)
+	}
+}

@@ -67,12 +67,7 @@ func (a *app) loadConfig(f *dbFlags) (config.Config, error) {
 // openStore opens the configured database and brings its schema up to date.
 // Management commands migrate too, so that they work on a fresh database.
 func openStore(ctx context.Context, cfg config.Config) (*sqlstore.DB, error) {
-	if err := config.ValidateDatabase(cfg.Database); err != nil {
-		return nil, fmt.Errorf("database: %w", err)
-	}
-	// sqlstore's errors already say what failed ("open store: ...",
-	// "migrate: ...") and never echo the DSN, which may hold a password.
-	db, err := sqlstore.Open(ctx, cfg.Database)
+	db, err := openDatabase(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +76,17 @@ func openStore(ctx context.Context, cfg config.Config) (*sqlstore.DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// openDatabase opens the configured database as it is, without migrating
+// (migrate --status).
+func openDatabase(ctx context.Context, cfg config.Config) (*sqlstore.DB, error) {
+	if err := config.ValidateDatabase(cfg.Database); err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	// sqlstore's errors already say what failed ("open store: ...",
+	// "migrate: ...") and never echo the DSN, which may hold a password.
+	return sqlstore.Open(ctx, cfg.Database)
 }
 
 // sqlitePath returns the file of a "sqlite:PATH" DSN (sqlstore takes PATH
