@@ -39,6 +39,12 @@ type ServerConfig struct {
 	// ProxyHeader is where trusted proxies record the client:
 	// X-Forwarded-For (default) or Forwarded (RFC 7239).
 	ProxyHeader string `yaml:"proxy_header"`
+	// TLSCert and TLSKey are PEM files of the certificate chain and its
+	// private key: set both to serve HTTPS (TLS 1.2 and later, HTTP/2)
+	// from the binary itself rather than behind a proxy. The files are
+	// read again when they change on disk.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
 	// AssertionEndpointAudience lets private_key_jwt assertions name the
 	// endpoint URL in aud, not only the issuer identifier: a
 	// compatibility switch for older clients, off by default.

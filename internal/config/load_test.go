@@ -435,3 +435,19 @@ func TestLoadTrustedProxies(t *testing.T) {
 		t.Fatalf("want both problems reported, got %v", err)
 	}
 }
+
+// TestLoadTLSFiles: server.tls_cert and server.tls_key load from the file
+// and the environment, and one without the other is refused.
+func TestLoadTLSFiles(t *testing.T) {
+	c, err := LoadWith(writeFile(t, "server:\n  tls_cert: /etc/latchkey/cert.pem\n"), envMap(map[string]string{"LATCHKEY_SERVER_TLS_KEY": "/etc/latchkey/key.pem"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.TLSCert != "/etc/latchkey/cert.pem" || c.Server.TLSKey != "/etc/latchkey/key.pem" {
+		t.Fatalf("tls files: %q %q", c.Server.TLSCert, c.Server.TLSKey)
+	}
+	c.Server.TLSKey = ""
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "server.tls_cert") {
+		t.Fatalf("a certificate without its key: %v", err)
+	}
+}

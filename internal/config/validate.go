@@ -48,6 +48,9 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	if (c.Server.TLSCert == "") != (c.Server.TLSKey == "") {
+		add("server.tls_cert", "server.tls_cert and server.tls_key go together: set both or neither")
+	}
 	switch strings.ToLower(c.Server.ProxyHeader) {
 	case "", "x-forwarded-for", "forwarded":
 	default:

@@ -37,6 +37,8 @@ type Server struct {
 	handler  http.Handler
 	keys     *token.Keys
 	provider *oauth.Provider
+	// certs serves HTTPS when server.tls_cert and server.tls_key are set.
+	certs *certReloader
 }
 
 // New builds the server; it fails if the configuration cannot be served.
@@ -146,6 +148,11 @@ func New(opts Options) (*Server, error) {
 	})
 
 	s := &Server{opts: opts, keys: keys, provider: provider}
+	if cfg.Server.TLSCert != "" {
+		if s.certs, err = newCertReloader(cfg.Server.TLSCert, cfg.Server.TLSKey, opts.Logger, opts.Now); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+	}
 	s.handler = recoverPanics(opts.Logger, clientAddress(addresses, accessLog(opts.Logger, securityHeaders(secure, mux))))
 	return s, nil
 }
@@ -212,7 +219,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { s.provider.Activity.Run(keysCtx, time.Second); close(activityDone) }()
 	defer func() { stopKeys(); <-activityDone }()
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	if s.certs != nil {
+		// ServeTLS, not Serve on a TLS listener: it also sets up HTTP/2.
+		hs.TLSConfig = s.certs.tlsConfig()
+		go func() { errc <- hs.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { errc <- hs.Serve(ln) }()
+	}
 	select {
 	case err := <-errc:
 		return err
