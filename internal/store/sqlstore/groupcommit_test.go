@@ -113,6 +113,38 @@ func TestGroupCommit_ConcurrentWritesShareOneCommit(t *testing.T) {
 	})
 }
 
+// TestGroupCommit_TransactionsOfSeveralStatementsShareOneCommit: a batch of
+// transactions that are not single statements (savepoints on SQLite, one
+// transaction without them on PostgreSQL) commits once.
+func TestGroupCommit_TransactionsOfSeveralStatementsShareOneCommit(t *testing.T) {
+	groupBackends(t, func(t *testing.T, db *DB) {
+		groupClient(t, db)
+		release := holdWriter(t, db)
+		before := db.Commits()
+		const n = 8
+		wait := queued(n, func(i int) error {
+			ctx := context.Background()
+			return db.inTx(ctx, func(tx *sql.Tx) error {
+				return db.insertTokens(ctx, tx, []store.Token{groupToken(fmt.Sprintf("a%d", i)), groupToken(fmt.Sprintf("b%d", i))})
+			})
+		})
+		release()
+		for i, err := range wait() {
+			if err != nil {
+				t.Fatalf("transaction %d: %v", i, err)
+			}
+			for _, h := range []string{fmt.Sprintf("a%d", i), fmt.Sprintf("b%d", i)} {
+				if _, err := db.GetToken(t.Context(), h); err != nil {
+					t.Fatalf("token %s: %v", h, err)
+				}
+			}
+		}
+		if got := db.Commits() - before; got != 2 {
+			t.Fatalf("%d commits for the holding transaction and a batch of %d, want 2", got, n)
+		}
+	})
+}
+
 // TestGroupCommit_AFailureFailsOnlyItsCaller: in one batch, a write that
 // conflicts and a transaction that fails after writing are undone alone;
 // the writes around them commit.
@@ -261,8 +293,8 @@ func TestGroupCommit_WritesAfterCloseFail(t *testing.T) {
 	go func() { _, err := db.execWrite(context.Background(), "DELETE FROM tokens"); done <- err }()
 	select {
 	case err := <-done:
-		if err == nil {
-			t.Fatal("a write after Close succeeded")
+		if !errors.Is(err, errClosed) {
+			t.Fatalf("a write after Close: %v, want errClosed", err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("a write after Close still waits after 10 s")
