@@ -72,8 +72,8 @@ func (db *DB) CreateCompletedAuthRequest(ctx context.Context, r store.AuthReques
 		// The common case, a remembered consent: on PostgreSQL one
 		// statement that the writer may pipeline.
 		ins := db.authRequestInsert(r)
-		code := db.codeInsert(*code, len(ins.args)+1)
-		st := &statement{query: "WITH request AS (" + ins.query + ") " + code.query, args: append(ins.args, code.args...)}
+		then := db.codeInsert(*code, len(ins.args)+1)
+		st := &statement{query: "WITH request AS (" + ins.query + ") " + then.query, args: append(ins.args, then.args...)}
 		err = db.inTxOne(ctx, st, fn)
 	} else {
 		err = db.inTx(ctx, fn)
