@@ -83,6 +83,12 @@ func (r *Resolver) Address(req *http.Request) netip.Addr {
 // Trusts reports whether any proxy is trusted.
 func (r *Resolver) Trusts() bool { return len(r.trusted) > 0 }
 
+// FromTrustedProxy reports whether req came straight from a trusted proxy,
+// whose headers may then be believed.
+func (r *Resolver) FromTrustedProxy(req *http.Request) bool {
+	return r.isTrusted(peerAddr(req.RemoteAddr))
+}
+
 func (r *Resolver) isTrusted(a netip.Addr) bool {
 	if !a.IsValid() {
 		return false

@@ -52,6 +52,8 @@ func New(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	// Every line logged for a request carries its id (requestid.go).
+	opts.Logger = slog.New(requestIDHandler{opts.Logger.Handler()})
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -153,7 +155,7 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("server: %w", err)
 		}
 	}
-	s.handler = recoverPanics(opts.Logger, clientAddress(addresses, accessLog(opts.Logger, securityHeaders(secure, mux))))
+	s.handler = requestID(addresses, recoverPanics(opts.Logger, clientAddress(addresses, accessLog(opts.Logger, securityHeaders(secure, mux)))))
 	return s, nil
 }
 
