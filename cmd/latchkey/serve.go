@@ -52,10 +52,15 @@ listened on, so "--listen 127.0.0.1:0" works.`,
 // serve runs the server: configuration, listener, database, static and demo
 // data, then HTTP until ctx is done.
 func (a *app) serve(ctx context.Context, f *serveFlags) error {
-	logger := slog.New(slog.NewTextHandler(a.stderr, nil))
 	cfg, err := a.loadConfig(&f.db)
 	if err != nil {
 		return err
+	}
+	// JSON lines for log collectors in production; text for a person
+	// reading a terminal in dev mode.
+	logger := slog.New(slog.NewJSONHandler(a.stderr, nil))
+	if cfg.Dev {
+		logger = slog.New(slog.NewTextHandler(a.stderr, nil))
 	}
 	if f.listen != "" {
 		cfg.Listen = f.listen

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -430,4 +431,31 @@ users:
 			t.Errorf("a user was applied although a static client is invalid")
 		}
 	})
+}
+
+// TestServeLogsJSONInProductionAndTextInDev: without dev mode every log
+// line is a JSON object, for log collectors; in dev mode, text.
+func TestServeLogsJSONInProductionAndTextInDev(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "latchkey.yaml")
+	writeTestFile(t, file, "issuer: http://127.0.0.1:1\nlisten: 127.0.0.1:0\ndatabase: sqlite:"+filepath.Join(dir, "p.db")+
+		"\nsystem_secret: 0123456789abcdef0123456789abcdef\n")
+	s := startServe(t, nil, "--config", file)
+	s.stop()
+	lines := strings.Split(strings.TrimSpace(s.stderr.String()), "\n")
+	if len(lines) == 0 || lines[0] == "" {
+		t.Fatal("the server logged nothing")
+	}
+	for _, l := range lines {
+		var v map[string]any
+		if err := json.Unmarshal([]byte(l), &v); err != nil || v["msg"] == nil {
+			t.Fatalf("a production log line is not a JSON record: %q", l)
+		}
+	}
+	db, _ := tempDB(t)
+	dev := startServe(t, nil, "--dev", db)
+	dev.stop()
+	if l := strings.TrimSpace(dev.stderr.String()); !strings.HasPrefix(l, "time=") {
+		t.Fatalf("dev mode logged %q, want text", l)
+	}
 }
