@@ -226,18 +226,13 @@ func (db *DB) RedeemDeviceCode(ctx context.Context, hash string, now time.Time, 
 		return fmt.Errorf("redeem device code: %w", err)
 	}
 	p := db.d.arg
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		n, err := db.execCount(ctx, tx, "UPDATE device_codes SET used_at = "+p(2)+" WHERE hash = "+p(1)+
-			" AND status = 'approved' AND used_at IS NULL AND expires_at > "+p(2)+
-			" AND "+db.activeGrant("device_codes.grant_id", p(2)), hash, db.d.time(now))
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return db.usedOrMissing(ctx, tx, "device_codes", hash)
-		}
-		return db.insertTokens(ctx, tx, issued)
-	})
+	redeem := "UPDATE device_codes SET used_at = " + p(2) + " WHERE hash = " + p(1) +
+		" AND status = 'approved' AND used_at IS NULL AND expires_at > " + p(2) +
+		" AND " + db.activeGrant("device_codes.grant_id", p(2))
+	err := db.decideAndInsert(ctx, redeem, []any{hash, db.d.time(now)}, issued)
+	if errors.Is(err, errUnchanged) {
+		err = db.usedOrMissing(ctx, db.read, "device_codes", hash)
+	}
 	if err != nil {
 		return fmt.Errorf("redeem device code: %w", mapErr(err))
 	}
