@@ -42,12 +42,12 @@ func (db *DB) Stats(ctx context.Context, now time.Time) ([]TableStats, error) {
 	out := make([]TableStats, 0, len(statsTables))
 	for _, t := range statsTables {
 		s := TableStats{Table: t.name, Expires: t.expires}
-		if err := db.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+t.name).Scan(&s.Rows); err != nil {
+		if err := db.queryRow(ctx, db.read, "SELECT COUNT(*) FROM "+t.name).Scan(&s.Rows); err != nil {
 			return nil, fmt.Errorf("stats %s: %w", t.name, err)
 		}
 		if t.expires {
 			q := "SELECT COUNT(*), MIN(expires_at) FROM " + t.name + " WHERE expires_at <= " + db.d.arg(1)
-			if err := db.read.QueryRowContext(ctx, q, db.d.time(now)).Scan(&s.Expired, tm(&s.OldestExpiry)); err != nil {
+			if err := db.queryRow(ctx, db.read, q, db.d.time(now)).Scan(&s.Expired, tm(&s.OldestExpiry)); err != nil {
 				return nil, fmt.Errorf("stats %s: %w", t.name, err)
 			}
 		}
