@@ -21,6 +21,7 @@ type Config struct {
 	Tokens   Tokens         `yaml:"tokens"`
 	Session  SessionConfig  `yaml:"session"`
 	Activity ActivityConfig `yaml:"activity"`
+	Metrics  MetricsConfig  `yaml:"metrics"`
 	Consent  ConsentConfig  `yaml:"consent"`
 	Scopes   []Scope        `yaml:"scopes"`
 	Clients  []Client       `yaml:"clients"`
@@ -45,6 +46,11 @@ type ServerConfig struct {
 	// read again when they change on disk.
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
+	// AdminListen, when set (e.g. "127.0.0.1:9090"), serves /metrics,
+	// /healthz and /readyz on that address, plain HTTP, and no longer
+	// /metrics on the main listener: for a port only the monitoring
+	// network reaches.
+	AdminListen string `yaml:"admin_listen"`
 	// AssertionEndpointAudience lets private_key_jwt assertions name the
 	// endpoint URL in aud, not only the issuer identifier: a
 	// compatibility switch for older clients, off by default.
@@ -110,6 +116,14 @@ const Forever = "forever"
 type ActivityConfig struct {
 	// Retention: entries older than this are deleted; default 2160h (90 days).
 	Retention time.Duration `yaml:"retention"`
+}
+
+// MetricsConfig controls the Prometheus metrics at /metrics.
+type MetricsConfig struct {
+	// PerClient labels the token counters with the client id: one series
+	// per client, for a known and bounded set of clients only. Off by
+	// default.
+	PerClient bool `yaml:"per_client"`
 }
 
 // DefaultIdleTTL is the idle timeout of a session when none is configured.

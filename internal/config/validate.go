@@ -51,6 +51,13 @@ func (c Config) Validate() error {
 	if (c.Server.TLSCert == "") != (c.Server.TLSKey == "") {
 		add("server.tls_cert", "server.tls_cert and server.tls_key go together: set both or neither")
 	}
+	if a := c.Server.AdminListen; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			add("server.admin_listen", "%q is not a host:port address", a)
+		} else if a == c.Listen {
+			add("server.admin_listen", "must differ from listen (%q)", c.Listen)
+		}
+	}
 	switch strings.ToLower(c.Server.ProxyHeader) {
 	case "", "x-forwarded-for", "forwarded":
 	default:

@@ -8,11 +8,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
 // ActivityLog records what happens on users' accounts (sign-ins, consents,
-// tokens issued, refreshes, revocations) for the account page. Entries are
+// tokens issued, refreshes, revocations) for the account page, and writes
+// each entry, with or without a user, as an audit event. Entries are
 // kept in memory and written in one batch a second (Run), so recording
 // never adds a database write to the request that caused it; a crash loses
 // at most the last second of entries, never a token or a grant. The buffer
@@ -23,6 +25,8 @@ type ActivityLog struct {
 	Retention time.Duration // entries older than this are deleted
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// Audit receives every recorded entry as an event (nil: none).
+	Audit *audit.Log
 
 	mu      sync.Mutex
 	pending []store.Activity
@@ -36,10 +40,33 @@ const activityBuffer = 10_000
 // DefaultActivityRetention is how long entries are kept by default.
 const DefaultActivityRetention = 90 * 24 * time.Hour
 
-// Record queues an entry (At set to now if zero); entries without a user
-// are ignored.
-func (l *ActivityLog) Record(a store.Activity) {
-	if l == nil || a.UserID == "" {
+// Record writes the entry as an audit event and queues it for the account
+// page (At set to now if zero); entries without a user are audited only.
+func (l *ActivityLog) Record(ctx context.Context, a store.Activity) {
+	l.RecordWith(ctx, a, audit.Event{})
+}
+
+// activityEvents names the audit event of each activity kind.
+var activityEvents = map[string]string{
+	store.ActivitySignedIn:  audit.EventSignedIn,
+	store.ActivityConsented: audit.EventConsented,
+	store.ActivityIssued:    audit.EventTokenIssued,
+	store.ActivityRefreshed: audit.EventTokenRefreshed,
+	store.ActivityRevoked:   audit.EventTokenRevoked,
+	store.ActivityPassword:  audit.EventPasswordChanged,
+}
+
+// RecordWith is Record with the audit event's further fields (grant type,
+// format, reason) in ev; its other fields are taken from a.
+func (l *ActivityLog) RecordWith(ctx context.Context, a store.Activity, ev audit.Event) {
+	if l == nil {
+		return
+	}
+	ev.Name = cmp.Or(ev.Name, activityEvents[a.Kind], a.Kind)
+	ev.ClientID, ev.UserID = cmp.Or(ev.ClientID, a.ClientID), cmp.Or(ev.UserID, a.UserID)
+	ev.Address, ev.Device, ev.Detail = cmp.Or(ev.Address, a.Address), cmp.Or(ev.Device, a.Device), cmp.Or(ev.Detail, a.Detail)
+	l.Audit.Emit(ctx, ev)
+	if a.UserID == "" {
 		return
 	}
 	if a.At.IsZero() {

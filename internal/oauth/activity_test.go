@@ -23,8 +23,8 @@ func newActivityLog(t *testing.T) (*ActivityLog, store.Store) {
 // queued (shown on the page meanwhile) and is written by the next flush.
 func TestActivityFlushKeepsEntriesItCouldNotWrite(t *testing.T) {
 	l, st := newActivityLog(t)
-	l.Record(store.Activity{UserID: "u", Kind: store.ActivitySignedIn})
-	l.Record(store.Activity{UserID: "", Kind: store.ActivitySignedIn}) // no user: ignored
+	l.Record(t.Context(), store.Activity{UserID: "u", Kind: store.ActivitySignedIn})
+	l.Record(t.Context(), store.Activity{UserID: "", Kind: store.ActivitySignedIn}) // no user: ignored
 	canceled, cancel := context.WithCancel(t.Context())
 	cancel()
 	if err := l.Flush(canceled); err == nil {
@@ -50,7 +50,7 @@ func TestActivityFlushKeepsEntriesItCouldNotWrite(t *testing.T) {
 func TestActivityBufferIsBounded(t *testing.T) {
 	l, _ := newActivityLog(t)
 	for range activityBuffer + 5 {
-		l.Record(store.Activity{UserID: "u", Kind: store.ActivityRefreshed})
+		l.Record(t.Context(), store.Activity{UserID: "u", Kind: store.ActivityRefreshed})
 	}
 	l.mu.Lock()
 	queued, dropped := len(l.pending), l.dropped

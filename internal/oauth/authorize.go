@@ -544,12 +544,13 @@ func (p *Provider) approve(ctx context.Context, pd Pending, scopes []string, lif
 	}
 	p.recordSessionClient(ctx, pd)
 	if lifetime != KeepLifetime {
-		p.Activity.Record(store.Activity{UserID: req.UserID, ClientID: req.ClientID, Kind: store.ActivityConsented,
+		p.Activity.Record(ctx, store.Activity{UserID: req.UserID, ClientID: req.ClientID, Kind: store.ActivityConsented,
 			Device: req.Device, Detail: FormatScope(grant.Scopes)})
 	}
 	if rt.token {
-		p.Activity.Record(store.Activity{UserID: req.UserID, ClientID: req.ClientID, Kind: store.ActivityIssued,
-			Device: req.Device, Detail: FormatScope(scopes)})
+		p.Metrics.TokenIssued(GrantImplicit, p.accessFormat(pd.Client.AccessTokenFormat), req.ClientID)
+		p.Activity.RecordWith(ctx, store.Activity{UserID: req.UserID, ClientID: req.ClientID, Kind: store.ActivityIssued,
+			Device: req.Device, Detail: FormatScope(scopes)}, p.issuedEvent(GrantImplicit, pd.Client.AccessTokenFormat))
 	}
 	p.Logger.InfoContext(ctx, "authorization approved", "client_id", req.ClientID, "user_id", req.UserID, "grant_id", grant.ID, "response_type", req.ResponseType)
 	return Response{To: pd.Redirect(), Params: out}, nil

@@ -176,6 +176,7 @@ func (p *Provider) authenticateClient(ctx context.Context, cred clientCredential
 	now := p.Now()
 	tooMany := func(wait time.Duration) *Error {
 		p.Logger.WarnContext(ctx, "client authentication throttled", "client_id", cred.id, "client", cred.address)
+		p.Metrics.Throttled("client_authentication")
 		return &Error{Code: "invalid_client", Status: http.StatusTooManyRequests,
 			Description: "too many failed client authentications; retry later", RetryAfter: int(wait/time.Second) + 1}
 	}

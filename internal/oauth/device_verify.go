@@ -36,6 +36,7 @@ func (p *Provider) FindDeviceRequest(ctx context.Context, typed, userID, address
 	t := p.userCodes
 	tooMany := func(wait time.Duration) *Error {
 		p.Logger.WarnContext(ctx, "user code guessing throttled", "user_id", userID, "client", address)
+		p.Metrics.Throttled("user_code")
 		return &Error{Code: "invalid_request", Status: 429,
 			Description: "too many wrong codes; wait a minute and try again", RetryAfter: int(wait/time.Second) + 1}
 	}
@@ -113,7 +114,7 @@ func (p *Provider) ApproveDevice(ctx context.Context, dr DeviceRequest, sess sto
 		switch {
 		case err == nil:
 			p.Logger.InfoContext(ctx, "device approved", "client_id", dr.Client.ID, "user_id", sess.UserID, "grant_id", grant.ID)
-			p.Activity.Record(store.Activity{UserID: sess.UserID, ClientID: dr.Client.ID, Kind: store.ActivityConsented,
+			p.Activity.Record(ctx, store.Activity{UserID: sess.UserID, ClientID: dr.Client.ID, Kind: store.ActivityConsented,
 				Device: dr.Code.Device, Address: dr.Code.Address, Detail: FormatScope(grant.Scopes)})
 			return nil
 		case (errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrAlreadyUsed)) && attempt == 1:

@@ -88,6 +88,7 @@ func (p *Provider) HandleAuthorize(w http.ResponseWriter, r *http.Request) {
 	// at once or answered on the consent page.
 	if ok, wait := p.anonymousLimit(r, signedIn); !ok {
 		p.Logger.WarnContext(ctx, "authorization requests throttled", "client_id", pd.Client.ID, "client", clientip.Of(r))
+		p.Metrics.Throttled("authorize")
 		p.ErrorPage(w, r, &Error{Code: "temporarily_unavailable", Status: http.StatusTooManyRequests,
 			Description: "too many sign-in requests from your network; wait a minute and try again", RetryAfter: int(wait/time.Second) + 1})
 		return

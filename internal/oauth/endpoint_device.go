@@ -92,6 +92,7 @@ func (p *Provider) deviceAuthorization(w http.ResponseWriter, r *http.Request) (
 	// an anonymous /authorize does: the same per-address budget.
 	if ok, wait := p.authorizeLimit.Reserve(address, now); !ok {
 		p.Logger.WarnContext(ctx, "device authorizations throttled", "client_id", client.ID, "client", address)
+		p.Metrics.Throttled("device_authorization")
 		return none, &Error{Code: "invalid_request", Status: http.StatusTooManyRequests,
 			Description: "too many device authorizations from this address; retry later", RetryAfter: int(wait/time.Second) + 1}
 	}

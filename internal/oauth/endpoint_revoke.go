@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"errors"
+	"github.com/latchkey/latchkey/internal/audit"
 	"net/http"
 	"strings"
 	"time"
@@ -84,7 +85,8 @@ func (p *Provider) revoke(ctx context.Context, client store.Client, raw string) 
 			return p.storeError(ctx, "revoke", err)
 		}
 		p.Logger.InfoContext(ctx, "token revoked", "client_id", client.ID, "kind", t.Kind)
-		p.Activity.Record(store.Activity{UserID: t.UserID, ClientID: client.ID, Kind: store.ActivityRevoked, Device: t.Device,
+		p.Metrics.Revoked("endpoint")
+		p.Activity.Record(ctx, store.Activity{UserID: t.UserID, ClientID: client.ID, Kind: store.ActivityRevoked, Device: t.Device,
 			Detail: "the app signed this device out"})
 	case p.JWT != nil && strings.Count(raw, ".") == 2:
 		claims, ok := p.verifyAccessToken(raw)
@@ -114,5 +116,8 @@ func (p *Provider) revokeJTI(ctx context.Context, claims token.AccessClaims, now
 		return p.storeError(ctx, "revoke jti", err)
 	}
 	p.Logger.InfoContext(ctx, "JWT access token revoked", "client_id", claims.ClientID)
+	p.Metrics.Revoked("endpoint")
+	p.Audit.Emit(ctx, audit.Event{Name: audit.EventTokenRevoked, ClientID: claims.ClientID, Format: FormatJWT,
+		Detail: "the app revoked an access token"})
 	return nil
 }

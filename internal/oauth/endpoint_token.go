@@ -52,7 +52,11 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) (TokenResponse,
 	if !AllowsGrant(client, gt) {
 		return TokenResponse{}, UnauthorizedClient("this client may not use this grant type")
 	}
-	return handler(r.Context(), tokenRequest{client: client, q: q, address: clientip.Of(r), userAgent: r.UserAgent()})
+	resp, e := handler(r.Context(), tokenRequest{client: client, q: q, address: clientip.Of(r), userAgent: r.UserAgent()})
+	if e == nil {
+		p.Metrics.TokenIssued(grantName(gt), p.accessFormat(client.AccessTokenFormat), client.ID)
+	}
+	return resp, e
 }
 
 // WriteError writes a back-channel error (RFC 6749 §5.2): JSON, no-store,

@@ -99,8 +99,9 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, req tokenRequest)
 		return TokenResponse{}, p.storeError(ctx, "redeem code", err)
 	}
 	p.Logger.InfoContext(ctx, "code redeemed", "client_id", client.ID, "grant_id", grant.ID)
-	p.Activity.Record(store.Activity{UserID: ac.UserID, ClientID: client.ID, Kind: store.ActivityIssued,
-		Device: cmp.Or(ac.Device, DescribeDevice(req.userAgent)), Address: req.address, Detail: FormatScope(ac.Scopes)})
+	p.Activity.RecordWith(ctx, store.Activity{UserID: ac.UserID, ClientID: client.ID, Kind: store.ActivityIssued,
+		Device: cmp.Or(ac.Device, DescribeDevice(req.userAgent)), Address: req.address, Detail: FormatScope(ac.Scopes)},
+		p.issuedEvent(GrantAuthorizationCode, client.AccessTokenFormat))
 	return resp, nil
 }
 
@@ -114,5 +115,6 @@ func (p *Provider) codeReplayed(ctx context.Context, ac store.AuthCode) *Error {
 		return p.storeError(ctx, "revoke family", err)
 	}
 	p.Logger.WarnContext(ctx, "authorization code replayed; its tokens are revoked", "client_id", ac.ClientID, "grant_id", ac.GrantID, "revoked", n)
+	p.reuseDetected(ctx, "code", ac.ClientID, ac.UserID, n)
 	return InvalidGrant("the code is invalid or was already used")
 }

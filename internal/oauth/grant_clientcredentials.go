@@ -2,6 +2,8 @@ package oauth
 
 import (
 	"context"
+
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // grantClientCredentials issues an access token to a confidential client for
@@ -31,5 +33,7 @@ func (p *Provider) grantClientCredentials(ctx context.Context, req tokenRequest)
 			return TokenResponse{}, p.storeError(ctx, "create tokens", err)
 		}
 	}
+	p.Activity.RecordWith(ctx, store.Activity{ClientID: client.ID, Kind: store.ActivityIssued, Address: req.address,
+		Detail: FormatScope(t.scopes)}, p.issuedEvent(GrantClientCredentials, client.AccessTokenFormat))
 	return resp, nil
 }

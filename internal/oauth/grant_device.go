@@ -110,8 +110,8 @@ func (p *Provider) grantDeviceCode(ctx context.Context, req tokenRequest) (Token
 		return TokenResponse{}, p.storeError(ctx, "redeem device code", err)
 	}
 	p.Logger.InfoContext(ctx, "device code redeemed", "client_id", client.ID, "grant_id", grant.ID)
-	p.Activity.Record(store.Activity{UserID: dc.UserID, ClientID: client.ID, Kind: store.ActivityIssued,
-		Device: dc.Device, Address: req.address, Detail: FormatScope(dc.Scopes)})
+	p.Activity.RecordWith(ctx, store.Activity{UserID: dc.UserID, ClientID: client.ID, Kind: store.ActivityIssued,
+		Device: dc.Device, Address: req.address, Detail: FormatScope(dc.Scopes)}, p.issuedEvent(GrantDeviceCode, client.AccessTokenFormat))
 	return resp, nil
 }
 
@@ -125,5 +125,6 @@ func (p *Provider) deviceCodeReplayed(ctx context.Context, dc store.DeviceCode) 
 		return p.storeError(ctx, "revoke family", err)
 	}
 	p.Logger.WarnContext(ctx, "device code redeemed again; its tokens are revoked", "client_id", dc.ClientID, "grant_id", dc.GrantID, "revoked", n)
+	p.reuseDetected(ctx, "device_code", dc.ClientID, dc.UserID, n)
 	return InvalidGrant("the device code is invalid or was already used")
 }

@@ -35,6 +35,7 @@ func (p *Provider) grantPassword(ctx context.Context, req tokenRequest) (TokenRe
 		return TokenResponse{}, e
 	}
 	user, err := p.Passwords.Check(ctx, username, password, req.address)
+	p.signIn(ctx, "password_grant", client.ID, req.address, err)
 	var tooMany *TooManyAttempts
 	switch {
 	case errors.As(err, &tooMany):
@@ -76,8 +77,9 @@ func (p *Provider) grantPassword(ctx context.Context, req tokenRequest) (TokenRe
 	if err := p.Store.CreateTokens(ctx, rows); err != nil {
 		return TokenResponse{}, p.storeError(ctx, "create tokens", err)
 	}
-	p.Activity.Record(store.Activity{UserID: user.ID, ClientID: client.ID, Kind: store.ActivityIssued,
-		Device: DescribeDevice(req.userAgent), Address: req.address, Detail: FormatScope(scopes) + " (with your password)"})
+	p.Activity.RecordWith(ctx, store.Activity{UserID: user.ID, ClientID: client.ID, Kind: store.ActivityIssued,
+		Device: DescribeDevice(req.userAgent), Address: req.address, Detail: FormatScope(scopes) + " (with your password)"},
+		p.issuedEvent(GrantPassword, client.AccessTokenFormat))
 	return resp, nil
 }
 

@@ -98,8 +98,9 @@ func (p *Provider) grantRefreshToken(ctx context.Context, req tokenRequest) (Tok
 	if err != nil {
 		return TokenResponse{}, p.storeError(ctx, "rotate refresh token", err)
 	}
-	p.Activity.Record(store.Activity{UserID: old.UserID, ClientID: client.ID, Kind: store.ActivityRefreshed,
-		Device: old.Device, Address: req.address, Detail: FormatScope(scopes)})
+	p.Metrics.Refreshed("rotated", client.ID)
+	p.Activity.RecordWith(ctx, store.Activity{UserID: old.UserID, ClientID: client.ID, Kind: store.ActivityRefreshed,
+		Device: old.Device, Address: req.address, Detail: FormatScope(scopes)}, p.issuedEvent(GrantRefreshToken, client.AccessTokenFormat))
 	return resp, nil
 }
 
@@ -110,7 +111,8 @@ func (p *Provider) refreshReused(ctx context.Context, old store.Token) *Error {
 		return p.storeError(ctx, "revoke family", err)
 	}
 	p.Logger.WarnContext(ctx, "refresh token reused; its family is revoked", "client_id", old.ClientID, "grant_id", old.GrantID, "revoked", n)
-	p.Activity.Record(store.Activity{UserID: old.UserID, ClientID: old.ClientID, Kind: store.ActivityRevoked, Device: old.Device,
+	p.reuseDetected(ctx, "refresh_token", old.ClientID, old.UserID, n)
+	p.Activity.Record(ctx, store.Activity{UserID: old.UserID, ClientID: old.ClientID, Kind: store.ActivityRevoked, Device: old.Device,
 		Detail: "an old refresh token was used again, so this device was signed out to be safe"})
 	return InvalidGrant("the refresh token is invalid or was already used")
 }

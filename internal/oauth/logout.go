@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/latchkey/latchkey/internal/audit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -139,6 +140,9 @@ func (p *Provider) SessionEnded(ctx context.Context, s store.Session) []string {
 			p.Logger.ErrorContext(ctx, "logout: revoke refresh tokens", "user_id", s.UserID, "err", err)
 		} else {
 			p.Logger.InfoContext(ctx, "logout revoked refresh tokens", "user_id", s.UserID, "revoked", n)
+			p.Metrics.Revoked("logout")
+			p.Audit.Emit(ctx, audit.Event{Name: audit.EventTokenRevoked, UserID: s.UserID, Reason: "logout",
+				Detail: pluralTokens(int(n)) + " revoked at sign-out"})
 		}
 	}
 	return frontChannel

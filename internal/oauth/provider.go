@@ -3,6 +3,8 @@ package oauth
 import (
 	"context"
 	"errors"
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/metrics"
 	"log/slog"
 	"net/http"
 	"time"
@@ -58,6 +60,11 @@ type Provider struct {
 	// Activity records what happens on users' accounts (the account
 	// page); nil records nothing.
 	Activity *ActivityLog
+	// Metrics counts tokens, refreshes, reuse, revocations, sign-ins and
+	// throttled requests; Audit writes the events that have no activity
+	// entry (reuse detection). Either may be nil.
+	Metrics *metrics.Metrics
+	Audit   *audit.Log
 	// SharedCounters, when set, shares the rate-limit counters with the
 	// other nodes on the same database (SyncThrottles); nil keeps them in
 	// this process's memory.

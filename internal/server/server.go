@@ -12,8 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/oidc"
 	"github.com/latchkey/latchkey/internal/session"
@@ -37,6 +39,7 @@ type Server struct {
 	handler  http.Handler
 	keys     *token.Keys
 	provider *oauth.Provider
+	metrics  *metrics.Metrics
 	// certs serves HTTPS when server.tls_cert and server.tls_key are set.
 	certs *certReloader
 }
@@ -87,6 +90,8 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: signing keys: %w", err)
 	}
+	m := metrics.New(metrics.Options{PerClient: cfg.Metrics.PerClient})
+	auditLog := audit.New(opts.Logger)
 	provider := &oauth.Provider{
 		Store:                  opts.Store,
 		Scopes:                 oauth.NewScopes(cfg.Scopes),
@@ -103,7 +108,9 @@ func New(opts Options) (*Server, error) {
 		AcceptEndpointAudience: cfg.Server.AssertionEndpointAudience,
 		AskFirstParty:          cfg.Consent.AskFirstParty,
 		UserCodeKey:            session.DeriveKey([]byte(cfg.SystemSecret), "device-user-codes"),
-		Activity:               &oauth.ActivityLog{Store: opts.Store, Retention: cfg.Activity.Retention, Now: opts.Now, Logger: opts.Logger},
+		Activity:               &oauth.ActivityLog{Store: opts.Store, Retention: cfg.Activity.Retention, Now: opts.Now, Logger: opts.Logger, Audit: auditLog},
+		Metrics:                m,
+		Audit:                  auditLog,
 		Now:                    opts.Now,
 		Logger:                 opts.Logger,
 	}
@@ -137,25 +144,15 @@ func New(opts Options) (*Server, error) {
 		w.Write(keys.JWKS())
 	})
 	pages.Routes(mux)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := opts.Store.Ping(ctx); err != nil {
-			opts.Logger.WarnContext(r.Context(), "not ready", "err", err)
-			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
-			return
-		}
-		w.Write([]byte("ok\n"))
-	})
-
-	s := &Server{opts: opts, keys: keys, provider: provider}
+	s := &Server{opts: opts, keys: keys, provider: provider, metrics: m}
+	s.operations(mux, cfg.Server.AdminListen == "")
+	watch(m, provider, keys, opts.Store, opts.Now)
 	if cfg.Server.TLSCert != "" {
 		if s.certs, err = newCertReloader(cfg.Server.TLSCert, cfg.Server.TLSKey, opts.Logger, opts.Now); err != nil {
 			return nil, fmt.Errorf("server: %w", err)
 		}
 	}
-	s.handler = requestID(addresses, recoverPanics(opts.Logger, clientAddress(addresses, accessLog(opts.Logger, securityHeaders(secure, mux)))))
+	s.handler = requestID(addresses, recoverPanics(opts.Logger, clientAddress(addresses, accessLog(opts.Logger, securityHeaders(secure, countRequests(m, mux))))))
 	return s, nil
 }
 
@@ -220,7 +217,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	activityDone := make(chan struct{})
 	go func() { s.provider.Activity.Run(keysCtx, time.Second); close(activityDone) }()
 	defer func() { stopKeys(); <-activityDone }()
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	if addr := s.opts.Config.Server.AdminListen; addr != "" {
+		admin, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("server.admin_listen: %w", err)
+		}
+		go func() {
+			if err := s.serveAdmin(keysCtx, admin); err != nil {
+				errc <- fmt.Errorf("admin listener: %w", err)
+			}
+		}()
+	}
 	if s.certs != nil {
 		// ServeTLS, not Serve on a TLS listener: it also sets up HTTP/2.
 		hs.TLSConfig = s.certs.tlsConfig()

@@ -417,6 +417,19 @@ func (k *Keys) Algorithms() []string {
 	return out
 }
 
+// SignerAges returns, for each algorithm with a key active now, how long
+// ago that key was created: for monitoring rotation.
+func (k *Keys) SignerAges() map[string]time.Duration {
+	set, now := k.set.Load(), k.now()
+	out := make(map[string]time.Duration, len(signingAlgs))
+	for i, a := range signingAlgs {
+		if s := set.signer(i, now); s != nil {
+			out[a] = now.Sub(s.createdAt)
+		}
+	}
+	return out
+}
+
 // SigningAlgorithms returns the algorithms that have a key active now, that
 // SignWith can sign with, in a stable order (RS256, ES256, EdDSA): for
 // id_token_signing_alg_values_supported (OpenID Connect Discovery 1.0 §3).

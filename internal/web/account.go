@@ -203,7 +203,8 @@ func (pg *Pages) signOutDevice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pg.logger.InfoContext(ctx, "device signed out by its user", "user_id", sess.UserID, "client_id", devices[i].ClientID)
-	pg.oauth.Activity.Record(store.Activity{UserID: sess.UserID, ClientID: devices[i].ClientID, Kind: store.ActivityRevoked,
+	pg.oauth.Metrics.Revoked("account_device")
+	pg.oauth.Activity.Record(ctx, store.Activity{UserID: sess.UserID, ClientID: devices[i].ClientID, Kind: store.ActivityRevoked,
 		Device: devices[i].Description, Address: clientip.Of(r), Detail: "you signed this device out"})
 	oauth.RedirectBrowser(w, r, AccountPath+"?signedout=1")
 }
@@ -232,7 +233,8 @@ func (pg *Pages) revoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pg.logger.InfoContext(ctx, "grant revoked by its user", "user_id", sess.UserID, "client_id", g.ClientID, "grant_id", g.ID)
-	pg.oauth.Activity.Record(store.Activity{UserID: sess.UserID, ClientID: g.ClientID, Kind: store.ActivityRevoked,
+	pg.oauth.Metrics.Revoked("account_app")
+	pg.oauth.Activity.Record(ctx, store.Activity{UserID: sess.UserID, ClientID: g.ClientID, Kind: store.ActivityRevoked,
 		Device: oauth.DescribeDevice(r.UserAgent()), Address: clientip.Of(r), Detail: "you revoked the app's access"})
 	oauth.RedirectBrowser(w, r, AccountPath+"?revoked=1")
 }

@@ -82,6 +82,7 @@ func (pg *Pages) login(w http.ResponseWriter, r *http.Request) {
 	username, password := formValue(r, "username"), formValue(r, "password")
 	address := clientip.Of(r)
 	user, err := pg.oauth.Passwords.Check(ctx, username, password, address)
+	pg.oauth.SignIn(ctx, pd.Client.ID, address, err)
 	var tooMany *oauth.TooManyAttempts
 	switch {
 	case errors.As(err, &tooMany):
@@ -108,7 +109,7 @@ func (pg *Pages) login(w http.ResponseWriter, r *http.Request) {
 		pg.ErrorPage(w, r, oauth.TemporarilyUnavailable())
 		return
 	}
-	pg.oauth.Activity.Record(store.Activity{UserID: user.ID, ClientID: pd.Client.ID, Kind: store.ActivitySignedIn,
+	pg.oauth.Activity.Record(ctx, store.Activity{UserID: user.ID, ClientID: pd.Client.ID, Kind: store.ActivitySignedIn,
 		Device: oauth.DescribeDevice(r.UserAgent()), Address: address})
 	if pd.Request.ID == "" {
 		pg.logger.InfoContext(ctx, "signed in", "user_id", user.ID)

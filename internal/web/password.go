@@ -84,7 +84,7 @@ func (pg *Pages) changePassword(w http.ResponseWriter, r *http.Request) {
 	if signOutApps {
 		detail = "your other browsers and every app were signed out"
 	}
-	pg.oauth.Activity.Record(store.Activity{UserID: user.ID, Kind: store.ActivityPassword,
+	pg.oauth.Activity.Record(ctx, store.Activity{UserID: user.ID, Kind: store.ActivityPassword,
 		Device: oauth.DescribeDevice(r.UserAgent()), Address: address, Detail: detail})
 	if signOutApps {
 		oauth.RedirectBrowser(w, r, AccountPath+"?password_apps=1")
@@ -125,7 +125,8 @@ func (pg *Pages) revokeAllGrants(r *http.Request, userID string) (int, error) {
 			return n, err
 		}
 		n++
-		pg.oauth.Activity.Record(store.Activity{UserID: userID, ClientID: g.ClientID, Kind: store.ActivityRevoked,
+		pg.oauth.Metrics.Revoked("password_change")
+		pg.oauth.Activity.Record(ctx, store.Activity{UserID: userID, ClientID: g.ClientID, Kind: store.ActivityRevoked,
 			Address: clientip.Of(r), Detail: "signed out with your password change"})
 	}
 	return n, nil

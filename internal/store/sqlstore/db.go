@@ -77,6 +77,8 @@ type DB struct {
 	// gc is the group-commit writer every write transaction goes through
 	// (groupcommit.go).
 	gc *committer
+	// observer receives the write path's figures (observe.go).
+	observer atomic.Pointer[Observer]
 }
 
 var _ store.Store = (*DB)(nil)

@@ -93,6 +93,11 @@ func (db *DB) stopCommitter() {
 // its outcome once that transaction is committed or rolled back.
 func (db *DB) grouped(ctx context.Context, fn func(tx *sql.Tx) error, one *statement, single bool) error {
 	j := &txJob{ctx: ctx, fn: fn, one: one, single: single, err: make(chan error, 1)}
+	obs := db.observed()
+	var start time.Time
+	if obs != nil {
+		start = time.Now()
+	}
 	select {
 	case db.gc.jobs <- j:
 	case <-ctx.Done():
@@ -100,7 +105,11 @@ func (db *DB) grouped(ctx context.Context, fn func(tx *sql.Tx) error, one *state
 	case <-db.gc.stop:
 		return errClosed
 	}
-	return <-j.err
+	err := <-j.err
+	if obs != nil {
+		obs.WriteCommitted(time.Since(start))
+	}
+	return err
 }
 
 func (db *DB) commitLoop(c *committer) {
@@ -153,6 +162,9 @@ func (db *DB) commitBatch(batch []*txJob) {
 			continue
 		}
 		live = append(live, j)
+	}
+	if obs := db.observed(); obs != nil && len(live) > 0 {
+		obs.BatchCommitted(len(live))
 	}
 	switch {
 	case len(live) == 0:

@@ -1,0 +1,77 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/latchkey/latchkey/internal/audit"
+)
+
+// grantName is a grant type's short name in metrics and audit events.
+func grantName(gt string) string {
+	if gt == GrantDeviceCode {
+		return "device_code"
+	}
+	return gt
+}
+
+// accessFormat is the format mint gives the client's access tokens.
+func (p *Provider) accessFormat(clientFormat string) string {
+	if clientFormat == FormatOpaque || p.JWT == nil {
+		return FormatOpaque
+	}
+	return FormatJWT
+}
+
+// issuedEvent is the audit fields of tokens issued by grant type gt.
+func (p *Provider) issuedEvent(gt, clientFormat string) audit.Event {
+	return audit.Event{GrantType: grantName(gt), Format: p.accessFormat(clientFormat)}
+}
+
+// signIn reports a user's password check via the login page ("page") or
+// the password grant ("password_grant") with its outcome err: a metric,
+// and an audit event when it failed (a success is the signed-in activity
+// entry). The username is not logged: a mistyped password in that field
+// would be.
+func (p *Provider) signIn(ctx context.Context, via, clientID, address string, err error) {
+	var result string
+	var tooMany *TooManyAttempts
+	switch {
+	case err == nil:
+		p.Metrics.SignIn(via, "ok")
+		return
+	case errors.As(err, &tooMany):
+		result = "throttled"
+		p.Metrics.Throttled("password")
+	case errors.Is(err, ErrBadCredentials):
+		result = "bad_credentials"
+	case errors.Is(err, ErrBusy):
+		result = "busy"
+	default:
+		result = "error"
+	}
+	p.Metrics.SignIn(via, result)
+	p.Audit.Emit(ctx, audit.Event{Name: audit.EventSignInFailed, ClientID: clientID, Address: address, Reason: result, Detail: via})
+}
+
+// SignIn is signIn for the login page.
+func (p *Provider) SignIn(ctx context.Context, clientID, address string, err error) {
+	p.signIn(ctx, "page", clientID, address, err)
+}
+
+// reuseDetected reports a reused refresh token or a replayed code (kind)
+// that revoked n tokens of a family: an audit event and a metric.
+func (p *Provider) reuseDetected(ctx context.Context, kind, clientID, userID string, n int) {
+	p.Metrics.ReuseDetected(kind, clientID)
+	p.Metrics.Revoked("reuse")
+	p.Audit.Emit(ctx, audit.Event{Name: audit.EventReuseDetected, ClientID: clientID, UserID: userID, Reason: kind,
+		Detail: pluralTokens(n) + " revoked"})
+}
+
+func pluralTokens(n int) string {
+	if n == 1 {
+		return "1 token"
+	}
+	return strconv.Itoa(n) + " tokens"
+}
