@@ -192,15 +192,22 @@ func serveChild(ctx context.Context, stdout, stderr io.Writer) (err error) {
 	info.Latchkey, info.Ref = lnLK.Addr().String(), lnRef.Addr().String()
 	issuer := "http://" + info.Latchkey
 
-	// The configuration `latchkey serve` would use, and its logger (text,
-	// Info, to stderr).
+	// The configuration `latchkey serve` would use, and its logger: text,
+	// Info (an audit line per token included) to a file, as a production
+	// node writes to its log pipe, and warnings to stderr as well.
 	cfg := config.Default()
 	cfg.Issuer = issuer
 	cfg.Listen = info.Latchkey
 	cfg.Database = dsn
 	cfg.SystemSecret = secret.RandomString(32)
 	cfg.Tokens.Algorithm = alg
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	logFile, err := os.CreateTemp(os.Getenv(envDir), "latchkey-bench-*.log")
+	if err != nil {
+		return err
+	}
+	cleanup = append(cleanup, func() { logFile.Close(); os.Remove(logFile.Name()) })
+	logger := slog.New(slog.NewMultiHandler(slog.NewTextHandler(logFile, nil),
+		slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	srv, err := server.New(server.Options{Config: cfg, Store: db, Logger: logger})
 	if err != nil {
 		return err

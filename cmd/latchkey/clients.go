@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/secret"
@@ -296,6 +297,7 @@ func (a *app) clientsCreateCommand(m *manageCmd) *cobra.Command {
 					}
 					return fmt.Errorf("create client: %w", err)
 				}
+				a.audit(cmd.Context(), cfg, audit.Event{Name: audit.EventClientChanged, ClientID: c.ID, Detail: "created"})
 				return m.printClient(cmd, c, plain)
 			})
 		},
@@ -461,6 +463,7 @@ confidential with a new generated secret (shown once) unless --secret is given.`
 					}
 					return fmt.Errorf("update client: %w", err)
 				}
+				a.audit(cmd.Context(), cfg, audit.Event{Name: audit.EventClientChanged, ClientID: c.ID, Detail: "updated"})
 				return m.printClient(cmd, c, plain)
 			})
 		},
@@ -475,7 +478,7 @@ func (a *app) clientsDeleteCommand(m *manageCmd) *cobra.Command {
 		Short: "Delete a client and everything issued to it",
 		Args:  wantArgs("CLIENT_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withStore(cmd.Context(), m, func(_ config.Config, db *sqlstore.DB) error {
+			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				id := args[0]
 				if err := db.DeleteClient(cmd.Context(), id); err != nil {
 					if errors.Is(err, store.ErrNotFound) {
@@ -483,6 +486,7 @@ func (a *app) clientsDeleteCommand(m *manageCmd) *cobra.Command {
 					}
 					return fmt.Errorf("delete client: %w", err)
 				}
+				a.audit(cmd.Context(), cfg, audit.Event{Name: audit.EventClientChanged, ClientID: id, Detail: "deleted"})
 				if m.out.json() {
 					return writeJSON(cmd.OutOrStdout(), map[string]any{"client_id": id, "deleted": true})
 				}
@@ -501,7 +505,7 @@ func (a *app) clientsRotateSecretCommand(m *manageCmd) *cobra.Command {
 once. The old secret stops working at once.`,
 		Args: wantArgs("CLIENT_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withStore(cmd.Context(), m, func(_ config.Config, db *sqlstore.DB) error {
+			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				c, err := getClient(cmd.Context(), db, args[0])
 				if err != nil {
 					return err
@@ -515,6 +519,7 @@ once. The old secret stops working at once.`,
 				if err := db.UpdateClient(cmd.Context(), c); err != nil {
 					return fmt.Errorf("update client: %w", err)
 				}
+				a.audit(cmd.Context(), cfg, audit.Event{Name: audit.EventClientChanged, ClientID: c.ID, Detail: "secret rotated"})
 				return m.printClient(cmd, c, v.String())
 			})
 		},

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/latchkey/latchkey/internal/audit"
 	"io"
 	"text/tabwriter"
 	"time"
@@ -173,6 +174,7 @@ and rotation refuses to run if it cannot open the existing keys.`,
 			if err != nil {
 				return err
 			}
+			a.audit(ctx, cfg, audit.Event{Name: audit.EventKeyChanged, Detail: "rotated " + alg + ": new key " + nk.ID})
 			views, err := a.listKeys(ctx, db)
 			if err != nil {
 				return err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/secret"
@@ -135,6 +136,7 @@ only about the tokens meant for it.`,
 					}
 					return fmt.Errorf("create resource: %w", err)
 				}
+				a.audit(cmd.Context(), cfg, audit.Event{Name: audit.EventResourceChanged, ClientID: r.ClientID, Detail: "created " + r.URI})
 				return m.printResource(cmd, newResourceView(r, plain, cfg.Issuer))
 			})
 		},
@@ -216,6 +218,7 @@ func (a *app) resourcesUpdateCommand(m *manageCmd) *cobra.Command {
 				if err := db.UpdateResource(cmd.Context(), r); err != nil {
 					return fmt.Errorf("update resource: %w", err)
 				}
+				a.audit(cmd.Context(), cfg, audit.Event{Name: audit.EventResourceChanged, ClientID: r.ClientID, Detail: "updated " + r.URI})
 				return m.printResource(cmd, newResourceView(r, "", cfg.Issuer))
 			})
 		},
@@ -231,7 +234,7 @@ func (a *app) resourcesDeleteCommand(m *manageCmd) *cobra.Command {
 		Short: "Delete a resource and its credentials; tokens already issued for it stay valid until they expire",
 		Args:  wantArgs("URI"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withStore(cmd.Context(), m, func(_ config.Config, db *sqlstore.DB) error {
+			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				err := db.DeleteResource(cmd.Context(), args[0])
 				if errors.Is(err, store.ErrNotFound) {
 					return fmt.Errorf("resource %q not found", args[0])
@@ -239,6 +242,7 @@ func (a *app) resourcesDeleteCommand(m *manageCmd) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("delete resource: %w", err)
 				}
+				a.audit(cmd.Context(), cfg, audit.Event{Name: audit.EventResourceChanged, Detail: "deleted " + args[0]})
 				if !m.out.json() {
 					fmt.Fprintf(cmd.OutOrStdout(), "Deleted resource %s.\n", args[0])
 					return nil

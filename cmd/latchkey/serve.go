@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 
@@ -56,12 +55,7 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
-	// JSON lines for log collectors in production; text for a person
-	// reading a terminal in dev mode.
-	logger := slog.New(slog.NewJSONHandler(a.stderr, nil))
-	if cfg.Dev {
-		logger = slog.New(slog.NewTextHandler(a.stderr, nil))
-	}
+	logger := a.logger(cfg)
 	if f.listen != "" {
 		cfg.Listen = f.listen
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
@@ -125,7 +126,7 @@ func (a *app) usersCreateCommand(m *manageCmd) *cobra.Command {
 			if err := errors.Join(errs...); err != nil {
 				return problems("invalid user", err)
 			}
-			return a.withStore(cmd.Context(), m, func(_ config.Config, db *sqlstore.DB) error {
+			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				now := a.clock()
 				u := store.User{
 					ID:            secret.RandomString(16),
@@ -143,6 +144,7 @@ func (a *app) usersCreateCommand(m *manageCmd) *cobra.Command {
 					}
 					return fmt.Errorf("create user: %w", err)
 				}
+				a.audit(cmd.Context(), cfg, audit.Event{Name: audit.EventUserChanged, UserID: u.ID, Detail: "created"})
 				return m.printUser(cmd, u)
 			})
 		},
@@ -182,7 +184,7 @@ func (a *app) usersListCommand(m *manageCmd) *cobra.Command {
 		Short: "List users",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withStore(cmd.Context(), m, func(_ config.Config, db *sqlstore.DB) error {
+			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				users, err := db.ListUsers(cmd.Context())
 				if err != nil {
 					return fmt.Errorf("list users: %w", err)
@@ -206,7 +208,7 @@ func (a *app) usersGetCommand(m *manageCmd) *cobra.Command {
 		Short: "Show one user",
 		Args:  wantArgs("USERNAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withStore(cmd.Context(), m, func(_ config.Config, db *sqlstore.DB) error {
+			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				u, err := getUser(cmd.Context(), db, args[0])
 				if err != nil {
 					return err
@@ -223,7 +225,7 @@ func (a *app) usersDeleteCommand(m *manageCmd) *cobra.Command {
 		Short: "Delete a user with their sessions, grants and tokens",
 		Args:  wantArgs("USERNAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withStore(cmd.Context(), m, func(_ config.Config, db *sqlstore.DB) error {
+			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				u, err := getUser(cmd.Context(), db, args[0])
 				if err != nil {
 					return err
@@ -234,6 +236,7 @@ func (a *app) usersDeleteCommand(m *manageCmd) *cobra.Command {
 					}
 					return fmt.Errorf("delete user: %w", err)
 				}
+				a.audit(cmd.Context(), cfg, audit.Event{Name: audit.EventUserChanged, UserID: u.ID, Detail: "deleted"})
 				if m.out.json() {
 					return writeJSON(cmd.OutOrStdout(), map[string]any{"username": u.Username, "id": u.ID, "deleted": true})
 				}
@@ -255,7 +258,7 @@ func (a *app) usersSetPasswordCommand(m *manageCmd) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.withStore(cmd.Context(), m, func(_ config.Config, db *sqlstore.DB) error {
+			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				u, err := getUser(cmd.Context(), db, args[0])
 				if err != nil {
 					return err
@@ -273,6 +276,12 @@ func (a *app) usersSetPasswordCommand(m *manageCmd) *cobra.Command {
 				ended, err := db.DeleteUserSessions(cmd.Context(), u.ID)
 				if err != nil {
 					return fmt.Errorf("end sessions: %w", err)
+				}
+				a.audit(cmd.Context(), cfg, audit.Event{Name: audit.EventPasswordChanged, UserID: u.ID, Detail: "set by an administrator"})
+				// The user sees it on the account page, as a change of their own.
+				if err := db.AddActivity(cmd.Context(), []store.Activity{{UserID: u.ID, Kind: store.ActivityPassword,
+					Detail: "set by an administrator", At: a.clock()}}); err != nil {
+					return fmt.Errorf("record activity: %w", err)
 				}
 				if m.out.json() {
 					return writeJSON(cmd.OutOrStdout(), map[string]any{"username": u.Username, "id": u.ID, "password_changed": true, "sessions_ended": ended})

@@ -4,7 +4,7 @@
 // their fields.
 //
 // The schema (docs/operations.md): every line has msg "audit", level INFO,
-// "event" (one of the Event* names below), and, when they apply,
+// "event" (one of the Event* names below), and, when they apply, "actor",
 // "client_id", "user_id", "address" (the client's network address),
 // "device", "grant_type", "format", "scope", "reason" and "detail"; lines
 // logged for a request also carry its "request_id". Fields are added, never
@@ -38,9 +38,12 @@ const (
 
 // Event is one audit event; empty fields are left out of the line.
 type Event struct {
-	Name      string
-	ClientID  string
-	UserID    string
+	Name     string
+	ClientID string
+	UserID   string
+	// Actor is who made a change outside a request: "cli" for the
+	// command line; empty for requests (their client and user say who).
+	Actor     string
 	Address   string
 	Device    string
 	GrantType string
@@ -75,6 +78,7 @@ func (l *Log) Emit(ctx context.Context, ev Event) {
 			attrs = append(attrs, slog.String(k, v))
 		}
 	}
+	add("actor", ev.Actor)
 	add("client_id", ev.ClientID)
 	add("user_id", ev.UserID)
 	add("address", ev.Address)
