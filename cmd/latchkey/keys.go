@@ -34,7 +34,7 @@ starts, and each algorithm's key is rotated on its own.
 Keys live in the database, their private halves sealed with the system
 secret, so every server sharing the database signs with the same keys and
 publishes the same JWKS. Running servers pick up a rotation within ` + token.DefaultReloadInterval.String() + `.`
-	cmd.AddCommand(a.keysListCommand(m), a.keysRotateCommand(m))
+	cmd.AddCommand(a.keysListCommand(m), a.keysRotateCommand(m), a.keysResealCommand(m))
 	return cmd
 }
 
@@ -196,6 +196,53 @@ and rotation refuses to run if it cannot open the existing keys.`,
 	cmd.Flags().DurationVar(&maxLifetime, "max-token-lifetime", 0,
 		"how long older keys keep verifying after the new key signs (default: the longest access token lifetime, of tokens.access_token_ttl, tokens.implicit_token_ttl and every client's)")
 	return cmd
+}
+
+func (a *app) keysResealCommand(m *manageCmd) *cobra.Command {
+	return &cobra.Command{
+		Use:   "reseal",
+		Short: "Seal the signing keys again with system_secret after a change of system secret",
+		Long: `Seal the signing keys again with system_secret.
+
+The step of a system-secret rotation (docs/operations.md) once every server
+runs with the new secret as system_secret and the old one as
+system_secret_previous: every key only the previous secret opens is sealed
+again with the new one, so that system_secret_previous can then be removed.
+Keys and tokens do not change; running it again does nothing.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, err := a.loadConfig(&m.db)
+			if err != nil {
+				return err
+			}
+			sealKey, err := a.signingSealKey(cfg)
+			if err != nil {
+				return err
+			}
+			if cfg.SystemSecretPrevious == "" {
+				return fmt.Errorf("no system_secret_previous (LATCHKEY_SYSTEM_SECRET_PREVIOUS): set it to the secret being replaced")
+			}
+			db, err := openStore(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			previous := session.DeriveKey([]byte(cfg.SystemSecretPrevious), "signing-keys")
+			n, err := token.Reseal(ctx, db, sealKey, [][]byte{previous})
+			if n > 0 {
+				a.audit(ctx, cfg, audit.Event{Name: audit.EventKeyChanged, Detail: fmt.Sprintf("resealed %d keys with the new system secret", n)})
+			}
+			if err != nil {
+				return err
+			}
+			if m.out.json() {
+				return writeJSON(a.stdout, map[string]any{"resealed": n})
+			}
+			_, err = fmt.Fprintf(a.stdout, "Sealed %d keys again with system_secret; system_secret_previous may now be removed.\n", n)
+			return err
+		},
+	}
 }
 
 func writeRotation(w io.Writer, v rotateView, retireAt time.Time) error {

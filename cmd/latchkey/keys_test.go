@@ -272,3 +272,54 @@ func TestKeysRotateSystemSecret(t *testing.T) {
 		}
 	})
 }
+
+// TestKeysReseal_SystemSecretRotation: keys sealed under one system secret
+// are sealed again under the next by `keys reseal`, given the old one as
+// system_secret_previous; afterwards the new secret alone rotates them,
+// and the kids are the same.
+func TestKeysReseal_SystemSecretRotation(t *testing.T) {
+	db, _ := tempDB(t)
+	oldSecret, newSecret := strings.Repeat("o", 32), strings.Repeat("n", 32)
+	as := func(env map[string]string) cli { return cli{env: env} }
+	var first rotateView
+	r := as(map[string]string{"LATCHKEY_SYSTEM_SECRET": oldSecret}).run(t.Context(), "", "keys", "rotate", db, "--publish-delay", "0", "--output", "json")
+	if r.err != nil {
+		t.Fatal(formatError(r.err))
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &first); err != nil {
+		t.Fatal(err)
+	}
+	newOnly := as(map[string]string{"LATCHKEY_SYSTEM_SECRET": newSecret})
+	if r := newOnly.run(t.Context(), "", "keys", "rotate", db); r.err == nil || !strings.Contains(formatError(r.err), "keys reseal") {
+		t.Fatalf("rotation under a new secret before reseal: %v", r.err)
+	}
+	if r := newOnly.run(t.Context(), "", "keys", "reseal", db); r.err == nil || !strings.Contains(formatError(r.err), "system_secret_previous") {
+		t.Fatalf("reseal without the previous secret: %v", r.err)
+	}
+	both := as(map[string]string{"LATCHKEY_SYSTEM_SECRET": newSecret, "LATCHKEY_SYSTEM_SECRET_PREVIOUS": oldSecret})
+	r = both.run(t.Context(), "", "keys", "reseal", db)
+	if r.err != nil || !strings.Contains(r.stdout, "Sealed 1 keys") {
+		t.Fatalf("reseal: %v %q", r.err, r.stdout)
+	}
+	if !strings.Contains(r.stderr, `"event":"key.changed"`) {
+		t.Errorf("reseal wrote no audit event: %q", r.stderr)
+	}
+	if r := both.run(t.Context(), "", "keys", "reseal", db); r.err != nil || !strings.Contains(r.stdout, "Sealed 0 keys") {
+		t.Fatalf("a second reseal: %v %q", r.err, r.stdout)
+	}
+	var second rotateView
+	r = newOnly.run(t.Context(), "", "keys", "rotate", db, "--publish-delay", "0", "--output", "json")
+	if r.err != nil {
+		t.Fatalf("rotation under the new secret alone after reseal: %v", formatError(r.err))
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &second); err != nil {
+		t.Fatal(err)
+	}
+	kids := map[string]bool{}
+	for _, k := range second.Keys {
+		kids[k.KID] = true
+	}
+	if !kids[first.Key.KID] || len(second.Keys) != 2 {
+		t.Fatalf("after reseal and rotation the keys are %+v; want the first key kept beside a new one", second.Keys)
+	}
+}

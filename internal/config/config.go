@@ -14,6 +14,10 @@ type Config struct {
 	Database string `yaml:"database"`
 	// SystemSecret (at least 32 bytes) keys CSRF tokens and seals signing keys.
 	SystemSecret string `yaml:"system_secret"`
+	// SystemSecretPrevious is the secret being replaced during a rotation
+	// (docs/operations.md): it still opens and verifies what it sealed and
+	// signed; nothing new uses it.
+	SystemSecretPrevious string `yaml:"system_secret_previous"`
 	// Dev enables development defaults (demo data, generated system secret).
 	Dev bool `yaml:"dev"`
 

@@ -85,6 +85,15 @@ func (c Config) Validate() error {
 	case c.SystemSecret != "" && len(c.SystemSecret) < MinSystemSecretLen:
 		add("system_secret", "must be at least %d bytes, got %d", MinSystemSecretLen, len(c.SystemSecret))
 	}
+	switch p := c.SystemSecretPrevious; {
+	case p == "":
+	case c.SystemSecret == "":
+		add("system_secret_previous", "needs system_secret: it is the secret being replaced by system_secret")
+	case len(p) < MinSystemSecretLen:
+		add("system_secret_previous", "must be at least %d bytes, got %d", MinSystemSecretLen, len(p))
+	case p == c.SystemSecret:
+		add("system_secret_previous", "is the same as system_secret: set it to the secret being replaced")
+	}
 
 	for _, d := range []struct {
 		key string

@@ -81,11 +81,13 @@ func NormalizeUserCode(typed string) (string, bool) {
 // HMAC-SHA256 under UserCodeKey, so that the database alone does not give
 // the codes away (34 bits are searched in seconds, a plain hash would hide
 // nothing); a plain SHA-256 without a key.
-func (p *Provider) userCodeHash(code string) string {
-	if len(p.UserCodeKey) == 0 {
+func (p *Provider) userCodeHash(code string) string { return userCodeHash(p.UserCodeKey, code) }
+
+func userCodeHash(key []byte, code string) string {
+	if len(key) == 0 {
 		return secret.Hash("user_code:" + code)
 	}
-	m := hmac.New(sha256.New, p.UserCodeKey)
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte(code))
 	return hex.EncodeToString(m.Sum(nil))
 }

@@ -52,6 +52,9 @@ func (p *Provider) FindDeviceRequest(ctx context.Context, typed, userID, address
 		return DeviceRequest{}, tooMany(wait)
 	}
 	dc, err := p.Store.GetDeviceCodeByUserCode(ctx, p.userCodeHash(code), now)
+	if errors.Is(err, store.ErrNotFound) && p.PreviousUserCodeKey != nil {
+		dc, err = p.Store.GetDeviceCodeByUserCode(ctx, userCodeHash(p.PreviousUserCodeKey, code), now)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		t.all.Reserve("all", now)
 		p.Logger.InfoContext(ctx, "wrong user code", "user_id", userID)

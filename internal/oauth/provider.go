@@ -75,6 +75,10 @@ type Provider struct {
 	// UserCodeKey keys the stored hashes of device user codes (see
 	// userCodeHash); nil hashes them without a key.
 	UserCodeKey []byte
+	// PreviousUserCodeKey, during a system-secret rotation, is UserCodeKey
+	// of the previous secret: user codes shown before the switch still
+	// find their device code.
+	PreviousUserCodeKey []byte
 
 	grants         map[string]grantHandler
 	clients        *clientCache

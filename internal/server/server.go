@@ -68,19 +68,21 @@ func New(opts Options) (*Server, error) {
 	issuer := strings.TrimRight(cfg.Issuer, "/")
 	secure := strings.HasPrefix(issuer, "https://")
 	sessions := &session.Manager{
-		Store:   opts.Store,
-		Key:     session.DeriveKey([]byte(cfg.SystemSecret), "csrf"),
-		Secure:  secure,
-		TTL:     cfg.Session.TTL,
-		IdleTTL: cfg.Session.IdleTTL,
-		Now:     opts.Now,
+		Store:       opts.Store,
+		Key:         session.DeriveKey([]byte(cfg.SystemSecret), "csrf"),
+		PreviousKey: previousKey(cfg, "csrf"),
+		Secure:      secure,
+		TTL:         cfg.Session.TTL,
+		IdleTTL:     cfg.Session.IdleTTL,
+		Now:         opts.Now,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	keys, err := token.NewKeys(ctx, token.KeysOptions{
-		Store:     opts.Store,
-		SealKey:   session.DeriveKey([]byte(cfg.SystemSecret), "signing-keys"),
-		Algorithm: cfg.Tokens.Algorithm,
+		Store:            opts.Store,
+		SealKey:          session.DeriveKey([]byte(cfg.SystemSecret), "signing-keys"),
+		PreviousSealKeys: previousKeys(cfg, "signing-keys"),
+		Algorithm:        cfg.Tokens.Algorithm,
 		// ID tokens are RS256 by default (OpenID Connect Discovery §3);
 		// clients may register ES256 or EdDSA.
 		Algorithms: oidc.IDTokenAlgs,
@@ -108,6 +110,7 @@ func New(opts Options) (*Server, error) {
 		AcceptEndpointAudience: cfg.Server.AssertionEndpointAudience,
 		AskFirstParty:          cfg.Consent.AskFirstParty,
 		UserCodeKey:            session.DeriveKey([]byte(cfg.SystemSecret), "device-user-codes"),
+		PreviousUserCodeKey:    previousKey(cfg, "device-user-codes"),
 		Activity:               &oauth.ActivityLog{Store: opts.Store, Retention: cfg.Activity.Retention, Now: opts.Now, Logger: opts.Logger, Audit: auditLog},
 		Metrics:                m,
 		Audit:                  auditLog,
@@ -154,6 +157,22 @@ func New(opts Options) (*Server, error) {
 	}
 	s.handler = requestID(addresses, recoverPanics(opts.Logger, clientAddress(addresses, accessLog(opts.Logger, securityHeaders(secure, countRequests(m, mux))))))
 	return s, nil
+}
+
+// previousKey derives purpose's key from system_secret_previous; nil when
+// no rotation of the system secret is under way.
+func previousKey(cfg config.Config, purpose string) []byte {
+	if cfg.SystemSecretPrevious == "" {
+		return nil
+	}
+	return session.DeriveKey([]byte(cfg.SystemSecretPrevious), purpose)
+}
+
+func previousKeys(cfg config.Config, purpose string) [][]byte {
+	if k := previousKey(cfg, purpose); k != nil {
+		return [][]byte{k}
+	}
+	return nil
 }
 
 // ReloadKeys re-reads the signing keys now instead of at the next periodic

@@ -25,9 +25,12 @@ const (
 
 // Manager reads and writes Latchkey's cookies.
 type Manager struct {
-	Store  store.SessionStore
-	Key    []byte // HMAC key for CSRF tokens, derived from the system secret
-	Secure bool   // issuer is https: cookies get Secure and the __Host- prefix
+	Store store.SessionStore
+	Key   []byte // HMAC key for CSRF tokens, derived from the system secret
+	// PreviousKey, during a system-secret rotation, is Key derived from
+	// the previous secret: forms rendered before the switch still post.
+	PreviousKey []byte
+	Secure      bool // issuer is https: cookies get Secure and the __Host- prefix
 	// TTL is the absolute lifetime of a session; IdleTTL ends it sooner
 	// when the browser has not been seen for that long (zero: no idle limit).
 	TTL     time.Duration
@@ -94,7 +97,11 @@ func (m *Manager) ExistingBrowser(r *http.Request) (string, bool) {
 // this browser: HMAC(key, purpose || browser id). It is unguessable without
 // the system secret and useless in another browser (RFC 6749 §10.12).
 func (m *Manager) CSRFToken(browser, purpose string) string {
-	mac := hmac.New(sha256.New, m.Key)
+	return csrfToken(m.Key, browser, purpose)
+}
+
+func csrfToken(key []byte, browser, purpose string) string {
+	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte(purpose))
 	mac.Write([]byte{0})
 	mac.Write([]byte(browser))
@@ -107,7 +114,10 @@ func (m *Manager) CheckCSRF(r *http.Request, purpose, token string) bool {
 	if !ok || token == "" {
 		return false
 	}
-	return hmac.Equal([]byte(m.CSRFToken(browser, purpose)), []byte(token))
+	if hmac.Equal([]byte(m.CSRFToken(browser, purpose)), []byte(token)) {
+		return true
+	}
+	return m.PreviousKey != nil && hmac.Equal([]byte(csrfToken(m.PreviousKey, browser, purpose)), []byte(token))
 }
 
 // ErrNoSession means the browser is not signed in.

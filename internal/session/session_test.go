@@ -186,6 +186,13 @@ func TestRFC6749_10_12_CSRFToken(t *testing.T) {
 	}
 	other, _, _ := newManager(true)
 	other.Key = DeriveKey([]byte("another system secret"), "csrf")
+	// During a rotation of the system secret, a node on the new secret
+	// still accepts the forms rendered under the previous one, and only
+	// those.
+	rotating, _, _ := newManager(true)
+	rotating.Key, rotating.PreviousKey = DeriveKey([]byte("the next system secret"), "csrf"), m.Key
+	stranger, _, _ := newManager(true)
+	stranger.Key = DeriveKey([]byte("yet another system secret"), "csrf")
 
 	tests := []struct {
 		name    string
@@ -214,6 +221,25 @@ func TestRFC6749_10_12_CSRFToken(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := m.CheckCSRF(tc.r, tc.purpose, tc.token); got != tc.want {
+				t.Errorf("CheckCSRF = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name    string
+		r       *http.Request
+		purpose string
+		token   string
+		want    bool
+	}{
+		{"rotation/token_of_the_previous_secret", browserOf(rotating, a), "consent", tokA, true},
+		{"rotation/token_of_the_new_secret", browserOf(rotating, a), "consent", rotating.CSRFToken(a, "consent"), true},
+		{"rotation/previous_secret_other_browser", browserOf(rotating, b), "consent", tokA, false},
+		{"rotation/previous_secret_other_purpose", browserOf(rotating, a), "login", tokA, false},
+		{"rotation/token_of_a_third_secret", browserOf(rotating, a), "consent", stranger.CSRFToken(a, "consent"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := rotating.CheckCSRF(tc.r, tc.purpose, tc.token); got != tc.want {
 				t.Errorf("CheckCSRF = %v, want %v", got, tc.want)
 			}
 		})

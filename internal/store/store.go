@@ -519,6 +519,9 @@ type KeyStore interface {
 	RetireSigningKey(ctx context.Context, id string, retireAt time.Time) error
 	// DeleteSigningKey removes the key; ErrNotFound.
 	DeleteSigningKey(ctx context.Context, id string) error
+	// ResealSigningKey replaces the key's sealed private half (sealed
+	// again under a new system secret); ErrNotFound.
+	ResealSigningKey(ctx context.Context, id string, sealed []byte) error
 }
 
 // ReplayStore remembers one-time identifiers (the jti of client assertions,

@@ -87,6 +87,18 @@ func (m *memKeyStore) RetireSigningKey(_ context.Context, id string, retireAt ti
 	return nil
 }
 
+func (m *memKeyStore) ResealSigningKey(_ context.Context, id string, sealed []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k, ok := m.keys[id]
+	if !ok {
+		return store.ErrNotFound
+	}
+	k.Sealed = bytes.Clone(sealed)
+	m.keys[id] = k
+	return nil
+}
+
 func (m *memKeyStore) DeleteSigningKey(_ context.Context, id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

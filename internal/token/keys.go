@@ -75,6 +75,10 @@ type KeysOptions struct {
 	// the system secret for this purpose only (session.DeriveKey(secret,
 	// "signing-keys")).
 	SealKey []byte
+	// PreviousSealKeys also open stored keys, derived in the same way from
+	// a previous system secret while it is being replaced (see Reseal);
+	// new keys are always sealed with SealKey.
+	PreviousSealKeys [][]byte
 	// Algorithm is the default signer, the algorithm of Sign: ES256
 	// (default), RS256 or EdDSA. NewKeys generates a key of it if the store
 	// has none that is not retired.
@@ -96,9 +100,12 @@ type KeysOptions struct {
 type Keys struct {
 	st      store.KeyStore
 	sealKey []byte
-	now     func() time.Time
-	log     *slog.Logger
-	defAlg  int // index in signingAlgs of the default signer (KeysOptions.Algorithm)
+	// previous are the seal keys of previous system secrets: they open
+	// keys, never seal them.
+	previous [][]byte
+	now      func() time.Time
+	log      *slog.Logger
+	defAlg   int // index in signingAlgs of the default signer (KeysOptions.Algorithm)
 
 	reloadMu sync.Mutex // one Reload at a time
 	set      atomic.Pointer[keySet]
@@ -170,7 +177,7 @@ func NewKeys(ctx context.Context, o KeysOptions) (*Keys, error) {
 			return nil, fmt.Errorf("token: unknown signing algorithm %q (want ES256, RS256 or EdDSA)", a)
 		}
 	}
-	k := &Keys{st: o.Store, sealKey: bytes.Clone(o.SealKey), now: o.Now, log: o.Logger, defAlg: algIndex(alg)}
+	k := &Keys{st: o.Store, sealKey: bytes.Clone(o.SealKey), previous: o.PreviousSealKeys, now: o.Now, log: o.Logger, defAlg: algIndex(alg)}
 	if k.now == nil {
 		k.now = time.Now
 	}
@@ -286,10 +293,14 @@ func (k *Keys) build(ctx context.Context, rows []store.SigningKey, old *keySet) 
 		}
 		if m == nil {
 			var err error
-			if m, err = openKey(r, k.sealKey); err != nil {
+			var byPrevious bool
+			if m, byPrevious, err = openWithAny(r, k.sealKey, k.previous); err != nil {
 				failed++
 				k.log.ErrorContext(ctx, "signing key cannot be opened; left out", "kid", r.ID, "err", err)
 				continue
+			}
+			if byPrevious {
+				k.log.InfoContext(ctx, "signing key sealed with the previous system secret; run `latchkey keys reseal`", "kid", r.ID)
 			}
 		}
 		kk := &key{id: r.ID, alg: r.Algorithm, createdAt: r.CreatedAt, activeAt: r.ActiveAt, retireAt: r.RetireAt, material: m}

@@ -128,7 +128,7 @@ func Rotate(ctx context.Context, st store.KeyStore, sealKey []byte, alg string, 
 			continue
 		}
 		if _, err := openKey(r, sealKey); err != nil {
-			return store.SigningKey{}, fmt.Errorf("token: key %s cannot be opened with this system secret (%v): refusing to rotate", r.ID, err)
+			return store.SigningKey{}, fmt.Errorf("token: key %s cannot be opened with this system secret (%v): refusing to rotate (after a change of system secret, run `latchkey keys reseal` first)", r.ID, err)
 		}
 	}
 	if _, err := PurgeRetired(ctx, st, now); err != nil {

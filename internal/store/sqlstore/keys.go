@@ -63,6 +63,22 @@ func (db *DB) RetireSigningKey(ctx context.Context, id string, retireAt time.Tim
 	return nil
 }
 
+// ResealSigningKey replaces the key's sealed private half; ErrNotFound.
+func (db *DB) ResealSigningKey(ctx context.Context, id string, sealed []byte) error {
+	if !validKey(id) {
+		return fmt.Errorf("reseal signing key: %w", store.ErrNotFound)
+	}
+	p := db.d.arg
+	n, err := db.execWrite(ctx, "UPDATE signing_keys SET sealed = "+p(2)+" WHERE id = "+p(1), id, encodeBlob(sealed))
+	if err != nil {
+		return fmt.Errorf("reseal signing key: %w", mapErr(err))
+	}
+	if n == 0 {
+		return fmt.Errorf("reseal signing key: %w", store.ErrNotFound)
+	}
+	return nil
+}
+
 // DeleteSigningKey removes the key; ErrNotFound.
 func (db *DB) DeleteSigningKey(ctx context.Context, id string) error {
 	if !validKey(id) {

@@ -172,8 +172,19 @@ func testKeys(t *testing.T, open Opener) {
 		for _, id := range []string{"K", "k ", "", "nope", "k\x00", "\xff", big()} {
 			wantErr(t, "RetireSigningKey", w.s.RetireSigningKey(w.ctx, id, at(time.Hour)), store.ErrNotFound)
 			wantErr(t, "DeleteSigningKey", w.s.DeleteSigningKey(w.ctx, id), store.ErrNotFound)
+			wantErr(t, "ResealSigningKey", w.s.ResealSigningKey(w.ctx, id, []byte("x")), store.ErrNotFound)
 		}
 		same(t, "keys", w.listKeys(), []store.SigningKey{k})
+	})
+
+	run(t, "Key/reseal_replaces_the_sealed_half_of_that_key_only", open, func(t *testing.T, w *world) {
+		k := signingKey("k", t0())
+		other := signingKey("other", at(-time.Hour))
+		wantErr(t, "CreateSigningKey", w.s.CreateSigningKey(w.ctx, k), nil)
+		wantErr(t, "CreateSigningKey(other)", w.s.CreateSigningKey(w.ctx, other), nil)
+		k.Sealed = []byte("sealed again\x00\xff under another secret")
+		wantErr(t, "ResealSigningKey", w.s.ResealSigningKey(w.ctx, "k", k.Sealed), nil)
+		same(t, "keys", w.listKeys(), []store.SigningKey{k, other})
 	})
 
 	run(t, "Key/delete_removes_that_key_only_and_twice_is_ErrNotFound", open, func(t *testing.T, w *world) {
