@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -27,7 +29,9 @@ func (a *app) serveCommand() *cobra.Command {
 		Use:   "serve [--config FILE] [--dev] [--listen ADDR] [--issuer URL]",
 		Short: "Run the authorization server",
 		Long: `Run the authorization server until interrupted (SIGINT or SIGTERM), then
-shut down gracefully.
+shut down gracefully. SIGHUP reloads the configuration: scopes, static
+clients, resources and users, and the TLS files; a configuration with any
+problem is refused, every problem logged, and the running one kept.
 
 With --dev it needs no configuration: it uses the SQLite database
 latchkey-dev.db in the current directory (unless one is configured),
@@ -51,6 +55,11 @@ listened on, so "--listen 127.0.0.1:0" works.`,
 // serve runs the server: configuration, listener, database, static and demo
 // data, then HTTP until ctx is done.
 func (a *app) serve(ctx context.Context, f *serveFlags) error {
+	// SIGHUP reloads the configuration (reload.go); one that arrives while
+	// starting waits in the channel and is handled once serving.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	cfg, err := a.loadConfig(&f.db)
 	if err != nil {
 		return err
@@ -152,6 +161,13 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 		storyDone = make(chan error, 1)
 		go func() { err := f.story.run(ctx, db, cfg, logger); cancel(); storyDone <- err }()
 	}
+	reloadCtx, stopReload := context.WithCancel(ctx)
+	reloadDone := make(chan struct{})
+	go func() {
+		(&reloader{a: a, flags: f, srv: srv, st: db, logger: logger, running: cfg}).run(reloadCtx, hup)
+		close(reloadDone)
+	}()
+	defer func() { stopReload(); <-reloadDone }() // before the database closes
 	if err := srv.Serve(ctx, ln); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}

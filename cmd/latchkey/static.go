@@ -20,6 +20,59 @@ import (
 // have made them. Every invalid static client is reported before anything
 // is written.
 func applyStatic(ctx context.Context, st store.Store, cfg config.Config, now time.Time, logger *slog.Logger) error {
+	_, err := applyStaticCounted(ctx, st, cfg, now, logger)
+	return err
+}
+
+// staticChanges counts what applying the static entries changed.
+type staticChanges struct {
+	ClientsCreated, ClientsUpdated     int
+	ResourcesCreated, ResourcesUpdated int
+	UsersCreated, UsersUpdated         int
+}
+
+func (c staticChanges) count(did string, created, updated *int) {
+	switch did {
+	case "created":
+		*created++
+	case "updated":
+		*updated++
+	}
+}
+
+// applyStaticCounted is applyStatic, reporting what it changed.
+func applyStaticCounted(ctx context.Context, st store.Store, cfg config.Config, now time.Time, logger *slog.Logger) (staticChanges, error) {
+	var ch staticChanges
+	if err := errors.Join(validateStatic(cfg, now)...); err != nil {
+		return ch, problems("invalid static clients or resources in the configuration", err)
+	}
+	for _, cc := range cfg.Clients {
+		did, err := applyStaticClient(ctx, st, cc, now, logger)
+		if err != nil {
+			return ch, err
+		}
+		ch.count(did, &ch.ClientsCreated, &ch.ClientsUpdated)
+	}
+	for _, cr := range cfg.Resources {
+		did, err := applyStaticResource(ctx, st, cr, now, logger)
+		if err != nil {
+			return ch, err
+		}
+		ch.count(did, &ch.ResourcesCreated, &ch.ResourcesUpdated)
+	}
+	for _, cu := range cfg.Users {
+		did, err := applyStaticUser(ctx, st, cu, now, logger)
+		if err != nil {
+			return ch, err
+		}
+		ch.count(did, &ch.UsersCreated, &ch.UsersUpdated)
+	}
+	return ch, nil
+}
+
+// validateStatic returns every problem of the static clients and resources
+// against the configuration's scopes, each naming its entry.
+func validateStatic(cfg config.Config, now time.Time) []error {
 	scopes := oauth.NewScopes(cfg.Scopes)
 	var errs []error
 	for i, cc := range cfg.Clients {
@@ -40,25 +93,7 @@ func applyStatic(ctx context.Context, st store.Store, cfg config.Config, now tim
 			}
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return problems("invalid static clients or resources in the configuration", err)
-	}
-	for _, cc := range cfg.Clients {
-		if err := applyStaticClient(ctx, st, cc, now, logger); err != nil {
-			return err
-		}
-	}
-	for _, cr := range cfg.Resources {
-		if err := applyStaticResource(ctx, st, cr, now, logger); err != nil {
-			return err
-		}
-	}
-	for _, cu := range cfg.Users {
-		if err := applyStaticUser(ctx, st, cu, now, logger); err != nil {
-			return err
-		}
-	}
-	return nil
+	return errs
 }
 
 // staticClient is the registration a config entry declares, with its
@@ -97,12 +132,12 @@ func staticClient(cc config.Client) store.Client {
 	}
 }
 
-func applyStaticClient(ctx context.Context, st store.ClientStore, cc config.Client, now time.Time, logger *slog.Logger) error {
+func applyStaticClient(ctx context.Context, st store.ClientStore, cc config.Client, now time.Time, logger *slog.Logger) (string, error) {
 	want := staticClient(cc)
 	have, err := st.GetClient(ctx, cc.ID)
 	found := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("static client %q: %w", cc.ID, err)
+		return "", fmt.Errorf("static client %q: %w", cc.ID, err)
 	}
 	if cc.Secret != "" {
 		// Keep the stored hash while it verifies the declared secret: an
@@ -115,12 +150,12 @@ func applyStaticClient(ctx context.Context, st store.ClientStore, cc config.Clie
 	}
 	did, err := upsertClient(ctx, st, want, have, found, now)
 	if err != nil {
-		return fmt.Errorf("static client %q: %w", cc.ID, err)
+		return "", fmt.Errorf("static client %q: %w", cc.ID, err)
 	}
 	if did != "" {
 		logger.InfoContext(ctx, "static client "+did, "client_id", cc.ID)
 	}
-	return nil
+	return did, nil
 }
 
 // upsertClient creates want if it was not found, or updates it if it differs
@@ -158,7 +193,7 @@ func staticResource(cr config.Resource, now time.Time) store.Resource {
 // applyStaticResource creates the resource with its credentials if
 // missing, and otherwise updates its name, scopes and secret where they
 // differ from the file.
-func applyStaticResource(ctx context.Context, st store.Store, cr config.Resource, now time.Time, logger *slog.Logger) error {
+func applyStaticResource(ctx context.Context, st store.Store, cr config.Resource, now time.Time, logger *slog.Logger) (string, error) {
 	want := staticResource(cr, now)
 	have, err := st.GetResource(ctx, cr.URI)
 	if errors.Is(err, store.ErrNotFound) {
@@ -167,58 +202,60 @@ func applyStaticResource(ctx context.Context, st store.Store, cr config.Resource
 			hash = hashClientSecret(cr.ClientSecret)
 		}
 		if err := st.CreateResource(ctx, want, oauth.ResourceCredentials(want, hash)); err != nil {
-			return fmt.Errorf("static resource %q: %w", cr.URI, err)
+			return "", fmt.Errorf("static resource %q: %w", cr.URI, err)
 		}
 		logger.InfoContext(ctx, "static resource created", "resource", cr.URI, "client_id", cr.ClientID)
-		return nil
+		return "created", nil
 	}
 	if err != nil {
-		return fmt.Errorf("static resource %q: %w", cr.URI, err)
+		return "", fmt.Errorf("static resource %q: %w", cr.URI, err)
 	}
 	if have.ClientID != want.ClientID {
-		return fmt.Errorf("static resource %q: registered with client %q, not %q; delete it first (latchkey resources delete)", cr.URI, have.ClientID, want.ClientID)
+		return "", fmt.Errorf("static resource %q: registered with client %q, not %q; delete it first (latchkey resources delete)", cr.URI, have.ClientID, want.ClientID)
 	}
+	did := ""
 	if have.Name != want.Name || !slices.Equal(have.Scopes, want.Scopes) {
+		did = "updated"
 		want.CreatedAt = have.CreatedAt
 		if err := st.UpdateResource(ctx, want); err != nil {
-			return fmt.Errorf("static resource %q: %w", cr.URI, err)
+			return "", fmt.Errorf("static resource %q: %w", cr.URI, err)
 		}
 		logger.InfoContext(ctx, "static resource updated", "resource", cr.URI)
 	}
 	c, err := st.GetClient(ctx, want.ClientID)
 	if err != nil {
-		return fmt.Errorf("static resource %q: %w", cr.URI, err)
+		return "", fmt.Errorf("static resource %q: %w", cr.URI, err)
 	}
 	hash := cr.ClientSecretHash
 	switch {
 	case hash == "" && secret.CheckClientSecret(c.SecretHash, cr.ClientSecret), hash == c.SecretHash:
-		return nil
+		return did, nil
 	case hash == "":
 		hash = hashClientSecret(cr.ClientSecret)
 	}
 	c.SecretHash, c.UpdatedAt = hash, now
 	if err := st.UpdateClient(ctx, c); err != nil {
-		return fmt.Errorf("static resource %q: %w", cr.URI, err)
+		return "", fmt.Errorf("static resource %q: %w", cr.URI, err)
 	}
 	logger.InfoContext(ctx, "static resource secret updated", "resource", cr.URI)
-	return nil
+	return "updated", nil
 }
 
-func applyStaticUser(ctx context.Context, st store.UserStore, cu config.User, now time.Time, logger *slog.Logger) error {
+func applyStaticUser(ctx context.Context, st store.UserStore, cu config.User, now time.Time, logger *slog.Logger) (string, error) {
 	want := store.User{Username: cu.Username, PasswordHash: cu.PasswordHash, Name: cu.Name, Email: cu.Email, EmailVerified: cu.EmailVerified}
 	have, err := st.GetUserByUsername(ctx, cu.Username)
 	found := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("static user %q: %w", cu.Username, err)
+		return "", fmt.Errorf("static user %q: %w", cu.Username, err)
 	}
 	did, err := upsertUser(ctx, st, want, cu.Password, have, found, now)
 	if err != nil {
-		return fmt.Errorf("static user %q: %w", cu.Username, err)
+		return "", fmt.Errorf("static user %q: %w", cu.Username, err)
 	}
 	if did != "" {
 		logger.InfoContext(ctx, "static user "+did, "username", cu.Username)
 	}
-	return nil
+	return did, nil
 }
 
 // upsertUser creates want (hashing password if want has no hash) if it was

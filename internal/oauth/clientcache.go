@@ -67,3 +67,11 @@ func (c *clientCache) Get(ctx context.Context, id string) (store.Client, error) 
 	c.mu.Unlock()
 	return client, err
 }
+
+// forget drops every cached record (a configuration reload changed
+// clients): the next request for each reads the store again.
+func (c *clientCache) forget() {
+	c.mu.Lock()
+	clear(c.items)
+	c.mu.Unlock()
+}

@@ -108,5 +108,5 @@ func (p *Provider) HandleMetadata(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "public, max-age=3600")
 	h.Set("Access-Control-Allow-Origin", "*")
-	w.Write(p.metadata)
+	w.Write(*p.metadata.Load())
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/latchkey/latchkey/internal/metrics"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/clientip"
@@ -88,7 +89,7 @@ type Provider struct {
 	clientFailures clientThrottles
 	authorizeLimit *Throttle
 	userCodes      userCodeThrottles
-	metadata       []byte
+	metadata       atomic.Pointer[[]byte]
 	logouts        *backchannel
 }
 
@@ -111,7 +112,7 @@ func (p *Provider) Init() {
 	p.clientFailures = newClientThrottles()
 	p.authorizeLimit = NewThrottle("authorize-address", authorizePerAddress, time.Minute, throttleKeys)
 	p.userCodes = newUserCodeThrottles()
-	p.metadata = p.buildMetadata()
+	p.storeMetadata()
 	p.logouts = newBackchannel()
 	p.grants = map[string]grantHandler{
 		GrantAuthorizationCode: p.grantAuthorizationCode,
@@ -120,6 +121,22 @@ func (p *Provider) Init() {
 		GrantPassword:          p.grantPassword,
 		GrantDeviceCode:        p.grantDeviceCode,
 	}
+}
+
+// storeMetadata builds the metadata document and serves it from now on.
+func (p *Provider) storeMetadata() {
+	b := p.buildMetadata()
+	p.metadata.Store(&b)
+}
+
+// ReplaceScopes makes list the scope registry (a configuration reload):
+// the registry and the scopes_supported of the metadata change at once,
+// and cached client records are dropped, so clients changed with the same
+// reload are read again at their next request.
+func (p *Provider) ReplaceScopes(list []config.Scope) {
+	p.Scopes.Replace(list)
+	p.storeMetadata()
+	p.clients.forget()
 }
 
 // storeError turns a store failure into the protocol answer: a value the

@@ -3,6 +3,7 @@ package oauth
 import (
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/latchkey/latchkey/internal/config"
 )
@@ -80,8 +81,15 @@ func Intersect(a, b []string) []string {
 }
 
 // Scopes is the registry of scopes the server knows, with the descriptions
-// the consent page shows.
+// the consent page shows. Replace swaps the whole registry at once (a
+// configuration reload): each method reads one consistent registry, so a
+// request in flight sees either the old one or the new one, never a mix
+// within a call.
 type Scopes struct {
+	set atomic.Pointer[scopeSet]
+}
+
+type scopeSet struct {
 	list []config.Scope
 	desc map[string]string
 	skip map[string]bool
@@ -89,24 +97,32 @@ type Scopes struct {
 
 // NewScopes builds the registry from configuration.
 func NewScopes(list []config.Scope) *Scopes {
-	s := &Scopes{list: list, desc: make(map[string]string, len(list)), skip: make(map[string]bool)}
-	for _, sc := range list {
-		s.desc[sc.Name] = sc.Description
-		s.skip[sc.Name] = sc.SkipConsent
-	}
+	s := &Scopes{}
+	s.Replace(list)
 	return s
 }
 
+// Replace makes list the registry, atomically.
+func (s *Scopes) Replace(list []config.Scope) {
+	set := &scopeSet{list: slices.Clone(list), desc: make(map[string]string, len(list)), skip: make(map[string]bool)}
+	for _, sc := range list {
+		set.desc[sc.Name] = sc.Description
+		set.skip[sc.Name] = sc.SkipConsent
+	}
+	s.set.Store(set)
+}
+
 // Known reports whether name is a registered scope.
-func (s *Scopes) Known(name string) bool { _, ok := s.desc[name]; return ok }
+func (s *Scopes) Known(name string) bool { _, ok := s.set.Load().desc[name]; return ok }
 
 // Description returns the consent text of a scope.
-func (s *Scopes) Description(name string) string { return s.desc[name] }
+func (s *Scopes) Description(name string) string { return s.set.Load().desc[name] }
 
 // NeedConsent reports whether any of scopes needs the user's consent.
 func (s *Scopes) NeedConsent(scopes []string) bool {
+	skip := s.set.Load().skip
 	for _, sc := range scopes {
-		if !s.skip[sc] {
+		if !skip[sc] {
 			return true
 		}
 	}
@@ -115,8 +131,9 @@ func (s *Scopes) NeedConsent(scopes []string) bool {
 
 // Names returns every registered scope name in registry order.
 func (s *Scopes) Names() []string {
-	out := make([]string, len(s.list))
-	for i, sc := range s.list {
+	list := s.set.Load().list
+	out := make([]string, len(list))
+	for i, sc := range list {
 		out[i] = sc.Name
 	}
 	return out

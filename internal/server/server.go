@@ -175,6 +175,42 @@ func previousKeys(cfg config.Config, purpose string) [][]byte {
 	return nil
 }
 
+// Reload applies what of cfg can change while serving: the scope registry
+// (and the scopes_supported of the metadata) and the TLS certificate files,
+// read now rather than at the next check. The files are read first: if
+// they do not load, Reload returns the error and changes nothing. Every
+// other setting of cfg is ignored; a change to one needs a restart (the
+// caller compares them, see cmd/latchkey). Safe while serving.
+func (s *Server) Reload(cfg config.Config) error {
+	var cert loadedCert
+	if s.certs != nil && cfg.Server.TLSCert != "" {
+		var err error
+		if cert, err = loadCert(cfg.Server.TLSCert, cfg.Server.TLSKey); err != nil {
+			return fmt.Errorf("server.tls_cert: %w", err)
+		}
+	}
+	s.provider.ReplaceScopes(cfg.Scopes)
+	if cert.cert != nil {
+		s.certs.use(cert)
+	}
+	return nil
+}
+
+// Reloaded records the outcome of a configuration reload: an audit event
+// and the reload metric.
+func (s *Server) Reloaded(ctx context.Context, ok bool, detail string) {
+	s.metrics.Reloaded(ok)
+	name := audit.EventConfigReloaded
+	if !ok {
+		name = audit.EventConfigRefused
+	}
+	s.provider.Audit.Emit(ctx, audit.Event{Name: name, Actor: "signal", Detail: detail})
+}
+
+// ServesTLS reports whether the server serves HTTPS itself (server.tls_cert
+// was set when it was built).
+func (s *Server) ServesTLS() bool { return s.certs != nil }
+
 // ReloadKeys re-reads the signing keys now instead of at the next periodic
 // reload (Serve reloads every token.DefaultReloadInterval).
 func (s *Server) ReloadKeys(ctx context.Context) error { return s.keys.Reload(ctx) }

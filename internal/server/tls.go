@@ -42,9 +42,12 @@ func newCertReloader(certFile, keyFile string, logger *slog.Logger, now func() t
 	return r, nil
 }
 
-func (r *certReloader) fileStamp() (string, error) {
+func (r *certReloader) fileStamp() (string, error) { return fileStamp(r.certFile, r.keyFile) }
+
+// fileStamp is the sizes and modification times of the files.
+func fileStamp(certFile, keyFile string) (string, error) {
 	var stamp string
-	for _, f := range []string{r.certFile, r.keyFile} {
+	for _, f := range []string{certFile, keyFile} {
 		fi, err := os.Stat(f)
 		if err != nil {
 			return "", fmt.Errorf("tls: %w", err)
@@ -71,6 +74,34 @@ func (r *certReloader) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 		}
 	}
 	return r.cert, nil
+}
+
+// loadCert reads the pair of files now, without serving it yet.
+func loadCert(certFile, keyFile string) (loadedCert, error) {
+	stamp, err := fileStamp(certFile, keyFile)
+	if err != nil {
+		return loadedCert{}, err
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return loadedCert{}, fmt.Errorf("tls: %w", err)
+	}
+	return loadedCert{certFile: certFile, keyFile: keyFile, cert: &cert, stamp: stamp}, nil
+}
+
+// loadedCert is a pair of files read by load, to be served by use.
+type loadedCert struct {
+	certFile, keyFile string
+	cert              *tls.Certificate
+	stamp             string
+}
+
+// use serves c from the next handshake on, and watches its files from
+// now on (they may be other files than before).
+func (r *certReloader) use(c loadedCert) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.certFile, r.keyFile, r.cert, r.stamp, r.checkedAt = c.certFile, c.keyFile, c.cert, c.stamp, r.now()
 }
 
 // tlsConfig is the server's TLS configuration: TLS 1.2 and later, HTTP/2

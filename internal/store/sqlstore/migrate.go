@@ -30,6 +30,20 @@ func (db *DB) Migrate(ctx context.Context) error {
 	return nil
 }
 
+// MigrateTo applies the migrations not yet applied up to and including
+// version, and no later one: the schema of an earlier release, which
+// upgrade tests fill with that release's rows before running Migrate.
+func (db *DB) MigrateTo(ctx context.Context, version int64) error {
+	p, err := db.migrator()
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if _, err := p.UpTo(ctx, version); err != nil {
+		return fmt.Errorf("migrate to %d: %w", version, err)
+	}
+	return nil
+}
+
 // migrator returns the goose provider of db's dialect.
 func (db *DB) migrator() (*goose.Provider, error) {
 	fsys, err := fs.Sub(migrations, "migrations/"+db.d.name)
