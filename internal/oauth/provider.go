@@ -68,6 +68,10 @@ type Provider struct {
 	// UserCodeKey keys the stored hashes of device user codes (see
 	// userCodeHash); nil hashes them without a key.
 	UserCodeKey []byte
+	// SuccessorKey (32 bytes) seals the successor a rotated refresh token
+	// keeps for the reuse grace (Tokens.RefreshReuseGrace); needed when
+	// that grace is positive.
+	SuccessorKey []byte
 
 	grants         map[string]grantHandler
 	clients        *clientCache

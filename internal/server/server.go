@@ -103,6 +103,7 @@ func New(opts Options) (*Server, error) {
 		AcceptEndpointAudience: cfg.Server.AssertionEndpointAudience,
 		AskFirstParty:          cfg.Consent.AskFirstParty,
 		UserCodeKey:            session.DeriveKey([]byte(cfg.SystemSecret), "device-user-codes"),
+		SuccessorKey:           session.DeriveKey([]byte(cfg.SystemSecret), "refresh-successors"),
 		Activity:               &oauth.ActivityLog{Store: opts.Store, Retention: cfg.Activity.Retention, Now: opts.Now, Logger: opts.Logger},
 		Now:                    opts.Now,
 		Logger:                 opts.Logger,
