@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -273,7 +274,10 @@ func TestMigrateStatus(t *testing.T) {
 	}
 	for range 2 {
 		mustRunJSON(t, &st, "migrate", "--status", db)
-		if st.Current != 0 || st.Latest == 0 || int64(len(st.Pending)) != st.Latest {
+		// Every migration is pending, the last one numbered Latest (the
+		// numbers may skip one that another change lands separately).
+		if st.Current != 0 || st.Latest == 0 || len(st.Pending) == 0 || int64(len(st.Pending)) > st.Latest ||
+			!strings.HasPrefix(st.Pending[len(st.Pending)-1], fmt.Sprintf("%05d_", st.Latest)) {
 			t.Fatalf("migrate --status on a fresh database = %+v", st)
 		}
 	}

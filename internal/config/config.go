@@ -81,7 +81,18 @@ type Tokens struct {
 	Audience []string `yaml:"audience"`
 	// Algorithm signs JWT access tokens: ES256 (default), RS256 or EdDSA.
 	Algorithm string `yaml:"algorithm"`
+	// RefreshReuseGrace is how long after a refresh token rotated it may
+	// be presented again (a retry after a lost response, two tabs at once)
+	// and get the same successor and a new access token instead of
+	// revoking its family; 0 is strict. Default DefaultRefreshReuseGrace,
+	// at most MaxRefreshReuseGrace.
+	RefreshReuseGrace time.Duration `yaml:"refresh_reuse_grace"`
 }
+
+// DefaultRefreshReuseGrace covers concurrent refreshes (milliseconds apart)
+// and a client's immediate retry after a dropped connection, and keeps
+// short the time in which a stolen rotated token still gets an answer.
+const DefaultRefreshReuseGrace = 5 * time.Second
 
 // SessionConfig controls the single sign-on session and pending requests.
 type SessionConfig struct {
@@ -234,6 +245,8 @@ func Default() Config {
 			RefreshTokenTTL:  30 * 24 * time.Hour,
 			ImplicitTokenTTL: 15 * time.Minute,
 			Algorithm:        "ES256",
+
+			RefreshReuseGrace: DefaultRefreshReuseGrace,
 
 			// Device authorization (RFC 8628).
 			DeviceCodeTTL:      10 * time.Minute,

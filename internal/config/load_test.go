@@ -114,6 +114,24 @@ users:
 			},
 		},
 		{
+			name: "env_sets_refresh_reuse_grace_and_0_is_strict",
+			env:  map[string]string{"LATCHKEY_TOKENS_REFRESH_REUSE_GRACE": "0s", "LATCHKEY_DEV": "1"},
+			check: func(t *testing.T, c Config) {
+				if c.Tokens.RefreshReuseGrace != 0 {
+					t.Errorf("refresh_reuse_grace = %s, want 0 from the environment", c.Tokens.RefreshReuseGrace)
+				}
+			},
+		},
+		{
+			name: "refresh_reuse_grace_defaults_to_5s",
+			env:  map[string]string{"LATCHKEY_DEV": "1"},
+			check: func(t *testing.T, c Config) {
+				if c.Tokens.RefreshReuseGrace != 5*time.Second {
+					t.Errorf("refresh_reuse_grace = %s, want the default 5s", c.Tokens.RefreshReuseGrace)
+				}
+			},
+		},
+		{
 			name: "env_overrides_defaults_without_file",
 			env:  map[string]string{"LATCHKEY_TOKENS_REFRESH_TOKEN_TTL": "48h", "LATCHKEY_DEV": "1"},
 			check: func(t *testing.T, c Config) {
@@ -273,6 +291,7 @@ func TestEnvNames(t *testing.T) {
 		"LATCHKEY_SESSION_TTL", "LATCHKEY_SESSION_AUTH_REQUEST_TTL",
 		"LATCHKEY_SESSION_IDLE_TTL", "LATCHKEY_SESSION_REVOKE_REFRESH_ON_LOGOUT",
 		"LATCHKEY_TOKENS_DEVICE_CODE_TTL", "LATCHKEY_TOKENS_DEVICE_POLL_INTERVAL",
+		"LATCHKEY_TOKENS_REFRESH_REUSE_GRACE",
 	}
 	got := EnvNames()
 	for _, w := range want {

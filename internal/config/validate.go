@@ -23,6 +23,10 @@ const (
 	// MaxDeviceCodeTTL is the longest device code lifetime: the longer a
 	// user code lives, the more guesses it can take (RFC 8628 §5.1).
 	MaxDeviceCodeTTL = time.Hour
+	// MaxRefreshReuseGrace bounds tokens.refresh_reuse_grace: a rotated
+	// refresh token answered for longer would be a second live token
+	// (RFC 9700 §4.14.2), and no retry needs more.
+	MaxRefreshReuseGrace = time.Minute
 	// MinPasswordLen is the shortest user password accepted, in characters.
 	MinPasswordLen = 8
 )
@@ -126,6 +130,9 @@ func (c Config) Validate() error {
 	}
 	if d := c.Tokens.DevicePollInterval; d < time.Second || d%time.Second != 0 {
 		add("tokens.device_poll_interval", "must be a whole number of seconds, at least 1s (RFC 8628 §3.2 interval), got %s", d)
+	}
+	if d := c.Tokens.RefreshReuseGrace; d < 0 || d > MaxRefreshReuseGrace {
+		add("tokens.refresh_reuse_grace", "must be between 0 (strict: any reuse revokes the family) and %s, got %s", MaxRefreshReuseGrace, d)
 	}
 	switch c.Tokens.Algorithm {
 	case "ES256", "RS256", "EdDSA":

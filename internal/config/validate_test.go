@@ -74,6 +74,11 @@ func TestValidate(t *testing.T) {
 		{"ttl/RFC6749_4.1.2/code_at_most_10m", func(c *Config) { c.Tokens.CodeTTL = 11 * time.Minute }, "tokens.code_ttl: must be at most 10m0s"},
 		{"ttl/RFC6749_4.1.2/code_10m_ok", func(c *Config) { c.Tokens.CodeTTL = 10 * time.Minute }, ""},
 
+		{"refresh_reuse_grace/negative_refused", func(c *Config) { c.Tokens.RefreshReuseGrace = -time.Second }, "tokens.refresh_reuse_grace: must be between 0 (strict: any reuse revokes the family) and 1m0s, got -1s"},
+		{"refresh_reuse_grace/above_60s_refused", func(c *Config) { c.Tokens.RefreshReuseGrace = 61 * time.Second }, "tokens.refresh_reuse_grace: must be between 0"},
+		{"refresh_reuse_grace/zero_is_strict_ok", func(c *Config) { c.Tokens.RefreshReuseGrace = 0 }, ""},
+		{"refresh_reuse_grace/60s_ok", func(c *Config) { c.Tokens.RefreshReuseGrace = time.Minute }, ""},
+
 		{"device/RFC8628_5.1/device_code_ttl_zero", func(c *Config) { c.Tokens.DeviceCodeTTL = 0 }, "tokens.device_code_ttl: must be positive"},
 		{"device/RFC8628_5.1/device_code_ttl_at_most_1h", func(c *Config) { c.Tokens.DeviceCodeTTL = 61 * time.Minute }, "tokens.device_code_ttl: must be positive and at most 1h0m0s"},
 		{"device/device_code_ttl_30m_ok", func(c *Config) { c.Tokens.DeviceCodeTTL = 30 * time.Minute }, ""},

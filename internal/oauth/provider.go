@@ -80,6 +80,13 @@ type Provider struct {
 	// of the previous secret: user codes shown before the switch still
 	// find their device code.
 	PreviousUserCodeKey []byte
+	// SuccessorKey (32 bytes) seals the successor a rotated refresh token
+	// keeps for the reuse grace (Tokens.RefreshReuseGrace); needed when
+	// that grace is positive.
+	SuccessorKey []byte
+	// PreviousSuccessorKey, during a system-secret rotation, is
+	// SuccessorKey of the previous secret.
+	PreviousSuccessorKey []byte
 
 	grants         map[string]grantHandler
 	clients        *clientCache

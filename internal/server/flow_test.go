@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/dbtest"
 )
 
@@ -88,6 +89,8 @@ func TestRFC6749_4_1_CodeFlowWithGolangOAuth2(t *testing.T) {
 					if tok2.RefreshToken == "" || tok2.RefreshToken == tok.RefreshToken || tok2.AccessToken == tok.AccessToken {
 						t.Fatal("RFC 9700 §4.14.2: the refresh token must rotate on use")
 					}
+					// Past tokens.refresh_reuse_grace, a rotated token is reuse.
+					e.clock.Advance(config.DefaultRefreshReuseGrace + time.Second)
 					if _, err := refresh(ctx, conf, tok.RefreshToken); oauthErrorCode(err) != "invalid_grant" {
 						t.Fatalf("reuse of a rotated refresh token: got %v, want invalid_grant", err)
 					}

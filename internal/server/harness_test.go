@@ -143,6 +143,10 @@ func newEnvConfig(t testing.TB, backend string, st store.Store, edit func(*confi
 	return e
 }
 
+// strictRefresh configures strict refresh rotation: any presentation of a
+// rotated refresh token is reuse (tokens.refresh_reuse_grace 0).
+func strictRefresh(c *config.Config) { c.Tokens.RefreshReuseGrace = 0 }
+
 // confidential registers a client with a generated secret for grant types.
 func (e *env) confidential(id string, grants ...string) testClient {
 	e.t.Helper()

@@ -21,7 +21,9 @@ func TestRFC9700_4_14_2_ConcurrentReuseRevokesWithoutDeadlock(t *testing.T) {
 	for _, backend := range dbtest.Backends(t) {
 		for _, n := range []int{16, 64} {
 			t.Run(fmt.Sprintf("%s/%d_reuses", backend, n), func(t *testing.T) {
-				e := newEnv(t, backend)
+				// Strict rotation: within tokens.refresh_reuse_grace the
+				// racers would all be answered (grace_test.go).
+				e := newEnvConfig(t, backend, dbtest.Open(t, backend), strictRefresh)
 				retried, countsRetries := e.store.(interface{ Retries() int64 })
 				var before int64
 				if countsRetries {

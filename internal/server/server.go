@@ -111,6 +111,8 @@ func New(opts Options) (*Server, error) {
 		AskFirstParty:          cfg.Consent.AskFirstParty,
 		UserCodeKey:            session.DeriveKey([]byte(cfg.SystemSecret), "device-user-codes"),
 		PreviousUserCodeKey:    previousKey(cfg, "device-user-codes"),
+		SuccessorKey:           session.DeriveKey([]byte(cfg.SystemSecret), "refresh-successors"),
+		PreviousSuccessorKey:   previousKey(cfg, "refresh-successors"),
 		Activity:               &oauth.ActivityLog{Store: opts.Store, Retention: cfg.Activity.Retention, Now: opts.Now, Logger: opts.Logger, Audit: auditLog},
 		Metrics:                m,
 		Audit:                  auditLog,

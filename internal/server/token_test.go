@@ -108,7 +108,10 @@ func TestRFC6749_TokenEndpoint(t *testing.T) {
 	for _, backend := range dbtest.Backends(t) {
 		t.Run(backend, func(t *testing.T) {
 			barrier := &refreshBarrier{Store: dbtest.Open(t, backend)}
-			e := newEnvOn(t, backend, barrier)
+			// Strict rotation (tokens.refresh_reuse_grace 0): the refresh
+			// races below pin that every loser is reuse. With the grace,
+			// see grace_test.go.
+			e := newEnvConfig(t, backend, barrier, strictRefresh)
 			b := e.browser()
 			verifier := oauth2.GenerateVerifier()
 
@@ -452,6 +455,17 @@ func (s *refreshBarrier) GetTokenWithGrant(ctx context.Context, hash string) (st
 }
 
 func (s *refreshBarrier) RotateRefreshToken(ctx context.Context, oldHash string, now time.Time, issued []store.Token) error {
+	s.wait(oldHash)
+	return s.Store.RotateRefreshToken(ctx, oldHash, now, issued)
+}
+
+func (s *refreshBarrier) RotateRefreshTokenWithSuccessor(ctx context.Context, oldHash string, now time.Time, sealed []byte, issued []store.Token) error {
+	s.wait(oldHash)
+	return s.Store.RotateRefreshTokenWithSuccessor(ctx, oldHash, now, sealed, issued)
+}
+
+// wait holds a rotation of the armed token until every racer has read it.
+func (s *refreshBarrier) wait(oldHash string) {
 	s.mu.Lock()
 	wait := s.allRead
 	if oldHash != s.hash {
@@ -467,5 +481,4 @@ func (s *refreshBarrier) RotateRefreshToken(ctx context.Context, oldHash string,
 			s.mu.Unlock()
 		}
 	}
-	return s.Store.RotateRefreshToken(ctx, oldHash, now, issued)
 }

@@ -213,6 +213,12 @@ type Token struct {
 	ExpiresAt time.Time
 	RotatedAt time.Time // refresh tokens: zero until exchanged
 	RevokedAt time.Time // zero: not revoked
+	// Successor, of a rotated refresh token, is the refresh token that
+	// replaced it, sealed by the caller under a key of its own (never the
+	// plain token), so that a retry within the reuse grace can be answered
+	// with it again; nil if the rotation kept none. Set only by
+	// RotateRefreshTokenWithSuccessor.
+	Successor []byte
 	// Device describes the device or browser of the family (its first
 	// authorization); Address is where the request that issued this token
 	// came from.
@@ -494,6 +500,19 @@ type TokenStore interface {
 	// Exactly one concurrent caller succeeds; the others get ErrAlreadyUsed
 	// and nothing is written. ErrNotFound if no such token.
 	RotateRefreshToken(ctx context.Context, oldHash string, now time.Time, issued []Token) error
+	// RotateRefreshTokenWithSuccessor is RotateRefreshToken that also
+	// keeps sealedSuccessor (the new refresh token, sealed; never plain) on
+	// the old token's row, in the same atomic update (Token.Successor).
+	RotateRefreshTokenWithSuccessor(ctx context.Context, oldHash string, now time.Time, sealedSuccessor []byte, issued []Token) error
+	// IssueWithinGrace inserts issued (the access tokens answering a
+	// rotated refresh token presented again within the reuse grace)
+	// provided, atomically: oldHash is a refresh token rotated at or after
+	// rotatedSince and not revoked, and successorHash is an active refresh
+	// token (not rotated, not revoked, unexpired at now) of the same family
+	// whose grant (if it has one) is active at now. Otherwise
+	// ErrAlreadyUsed and nothing is written; ErrNotFound if either token
+	// does not exist; ErrConflict if an issued hash exists; ErrInvalid.
+	IssueWithinGrace(ctx context.Context, oldHash, successorHash string, rotatedSince, now time.Time, issued []Token) error
 	// RevokeToken marks one token revoked at now (no error if it already was); ErrNotFound.
 	RevokeToken(ctx context.Context, hash string, now time.Time) error
 	// ListDevices returns the user's devices with an active token at now

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"io/fs"
 	"path/filepath"
 	"testing"
 	"time"
@@ -60,7 +61,13 @@ func TestMigrationStatus_ShowsAndChangesNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Current != 0 || st.Latest < 13 || int64(len(st.Pending)) != st.Latest {
+		// Every migration this binary has, whose numbers may skip one that
+		// another change numbered and lands separately.
+		all, err := fs.Glob(migrations, "migrations/sqlite/*.sql")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Current != 0 || st.Latest < 13 || len(st.Pending) != len(all) || len(all) < 13 {
 			t.Fatalf("fresh database: %+v", st)
 		}
 	}

@@ -15,10 +15,15 @@ import (
 const tokenColumns = "hash, kind, family_id, grant_id, client_id, user_id, scopes, " +
 	"auth_time, created_at, expires_at, rotated_at, revoked_at, claims, device, address, resources"
 
-// qualifiedTokenColumns are tokenColumns of the table named t; with
+// tokenReadColumns are the columns a token is read from: tokenColumns and
+// the sealed successor of a rotated refresh token, which only a rotation
+// writes (never an INSERT).
+const tokenReadColumns = tokenColumns + ", successor"
+
+// qualifiedTokenColumns are tokenReadColumns of the table named t; with
 // tokenAndGrantColumns, its grant's too (g).
 var (
-	qualifiedTokenColumns = qualified("t", tokenColumns)
+	qualifiedTokenColumns = qualified("t", tokenReadColumns)
 	tokenAndGrantColumns  = qualifiedTokenColumns + ", " + qualified("g", grantColumns)
 )
 
@@ -36,10 +41,11 @@ func scanToken(s rowScanner) (store.Token, error) {
 	return t, err
 }
 
-// tokenFields are the scan destinations of tokenColumns.
+// tokenFields are the scan destinations of tokenReadColumns.
 func tokenFields(t *store.Token) []any {
 	return []any{&t.Hash, &t.Kind, opt(&t.FamilyID), opt(&t.GrantID), &t.ClientID, opt(&t.UserID), list(&t.Scopes),
-		tm(&t.AuthTime), tm(&t.CreatedAt), tm(&t.ExpiresAt), tm(&t.RotatedAt), tm(&t.RevokedAt), &t.Claims, &t.Device, &t.Address, list(&t.Resources)}
+		tm(&t.AuthTime), tm(&t.CreatedAt), tm(&t.ExpiresAt), tm(&t.RotatedAt), tm(&t.RevokedAt), &t.Claims, &t.Device, &t.Address, list(&t.Resources),
+		&t.Successor}
 }
 
 func checkTokens(tokens []store.Token) error {
@@ -132,7 +138,7 @@ func (db *DB) GetToken(ctx context.Context, hash string) (store.Token, error) {
 	if !validKey(hash) {
 		return store.Token{}, fmt.Errorf("get token: %w", store.ErrNotFound)
 	}
-	return one(db.queryRow(ctx, db.read, "SELECT "+tokenColumns+" FROM tokens WHERE hash = "+db.d.arg(1), hash), scanToken, "get token")
+	return one(db.queryRow(ctx, db.read, "SELECT "+tokenReadColumns+" FROM tokens WHERE hash = "+db.d.arg(1), hash), scanToken, "get token")
 }
 
 // GetTokenWithGrant returns the token by hash and, in the same lookup, its
@@ -178,6 +184,13 @@ func (db *DB) GetTokenWithUsername(ctx context.Context, hash string) (store.Toke
 // row (activeGrant) before it locks the token's, the order RevokeGrant
 // takes them in, so the two never deadlock.
 func (db *DB) RotateRefreshToken(ctx context.Context, oldHash string, now time.Time, issued []store.Token) error {
+	return db.RotateRefreshTokenWithSuccessor(ctx, oldHash, now, nil, issued)
+}
+
+// RotateRefreshTokenWithSuccessor is RotateRefreshToken that also sets the
+// old token's successor column to sealedSuccessor (NULL if empty) in the
+// same conditional UPDATE: no statement more than a plain rotation.
+func (db *DB) RotateRefreshTokenWithSuccessor(ctx context.Context, oldHash string, now time.Time, sealedSuccessor []byte, issued []store.Token) error {
 	if !validKey(oldHash) {
 		return fmt.Errorf("rotate refresh token: %w", store.ErrNotFound)
 	}
@@ -185,16 +198,62 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldHash string, now time.T
 		return fmt.Errorf("rotate refresh token: %w", err)
 	}
 	p := db.d.arg
-	rotate := "UPDATE tokens SET rotated_at = " + p(2) + " WHERE hash = " + p(1) +
+	rotate := "UPDATE tokens SET rotated_at = " + p(2) + ", successor = " + p(3) + " WHERE hash = " + p(1) +
 		" AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > " + p(2) +
 		" AND (grant_id IS NULL OR " + db.activeGrant("tokens.grant_id", p(2)) + ")"
-	args := []any{oldHash, db.d.time(now)}
+	var successor any // NULL, not an empty blob
+	if len(sealedSuccessor) > 0 {
+		successor = sealedSuccessor
+	}
+	args := []any{oldHash, db.d.time(now), successor}
 	err := db.decideAndInsert(ctx, rotate, args, issued)
 	if errors.Is(err, errUnchanged) {
 		err = db.usedOrMissing(ctx, db.read, "tokens", oldHash)
 	}
 	if err != nil {
 		return fmt.Errorf("rotate refresh token: %w", mapErr(err))
+	}
+	return nil
+}
+
+// IssueWithinGrace inserts issued provided that oldHash is a refresh token
+// rotated at or after rotatedSince and not revoked, and successorHash an
+// active refresh token of its family (neither rotated nor revoked,
+// unexpired at now) whose grant, if any, is active at now; ErrAlreadyUsed
+// (nothing written) if not, ErrNotFound if either token does not exist,
+// ErrConflict if an issued hash exists, ErrInvalid.
+//
+// It decides with a conditional UPDATE of the successor's row that changes
+// no value (rotated_at stays NULL) but takes the row's lock: on PostgreSQL
+// a concurrent rotation or revocation of the successor is thus either
+// committed first, and the condition fails, or waits for this transaction,
+// and then sees (RevokeFamily) or refuses nothing it should not. The grant
+// is share-locked first, as in RotateRefreshToken, so the lock order is
+// the same. It is RotateRefreshToken's shape: one statement on
+// PostgreSQL (decide, then insert), two on SQLite.
+func (db *DB) IssueWithinGrace(ctx context.Context, oldHash, successorHash string, rotatedSince, now time.Time, issued []store.Token) error {
+	if !validKey(oldHash) || !validKey(successorHash) {
+		return fmt.Errorf("issue within grace: %w", store.ErrNotFound)
+	}
+	if err := checkTokens(issued); err != nil {
+		return fmt.Errorf("issue within grace: %w", err)
+	}
+	p := db.d.arg
+	decide := "UPDATE tokens SET rotated_at = NULL WHERE hash = " + p(1) +
+		" AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > " + p(3) +
+		" AND (grant_id IS NULL OR " + db.activeGrant("tokens.grant_id", p(3)) + ")" +
+		" AND EXISTS (SELECT 1 FROM tokens o WHERE o.hash = " + p(2) + " AND o.kind = 'refresh'" +
+		" AND o.family_id = tokens.family_id AND o.revoked_at IS NULL AND o.rotated_at >= " + p(4) + ")"
+	args := []any{successorHash, oldHash, db.d.time(now), db.d.time(rotatedSince)}
+	err := db.decideAndInsert(ctx, decide, args, issued)
+	if errors.Is(err, errUnchanged) {
+		err = db.usedOrMissing(ctx, db.read, "tokens", successorHash)
+		if errors.Is(err, store.ErrAlreadyUsed) {
+			err = db.usedOrMissing(ctx, db.read, "tokens", oldHash)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("issue within grace: %w", mapErr(err))
 	}
 	return nil
 }

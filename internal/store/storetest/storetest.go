@@ -32,6 +32,7 @@ func Run(t *testing.T, open Opener) {
 		testCodes,
 		testDeviceCodes,
 		testTokens,
+		testRefreshGrace,
 		testSessions,
 		testKeys,
 		testReplay,
