@@ -21,6 +21,7 @@ type Config struct {
 	Tokens   Tokens         `yaml:"tokens"`
 	Session  SessionConfig  `yaml:"session"`
 	Activity ActivityConfig `yaml:"activity"`
+	Janitor  JanitorConfig  `yaml:"janitor"`
 	Consent  ConsentConfig  `yaml:"consent"`
 	Scopes   []Scope        `yaml:"scopes"`
 	Clients  []Client       `yaml:"clients"`
@@ -111,6 +112,19 @@ type ActivityConfig struct {
 	// Retention: entries older than this are deleted; default 2160h (90 days).
 	Retention time.Duration `yaml:"retention"`
 }
+
+// JanitorConfig controls the deletion of expired rows while serve runs
+// (docs/storage.md, "Janitor").
+type JanitorConfig struct {
+	// Interval between runs; default 1m.
+	Interval time.Duration `yaml:"interval"`
+	// Batch: rows deleted per statement, 1 to MaxJanitorBatch; default 500.
+	Batch int `yaml:"batch"`
+}
+
+// MaxJanitorBatch bounds janitor.batch: a statement deleting more would
+// hold the write lock long enough to delay requests.
+const MaxJanitorBatch = 10_000
 
 // DefaultIdleTTL is the idle timeout of a session when none is configured.
 const DefaultIdleTTL = 2 * time.Hour
@@ -223,6 +237,7 @@ func Default() Config {
 		},
 		Session:  SessionConfig{TTL: 24 * time.Hour, AuthRequestTTL: 15 * time.Minute, IdleTTL: DefaultIdleTTL},
 		Activity: ActivityConfig{Retention: 90 * 24 * time.Hour},
+		Janitor:  JanitorConfig{Interval: time.Minute, Batch: 500},
 		Consent:  ConsentConfig{Lifetimes: []string{"1h", "24h", "720h", Forever}, DefaultLifetime: Forever},
 		Scopes:   append([]Scope(nil), DefaultScopes...),
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/janitor"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/oidc"
 	"github.com/latchkey/latchkey/internal/session"
@@ -39,6 +40,8 @@ type Server struct {
 	provider *oauth.Provider
 	// certs serves HTTPS when server.tls_cert and server.tls_key are set.
 	certs *certReloader
+	// janitor deletes expired rows while Serve runs.
+	janitor *janitor.Janitor
 }
 
 // New builds the server; it fails if the configuration cannot be served.
@@ -103,7 +106,7 @@ func New(opts Options) (*Server, error) {
 		AcceptEndpointAudience: cfg.Server.AssertionEndpointAudience,
 		AskFirstParty:          cfg.Consent.AskFirstParty,
 		UserCodeKey:            session.DeriveKey([]byte(cfg.SystemSecret), "device-user-codes"),
-		Activity:               &oauth.ActivityLog{Store: opts.Store, Retention: cfg.Activity.Retention, Now: opts.Now, Logger: opts.Logger},
+		Activity:               &oauth.ActivityLog{Store: opts.Store, Now: opts.Now, Logger: opts.Logger},
 		Now:                    opts.Now,
 		Logger:                 opts.Logger,
 	}
@@ -149,7 +152,10 @@ func New(opts Options) (*Server, error) {
 		w.Write([]byte("ok\n"))
 	})
 
-	s := &Server{opts: opts, keys: keys, provider: provider}
+	s := &Server{opts: opts, keys: keys, provider: provider, janitor: &janitor.Janitor{
+		Store: opts.Store, Interval: cfg.Janitor.Interval, Batch: cfg.Janitor.Batch,
+		ActivityRetention: cfg.Activity.Retention, Now: opts.Now, Logger: opts.Logger,
+	}}
 	if cfg.Server.TLSCert != "" {
 		if s.certs, err = newCertReloader(cfg.Server.TLSCert, cfg.Server.TLSKey, opts.Logger, opts.Now); err != nil {
 			return nil, fmt.Errorf("server: %w", err)
@@ -198,6 +204,11 @@ func (s *Server) syncThrottles(ctx context.Context) {
 	}
 }
 
+// Janitor returns the server's janitor, which Serve runs every
+// janitor.interval: its Counters tell what it deleted (for metrics), and
+// RunOnce runs it now.
+func (s *Server) Janitor() *janitor.Janitor { return s.janitor }
+
 // Handler returns the root handler (for tests and embedding).
 func (s *Server) Handler() http.Handler { return s.handler }
 
@@ -217,9 +228,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer stopKeys()
 	go s.keys.Run(keysCtx, token.DefaultReloadInterval)
 	go s.syncThrottles(keysCtx)
-	activityDone := make(chan struct{})
+	activityDone, janitorDone := make(chan struct{}), make(chan struct{})
 	go func() { s.provider.Activity.Run(keysCtx, time.Second); close(activityDone) }()
-	defer func() { stopKeys(); <-activityDone }()
+	go func() { s.janitor.Run(keysCtx); close(janitorDone) }()
+	defer func() { stopKeys(); <-activityDone; <-janitorDone }()
 	errc := make(chan error, 1)
 	if s.certs != nil {
 		// ServeTLS, not Serve on a TLS listener: it also sets up HTTP/2.
