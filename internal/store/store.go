@@ -651,11 +651,9 @@ type Janitor interface {
 	// the tables that hold expiring rows, until none is left, and the
 	// activity entries older than p.Activity. It keeps what reuse and
 	// replay detection still read:
-	//   - a token (refresh tokens, rotated ones included, and the access
-	//     tokens of a family) while any token of its family is unexpired,
-	//     since reuse of a rotated refresh token revokes the family; an
-	//     access token without a refresh token in the family, or a token
-	//     without a family, goes once it expired (a revoked JWT's row
+	//   - a refresh token, rotated or not, while any token of its family
+	//     is unexpired, since reuse of a rotated refresh token revokes the
+	//     family (an access token goes once expired: a revoked JWT's row
 	//     denies its jti exactly until then);
 	//   - a redeemed code or device code while any token of its family is
 	//     unexpired, since its replay revokes those tokens (RFC 6749
