@@ -26,6 +26,7 @@ type Config struct {
 	Session  SessionConfig  `yaml:"session"`
 	Activity ActivityConfig `yaml:"activity"`
 	Metrics  MetricsConfig  `yaml:"metrics"`
+	Janitor  JanitorConfig  `yaml:"janitor"`
 	Consent  ConsentConfig  `yaml:"consent"`
 	Scopes   []Scope        `yaml:"scopes"`
 	Clients  []Client       `yaml:"clients"`
@@ -141,6 +142,19 @@ type MetricsConfig struct {
 	PerClient bool `yaml:"per_client"`
 }
 
+// JanitorConfig controls the deletion of expired rows while serve runs
+// (docs/storage.md, "Janitor").
+type JanitorConfig struct {
+	// Interval between runs; default 1m.
+	Interval time.Duration `yaml:"interval"`
+	// Batch: rows deleted per statement, 1 to MaxJanitorBatch; default 500.
+	Batch int `yaml:"batch"`
+}
+
+// MaxJanitorBatch bounds janitor.batch: a statement deleting more would
+// hold the write lock long enough to delay requests.
+const MaxJanitorBatch = 10_000
+
 // DefaultIdleTTL is the idle timeout of a session when none is configured.
 const DefaultIdleTTL = 2 * time.Hour
 
@@ -254,6 +268,7 @@ func Default() Config {
 		},
 		Session:  SessionConfig{TTL: 24 * time.Hour, AuthRequestTTL: 15 * time.Minute, IdleTTL: DefaultIdleTTL},
 		Activity: ActivityConfig{Retention: 90 * 24 * time.Hour},
+		Janitor:  JanitorConfig{Interval: time.Minute, Batch: 500},
 		Consent:  ConsentConfig{Lifetimes: []string{"1h", "24h", "720h", Forever}, DefaultLifetime: Forever},
 		Scopes:   append([]Scope(nil), DefaultScopes...),
 	}

@@ -111,10 +111,14 @@ func (c Config) Validate() error {
 		{"session.auth_request_ttl", c.Session.AuthRequestTTL},
 		{"session.idle_ttl", c.Session.IdleTTL},
 		{"activity.retention", c.Activity.Retention},
+		{"janitor.interval", c.Janitor.Interval},
 	} {
 		if d.v <= 0 {
 			add(d.key, "must be positive, got %s", d.v)
 		}
+	}
+	if b := c.Janitor.Batch; b < 1 || b > MaxJanitorBatch {
+		add("janitor.batch", "must be between 1 and %d, got %d", MaxJanitorBatch, b)
 	}
 	if c.Session.TTL > 0 && c.Session.IdleTTL > c.Session.TTL {
 		add("session.idle_ttl", "must be at most session.ttl (%s), got %s", c.Session.TTL, c.Session.IdleTTL)

@@ -21,24 +21,19 @@ import (
 // is bounded: when the database is down and it fills, new entries are
 // dropped and counted.
 type ActivityLog struct {
-	Store     store.ActivityStore
-	Retention time.Duration // entries older than this are deleted
-	Now       func() time.Time
-	Logger    *slog.Logger
+	Store  store.ActivityStore
+	Now    func() time.Time
+	Logger *slog.Logger
 	// Audit receives every recorded entry as an event (nil: none).
 	Audit *audit.Log
 
 	mu      sync.Mutex
 	pending []store.Activity
 	dropped int64
-	flushes int
 }
 
 // activityBuffer bounds the entries waiting to be written.
 const activityBuffer = 10_000
-
-// DefaultActivityRetention is how long entries are kept by default.
-const DefaultActivityRetention = 90 * 24 * time.Hour
 
 // Record writes the entry as an audit event and queues it for the account
 // page (At set to now if zero); entries without a user are audited only.
@@ -126,15 +121,9 @@ func (l *ActivityLog) Recent(ctx context.Context, userID string, limit int) ([]s
 	return out[:min(len(out), limit)], nil
 }
 
-// activityPurgeEvery: Run deletes expired entries every this many flushes
-// (an hour), up to activityPurgeBatch at a time.
-const (
-	activityPurgeEvery = 3600
-	activityPurgeBatch = 10_000
-)
-
-// Run flushes every interval until ctx is done, then once more, and
-// deletes entries older than Retention every hour.
+// Run flushes every interval until ctx is done, then once more. Entries
+// older than the configured retention are deleted by the janitor
+// (internal/janitor), with the other expired rows.
 func (l *ActivityLog) Run(ctx context.Context, interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -155,11 +144,5 @@ func (l *ActivityLog) Run(ctx context.Context, interval time.Duration) {
 			l.Logger.WarnContext(ctx, "activity entries not written; retrying", "err", err)
 		}
 		failing = err != nil
-		if l.flushes++; l.flushes%activityPurgeEvery == 1 {
-			retention := cmp.Or(l.Retention, DefaultActivityRetention)
-			if _, err := l.Store.PurgeActivity(ctx, l.Now().Add(-retention), activityPurgeBatch); err != nil {
-				l.Logger.WarnContext(ctx, "activity purge failed", "err", err)
-			}
-		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/janitor"
 	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/oidc"
@@ -42,6 +43,8 @@ type Server struct {
 	metrics  *metrics.Metrics
 	// certs serves HTTPS when server.tls_cert and server.tls_key are set.
 	certs *certReloader
+	// janitor deletes expired rows while Serve runs.
+	janitor *janitor.Janitor
 }
 
 // New builds the server; it fails if the configuration cannot be served.
@@ -113,7 +116,7 @@ func New(opts Options) (*Server, error) {
 		PreviousUserCodeKey:    previousKey(cfg, "device-user-codes"),
 		SuccessorKey:           session.DeriveKey([]byte(cfg.SystemSecret), "refresh-successors"),
 		PreviousSuccessorKey:   previousKey(cfg, "refresh-successors"),
-		Activity:               &oauth.ActivityLog{Store: opts.Store, Retention: cfg.Activity.Retention, Now: opts.Now, Logger: opts.Logger, Audit: auditLog},
+		Activity:               &oauth.ActivityLog{Store: opts.Store, Now: opts.Now, Logger: opts.Logger, Audit: auditLog},
 		Metrics:                m,
 		Audit:                  auditLog,
 		Now:                    opts.Now,
@@ -149,9 +152,16 @@ func New(opts Options) (*Server, error) {
 		w.Write(keys.JWKS())
 	})
 	pages.Routes(mux)
-	s := &Server{opts: opts, keys: keys, provider: provider, metrics: m}
+	s := &Server{opts: opts, keys: keys, provider: provider, metrics: m, janitor: &janitor.Janitor{
+		Store: opts.Store, Interval: cfg.Janitor.Interval, Batch: cfg.Janitor.Batch,
+		ActivityRetention: cfg.Activity.Retention, Now: opts.Now, Logger: opts.Logger,
+	}}
 	s.operations(mux, cfg.Server.AdminListen == "")
 	watch(m, provider, keys, opts.Store, opts.Now)
+	m.WatchJanitor(func() (map[string]int64, int64, int64, int64) {
+		c := s.janitor.Counters()
+		return c.Deleted, c.Runs, c.Skipped, c.Failed
+	})
 	if cfg.Server.TLSCert != "" {
 		if s.certs, err = newCertReloader(cfg.Server.TLSCert, cfg.Server.TLSKey, opts.Logger, opts.Now); err != nil {
 			return nil, fmt.Errorf("server: %w", err)
@@ -252,6 +262,11 @@ func (s *Server) syncThrottles(ctx context.Context) {
 	}
 }
 
+// Janitor returns the server's janitor, which Serve runs every
+// janitor.interval: its Counters tell what it deleted (for metrics), and
+// RunOnce runs it now.
+func (s *Server) Janitor() *janitor.Janitor { return s.janitor }
+
 // Handler returns the root handler (for tests and embedding).
 func (s *Server) Handler() http.Handler { return s.handler }
 
@@ -271,9 +286,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer stopKeys()
 	go s.keys.Run(keysCtx, token.DefaultReloadInterval)
 	go s.syncThrottles(keysCtx)
-	activityDone := make(chan struct{})
+	activityDone, janitorDone := make(chan struct{}), make(chan struct{})
 	go func() { s.provider.Activity.Run(keysCtx, time.Second); close(activityDone) }()
-	defer func() { stopKeys(); <-activityDone }()
+	go func() { s.janitor.Run(keysCtx); close(janitorDone) }()
+	defer func() { stopKeys(); <-activityDone; <-janitorDone }()
 	errc := make(chan error, 2)
 	if addr := s.opts.Config.Server.AdminListen; addr != "" {
 		admin, err := net.Listen("tcp", addr)

@@ -628,8 +628,70 @@ type ActivityStore interface {
 	PurgeActivity(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
+// Purge says what a PurgeExpired run deletes.
+type Purge struct {
+	// Expired: rows whose lifetime ended at or before this time are
+	// deleted, except those reuse and replay detection still need (see
+	// PurgeExpired). Callers pass a time a little before now, so that a
+	// node whose clock lags never meets a row another node deleted.
+	Expired time.Time
+	// Activity: activity entries older than this are deleted; zero keeps
+	// them all.
+	Activity time.Time
+	// Batch bounds the rows one DELETE statement removes; zero or less
+	// means DefaultPurgeBatch.
+	Batch int
+}
+
+// DefaultPurgeBatch is the rows per DELETE of a purge unless set: small
+// enough that each statement holds the write lock for milliseconds.
+const DefaultPurgeBatch = 500
+
+// Purged is what a PurgeExpired run did.
+type Purged struct {
+	// Rows deleted per table, by table name; every table the janitor
+	// purges is present, with 0 when nothing was deleted.
+	Rows map[string]int64
+	// Skipped: another node held the purge lock (PostgreSQL), so this run
+	// deleted nothing.
+	Skipped bool
+}
+
+// Total returns the rows deleted over all tables.
+func (p Purged) Total() int64 {
+	var n int64
+	for _, v := range p.Rows {
+		n += v
+	}
+	return n
+}
+
+// Janitor deletes expired rows.
+type Janitor interface {
+	// PurgeExpired deletes, in statements of at most p.Batch rows each
+	// (each its own short transaction), every row expired at p.Expired of
+	// the tables that hold expiring rows, until none is left, and the
+	// activity entries older than p.Activity. It keeps what reuse and
+	// replay detection still read:
+	//   - a refresh token, rotated or not, while any token of its family
+	//     is unexpired, since reuse of a rotated refresh token revokes the
+	//     family (an access token goes once expired: a revoked JWT's row
+	//     denies its jti exactly until then);
+	//   - a redeemed code or device code while any token of its family is
+	//     unexpired, since its replay revokes those tokens (RFC 6749
+	//     §4.1.2); a device code also for a day after it expired, so a
+	//     late poll still hears expired_token;
+	//   - every unexpired row, revoked or not.
+	// Grants, users, clients and keys are never deleted. On PostgreSQL
+	// one node at a time purges: a run that finds another node's purge
+	// under way deletes nothing and reports Skipped. A run stopped by ctx
+	// returns what it deleted so far with the context's error.
+	PurgeExpired(ctx context.Context, p Purge) (Purged, error)
+}
+
 // Store is everything a Latchkey server needs from a backend.
 type Store interface {
+	Janitor
 	ActivityStore
 	CounterStore
 	ClientStore

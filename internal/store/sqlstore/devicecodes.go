@@ -53,7 +53,8 @@ func checkDeviceCode(d store.DeviceCode) error {
 // its hash or user code hash exists, ErrNotFound if its client (or user or
 // grant, if set) does not, ErrInvalid (a zero ExpiresAt too). Every
 // deviceCodePurgeEvery-th call also deletes up to deviceCodePurgeBatch
-// codes expired deviceCodeKeep before d.CreatedAt, best effort.
+// codes expired deviceCodeKeep before d.CreatedAt, best effort, but for
+// the redeemed ones whose family still has unexpired tokens.
 func (db *DB) CreateDeviceCode(ctx context.Context, d store.DeviceCode) error {
 	if d.Status == "" {
 		d.Status = store.DeviceCodePending
@@ -63,8 +64,11 @@ func (db *DB) CreateDeviceCode(ctx context.Context, d store.DeviceCode) error {
 	}
 	p := db.d.arg
 	if db.deviceCodeCalls.Add(1)%deviceCodePurgeEvery == 0 {
+		// A redeemed code stays while its family lives, as the janitor
+		// keeps it (janitor.go): its replay revokes that family.
 		_, _ = db.execWrite(ctx, "DELETE FROM device_codes WHERE expires_at <= "+p(1)+" AND hash IN (SELECT hash FROM device_codes WHERE expires_at <= "+
-			p(1)+" LIMIT "+strconv.Itoa(deviceCodePurgeBatch)+db.d.skipLocked()+")", db.d.time(d.CreatedAt.Add(-deviceCodeKeep)))
+			p(1)+" AND NOT (device_codes.used_at IS NOT NULL AND "+familyLive("device_codes.hash", p(2))+")"+
+			" LIMIT "+strconv.Itoa(deviceCodePurgeBatch)+db.d.skipLocked()+")", db.d.time(d.CreatedAt.Add(-deviceCodeKeep)), db.d.time(d.CreatedAt))
 	}
 	q := "INSERT INTO device_codes (" + deviceCodeColumns + ") VALUES (" + db.d.args(1, deviceCodeColumnCount) + ")"
 	_, err := db.execWrite(ctx, q, d.Hash, d.UserCodeHash, d.ClientID, encodeList(d.Scopes), encodeList(d.Resources),

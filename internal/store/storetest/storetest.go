@@ -43,6 +43,7 @@ func Run(t *testing.T, open Opener) {
 		testCounters,
 		testDevices,
 		testActivity,
+		testJanitor,
 	} {
 		group(t, open)
 	}
