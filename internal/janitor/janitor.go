@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -53,6 +54,9 @@ type Counters struct {
 	// Runs that completed, Skipped because another node was purging, and
 	// Failed.
 	Runs, Skipped, Failed int64
+	// SuccessorsCleared counts the sealed successors of rotated refresh
+	// tokens cleared once no reuse grace could use them.
+	SuccessorsCleared int64
 }
 
 // Counters returns a copy of the cumulative counters.
@@ -86,7 +90,7 @@ func (j *Janitor) logger() *slog.Logger {
 // when the run failed part way, and returns it.
 func (j *Janitor) RunOnce(ctx context.Context) (store.Purged, error) {
 	now := j.now()
-	p := store.Purge{Expired: now.Add(-Grace), Batch: j.Batch}
+	p := store.Purge{Expired: now.Add(-Grace), Successors: now.Add(-config.MaxRefreshReuseGrace), Batch: j.Batch}
 	if p.Batch <= 0 {
 		p.Batch = DefaultBatch
 	}
@@ -102,6 +106,7 @@ func (j *Janitor) RunOnce(ctx context.Context) (store.Purged, error) {
 	for t, n := range purged.Rows {
 		j.counters.Deleted[t] += n
 	}
+	j.counters.SuccessorsCleared += purged.Successors
 	switch {
 	case err != nil:
 		j.counters.Failed++

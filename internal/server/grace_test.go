@@ -330,6 +330,27 @@ func TestRefreshGrace_StoredSuccessorIsSealedNeverPlain(t *testing.T) {
 			if s, err := e.store.GetToken(context.Background(), secret.Hash(successor)); err != nil || s.Successor != nil {
 				t.Fatalf("the successor's row: %v %q", err, s.Successor)
 			}
+			// Once no grace can use it, the janitor clears it: the database
+			// keeps hashes alone again, and the rotated row for reuse
+			// detection.
+			e.clock.Advance(time.Minute - time.Second)
+			if _, err := e.server.Janitor().RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if kept, _ := e.store.GetToken(context.Background(), secret.Hash(rt)); kept.Successor == nil {
+				t.Fatal("the janitor cleared a successor that the longest grace may still use")
+			}
+			e.clock.Advance(time.Second)
+			if _, err := e.server.Janitor().RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			cleared, err := e.store.GetToken(context.Background(), secret.Hash(rt))
+			if err != nil || cleared.Successor != nil || cleared.RotatedAt.IsZero() {
+				t.Fatalf("after the janitor, the rotated row: %v %+v; want it kept without its successor", err, cleared)
+			}
+			if n := e.server.Janitor().Counters().SuccessorsCleared; n != 1 {
+				t.Fatalf("SuccessorsCleared = %d, want 1", n)
+			}
 		})
 	}
 }

@@ -638,6 +638,10 @@ type Purge struct {
 	// Activity: activity entries older than this are deleted; zero keeps
 	// them all.
 	Activity time.Time
+	// Successors: the sealed successors kept by refresh tokens rotated at
+	// or before this time are cleared (the reuse grace no longer needs
+	// them); zero keeps them.
+	Successors time.Time
 	// Batch bounds the rows one DELETE statement removes; zero or less
 	// means DefaultPurgeBatch.
 	Batch int
@@ -655,6 +659,8 @@ type Purged struct {
 	// Skipped: another node held the purge lock (PostgreSQL), so this run
 	// deleted nothing.
 	Skipped bool
+	// Successors counts the sealed successors cleared (rows kept).
+	Successors int64
 }
 
 // Total returns the rows deleted over all tables.

@@ -126,6 +126,11 @@ func (db *DB) PurgeExpired(ctx context.Context, p store.Purge) (store.Purged, er
 		}
 		defer unlock()
 	}
+	if !p.Successors.IsZero() {
+		if err := db.clearSuccessors(ctx, p.Successors, batch, &out.Successors); err != nil {
+			return out, fmt.Errorf("purge expired: clear successors: %w", err)
+		}
+	}
 	for _, k := range keyedPurges {
 		if err := db.purgeKeyed(ctx, k, p.Expired, batch, out.Rows); err != nil {
 			return out, fmt.Errorf("purge expired %s: %w", k.table, err)
@@ -240,6 +245,29 @@ func (db *DB) keepCondition(keep string) string {
 type windowKey struct {
 	expires any
 	hash    string
+}
+
+// clearSuccessors clears the sealed successors of refresh tokens rotated at
+// or before cutoff, a batch per statement, until a statement clears fewer.
+// The partial index tokens_successor_rotated finds them.
+func (db *DB) clearSuccessors(ctx context.Context, cutoff time.Time, batch int, n *int64) error {
+	const cond = "successor IS NOT NULL AND rotated_at <= "
+	p := db.d.arg
+	q := "UPDATE tokens SET successor = NULL WHERE " + cond + p(1) + " AND hash IN (SELECT hash FROM tokens WHERE " + cond + p(1) +
+		" LIMIT " + strconv.Itoa(batch) + db.d.skipLocked() + ")"
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cleared, err := db.execWrite(ctx, q, db.d.time(cutoff))
+		if err != nil {
+			return mapErr(err)
+		}
+		*n += cleared
+		if cleared < int64(batch) {
+			return nil
+		}
+	}
 }
 
 // purgeSimple deletes s's rows expired at cutoff (activity: older than

@@ -78,6 +78,39 @@ func testRefreshGrace(t *testing.T, open Opener) {
 		return g
 	}
 
+	run(t, "RefreshGrace/purge_clears_successors_rotated_before_its_cutoff_and_keeps_the_rows", open, func(t *testing.T, w *world) {
+		g := rotated(w) // rt rotated at t0+1m
+		w.tokens(newToken("rt2", store.KindRefresh, "f2", g))
+		wantErr(t, "RotateRefreshTokenWithSuccessor(rt2)", w.s.RotateRefreshTokenWithSuccessor(w.ctx, "rt2", at(3*time.Minute), sealedFor("rt2-1-0"), issued(g, "f2", 1, 0)), nil)
+		purge := func(successors time.Time) store.Purged {
+			t.Helper()
+			got, err := w.s.PurgeExpired(w.ctx, store.Purge{Expired: t0(), Successors: successors, Batch: 1})
+			wantErr(t, "PurgeExpired", err, nil)
+			return got
+		}
+		if got := purge(at(time.Minute - time.Microsecond)); got.Successors != 0 || w.token("rt").Successor == nil {
+			t.Fatalf("a cutoff before the rotation cleared %d successors", got.Successors)
+		}
+		if got := purge(time.Time{}); got.Successors != 0 || w.token("rt").Successor == nil {
+			t.Fatalf("a zero cutoff cleared %d successors", got.Successors)
+		}
+		if got := purge(at(time.Minute)); got.Successors != 1 {
+			t.Fatalf("cleared %d successors, want rt's", got.Successors)
+		}
+		old := w.token("rt")
+		if old.Successor != nil || old.RotatedAt.IsZero() {
+			t.Fatalf("rt after the purge: %+v; want it kept, rotated, without its successor", old)
+		}
+		if w.token("rt2").Successor == nil {
+			t.Fatal("the successor of a later rotation was cleared")
+		}
+		if got := purge(at(time.Hour)); got.Successors != 1 || w.token("rt2").Successor != nil {
+			t.Fatalf("second purge cleared %d, want rt2's", got.Successors)
+		}
+		// Reuse is still detected: the rotated row stays.
+		wantErr(t, "RotateRefreshToken(reused)", w.s.RotateRefreshToken(w.ctx, "rt", at(2*time.Hour), nil), store.ErrAlreadyUsed)
+	})
+
 	run(t, "RefreshGrace/issue_within_grace_stores_the_tokens_while_the_successor_is_active", open, func(t *testing.T, w *world) {
 		g := rotated(w)
 		at1 := graceAccess("grace-1", g)
