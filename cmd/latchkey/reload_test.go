@@ -2,18 +2,10 @@ package main
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -25,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // hupServer is `latchkey serve --config FILE` run as a child process (this
@@ -315,36 +309,6 @@ consent:
 	}
 }
 
-// writeTestCert writes a self-signed certificate for 127.0.0.1 with serial
-// number serial, and its key, as PEM files.
-func writeTestCert(t *testing.T, certFile, keyFile string, serial int64) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "latchkey reload test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // servedSerial is the serial number of the certificate addr serves.
 func servedSerial(t *testing.T, addr string) int64 {
 	t.Helper()
@@ -364,7 +328,7 @@ func TestReload_SIGHUPServesTheNewCertificateAtOnce(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writeTestCert(t, certFile, keyFile, 1)
+	testenv.WriteCert(t, certFile, keyFile, 1)
 	file := filepath.Join(dir, "latchkey.yaml")
 	writeConfig(t, file, reloadV1+"issuer: https://127.0.0.1\nserver:\n  tls_cert: "+certFile+"\n  tls_key: "+keyFile+"\n")
 	s := startHupServer(t, file)
@@ -373,7 +337,7 @@ func TestReload_SIGHUPServesTheNewCertificateAtOnce(t *testing.T) {
 	}
 	// Within the periodic check's 5 s: only the reload can explain a change.
 	start := time.Now()
-	writeTestCert(t, certFile, keyFile, 2)
+	testenv.WriteCert(t, certFile, keyFile, 2)
 	n := s.lines()
 	s.hangup(t)
 	line, _ := s.waitLog(t, "configuration reloaded", n)

@@ -2,16 +2,10 @@ package server
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -22,42 +16,8 @@ import (
 
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/dbtest"
+	"github.com/latchkey/latchkey/internal/testenv"
 )
-
-// writeCert writes a self-signed certificate for 127.0.0.1 with serial
-// number serial, and its key, as PEM files; it returns the certificate.
-func writeCert(t *testing.T, certFile, keyFile string, serial int64) *x509.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "latchkey test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
-}
 
 // TestTLS_ServesHTTP2AndHSTSWithTheConfiguredCertificate: with
 // server.tls_cert and server.tls_key, Serve answers HTTPS with that
@@ -66,7 +26,7 @@ func writeCert(t *testing.T, certFile, keyFile string, serial int64) *x509.Certi
 func TestTLS_ServesHTTP2AndHSTSWithTheConfiguredCertificate(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	cert := writeCert(t, certFile, keyFile, 1)
+	cert := testenv.WriteCert(t, certFile, keyFile, 1)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +74,7 @@ func TestTLS_ServesHTTP2AndHSTSWithTheConfiguredCertificate(t *testing.T) {
 func TestTLS_ACertificateChangedOnDiskIsServedWithoutARestart(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writeCert(t, certFile, keyFile, 1)
+	testenv.WriteCert(t, certFile, keyFile, 1)
 	now := time.Now()
 	r, err := newCertReloader(certFile, keyFile, slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return now })
 	if err != nil {
@@ -132,7 +92,7 @@ func TestTLS_ACertificateChangedOnDiskIsServedWithoutARestart(t *testing.T) {
 		}
 		return leaf.SerialNumber.Int64()
 	}
-	writeCert(t, certFile, keyFile, 2)
+	testenv.WriteCert(t, certFile, keyFile, 2)
 	if got := serial(); got != 1 {
 		t.Fatalf("before the next check: serial %d, want 1", got)
 	}
