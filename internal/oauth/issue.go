@@ -66,7 +66,7 @@ func (p *Provider) mint(is issuance) (TokenResponse, []store.Token, *Error) {
 	}
 	var rows []store.Token
 	var access string
-	if is.client.AccessTokenFormat == FormatOpaque || p.JWT == nil {
+	if p.accessFormat(is.client.AccessTokenFormat) == FormatOpaque {
 		at := secret.New(secret.PrefixAccessToken)
 		access = string(at)
 		rows = append(rows, p.accessRow(is, secret.Hash(access), atExp))
