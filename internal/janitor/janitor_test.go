@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/janitor"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -41,7 +42,7 @@ func TestRunOnce_PurgesAMinuteAfterExpiryAndCountsPerTable(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	f := &fakeStore{answers: []func() (store.Purged, error){
 		func() (store.Purged, error) {
-			return store.Purged{Rows: map[string]int64{"tokens": 3, "codes": 1}}, nil
+			return store.Purged{Rows: map[string]int64{"tokens": 3, "codes": 1}, Successors: 4}, nil
 		},
 		func() (store.Purged, error) {
 			return store.Purged{Rows: map[string]int64{"tokens": 2}}, errors.New("down")
@@ -52,12 +53,15 @@ func TestRunOnce_PurgesAMinuteAfterExpiryAndCountsPerTable(t *testing.T) {
 	for range 3 {
 		j.RunOnce(t.Context())
 	}
-	want := store.Purge{Expired: now.Add(-janitor.Grace), Activity: now.Add(-time.Hour), Batch: janitor.DefaultBatch}
+	// Sealed refresh successors are cleared once past the longest reuse
+	// grace allowed.
+	want := store.Purge{Expired: now.Add(-janitor.Grace), Activity: now.Add(-time.Hour),
+		Successors: now.Add(-config.MaxRefreshReuseGrace), Batch: janitor.DefaultBatch}
 	if f.asked[0] != want {
 		t.Fatalf("asked %+v, want %+v", f.asked[0], want)
 	}
 	c := j.Counters()
-	if c.Deleted["tokens"] != 5 || c.Deleted["codes"] != 1 || c.Runs != 1 || c.Failed != 1 || c.Skipped != 1 {
+	if c.Deleted["tokens"] != 5 || c.Deleted["codes"] != 1 || c.SuccessorsCleared != 4 || c.Runs != 1 || c.Failed != 1 || c.Skipped != 1 {
 		t.Fatalf("counters = %+v", c)
 	}
 	c.Deleted["tokens"] = 100
