@@ -194,6 +194,15 @@ func With(ctx context.Context, a netip.Addr) context.Context {
 	return context.WithValue(ctx, ctxKey{}, a)
 }
 
+// FromContext returns the rate-limit key of the client address ctx carries
+// (With); "" when it carries none (work outside a request).
+func FromContext(ctx context.Context) string {
+	if a, ok := ctx.Value(ctxKey{}).(netip.Addr); ok {
+		return Key(a)
+	}
+	return ""
+}
+
 // Of returns the rate-limit key of the request's client: the address the
 // server's middleware resolved, or, without it, the peer's.
 func Of(r *http.Request) string {

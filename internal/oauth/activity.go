@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -59,7 +60,7 @@ func (l *ActivityLog) RecordWith(ctx context.Context, a store.Activity, ev audit
 	}
 	ev.Name = cmp.Or(ev.Name, activityEvents[a.Kind], a.Kind)
 	ev.ClientID, ev.UserID = cmp.Or(ev.ClientID, a.ClientID), cmp.Or(ev.UserID, a.UserID)
-	ev.Address, ev.Device, ev.Detail = cmp.Or(ev.Address, a.Address), cmp.Or(ev.Device, a.Device), cmp.Or(ev.Detail, a.Detail)
+	ev.Address, ev.Device, ev.Detail = cmp.Or(ev.Address, a.Address, clientip.FromContext(ctx)), cmp.Or(ev.Device, a.Device), cmp.Or(ev.Detail, a.Detail)
 	l.Audit.Emit(ctx, ev)
 	if a.UserID == "" {
 		return

@@ -117,7 +117,7 @@ func (p *Provider) revokeJTI(ctx context.Context, claims token.AccessClaims, now
 	}
 	p.Logger.InfoContext(ctx, "JWT access token revoked", "client_id", claims.ClientID)
 	p.Metrics.Revoked("endpoint")
-	p.Audit.Emit(ctx, audit.Event{Name: audit.EventTokenRevoked, ClientID: claims.ClientID, Format: FormatJWT,
+	p.emit(ctx, audit.Event{Name: audit.EventTokenRevoked, ClientID: claims.ClientID, Format: FormatJWT,
 		Detail: "the app revoked an access token"})
 	return nil
 }

@@ -244,7 +244,7 @@ func (p *Provider) refreshReuseSeen(ctx context.Context, r refreshReuse) {
 		p.Logger.InfoContext(ctx, "rotated refresh token presented again within the reuse grace; answered with its successor",
 			"client_id", r.token.ClientID, "grant_id", r.token.GrantID, "since_rotation", r.since)
 		p.Metrics.Refreshed("grace", r.token.ClientID)
-		p.Audit.Emit(ctx, audit.Event{Name: audit.EventGraceReuse, ClientID: r.token.ClientID, UserID: r.token.UserID,
+		p.emit(ctx, audit.Event{Name: audit.EventGraceReuse, ClientID: r.token.ClientID, UserID: r.token.UserID,
 			Device: r.token.Device, Detail: "presented again " + r.since.Round(time.Millisecond).String() + " after its rotation"})
 		return
 	}

@@ -141,7 +141,7 @@ func (p *Provider) SessionEnded(ctx context.Context, s store.Session) []string {
 		} else {
 			p.Logger.InfoContext(ctx, "logout revoked refresh tokens", "user_id", s.UserID, "revoked", n)
 			p.Metrics.Revoked("logout")
-			p.Audit.Emit(ctx, audit.Event{Name: audit.EventTokenRevoked, UserID: s.UserID, Reason: "logout",
+			p.emit(ctx, audit.Event{Name: audit.EventTokenRevoked, UserID: s.UserID, Reason: "logout",
 				Detail: pluralTokens(int(n)) + " revoked at sign-out"})
 		}
 	}

@@ -6,7 +6,20 @@ import (
 	"strconv"
 
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/clientip"
 )
+
+// emit writes an audit event, with the request's client address when it
+// names none.
+func (p *Provider) emit(ctx context.Context, ev audit.Event) {
+	if p.Audit == nil {
+		return
+	}
+	if ev.Address == "" {
+		ev.Address = clientip.FromContext(ctx)
+	}
+	p.Audit.Emit(ctx, ev)
+}
 
 // grantName is a grant type's short name in metrics and audit events.
 func grantName(gt string) string {
@@ -52,7 +65,7 @@ func (p *Provider) signIn(ctx context.Context, via, clientID, address string, er
 		result = "error"
 	}
 	p.Metrics.SignIn(via, result)
-	p.Audit.Emit(ctx, audit.Event{Name: audit.EventSignInFailed, ClientID: clientID, Address: address, Reason: result, Detail: via})
+	p.emit(ctx, audit.Event{Name: audit.EventSignInFailed, ClientID: clientID, Address: address, Reason: result, Detail: via})
 }
 
 // SignIn is signIn for the login page.
@@ -65,7 +78,7 @@ func (p *Provider) SignIn(ctx context.Context, clientID, address string, err err
 func (p *Provider) reuseDetected(ctx context.Context, kind, clientID, userID string, n int) {
 	p.Metrics.ReuseDetected(kind, clientID)
 	p.Metrics.Revoked("reuse")
-	p.Audit.Emit(ctx, audit.Event{Name: audit.EventReuseDetected, ClientID: clientID, UserID: userID, Reason: kind,
+	p.emit(ctx, audit.Event{Name: audit.EventReuseDetected, ClientID: clientID, UserID: userID, Reason: kind,
 		Detail: pluralTokens(n) + " revoked"})
 }
 
