@@ -1,0 +1,243 @@
+// Package dpop verifies DPoP proofs (RFC 9449): the JWT a client signs with
+// a key of its own for each request, which binds the tokens it gets to
+// that key, so that a stolen token is of no use without it. The same
+// verifier serves the authorization server (token endpoint, /userinfo) and
+// resource servers.
+package dpop
+
+import (
+	"context"
+	"crypto"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// Algs are the proof signature algorithms accepted and advertised
+// (dpop_signing_alg_values_supported): asymmetric only (RFC 9449 §4.3,
+// step 5), never none or HMAC.
+var Algs = []string{"ES256", "ES384", "PS256", "RS256", "EdDSA"}
+
+// Header is the request header that carries a proof (RFC 9449 §4.1).
+const Header = "DPoP"
+
+// NonceHeader carries a server nonce to the client (RFC 9449 §8).
+const NonceHeader = "DPoP-Nonce"
+
+// Errors a verification returns; ErrUseNonce asks the client to retry with
+// the nonce in the DPoP-Nonce header (error "use_dpop_nonce").
+var (
+	ErrInvalid  = errors.New("invalid DPoP proof")
+	ErrUseNonce = errors.New("the DPoP proof must carry the server's nonce")
+	ErrReplayed = errors.New("the DPoP proof was already used")
+)
+
+// maxProofBytes bounds a proof before any parsing (SECURITY.md F6).
+const maxProofBytes = 8 << 10
+
+// Window is how far a proof's iat may lie from now: in the past (its jti is
+// remembered that long) or, for clocks ahead of ours, in the future.
+const (
+	MaxAge    = 5 * time.Minute
+	MaxFuture = 1 * time.Minute
+)
+
+// NonceLifetime is how long one server nonce is current; the previous one
+// is accepted too, so a nonce lives between one and two of these.
+const NonceLifetime = 5 * time.Minute
+
+// Replay remembers proof identifiers until they expire; exactly one caller
+// may use an identifier (store.ReplayStore).
+type Replay interface {
+	UseOnce(ctx context.Context, scope, id string, expiresAt, now time.Time) error
+}
+
+// Verifier checks proofs.
+type Verifier struct {
+	// Replay keeps the jtis of proofs seen (in the store: across restarts
+	// and nodes); ReplayUsed is the error it returns for one seen before.
+	Replay     Replay
+	ReplayUsed error
+	// NonceKey derives the server nonces from the time, so that every node
+	// knows the current one without writing anything; nil: no nonces.
+	NonceKey []byte
+	// RequireNonce makes every proof carry a current server nonce.
+	RequireNonce bool
+	Now          func() time.Time
+}
+
+// Request is what a proof must match.
+type Request struct {
+	Method string // htm
+	URL    string // htu, compared without query and fragment
+	// AccessToken, when the request presents one, must hash to the
+	// proof's ath.
+	AccessToken string
+}
+
+// Proof is a verified proof.
+type Proof struct {
+	// JKT is the SHA-256 JWK thumbprint (RFC 7638) of the proof's key,
+	// base64url: what tokens are bound to (cnf.jkt).
+	JKT string
+	JTI string
+	IAT time.Time
+}
+
+type proofClaims struct {
+	JTI   string `json:"jti"`
+	HTM   string `json:"htm"`
+	HTU   string `json:"htu"`
+	IAT   *int64 `json:"iat"`
+	ATH   string `json:"ath"`
+	Nonce string `json:"nonce"`
+}
+
+// Verify checks proof against req (RFC 9449 §4.3): one compact JWS, typ
+// dpop+jwt, an asymmetric algorithm, a public jwk in the header that
+// verifies it, jti, htm and htu of this request, iat within the window,
+// ath of the presented token, the server nonce when required, and a jti
+// never seen before.
+func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof, error) {
+	now := v.Now()
+	if proof == "" || len(proof) > maxProofBytes || strings.Count(proof, ".") != 2 {
+		return Proof{}, fmt.Errorf("%w: not a compact JWS", ErrInvalid)
+	}
+	algs := make([]jose.SignatureAlgorithm, len(Algs))
+	for i, a := range Algs {
+		algs[i] = jose.SignatureAlgorithm(a)
+	}
+	jws, err := jose.ParseSignedCompact(proof, algs)
+	if err != nil {
+		return Proof{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if len(jws.Signatures) != 1 {
+		return Proof{}, fmt.Errorf("%w: one signature expected", ErrInvalid)
+	}
+	h := jws.Signatures[0].Protected
+	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); typ != "dpop+jwt" {
+		return Proof{}, fmt.Errorf("%w: typ must be dpop+jwt", ErrInvalid)
+	}
+	if crit, ok := h.ExtraHeaders[jose.HeaderKey("crit")]; ok && crit != nil {
+		return Proof{}, fmt.Errorf("%w: unknown critical header", ErrInvalid)
+	}
+	jwk := h.JSONWebKey
+	if jwk == nil || !jwk.Valid() || !jwk.IsPublic() {
+		return Proof{}, fmt.Errorf("%w: the jwk header must be a public key", ErrInvalid)
+	}
+	payload, err := jws.Verify(jwk)
+	if err != nil {
+		return Proof{}, fmt.Errorf("%w: signature: %v", ErrInvalid, err)
+	}
+	var c proofClaims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return Proof{}, fmt.Errorf("%w: claims: %v", ErrInvalid, err)
+	}
+	switch {
+	case c.JTI == "" || len(c.JTI) > 256:
+		return Proof{}, fmt.Errorf("%w: jti missing or too long", ErrInvalid)
+	case c.HTM != req.Method:
+		return Proof{}, fmt.Errorf("%w: htm is not this request's method", ErrInvalid)
+	case !sameHTU(c.HTU, req.URL):
+		return Proof{}, fmt.Errorf("%w: htu is not this request's URL", ErrInvalid)
+	case c.IAT == nil:
+		return Proof{}, fmt.Errorf("%w: iat missing", ErrInvalid)
+	}
+	iat := time.Unix(*c.IAT, 0)
+	if iat.Before(now.Add(-MaxAge)) || iat.After(now.Add(MaxFuture)) {
+		return Proof{}, fmt.Errorf("%w: iat outside the accepted window", ErrInvalid)
+	}
+	if req.AccessToken != "" || c.ATH != "" {
+		sum := sha256.Sum256([]byte(req.AccessToken))
+		if req.AccessToken == "" || !hmac.Equal([]byte(c.ATH), []byte(base64.RawURLEncoding.EncodeToString(sum[:]))) {
+			return Proof{}, fmt.Errorf("%w: ath does not match the access token", ErrInvalid)
+		}
+	}
+	if v.RequireNonce || c.Nonce != "" {
+		if !v.nonceOK(c.Nonce, now) {
+			return Proof{}, ErrUseNonce
+		}
+	}
+	thumb, err := jwk.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return Proof{}, fmt.Errorf("%w: thumbprint: %v", ErrInvalid, err)
+	}
+	jkt := base64.RawURLEncoding.EncodeToString(thumb)
+	// One use per key and jti, remembered until the proof could no longer
+	// pass the iat check (RFC 9449 §11.1).
+	expires := iat.Add(MaxAge)
+	if err := v.Replay.UseOnce(ctx, "dpop:"+jkt, c.JTI, expires, now); err != nil {
+		if v.ReplayUsed != nil && errors.Is(err, v.ReplayUsed) {
+			return Proof{}, ErrReplayed
+		}
+		return Proof{}, err
+	}
+	return Proof{JKT: jkt, JTI: c.JTI, IAT: iat}, nil
+}
+
+// sameHTU compares a proof's htu with the request's URL as RFC 9449 §4.3
+// step 9 says: ignoring query and fragment, scheme and host without regard
+// to case, a default port the same as none.
+func sameHTU(htu, want string) bool {
+	a, err := url.Parse(htu)
+	if err != nil || !a.IsAbs() {
+		return false
+	}
+	b, err := url.Parse(want)
+	if err != nil {
+		return false
+	}
+	return normalURL(a) == normalURL(b)
+}
+
+func normalURL(u *url.URL) string {
+	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	host = strings.TrimSuffix(host, map[string]string{"https": ":443", "http": ":80"}[scheme])
+	path := u.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	return scheme + "://" + host + path
+}
+
+// Nonce returns the server nonce current at now: an HMAC of the time slot
+// under NonceKey, the same on every node with the same system secret, and
+// no longer accepted two slots later.
+func (v *Verifier) Nonce(now time.Time) string {
+	return v.nonceFor(now.Unix() / int64(NonceLifetime/time.Second))
+}
+
+func (v *Verifier) nonceFor(slot int64) string {
+	m := hmac.New(sha256.New, v.NonceKey)
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(slot))
+	m.Write(b[:])
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
+}
+
+// nonceOK accepts the current slot's nonce and the previous one's.
+func (v *Verifier) nonceOK(nonce string, now time.Time) bool {
+	if v.NonceKey == nil || nonce == "" {
+		return false
+	}
+	slot := now.Unix() / int64(NonceLifetime/time.Second)
+	return hmac.Equal([]byte(nonce), []byte(v.nonceFor(slot))) || hmac.Equal([]byte(nonce), []byte(v.nonceFor(slot-1)))
+}
+
+// Thumbprint returns the base64url SHA-256 JWK thumbprint of key, as JKT.
+func Thumbprint(key *jose.JSONWebKey) (string, error) {
+	t, err := key.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(t), nil
+}
