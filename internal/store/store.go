@@ -224,6 +224,9 @@ type Token struct {
 	// came from.
 	Device  string
 	Address string
+	// JKT is the JWK SHA-256 thumbprint of the key the token is bound to
+	// (DPoP, RFC 9449 cnf.jkt); empty for a bearer token.
+	JKT string
 }
 
 // Device is one refresh-token family of a user's app: a phone, a TV, a

@@ -13,7 +13,7 @@ import (
 )
 
 const tokenColumns = "hash, kind, family_id, grant_id, client_id, user_id, scopes, " +
-	"auth_time, created_at, expires_at, rotated_at, revoked_at, claims, device, address, resources"
+	"auth_time, created_at, expires_at, rotated_at, revoked_at, claims, device, address, resources, jkt"
 
 // tokenReadColumns are the columns a token is read from: tokenColumns and
 // the sealed successor of a rotated refresh token, which only a rotation
@@ -28,7 +28,7 @@ var (
 )
 
 // tokenColumnCount is the number of tokenColumns.
-const tokenColumnCount = 16
+const tokenColumnCount = 17
 
 // tokensPerInsert bounds the rows of one INSERT on PostgreSQL, far below
 // its limit on parameters per statement (65535); SQLite takes fewer
@@ -45,7 +45,7 @@ func scanToken(s rowScanner) (store.Token, error) {
 func tokenFields(t *store.Token) []any {
 	return []any{&t.Hash, &t.Kind, opt(&t.FamilyID), opt(&t.GrantID), &t.ClientID, opt(&t.UserID), list(&t.Scopes),
 		tm(&t.AuthTime), tm(&t.CreatedAt), tm(&t.ExpiresAt), tm(&t.RotatedAt), tm(&t.RevokedAt), &t.Claims, &t.Device, &t.Address, list(&t.Resources),
-		&t.Successor}
+		opt(&t.JKT), &t.Successor}
 }
 
 func checkTokens(tokens []store.Token) error {
@@ -56,7 +56,7 @@ func checkTokens(tokens []store.Token) error {
 		if err := checkKeys(t.Hash, t.FamilyID, t.GrantID, t.ClientID, t.UserID); err != nil {
 			return err
 		}
-		if err := checkText(t.Claims, t.Device, t.Address); err != nil {
+		if err := checkText(t.Claims, t.Device, t.Address, t.JKT); err != nil {
 			return err
 		}
 		if err := checkText(append(slices.Clone(t.Scopes), t.Resources...)...); err != nil {
@@ -77,7 +77,7 @@ func (db *DB) insertTokens(ctx context.Context, q querier, tokens []store.Token)
 func (db *DB) tokenValues(t store.Token) []any {
 	return []any{t.Hash, t.Kind, optional(t.FamilyID), optional(t.GrantID), t.ClientID, optional(t.UserID),
 		encodeList(t.Scopes), db.d.time(t.AuthTime), db.d.time(t.CreatedAt), db.d.time(t.ExpiresAt),
-		db.d.time(t.RotatedAt), db.d.time(t.RevokedAt), t.Claims, t.Device, t.Address, encodeList(t.Resources)}
+		db.d.time(t.RotatedAt), db.d.time(t.RevokedAt), t.Claims, t.Device, t.Address, encodeList(t.Resources), optional(t.JKT)}
 }
 
 // insertTokensAfter is one PostgreSQL statement that runs the data-modifying
@@ -109,7 +109,7 @@ func (db *DB) insertTokensAfter(first string, firstArgs []any, tokens []store.To
 
 // tokenColumnTypes are the casts of tokenColumns' values on PostgreSQL.
 var tokenColumnTypes = [tokenColumnCount]string{"::text", "::text", "::text", "::text", "::text", "::text", "::text",
-	"::timestamptz", "::timestamptz", "::timestamptz", "::timestamptz", "::timestamptz", "::text", "::text", "::text", "::text"}
+	"::timestamptz", "::timestamptz", "::timestamptz", "::timestamptz", "::timestamptz", "::text", "::text", "::text", "::text", "::text"}
 
 // CreateTokens inserts the tokens, all or none; ErrConflict if a hash
 // exists (or repeats), ErrNotFound if a grant, client or user referred to

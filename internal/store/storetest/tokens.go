@@ -17,9 +17,10 @@ func testTokens(t *testing.T, open Opener) {
 				ExpiresAt: at(time.Hour), RotatedAt: at(time.Minute), RevokedAt: at(2 * time.Minute),
 				Claims: `{"userinfo":{"email":{"essential":true}},"x":"` + unicode + big() + `"}`,
 				Device: "Firefox on Linux " + unicode, Address: "2001:db8::/64",
-				Resources: []string{"https://notes.example/" + unicode, "urn:photos"}},
+				Resources: []string{"https://notes.example/" + unicode, "urn:photos"},
+				JKT:       "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"},
 			{Hash: "rt", Kind: store.KindRefresh, FamilyID: "fam", GrantID: g.ID, ClientID: c.ID, UserID: u.ID,
-				Scopes: []string{"offline_access"}, CreatedAt: t0(), ExpiresAt: at(30 * 24 * time.Hour), Claims: "{}"},
+				Scopes: []string{"offline_access"}, CreatedAt: t0(), ExpiresAt: at(30 * 24 * time.Hour), Claims: "{}", JKT: "rt-key"},
 			// Client credentials: no user, grant or family.
 			{Hash: "cc", Kind: store.KindAccess, ClientID: c.ID, ExpiresAt: at(time.Hour)},
 			{Hash: "bare", Kind: store.KindRefresh, ClientID: c.ID, Scopes: []string{}},
