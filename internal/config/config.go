@@ -26,6 +26,7 @@ type Config struct {
 	Session  SessionConfig  `yaml:"session"`
 	Activity ActivityConfig `yaml:"activity"`
 	Metrics  MetricsConfig  `yaml:"metrics"`
+	DPoP     DPoPConfig     `yaml:"dpop"`
 	Janitor  JanitorConfig  `yaml:"janitor"`
 	Consent  ConsentConfig  `yaml:"consent"`
 	Scopes   []Scope        `yaml:"scopes"`
@@ -132,6 +133,15 @@ const Forever = "forever"
 type ActivityConfig struct {
 	// Retention: entries older than this are deleted; default 2160h (90 days).
 	Retention time.Duration `yaml:"retention"`
+}
+
+// DPoPConfig controls sender-constrained tokens (RFC 9449).
+type DPoPConfig struct {
+	// RequireNonce makes every DPoP proof carry a server nonce (§8): a
+	// client's first proof is answered use_dpop_nonce with the nonce to
+	// use. Nonces are derived from the time and the system secret, so
+	// every node knows them without storing any. Off by default.
+	RequireNonce bool `yaml:"require_nonce"`
 }
 
 // MetricsConfig controls the Prometheus metrics at /metrics.

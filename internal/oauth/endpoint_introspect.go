@@ -9,6 +9,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/token"
 )
 
 // Introspection is an RFC 7662 §2.2 answer. Inactive tokens carry nothing
@@ -27,6 +28,9 @@ type Introspection struct {
 	AuthTime  int64    `json:"auth_time,omitempty"`
 	// Username is the resource owner's username (§2.2), for user tokens.
 	Username string `json:"username,omitempty"`
+	// Cnf is the key a DPoP-bound token is bound to (RFC 9449 §6.2), and
+	// token_type is then "DPoP".
+	Cnf *token.Confirmation `json:"cnf,omitempty"`
 }
 
 var inactive = Introspection{}
@@ -89,6 +93,12 @@ func (p *Provider) introspect(ctx context.Context, client store.Client, raw stri
 		out.TokenType = "refresh_token"
 		if t.Kind == store.KindAccess {
 			out.TokenType, out.Aud = "Bearer", aud
+			if t.JKT != "" {
+				out.TokenType = "DPoP"
+			}
+		}
+		if t.JKT != "" {
+			out.Cnf = &token.Confirmation{JKT: t.JKT}
 		}
 		if !t.AuthTime.IsZero() {
 			out.AuthTime = t.AuthTime.Unix()
@@ -119,11 +129,15 @@ func (p *Provider) introspect(ctx context.Context, client store.Client, raw stri
 		case err != nil:
 			return inactive, p.storeError(ctx, "get token", err)
 		}
-		return Introspection{
+		out := Introspection{
 			Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry, Iat: c.IssuedAt,
 			Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, JTI: c.JTI, AuthTime: c.AuthTime,
 			Username: username, // only user tokens have a row with a user
-		}, nil
+		}
+		if c.Confirmation != nil && c.Confirmation.JKT != "" {
+			out.TokenType, out.Cnf = "DPoP", c.Confirmation
+		}
+		return out, nil
 	}
 	return inactive, nil
 }

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"encoding/json"
+	"github.com/latchkey/latchkey/internal/dpop"
 	"net/http"
 
 	"github.com/latchkey/latchkey/internal/oidc"
@@ -27,6 +28,8 @@ type Metadata struct {
 	CodeChallengeMethodsSupported              []string `json:"code_challenge_methods_supported"`
 	AuthorizationResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
 	AccessTokenSigningAlgValuesSupported       []string `json:"access_token_signing_alg_values_supported,omitempty"`
+	// DPoPSigningAlgValuesSupported: the proof algorithms (RFC 9449 §5.1).
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported,omitempty"`
 	// RFC 8628 §4.
 	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint"`
 
@@ -96,6 +99,9 @@ func (p *Provider) buildMetadata() []byte {
 	}
 	if p.JWT != nil && p.SigningAlgorithm != "" {
 		m.AccessTokenSigningAlgValuesSupported = []string{p.SigningAlgorithm}
+	}
+	if p.DPoP != nil {
+		m.DPoPSigningAlgValuesSupported = dpop.Algs
 	}
 	b, _ := json.Marshal(m)
 	return b

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/latchkey/latchkey/internal/clientip"
+	"github.com/latchkey/latchkey/internal/dpop"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -16,6 +17,9 @@ type tokenRequest struct {
 	q         params
 	address   string // the client's network address, for throttling and the device list
 	userAgent string // describes a device the password grant starts
+	// jkt is the thumbprint of the key of the request's DPoP proof (RFC
+	// 9449): the tokens issued are bound to it. Empty: bearer tokens.
+	jkt string
 }
 
 // grantHandler runs one grant type.
@@ -52,7 +56,11 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) (TokenResponse,
 	if !AllowsGrant(client, gt) {
 		return TokenResponse{}, UnauthorizedClient("this client may not use this grant type")
 	}
-	resp, e := handler(r.Context(), tokenRequest{client: client, q: q, address: clientip.Of(r), userAgent: r.UserAgent()})
+	jkt, e := p.dpopAtToken(w, r)
+	if e != nil {
+		return TokenResponse{}, e
+	}
+	resp, e := handler(r.Context(), tokenRequest{client: client, q: q, address: clientip.Of(r), userAgent: r.UserAgent(), jkt: jkt})
 	if e == nil {
 		p.Metrics.TokenIssued(grantName(gt), p.accessFormat(client.AccessTokenFormat), client.ID)
 	}
@@ -67,6 +75,9 @@ func WriteError(w http.ResponseWriter, e *Error) {
 	}
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	if e.dpopNonce != "" {
+		w.Header().Set(dpop.NonceHeader, e.dpopNonce)
 	}
 	writeJSON(w, e.Status, struct {
 		Error       string `json:"error"`

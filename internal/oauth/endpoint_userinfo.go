@@ -20,6 +20,7 @@ type userAccess struct {
 	userID, clientID string
 	scopes           []string
 	claims           string // the claims request parameter of the authorization
+	jkt              string // the DPoP key the token is bound to, if any
 }
 
 // HandleUserInfo is the userinfo endpoint (OpenID Connect Core §5.3), GET
@@ -34,7 +35,7 @@ func (p *Provider) HandleUserInfo(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodOptions:
 		h.Set("Access-Control-Allow-Methods", "GET, POST")
-		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, DPoP")
 		h.Set("Access-Control-Max-Age", "600")
 		w.WriteHeader(http.StatusNoContent)
 		return
@@ -44,7 +45,7 @@ func (p *Provider) HandleUserInfo(w http.ResponseWriter, r *http.Request) {
 		bearerError(w, http.StatusMethodNotAllowed, "invalid_request", "use GET or POST")
 		return
 	}
-	raw, e := bearerToken(w, r)
+	raw, scheme, e := accessToken(w, r)
 	if e != nil {
 		bearerError(w, e.Status, e.Code, e.Description)
 		return
@@ -64,6 +65,8 @@ func (p *Provider) HandleUserInfo(w http.ResponseWriter, r *http.Request) {
 		return
 	case !ok:
 		bearerError(w, http.StatusUnauthorized, "invalid_token", "the access token is invalid, expired or revoked")
+		return
+	case !p.dpopAtResource(w, r, raw, scheme, ua.jkt):
 		return
 	case !slices.Contains(ua.scopes, oidc.ScopeOpenID):
 		bearerError(w, http.StatusForbidden, "insufficient_scope", "the access token was not granted the openid scope")
@@ -85,9 +88,29 @@ func (p *Provider) HandleUserInfo(w http.ResponseWriter, r *http.Request) {
 	}{u.ID, oidc.ReleaseClaims(u, ua.scopes, req.UserInfo)})
 }
 
-// bearerToken reads the access token from the Authorization header or a
-// form body. More than one method, or a malformed header, is
-// invalid_request (RFC 6750 §2: "Clients MUST NOT use more than one method").
+// accessToken reads the access token from the Authorization header, with
+// the Bearer or the DPoP scheme (RFC 9449 §7.1), or a form body (bearer).
+// More than one method, or a malformed header, is invalid_request (RFC 6750
+// §2: "Clients MUST NOT use more than one method").
+func accessToken(w http.ResponseWriter, r *http.Request) (raw, scheme string, e *Error) {
+	headers := r.Header.Values("Authorization")
+	if len(headers) == 1 {
+		if s, tok, ok := strings.Cut(headers[0], " "); ok && strings.EqualFold(s, "DPoP") {
+			if !validB64Token(tok) {
+				return "", "", InvalidRequest("the Authorization header must be DPoP followed by the token")
+			}
+			if r.URL.Query().Has("access_token") {
+				return "", "", InvalidRequest("send the access token in the Authorization header, not in the URI")
+			}
+			return tok, "DPoP", nil
+		}
+	}
+	raw, e = bearerToken(w, r)
+	return raw, "Bearer", e
+}
+
+// bearerToken reads a bearer token from the Authorization header or a
+// form body.
 func bearerToken(w http.ResponseWriter, r *http.Request) (string, *Error) {
 	headers := r.Header.Values("Authorization")
 	var fromHeader string
@@ -188,5 +211,5 @@ func (p *Provider) userAccess(ctx context.Context, raw string) (userAccess, bool
 	if t.Kind != store.KindAccess || !t.Active(now) || t.UserID == "" {
 		return userAccess{}, false, nil
 	}
-	return userAccess{userID: t.UserID, clientID: t.ClientID, scopes: t.Scopes, claims: t.Claims}, true, nil
+	return userAccess{userID: t.UserID, clientID: t.ClientID, scopes: t.Scopes, claims: t.Claims, jkt: t.JKT}, true, nil
 }

@@ -16,6 +16,8 @@ type Error struct {
 	basicAuth bool
 	// RetryAfter, when positive, is sent as Retry-After (seconds).
 	RetryAfter int
+	// dpopNonce, when set, is sent as DPoP-Nonce (RFC 9449 §8).
+	dpopNonce string
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Description }

@@ -70,6 +70,7 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, req tokenRequest)
 		return TokenResponse{}, e
 	}
 	resp, rows, e := p.mint(issuance{
+		jkt:    req.jkt,
 		client: client, grant: grant, familyID: ac.Hash, scopes: t.scopes, refreshScopes: ac.Scopes,
 		audience: t.audience, resources: ac.Resources,
 		authTime: ac.AuthTime, claims: ac.Claims, refresh: AllowsGrant(client, GrantRefreshToken), now: now,

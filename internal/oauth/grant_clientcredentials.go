@@ -24,7 +24,7 @@ func (p *Provider) grantClientCredentials(ctx context.Context, req tokenRequest)
 	if e != nil {
 		return TokenResponse{}, e
 	}
-	resp, rows, e := p.mint(issuance{client: client, scopes: t.scopes, audience: t.audience, now: p.Now()})
+	resp, rows, e := p.mint(issuance{client: client, scopes: t.scopes, audience: t.audience, now: p.Now(), jkt: req.jkt})
 	if e != nil {
 		return TokenResponse{}, e
 	}

@@ -77,6 +77,7 @@ func (p *Provider) grantDeviceCode(ctx context.Context, req tokenRequest) (Token
 		return TokenResponse{}, e
 	}
 	resp, rows, e := p.mint(issuance{
+		jkt:    req.jkt,
 		client: client, grant: grant, familyID: dc.Hash, scopes: t.scopes, refreshScopes: dc.Scopes,
 		audience: t.audience, resources: dc.Resources,
 		authTime: dc.AuthTime, refresh: AllowsGrant(client, GrantRefreshToken), now: now,

@@ -57,6 +57,7 @@ func (p *Provider) grantPassword(ctx context.Context, req tokenRequest) (TokenRe
 		return TokenResponse{}, e
 	}
 	resp, rows, e := p.mint(issuance{
+		jkt:    req.jkt,
 		client: client, grant: grant, familyID: secret.RandomString(16), scopes: t.scopes, refreshScopes: scopes,
 		audience: t.audience, resources: q.list(paramResource),
 		authTime: now, refresh: AllowsGrant(client, GrantRefreshToken), now: now,

@@ -41,6 +41,11 @@ func (p *Provider) grantRefreshToken(ctx context.Context, req tokenRequest) (Tok
 	if old.ClientID != client.ID {
 		return TokenResponse{}, InvalidGrant("the refresh token is invalid")
 	}
+	// RFC 9449 §5: a refresh token bound to a key is used only with a proof
+	// of that key.
+	if old.JKT != "" && old.JKT != req.jkt {
+		return TokenResponse{}, invalidDPoPProof("the refresh token is bound to a DPoP key; send a proof of that key")
+	}
 	now := p.Now()
 	if !old.RotatedAt.IsZero() {
 		return p.refreshRotated(ctx, req, old, grant, now)
@@ -59,6 +64,7 @@ func (p *Provider) grantRefreshToken(ctx context.Context, req tokenRequest) (Tok
 		return TokenResponse{}, InvalidGrant("the grant of this refresh token was revoked or has expired")
 	}
 	resp, rows, e := p.mint(issuance{
+		jkt:    req.jkt,
 		client: client, grant: grant, familyID: old.FamilyID, scopes: t.scopes, refreshScopes: old.Scopes,
 		audience: t.audience, resources: old.Resources,
 		authTime: old.AuthTime, claims: old.Claims, refresh: true, now: now,
@@ -190,6 +196,7 @@ func (p *Provider) refreshRotated(ctx context.Context, req tokenRequest, old sto
 		return TokenResponse{}, e
 	}
 	resp, rows, e := p.mint(issuance{
+		jkt:    req.jkt,
 		client: req.client, grant: grant, familyID: old.FamilyID, scopes: t.scopes,
 		audience: t.audience, authTime: old.AuthTime, claims: old.Claims, now: now,
 		device: old.Device, address: req.address,

@@ -45,6 +45,9 @@ type issuance struct {
 	// device describes the device of the family; address is where this
 	// request came from (the user's device list).
 	device, address string
+	// jkt binds the access token (and a public client's refresh token) to
+	// the key of the request's DPoP proof (RFC 9449 §5); empty: bearer.
+	jkt string
 }
 
 // mint creates the tokens of an issuance: the response to send and the rows
@@ -76,6 +79,9 @@ func (p *Provider) mint(is issuance) (TokenResponse, []store.Token, *Error) {
 			Issuer: p.Issuer, Subject: subject, Audience: p.audienceOr(is.audience), ClientID: is.client.ID,
 			Scope: FormatScope(is.scopes), Expiry: atExp.Unix(), IssuedAt: is.now.Unix(), JTI: jti,
 		}
+		if is.jkt != "" {
+			claims.Confirmation = &token.Confirmation{JKT: is.jkt}
+		}
 		if !is.authTime.IsZero() {
 			claims.AuthTime = is.authTime.Unix()
 		}
@@ -89,9 +95,13 @@ func (p *Provider) mint(is issuance) (TokenResponse, []store.Token, *Error) {
 			rows = append(rows, p.accessRow(is, jtiHash(jti), atExp))
 		}
 	}
+	tokenType := "Bearer"
+	if is.jkt != "" {
+		tokenType = "DPoP" // RFC 9449 §5
+	}
 	resp := TokenResponse{
 		AccessToken: access,
-		TokenType:   "Bearer",
+		TokenType:   tokenType,
 		ExpiresIn:   int64(atExp.Sub(is.now).Round(time.Second) / time.Second),
 		Scope:       FormatScope(is.scopes),
 	}
@@ -102,10 +112,22 @@ func (p *Provider) mint(is issuance) (TokenResponse, []store.Token, *Error) {
 			ClientID: is.client.ID, UserID: is.grant.UserID, Scopes: is.refreshScopes, AuthTime: is.authTime,
 			Claims: is.claims, CreatedAt: is.now, ExpiresAt: capExpiry(is.now.Add(p.refreshTTL(is.client)), is.grant),
 			Device: is.device, Address: is.address, Resources: is.resources,
+			// §5: a public client's refresh token is bound to the key too; a
+			// confidential client's is bound by its authentication already.
+			JKT: refreshJKT(is),
 		})
 		resp.RefreshToken = string(rt)
 	}
 	return resp, rows, nil
+}
+
+// refreshJKT is the key a refresh token of is is bound to: the proof's, for
+// a public client.
+func refreshJKT(is issuance) string {
+	if is.client.Public {
+		return is.jkt
+	}
+	return ""
 }
 
 func (p *Provider) accessRow(is issuance, hash string, exp time.Time) store.Token {
@@ -113,7 +135,7 @@ func (p *Provider) accessRow(is issuance, hash string, exp time.Time) store.Toke
 		Hash: hash, Kind: store.KindAccess, FamilyID: is.familyID, GrantID: is.grant.ID,
 		ClientID: is.client.ID, UserID: is.grant.UserID, Scopes: is.scopes, AuthTime: is.authTime,
 		Claims: is.claims, CreatedAt: is.now, ExpiresAt: exp, Device: is.device, Address: is.address,
-		Resources: is.audience,
+		Resources: is.audience, JKT: is.jkt,
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/dpop"
 	"github.com/latchkey/latchkey/internal/metrics"
 	"log/slog"
 	"net/http"
@@ -65,7 +66,10 @@ type Provider struct {
 	// throttled requests; Audit writes the events that have no activity
 	// entry (reuse detection). Either may be nil.
 	Metrics *metrics.Metrics
-	Audit   *audit.Log
+	// DPoP verifies the proofs that bind tokens to a client's key (RFC
+	// 9449); nil: proofs are ignored and every token is a bearer token.
+	DPoP  *dpop.Verifier
+	Audit *audit.Log
 	// SharedCounters, when set, shares the rate-limit counters with the
 	// other nodes on the same database (SyncThrottles); nil keeps them in
 	// this process's memory.

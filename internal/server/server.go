@@ -15,6 +15,7 @@ import (
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/dpop"
 	"github.com/latchkey/latchkey/internal/janitor"
 	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -119,8 +120,10 @@ func New(opts Options) (*Server, error) {
 		Activity:               &oauth.ActivityLog{Store: opts.Store, Now: opts.Now, Logger: opts.Logger, Audit: auditLog},
 		Metrics:                m,
 		Audit:                  auditLog,
-		Now:                    opts.Now,
-		Logger:                 opts.Logger,
+		DPoP: &dpop.Verifier{Replay: opts.Store, ReplayUsed: store.ErrAlreadyUsed, RequireNonce: cfg.DPoP.RequireNonce,
+			NonceKey: session.DeriveKey([]byte(cfg.SystemSecret), "dpop-nonces"), Now: opts.Now},
+		Now:    opts.Now,
+		Logger: opts.Logger,
 	}
 	if shared, ok := opts.Store.(interface{ SharesCounters() bool }); ok && shared.SharesCounters() {
 		provider.SharedCounters = opts.Store

@@ -35,6 +35,14 @@ type AccessClaims struct {
 	// GrantID names the consent the token belongs to, so that revoking the
 	// grant can deny its tokens.
 	GrantID string `json:"lk_gid,omitempty"`
+	// Confirmation binds the token to a key (RFC 7800 §3.1; DPoP, RFC 9449
+	// §6.1: cnf.jkt).
+	Confirmation *Confirmation `json:"cnf,omitempty"`
+}
+
+// Confirmation is the cnf claim.
+type Confirmation struct {
+	JKT string `json:"jkt,omitempty"`
 }
 
 // Audience is the aud claim: "In the general case, the 'aud' value is an

@@ -1,0 +1,109 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/dpop"
+)
+
+// invalidDPoPProof is RFC 9449 §5's error for a proof that is missing,
+// malformed or of the wrong key at the token endpoint.
+func invalidDPoPProof(desc string) *Error {
+	return &Error{Code: "invalid_dpop_proof", Status: http.StatusBadRequest, Description: desc}
+}
+
+// dpopAtToken verifies the DPoP proof of a token request, if it has one
+// (RFC 9449 §5), and returns its key's thumbprint; "" when the request
+// has none. With server nonces on, every answer carries the current nonce.
+func (p *Provider) dpopAtToken(w http.ResponseWriter, r *http.Request) (string, *Error) {
+	if p.DPoP == nil {
+		return "", nil
+	}
+	if p.DPoP.RequireNonce {
+		w.Header().Set(dpop.NonceHeader, p.DPoP.Nonce(p.Now()))
+	}
+	proofs := r.Header.Values(dpop.Header)
+	switch len(proofs) {
+	case 0:
+		return "", nil
+	case 1:
+	default:
+		return "", invalidDPoPProof("more than one DPoP header")
+	}
+	proof, err := p.DPoP.Verify(r.Context(), proofs[0], dpop.Request{Method: http.MethodPost, URL: p.Issuer + "/token"})
+	if e := p.dpopError(r.Context(), err); e != nil {
+		return "", e
+	}
+	return proof.JKT, nil
+}
+
+// dpopError maps a verification failure to the token endpoint's answer:
+// use_dpop_nonce with the current nonce, or invalid_dpop_proof; a store
+// failure is the server's.
+func (p *Provider) dpopError(ctx context.Context, err error) *Error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, dpop.ErrUseNonce):
+		return &Error{Code: "use_dpop_nonce", Status: http.StatusBadRequest,
+			Description: "send a DPoP proof with the nonce of the DPoP-Nonce header", dpopNonce: p.DPoP.Nonce(p.Now())}
+	case errors.Is(err, dpop.ErrInvalid), errors.Is(err, dpop.ErrReplayed):
+		return invalidDPoPProof(err.Error())
+	}
+	return p.storeError(ctx, "check DPoP proof", err)
+}
+
+// dpopAtResource checks how an access token bound to jkt ("" for a bearer
+// token) was presented at a protected endpoint of this server (/userinfo),
+// as RFC 9449 §7 says: a bound token needs the DPoP scheme and a proof of
+// its key for this request, with ath; a bearer token, the Bearer scheme. It
+// answers the error itself (401 with WWW-Authenticate) and reports false.
+func (p *Provider) dpopAtResource(w http.ResponseWriter, r *http.Request, raw, scheme, jkt string) bool {
+	switch {
+	case jkt == "" && scheme == "DPoP":
+		dpopChallenge(w, "invalid_token", "the access token is not bound to a DPoP key: send it as a Bearer token")
+		return false
+	case jkt == "":
+		return true
+	case scheme != "DPoP" || p.DPoP == nil:
+		// §7.2: a bound token presented as a bearer token is refused.
+		dpopChallenge(w, "invalid_token", "the access token is bound to a DPoP key: send it with the DPoP scheme and a proof")
+		return false
+	}
+	proofs := r.Header.Values(dpop.Header)
+	if len(proofs) != 1 {
+		dpopChallenge(w, "invalid_dpop_proof", "send exactly one DPoP proof")
+		return false
+	}
+	proof, err := p.DPoP.Verify(r.Context(), proofs[0], dpop.Request{Method: r.Method, URL: p.Issuer + r.URL.Path, AccessToken: raw})
+	switch {
+	case errors.Is(err, dpop.ErrUseNonce):
+		w.Header().Set(dpop.NonceHeader, p.DPoP.Nonce(p.Now()))
+		dpopChallenge(w, "use_dpop_nonce", "send a DPoP proof with the nonce of the DPoP-Nonce header")
+		return false
+	case errors.Is(err, dpop.ErrInvalid), errors.Is(err, dpop.ErrReplayed):
+		dpopChallenge(w, "invalid_dpop_proof", err.Error())
+		return false
+	case err != nil:
+		WriteError(w, p.storeError(r.Context(), "check DPoP proof", err))
+		return false
+	case proof.JKT != jkt:
+		dpopChallenge(w, "invalid_token", "the DPoP proof is not of the key the access token is bound to")
+		return false
+	}
+	return true
+}
+
+// dpopChallenge answers 401 with RFC 9449 §7.1's WWW-Authenticate: the
+// DPoP scheme, the error, and the algorithms accepted.
+func dpopChallenge(w http.ResponseWriter, code, desc string) {
+	desc = strings.ReplaceAll(desc, `"`, `'`)
+	w.Header().Set("WWW-Authenticate", `DPoP error="`+code+`", error_description="`+desc+`", algs="`+strings.Join(dpop.Algs, " ")+`"`)
+	writeJSON(w, http.StatusUnauthorized, struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}{code, desc})
+}
