@@ -8,9 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/dbtest"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/testenv"
@@ -236,4 +239,48 @@ func TestOIDCInterop_NodeOpenIDClient(t *testing.T) {
 			t.Fatalf("prompt=none after logout answered %v", q)
 		}
 	})
+}
+
+// TestRFC9449_Interop_NodeOpenIDClientWithDPoP: node openid-client v6 (its
+// DPoP from oauth4webapi) signs a user in with every token bound to its
+// own ES256 key, with server nonces required: it answers the
+// use_dpop_nonce challenges by itself, reads /userinfo with the DPoP
+// scheme, and refreshes with a proof. Latchkey stores the tokens bound to
+// one key, and the node client sees token_type DPoP.
+func TestRFC9449_Interop_NodeOpenIDClientWithDPoP(t *testing.T) {
+	nodeRP(t)
+	e := newEnvConfig(t, "sqlite", dbtest.Open(t, "sqlite"), func(c *config.Config) { c.DPoP.RequireNonce = true })
+	rp := e.oidcClient("node-rp-dpop", func(c *store.Client) {
+		c.GrantTypes = []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}
+	})
+	p := startNodeRP(t,
+		"LATCHKEY_ISSUER="+e.issuer, "RP_CLIENT_ID="+rp.id, "RP_CLIENT_SECRET="+rp.secret, "RP_REDIRECT_URI="+rp.redirect,
+		"RP_POST_LOGOUT_URI=https://rp.example/bye", "RP_LOGOUT_STATE=s", "RP_DPOP=1",
+	)
+	var start struct {
+		AuthorizationURL string `json:"authorization_url"`
+	}
+	p.receive(&start)
+	callback := e.authorize(e.browser(), start.AuthorizationURL)
+	p.send(map[string]string{"callback_url": callback.String()})
+	var got struct {
+		TokenType          string            `json:"token_type"`
+		RefreshedTokenType string            `json:"refreshed_token_type"`
+		Userinfo           nodeClaims        `json:"userinfo"`
+		Cnf                map[string]string `json:"access_token_cnf"`
+		RefreshedCnf       map[string]string `json:"refreshed_access_token_cnf"`
+	}
+	p.receive(&got)
+	if !strings.EqualFold(got.TokenType, "DPoP") || !strings.EqualFold(got.RefreshedTokenType, "DPoP") {
+		t.Fatalf("token types %q, %q; want DPoP", got.TokenType, got.RefreshedTokenType)
+	}
+	if got.Userinfo.Sub != "u1" {
+		t.Fatalf("userinfo with DPoP: %+v", got.Userinfo)
+	}
+	if got.Cnf["jkt"] == "" || got.RefreshedCnf["jkt"] != got.Cnf["jkt"] {
+		t.Fatalf("cnf of the access tokens %v then %v: want one key's jkt in both", got.Cnf, got.RefreshedCnf)
+	}
+	// The first token request, without a nonce, was answered
+	// use_dpop_nonce, and the library retried with it.
+	wantAtLeast(t, scrape(t, e.issuer+"/metrics"), 1, "latchkey_http_requests_total", "endpoint", "/token", "code", "400")
 }

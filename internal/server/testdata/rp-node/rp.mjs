@@ -2,7 +2,8 @@
 // internal/server/noderp_test.go, which plays the user's browser.
 //
 // Environment: LATCHKEY_ISSUER, RP_CLIENT_ID, RP_CLIENT_SECRET,
-// RP_REDIRECT_URI, RP_POST_LOGOUT_URI, RP_LOGOUT_STATE.
+// RP_REDIRECT_URI, RP_POST_LOGOUT_URI, RP_LOGOUT_STATE; RP_DPOP=1 binds
+// the tokens to a DPoP key of the client's (RFC 9449) at every step.
 //
 // Conversation, one JSON object per line:
 //   rp -> test  {"authorization_url": "..."}
@@ -38,6 +39,15 @@ function describe(err) {
   return out
 }
 
+// cnf returns the cnf claim of a JWT access token (null for another kind).
+function cnf(token) {
+  try {
+    return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).cnf ?? null
+  } catch {
+    return null
+  }
+}
+
 const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]()
 
 async function receive() {
@@ -59,6 +69,10 @@ async function main() {
     client.ClientSecretBasic(env('RP_CLIENT_SECRET')),
     { execute: [client.allowInsecureRequests] },
   )
+
+  // RFC 9449: with RP_DPOP, one ES256 key for the whole session; the
+  // library answers a use_dpop_nonce challenge by retrying with the nonce.
+  const DPoP = process.env.RP_DPOP === '1' ? client.getDPoPHandle(config, await client.randomDPoPKeyPair('ES256')) : undefined
 
   const codeVerifier = client.randomPKCECodeVerifier()
   const codeChallenge = await client.calculatePKCECodeChallenge(codeVerifier)
@@ -83,15 +97,15 @@ async function main() {
     expectedState: state,
     expectedNonce: nonce,
     idTokenExpected: true,
-  })
+  }, undefined, { DPoP })
   const claims = tokens.claims()
   const idTokenHeader = JSON.parse(Buffer.from(tokens.id_token.split('.')[0], 'base64url').toString())
 
   // Core §5.3.2: the userinfo sub must equal the ID token's.
-  const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub)
+  const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub, { DPoP })
 
   // Core §12.2: a refreshed ID token keeps iss, sub, aud and auth_time.
-  const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token)
+  const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token, undefined, { DPoP })
   const refreshedClaims = refreshed.claims()
 
   const endSessionUrl = client.buildEndSessionUrl(config, {
@@ -104,6 +118,9 @@ async function main() {
     id_token_header: idTokenHeader,
     id_token_claims: claims,
     token_type: tokens.token_type,
+    refreshed_token_type: refreshed.token_type,
+    access_token_cnf: cnf(tokens.access_token),
+    refreshed_access_token_cnf: cnf(refreshed.access_token),
     scope: tokens.scope,
     userinfo,
     refresh: {
