@@ -89,7 +89,7 @@ func TestQuickRun(t *testing.T) {
 					if r.QueriesOp > 0.05 {
 						t.Errorf("%s: %.2f queries per request, want none", r.Name, r.QueriesOp)
 					}
-				case "cc-opaque", "introspect-opaque", "introspect-1m", "introspect-jwt", "introspect-jwt-cold": // a JWT's jti is looked up too
+				case "cc-opaque", "cc-dpop", "introspect-opaque", "introspect-1m", "introspect-jwt", "introspect-jwt-cold": // a JWT's jti is looked up too; a proof's jti is stored
 					if r.QueriesOp < 0.9 {
 						t.Errorf("%s: %.2f queries per request, want at least one", r.Name, r.QueriesOp)
 					}
@@ -132,15 +132,17 @@ func TestQuickRun(t *testing.T) {
 					t.Errorf("memory %s: RSS %d, peak %d, heap %d", m.When, m.RSS, m.PeakRSS, m.HeapAlloc)
 				}
 			}
-			wantMem := []string{"idle", "after metadata", "after jwks", "before cc-jwt/cc-opaque", "after cc-jwt", "after cc-opaque",
+			wantMem := []string{"idle", "after metadata", "after jwks", "before cc-jwt/cc-opaque", "after cc-jwt", "after cc-dpop", "after cc-opaque",
 				"after introspect-opaque", "after introspect-1m", "after introspect-jwt", "after introspect-jwt-cold", "after refresh",
 				"after sso-code-flow", "after sso-code-flow-es256"}
 			if !slices.Equal(whens, wantMem) {
 				t.Errorf("memory points: %v, want %v", whens, wantMem)
 			} else {
-				ccIssued := rep.Results[slices.IndexFunc(rep.Results, func(r result) bool { return r.Name == "cc-jwt" })].Issued +
-					rep.Results[slices.IndexFunc(rep.Results, func(r result) bool { return r.Name == "cc-opaque" })].Issued
-				if m := rep.Memory; m[0].Issued != 0 || m[3].Issued != 0 || m[5].Issued != ccIssued || m[len(m)-1].Issued != ccIssued {
+				issued := func(name string) int64 {
+					return rep.Results[slices.IndexFunc(rep.Results, func(r result) bool { return r.Name == name })].Issued
+				}
+				ccIssued := issued("cc-jwt") + issued("cc-dpop") + issued("cc-opaque")
+				if m := rep.Memory; m[0].Issued != 0 || m[3].Issued != 0 || m[6].Issued != ccIssued || m[len(m)-1].Issued != ccIssued {
 					t.Errorf("tokens issued at the memory points: %+v, want 0 before the cc scenarios and %d after", m, ccIssued)
 				}
 			}

@@ -175,7 +175,7 @@ const seedChunk = 20_000
 
 // scenarioNames lists every scenario in the order they run.
 func scenarioNames() []string {
-	return []string{"ref-bare", "ref-jwt", "ref-api", "metadata", "jwks", "rs-jwt", "cc-jwt", "cc-opaque", "introspect-opaque", "introspect-1m", "introspect-jwt",
+	return []string{"ref-bare", "ref-jwt", "ref-api", "metadata", "jwks", "rs-jwt", "cc-jwt", "cc-dpop", "cc-opaque", "introspect-opaque", "introspect-1m", "introspect-jwt",
 		"introspect-jwt-cold", "refresh", "sso-code-flow", "sso-code-flow-es256"}
 }
 
@@ -236,7 +236,7 @@ type result struct {
 // "after" each Latchkey scenario.
 type memPoint struct {
 	When   string `json:"when"`
-	Issued int64  `json:"issued"` // tokens issued by cc-jwt and cc-opaque so far
+	Issued int64  `json:"issued"` // tokens issued by cc-jwt, cc-dpop and cc-opaque so far
 	memStats
 }
 
@@ -369,6 +369,18 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, err
 			return appendPost(dst, head, "token=", tokens[(cycle.Add(1)-1)%uint64(len(tokens))])
 		}
 	}
+	dpopProofs, err := newDPoPSigner("http://" + lkHost + "/token")
+	if err != nil {
+		return nil, err
+	}
+	ccDPoP := func(_ *connState, dst []byte) []byte {
+		proof, err := dpopProofs.proof()
+		if err != nil {
+			panic(err) // crypto/rand failing
+		}
+		head := dpopPostHead(nil, lkHost, "/token", basic(jwtClientID), proof)
+		return appendPost(dst, head, ccBody)
+	}
 	active := []byte(`"active":true`)
 	hasToken := []byte(`"access_token":"`)
 	all := []*scenario{
@@ -386,6 +398,8 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, err
 			what: "the same API behind rs.Guard.Require(" + benchScope + "), one Latchkey JWT reused (verified-token cache hit)"},
 		{name: "cc-jwt", ref: "ref-jwt", latchkey: true, build: static(ccJWT, ccBody), check: hasToken,
 			what: "POST /token client_credentials, JWT access token (no DB write)"},
+		{name: "cc-dpop", ref: "cc-jwt", latchkey: true, build: ccDPoP, check: []byte(`"token_type":"DPoP"`),
+			what: "POST /token client_credentials with a DPoP proof (a fresh ES256 proof per request, verified, its jti stored once): a key-bound JWT"},
 		{name: "cc-opaque", ref: "ref-bare", latchkey: true, build: static(ccOpaque, ccBody), check: hasToken,
 			what: "POST /token client_credentials, opaque access token (one INSERT)"},
 		{name: "introspect-opaque", ref: "ref-bare", latchkey: true, build: rotating(introOpaque, opaqueTokens), check: active,
@@ -535,7 +549,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, err
 			fmt.Fprintf(stderr, "bench: %s: %d errors, first: %s\n", sc.name, r.Errors, r.FirstError)
 		}
 		ranSinceMem = true
-		if sc.name == "cc-jwt" || sc.name == "cc-opaque" {
+		if sc.name == "cc-jwt" || sc.name == "cc-dpop" || sc.name == "cc-opaque" {
 			issuedCC += lr.total
 		}
 		if sc.latchkey {

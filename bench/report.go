@@ -131,6 +131,7 @@ type target struct {
 // targets are the performance issue's and SECURITY.md c.7's.
 var targets = []target{
 	{name: "cc-jwt", ratio: 0.8, what: "issue: client_credentials JWT vs the signing reference"},
+	{name: "cc-dpop", ratio: 0.6, what: "DPoP issue: client_credentials with a DPoP proof vs cc-jwt (one more signature verified)"},
 	{name: "cc-opaque", backend: "sqlite", ratio: 0.25, what: "issue: opaque client_credentials token, written to the database"},
 	{name: "cc-opaque", backend: "postgres", ratio: 0.30, what: "issue: opaque client_credentials token, written to the database"},
 	{name: "rs-jwt", ratio: 0.8, what: "issue: rs middleware, reused JWT, vs the same handler unprotected"},
