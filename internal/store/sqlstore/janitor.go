@@ -86,7 +86,7 @@ type simplePurge struct {
 var simplePurges = []simplePurge{
 	{table: "auth_requests", key: "id", expires: "expires_at"},
 	{table: "pushed_requests", key: "hash", expires: "expires_at"}, // used or not: single use needs no row past expiry
-	{table: "sessions", key: "hash", expires: "expires_at"}, // their session_clients rows go with them (ON DELETE CASCADE)
+	{table: "sessions", key: "hash", expires: "expires_at"},        // their session_clients rows go with them (ON DELETE CASCADE)
 	{table: "replay", key: "(scope, id)", expires: "expires_at"},
 	{table: "activity", expires: "at", activity: true},
 }
