@@ -568,3 +568,38 @@ func staticClientWithHash(cc config.Client, hash string) store.Client {
 	c.SecretHash = hash
 	return c
 }
+
+// TestRFC9126_6_ClientsRequirePARFlag: --require-par sets the client's
+// require_pushed_authorization_requests on create and update, and get
+// shows it.
+func TestRFC9126_6_ClientsRequirePARFlag(t *testing.T) {
+	db, path := tempDB(t)
+	var got clientView
+	mustRunJSON(t, &got, "clients", "create", "--id", "bank", db, "--name", "Bank",
+		"--redirect-uri", "https://bank.example/cb", "--require-par")
+	if !got.RequirePushedAuthorizationRequests {
+		t.Fatalf("create --require-par printed %+v", got)
+	}
+	stored := func() store.Client {
+		t.Helper()
+		c, err := openDB(t, path).GetClient(t.Context(), "bank")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if !stored().RequirePushedAuthorizationRequests {
+		t.Fatal("create --require-par was not stored")
+	}
+	if text := mustRun(t, "", "clients", "get", "bank", db); !strings.Contains(text, "pushed authorization requests required") {
+		t.Errorf("text get does not show it:\n%s", text)
+	}
+	mustRunJSON(t, &got, "clients", "update", "bank", "--name", "Bank 2", db)
+	if !stored().RequirePushedAuthorizationRequests {
+		t.Fatal("update without --require-par cleared it")
+	}
+	mustRunJSON(t, &got, "clients", "update", "bank", "--require-par=false", db)
+	if got.RequirePushedAuthorizationRequests || stored().RequirePushedAuthorizationRequests {
+		t.Fatal("update --require-par=false did not clear it")
+	}
+}

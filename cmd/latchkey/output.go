@@ -61,18 +61,20 @@ type clientView struct {
 	JWKSURI                 string   `json:"jwks_uri,omitempty"`
 	// OpenID Connect and platform metadata, named as in OpenID Connect
 	// Dynamic Client Registration where it has a name.
-	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
-	BackchannelLogoutURI   string    `json:"backchannel_logout_uri,omitempty"`
-	FrontchannelLogoutURI  string    `json:"frontchannel_logout_uri,omitempty"`
-	InitiateLoginURI       string    `json:"initiate_login_uri,omitempty"`
-	LogoURI                string    `json:"logo_uri,omitempty"`
-	ClientURI              string    `json:"client_uri,omitempty"`
-	Description            string    `json:"description,omitempty"`
-	FirstParty             bool      `json:"first_party"`
-	IDTokenAlg             string    `json:"id_token_alg,omitempty"`
-	Resources              []string  `json:"resources"`
-	CreatedAt              time.Time `json:"created_at"`
-	UpdatedAt              time.Time `json:"updated_at"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+	BackchannelLogoutURI   string   `json:"backchannel_logout_uri,omitempty"`
+	FrontchannelLogoutURI  string   `json:"frontchannel_logout_uri,omitempty"`
+	InitiateLoginURI       string   `json:"initiate_login_uri,omitempty"`
+	LogoURI                string   `json:"logo_uri,omitempty"`
+	ClientURI              string   `json:"client_uri,omitempty"`
+	Description            string   `json:"description,omitempty"`
+	FirstParty             bool     `json:"first_party"`
+	IDTokenAlg             string   `json:"id_token_alg,omitempty"`
+	Resources              []string `json:"resources"`
+	// RequirePushedAuthorizationRequests is RFC 9126 §6's client metadata.
+	RequirePushedAuthorizationRequests bool      `json:"require_pushed_authorization_requests"`
+	CreatedAt                          time.Time `json:"created_at"`
+	UpdatedAt                          time.Time `json:"updated_at"`
 }
 
 func newClientView(c store.Client, plainSecret string) clientView {
@@ -103,7 +105,9 @@ func newClientView(c store.Client, plainSecret string) clientView {
 		IDTokenAlg:              c.IDTokenAlg,
 		Resources:               nonNil(c.Resources),
 		CreatedAt:               c.CreatedAt,
-		UpdatedAt:               c.UpdatedAt,
+
+		RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,
+		UpdatedAt:                          c.UpdatedAt,
 	}
 }
 
@@ -153,6 +157,9 @@ func writeClient(w io.Writer, v clientView) error {
 	}
 	if v.FirstParty {
 		kind += ", first-party (consent implied)"
+	}
+	if v.RequirePushedAuthorizationRequests {
+		kind += ", pushed authorization requests required"
 	}
 	fmt.Fprintf(tw, "Type:\t%s\n", kind)
 	if v.Description != "" {

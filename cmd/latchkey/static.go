@@ -129,6 +129,8 @@ func staticClient(cc config.Client) store.Client {
 		IDTokenAlg:              cc.IDTokenAlg,
 		RequiredScopes:          cleanList(cc.RequiredScopes, true),
 		Resources:               slices.Clone(cc.Resources),
+
+		RequirePushedAuthorizationRequests: cc.RequirePushedAuthorizationRequests,
 	}
 }
 
@@ -183,7 +185,7 @@ func sameClient(a, b store.Client) bool {
 		a.FrontchannelLogoutURI == b.FrontchannelLogoutURI && a.InitiateLoginURI == b.InitiateLoginURI &&
 		a.LogoURI == b.LogoURI && a.ClientURI == b.ClientURI && a.Description == b.Description &&
 		a.FirstParty == b.FirstParty && a.IDTokenAlg == b.IDTokenAlg && slices.Equal(a.RequiredScopes, b.RequiredScopes) &&
-		slices.Equal(a.Resources, b.Resources)
+		slices.Equal(a.Resources, b.Resources) && a.RequirePushedAuthorizationRequests == b.RequirePushedAuthorizationRequests
 }
 
 func staticResource(cr config.Resource, now time.Time) store.Resource {

@@ -61,6 +61,10 @@ type ServerConfig struct {
 	// endpoint URL in aud, not only the issuer identifier: a
 	// compatibility switch for older clients, off by default.
 	AssertionEndpointAudience bool `yaml:"assertion_endpoint_audience"`
+	// RequirePAR: every client must push its authorization requests
+	// (RFC 9126 §5); /authorize accepts only a request_uri from /par.
+	// Off by default; a client may require them on its own.
+	RequirePAR bool `yaml:"require_par"`
 }
 
 // Tokens holds default lifetimes; each is overridable per client.
@@ -89,12 +93,23 @@ type Tokens struct {
 	// revoking its family; 0 is strict. Default DefaultRefreshReuseGrace,
 	// at most MaxRefreshReuseGrace.
 	RefreshReuseGrace time.Duration `yaml:"refresh_reuse_grace"`
+	// PARTTL is how long a pushed authorization request's request_uri
+	// may be used (RFC 9126 §2.2 expires_in), whole seconds; default 60s,
+	// at most MaxPARTTL.
+	PARTTL time.Duration `yaml:"par_ttl"`
 }
 
 // DefaultRefreshReuseGrace covers concurrent refreshes (milliseconds apart)
 // and a client's immediate retry after a dropped connection, and keeps
 // short the time in which a stolen rotated token still gets an answer.
 const DefaultRefreshReuseGrace = 5 * time.Second
+
+// DefaultPARTTL and MaxPARTTL bound tokens.par_ttl: a request_uri is
+// meant for the redirect that follows the push at once (RFC 9126 §7.2).
+const (
+	DefaultPARTTL = time.Minute
+	MaxPARTTL     = 10 * time.Minute
+)
 
 // SessionConfig controls the single sign-on session and pending requests.
 type SessionConfig struct {
@@ -217,6 +232,9 @@ type Client struct {
 	// Resources are the URIs of the resources the client may ask tokens
 	// for; empty: every resource serving one of its scopes.
 	Resources []string `yaml:"resources"`
+	// RequirePushedAuthorizationRequests: the client's authorization
+	// requests must be pushed to /par (RFC 9126 §6).
+	RequirePushedAuthorizationRequests bool `yaml:"require_pushed_authorization_requests"`
 }
 
 // Resource is a static protected API (RFC 8707 resource) declared in the
@@ -275,6 +293,9 @@ func Default() Config {
 			// Device authorization (RFC 8628).
 			DeviceCodeTTL:      10 * time.Minute,
 			DevicePollInterval: 5 * time.Second,
+
+			// Pushed authorization requests (RFC 9126 §7.2: short-lived).
+			PARTTL: DefaultPARTTL,
 		},
 		Session:  SessionConfig{TTL: 24 * time.Hour, AuthRequestTTL: 15 * time.Minute, IdleTTL: DefaultIdleTTL},
 		Activity: ActivityConfig{Retention: 90 * 24 * time.Hour},

@@ -135,6 +135,9 @@ func (c Config) Validate() error {
 	if d := c.Tokens.DevicePollInterval; d < time.Second || d%time.Second != 0 {
 		add("tokens.device_poll_interval", "must be a whole number of seconds, at least 1s (RFC 8628 §3.2 interval), got %s", d)
 	}
+	if d := c.Tokens.PARTTL; d < time.Second || d > MaxPARTTL || d%time.Second != 0 {
+		add("tokens.par_ttl", "must be a whole number of seconds from 1s to %s (RFC 9126 §7.2: a request_uri is short-lived), got %s", MaxPARTTL, d)
+	}
 	if d := c.Tokens.RefreshReuseGrace; d < 0 || d > MaxRefreshReuseGrace {
 		add("tokens.refresh_reuse_grace", "must be between 0 (strict: any reuse revokes the family) and %s, got %s", MaxRefreshReuseGrace, d)
 	}

@@ -79,6 +79,10 @@ func TestValidate(t *testing.T) {
 		{"refresh_reuse_grace/zero_is_strict_ok", func(c *Config) { c.Tokens.RefreshReuseGrace = 0 }, ""},
 		{"refresh_reuse_grace/60s_ok", func(c *Config) { c.Tokens.RefreshReuseGrace = time.Minute }, ""},
 
+		{"par/RFC9126_7_2/par_ttl_zero", func(c *Config) { c.Tokens.PARTTL = 0 }, "tokens.par_ttl: must be a whole number of seconds"},
+		{"par/RFC9126_7_2/par_ttl_at_most_10m", func(c *Config) { c.Tokens.PARTTL = 11 * time.Minute }, "tokens.par_ttl: must be a whole number of seconds from 1s to 10m0s"},
+		{"par/par_ttl_whole_seconds", func(c *Config) { c.Tokens.PARTTL = 1500 * time.Millisecond }, "tokens.par_ttl"},
+		{"par/par_ttl_90s_ok", func(c *Config) { c.Tokens.PARTTL = 90 * time.Second }, ""},
 		{"device/RFC8628_5.1/device_code_ttl_zero", func(c *Config) { c.Tokens.DeviceCodeTTL = 0 }, "tokens.device_code_ttl: must be positive"},
 		{"device/RFC8628_5.1/device_code_ttl_at_most_1h", func(c *Config) { c.Tokens.DeviceCodeTTL = 61 * time.Minute }, "tokens.device_code_ttl: must be positive and at most 1h0m0s"},
 		{"device/device_code_ttl_30m_ok", func(c *Config) { c.Tokens.DeviceCodeTTL = 30 * time.Minute }, ""},

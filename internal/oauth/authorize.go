@@ -24,7 +24,10 @@ const maxHintLen = 512
 // When client_id or redirect_uri cannot be trusted it returns an error and a
 // nil Redirect: the caller shows an error page and MUST NOT redirect
 // (§4.1.2.1). Every later error comes with the Redirect to send it to.
-func (p *Provider) authorizeRequest(ctx context.Context, q params) (Pending, *Redirect, *Error) {
+// pushed says the parameters come through /par (being pushed, or pushed
+// before and named by a request_uri); a client that must push is refused
+// others (RFC 9126 §5) on the error page.
+func (p *Provider) authorizeRequest(ctx context.Context, q params, pushed bool) (Pending, *Redirect, *Error) {
 	clientID := q["client_id"]
 	if clientID == "" {
 		return Pending{}, nil, InvalidRequest("client_id is missing")
@@ -37,6 +40,9 @@ func (p *Provider) authorizeRequest(ctx context.Context, q params) (Pending, *Re
 	}
 	if err != nil {
 		return Pending{}, nil, p.storeError(ctx, "get client", err)
+	}
+	if !pushed && p.requiresPAR(client) {
+		return Pending{}, nil, InvalidRequest("this client must push its authorization requests to the pushed authorization request endpoint (RFC 9126)")
 	}
 	redirectURI, given := q["redirect_uri"]
 	switch {

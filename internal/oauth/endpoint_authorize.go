@@ -43,12 +43,22 @@ func (p *Provider) HandleAuthorize(w http.ResponseWriter, r *http.Request) {
 	if e == nil && (dup == "client_id" || dup == "redirect_uri") {
 		e = duplicated(dup)
 	}
+	// RFC 9126 §4: a request_uri names a pushed request, consumed here;
+	// its parameters are the request's (see pushedRequest).
+	_, pushed := q["request_uri"]
+	if e == nil && pushed {
+		if dup != "" {
+			e = duplicated(dup)
+		} else {
+			q, e = p.pushedRequest(r, q)
+		}
+	}
 	if e != nil {
 		p.ErrorPage(w, r, e)
 		return
 	}
 
-	pd, to, e := p.authorizeRequest(ctx, q)
+	pd, to, e := p.authorizeRequest(ctx, q, pushed)
 	if e == nil && dup != "" {
 		e = duplicated(dup)
 	}

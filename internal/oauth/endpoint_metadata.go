@@ -32,6 +32,9 @@ type Metadata struct {
 	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported,omitempty"`
 	// RFC 8628 §4.
 	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint"`
+	// RFC 9126 §5.
+	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint"`
+	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests"`
 
 	// OpenID Connect Discovery 1.0 §3, Session Management, Front- and
 	// Back-Channel Logout, RP-Initiated Logout.
@@ -94,6 +97,8 @@ func (p *Provider) buildMetadata() []byte {
 		FrontchannelLogoutSessionSupported: true,
 	}
 	m.DeviceAuthorizationEndpoint = p.Issuer + "/device_authorization"
+	m.PushedAuthorizationRequestEndpoint = p.Issuer + PARPath
+	m.RequirePushedAuthorizationRequests = p.RequirePAR
 	if len(m.IDTokenSigningAlgValuesSupported) == 0 {
 		m.IDTokenSigningAlgValuesSupported = []string{oidc.DefaultIDTokenAlg}
 	}

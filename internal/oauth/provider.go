@@ -59,6 +59,9 @@ type Provider struct {
 	RevokeRefreshOnLogout bool
 	// AskFirstParty shows the consent page to first-party clients too.
 	AskFirstParty bool
+	// RequirePAR: every client must push its authorization requests
+	// (RFC 9126 §5); else only those registered to.
+	RequirePAR bool
 	// Activity records what happens on users' accounts (the account
 	// page); nil records nothing.
 	Activity *ActivityLog

@@ -23,6 +23,9 @@ const (
 	PrefixBrowser      = "lk_br_"
 	PrefixAuthRequest  = "lk_ar_"
 	PrefixDeviceCode   = "lk_dc_"
+	// PrefixRequestURI marks the random part of a pushed request's
+	// request_uri (RFC 9126 §2.2).
+	PrefixRequestURI = "lk_ru_"
 )
 
 // randomBytes is the entropy of every generated token: 256 bits

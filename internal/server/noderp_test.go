@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -139,6 +140,18 @@ type nodeClaims struct {
 // and at_hash), signs a user in, reads userinfo, refreshes, and logs out
 // through Latchkey's end_session_endpoint. The test is the user's browser.
 func TestOIDCInterop_NodeOpenIDClient(t *testing.T) {
+	testNodeOpenIDClient(t, false)
+}
+
+// TestRFC9126_Interop_NodeOpenIDClientPushes: the same relying party
+// pushes its authorization request with openid-client's
+// buildAuthorizationUrlWithPAR (oauth4webapi underneath), found through
+// discovery, and the whole flow that follows holds.
+func TestRFC9126_Interop_NodeOpenIDClientPushes(t *testing.T) {
+	testNodeOpenIDClient(t, true)
+}
+
+func testNodeOpenIDClient(t *testing.T, par bool) {
 	nodeRP(t)
 	e := newEnv(t, "sqlite")
 	rp := e.oidcClient("node-rp", func(c *store.Client) {
@@ -152,12 +165,18 @@ func TestOIDCInterop_NodeOpenIDClient(t *testing.T) {
 		"RP_REDIRECT_URI="+rp.redirect,
 		"RP_POST_LOGOUT_URI="+postLogout,
 		"RP_LOGOUT_STATE="+logoutState,
+		"RP_USE_PAR="+map[bool]string{true: "1", false: "0"}[par],
 	)
 
 	var start struct {
 		AuthorizationURL string `json:"authorization_url"`
 	}
 	p.receive(&start)
+	if u, err := url.Parse(start.AuthorizationURL); err != nil {
+		t.Fatal(err)
+	} else if q := u.Query(); par && (len(q) != 2 || q.Get("client_id") != rp.id || !strings.HasPrefix(q.Get("request_uri"), oauth.RequestURIPrefix)) {
+		t.Fatalf("RFC 9126 §4: authorization URL %s, want client_id and a request_uri only", start.AuthorizationURL)
+	}
 	b := e.browser()
 	callback := e.authorize(b, start.AuthorizationURL)
 	if callback.Query().Get("code") == "" {

@@ -113,6 +113,7 @@ func New(opts Options) (*Server, error) {
 		RevokeRefreshOnLogout:  cfg.Session.RevokeRefreshOnLogout,
 		AcceptEndpointAudience: cfg.Server.AssertionEndpointAudience,
 		AskFirstParty:          cfg.Consent.AskFirstParty,
+		RequirePAR:             cfg.Server.RequirePAR,
 		UserCodeKey:            session.DeriveKey([]byte(cfg.SystemSecret), "device-user-codes"),
 		PreviousUserCodeKey:    previousKey(cfg, "device-user-codes"),
 		SuccessorKey:           session.DeriveKey([]byte(cfg.SystemSecret), "refresh-successors"),
@@ -139,6 +140,7 @@ func New(opts Options) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/authorize", provider.HandleAuthorize)
 	mux.HandleFunc("/token", provider.HandleToken)
+	mux.HandleFunc(oauth.PARPath, provider.HandlePAR)
 	mux.HandleFunc("/revoke", provider.HandleRevoke)
 	mux.HandleFunc("/introspect", provider.HandleIntrospect)
 	mux.HandleFunc("/device_authorization", provider.HandleDeviceAuthorization)

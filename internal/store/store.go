@@ -76,6 +76,9 @@ type Client struct {
 	// client may ask tokens for; empty: every resource that serves one of
 	// its scopes.
 	Resources []string
+	// RequirePushedAuthorizationRequests: the client's authorization
+	// requests must be pushed (RFC 9126 §6); /authorize refuses the others.
+	RequirePushedAuthorizationRequests bool
 }
 
 // Resource is a protected API registered as an RFC 8707 resource. Its URI
@@ -155,6 +158,21 @@ type AuthRequest struct {
 	ExpiresAt  time.Time
 	ConsumedAt time.Time
 	Device     string // the browser that started it, for the user's device list
+}
+
+// PushedRequest is an authorization request a client pushed (RFC 9126 §2),
+// waiting for the browser to bring its request_uri to the authorization
+// endpoint. It is stored by the hash of the request_uri's random part, used
+// at most once, and only until it expires.
+type PushedRequest struct {
+	Hash     string // SHA-256 lookup hash of the request_uri's random part
+	ClientID string
+	// Params are the pushed authorization parameters, validated when
+	// pushed, url-encoded (client authentication left out).
+	Params    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time // zero: not used
 }
 
 // AuthCode is an authorization code (RFC 6749 §4.1.2). The row is kept after
@@ -429,6 +447,20 @@ type AuthRequestStore interface {
 	// FindGrant returns the user's unrevoked grant to the client, expired
 	// or not (one grant per user and client); ErrNotFound.
 	FindGrant(ctx context.Context, userID, clientID string) (Grant, error)
+}
+
+// PushedRequestStore manages pushed authorization requests (RFC 9126).
+type PushedRequestStore interface {
+	// CreatePushedRequest inserts r; ErrConflict if its hash exists,
+	// ErrNotFound if its client does not, ErrInvalid.
+	CreatePushedRequest(ctx context.Context, r PushedRequest) error
+	// ConsumePushedRequest atomically marks the request with hash of
+	// client clientID used at now and returns it, provided it is unused and
+	// unexpired at now. Exactly one concurrent caller succeeds; the others
+	// get ErrAlreadyUsed. ErrAlreadyUsed too if it was used or has expired;
+	// ErrNotFound if there is no such request of that client (a request of
+	// another client is left unused).
+	ConsumePushedRequest(ctx context.Context, hash, clientID string, now time.Time) (PushedRequest, error)
 }
 
 // CodeStore manages authorization codes.
@@ -708,6 +740,7 @@ type Store interface {
 	UserStore
 	GrantStore
 	AuthRequestStore
+	PushedRequestStore
 	CodeStore
 	DeviceCodeStore
 	TokenStore

@@ -13,10 +13,11 @@ const clientColumns = "id, secret_hash, name, public, redirect_uris, grant_types
 	"code_ttl, access_token_ttl, refresh_token_ttl, created_at, updated_at, " +
 	"access_token_format, token_endpoint_auth_method, jwks, jwks_uri, " +
 	"post_logout_redirect_uris, backchannel_logout_uri, frontchannel_logout_uri, initiate_login_uri, " +
-	"logo_uri, client_uri, description, first_party, id_token_alg, required_scopes, resources"
+	"logo_uri, client_uri, description, first_party, id_token_alg, required_scopes, resources, " +
+	"require_pushed_authorization_requests"
 
 // clientColumnCount is the number of clientColumns.
-const clientColumnCount = 27
+const clientColumnCount = 28
 
 func scanClient(s rowScanner) (store.Client, error) {
 	var c store.Client
@@ -25,7 +26,8 @@ func scanClient(s rowScanner) (store.Client, error) {
 		&codeTTL, &accessTTL, &refreshTTL, tm(&c.CreatedAt), tm(&c.UpdatedAt),
 		&c.AccessTokenFormat, &c.TokenEndpointAuthMethod, &c.JWKS, &c.JWKSURI,
 		list(&c.PostLogoutRedirectURIs), &c.BackchannelLogoutURI, &c.FrontchannelLogoutURI, &c.InitiateLoginURI,
-		&c.LogoURI, &c.ClientURI, &c.Description, &c.FirstParty, &c.IDTokenAlg, list(&c.RequiredScopes), list(&c.Resources))
+		&c.LogoURI, &c.ClientURI, &c.Description, &c.FirstParty, &c.IDTokenAlg, list(&c.RequiredScopes), list(&c.Resources),
+		&c.RequirePushedAuthorizationRequests)
 	c.CodeTTL, c.AccessTokenTTL, c.RefreshTokenTTL = time.Duration(codeTTL), time.Duration(accessTTL), time.Duration(refreshTTL)
 	return c, err
 }
@@ -55,7 +57,8 @@ func (db *DB) clientArgs(c store.Client) []any {
 		db.d.time(c.CreatedAt), db.d.time(c.UpdatedAt),
 		c.AccessTokenFormat, c.TokenEndpointAuthMethod, c.JWKS, c.JWKSURI,
 		encodeList(c.PostLogoutRedirectURIs), c.BackchannelLogoutURI, c.FrontchannelLogoutURI, c.InitiateLoginURI,
-		c.LogoURI, c.ClientURI, c.Description, c.FirstParty, c.IDTokenAlg, encodeList(c.RequiredScopes), encodeList(c.Resources)}
+		c.LogoURI, c.ClientURI, c.Description, c.FirstParty, c.IDTokenAlg, encodeList(c.RequiredScopes), encodeList(c.Resources),
+		c.RequirePushedAuthorizationRequests}
 }
 
 // CreateClient inserts c; ErrConflict if the id exists, ErrInvalid if a

@@ -31,7 +31,7 @@ import (
 // rows, a batch at a time, until a statement deletes fewer than a batch.
 
 // purgedTables names the tables PurgeExpired deletes from, in its order.
-var purgedTables = []string{"tokens", "codes", "device_codes", "auth_requests", "sessions", "replay", "activity"}
+var purgedTables = []string{"tokens", "codes", "device_codes", "auth_requests", "pushed_requests", "sessions", "replay", "activity"}
 
 // janitorLockKey is the PostgreSQL advisory lock a purge holds: one node
 // of a deployment purges at a time. (Any fixed 64-bit number; this one
@@ -85,7 +85,8 @@ type simplePurge struct {
 
 var simplePurges = []simplePurge{
 	{table: "auth_requests", key: "id", expires: "expires_at"},
-	{table: "sessions", key: "hash", expires: "expires_at"}, // their session_clients rows go with them (ON DELETE CASCADE)
+	{table: "pushed_requests", key: "hash", expires: "expires_at"}, // used or not: single use needs no row past expiry
+	{table: "sessions", key: "hash", expires: "expires_at"},        // their session_clients rows go with them (ON DELETE CASCADE)
 	{table: "replay", key: "(scope, id)", expires: "expires_at"},
 	{table: "activity", expires: "at", activity: true},
 }

@@ -75,6 +75,16 @@ func testJanitor(t *testing.T, open Opener) {
 			t.Fatalf("CreateAuthRequest: %v", err)
 		}
 
+		// Pushed requests: expired ones go, used or not.
+		wantErr(t, "CreatePushedRequest", w.s.CreatePushedRequest(w.ctx, newPushed("ru-old", c.ID)), nil)
+		wantErr(t, "CreatePushedRequest", w.s.CreatePushedRequest(w.ctx, newPushed("ru-used", c.ID)), nil)
+		if _, err := w.s.ConsumePushedRequest(w.ctx, "ru-used", c.ID, t0()); err != nil {
+			t.Fatalf("ConsumePushedRequest: %v", err)
+		}
+		livePushed := newPushed("ru-live", c.ID)
+		livePushed.ExpiresAt = later
+		wantErr(t, "CreatePushedRequest", w.s.CreatePushedRequest(w.ctx, livePushed), nil)
+
 		// Sessions, with a client signed in to.
 		w.session("sess-old", u.ID) // expires at t0+8h
 		if err := w.s.AddSessionClient(w.ctx, "sess-old", c.ID, t0()); err != nil {
@@ -97,7 +107,7 @@ func testJanitor(t *testing.T, open Opener) {
 
 		rows := w.purge(at(48*time.Hour), at(24*time.Hour), 0)
 		for table, least := range map[string]int64{"tokens": 3, "codes": 1, "device_codes": 1, "auth_requests": 2,
-			"sessions": 1, "replay": 1, "activity": 1} {
+			"pushed_requests": 2, "sessions": 1, "replay": 1, "activity": 1} {
 			if rows[table] < least {
 				t.Errorf("purge deleted %d rows of %s, want at least %d (all: %v)", rows[table], table, least, rows)
 			}
@@ -122,6 +132,12 @@ func testJanitor(t *testing.T, open Opener) {
 		gone(t, "GetAuthRequest(old)", err)
 		_, err = w.s.GetAuthRequest(w.ctx, liveReq.ID)
 		kept(t, "GetAuthRequest(live)", err)
+		for _, h := range []string{"ru-old", "ru-used"} {
+			_, err = w.s.ConsumePushedRequest(w.ctx, h, c.ID, at(48*time.Hour))
+			gone(t, "ConsumePushedRequest("+h+")", err)
+		}
+		_, err = w.s.ConsumePushedRequest(w.ctx, "ru-live", c.ID, at(48*time.Hour))
+		kept(t, "ConsumePushedRequest(ru-live)", err)
 		_, err = w.s.GetSession(w.ctx, "sess-live", at(48*time.Hour))
 		kept(t, "GetSession(sess-live)", err)
 		// An expired session is gone, not merely expired: a new one with

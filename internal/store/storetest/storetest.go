@@ -29,6 +29,7 @@ func Run(t *testing.T, open Opener) {
 		testUsers,
 		testGrants,
 		testAuthRequests,
+		testPushedRequests,
 		testCodes,
 		testDeviceCodes,
 		testTokens,

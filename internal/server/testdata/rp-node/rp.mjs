@@ -3,7 +3,9 @@
 //
 // Environment: LATCHKEY_ISSUER, RP_CLIENT_ID, RP_CLIENT_SECRET,
 // RP_REDIRECT_URI, RP_POST_LOGOUT_URI, RP_LOGOUT_STATE; RP_DPOP=1 binds
-// the tokens to a DPoP key of the client's (RFC 9449) at every step.
+// the tokens to a DPoP key of the client's (RFC 9449) at every step;
+// RP_USE_PAR=1 pushes the authorization request first (RFC 9126) and sends
+// the browser with its request_uri.
 //
 // Conversation, one JSON object per line:
 //   rp -> test  {"authorization_url": "..."}
@@ -78,14 +80,20 @@ async function main() {
   const codeChallenge = await client.calculatePKCECodeChallenge(codeVerifier)
   const state = client.randomState()
   const nonce = client.randomNonce()
-  const authorizationUrl = client.buildAuthorizationUrl(config, {
+  const parameters = {
     redirect_uri: redirectUri,
     scope: 'openid profile email offline_access',
     code_challenge: codeChallenge,
     code_challenge_method: 'S256',
     state,
     nonce,
-  })
+  }
+  // buildAuthorizationUrlWithPAR posts the parameters to the discovered
+  // pushed_authorization_request_endpoint, authenticated as at the token
+  // endpoint, and returns the URL with client_id and request_uri only.
+  const authorizationUrl = process.env.RP_USE_PAR === '1'
+    ? await client.buildAuthorizationUrlWithPAR(config, parameters)
+    : client.buildAuthorizationUrl(config, parameters)
   send({ authorization_url: authorizationUrl.href })
 
   const { callback_url: callbackUrl } = await receive()
