@@ -101,6 +101,7 @@ type clientFlags struct {
 	description            string
 	firstParty             bool
 	requirePAR             bool
+	requireDPoP            bool
 	idTokenAlg             string
 	requiredScopes         []string
 	resources              []string
@@ -152,6 +153,7 @@ func (f *clientFlags) register(fs *pflag.FlagSet, update bool) {
 	fs.StringArrayVar(&f.requiredScopes, "required-scope", nil, "`SCOPE` the consent page cannot untick (repeatable, among --scope; openid always is)"+replaces)
 	fs.BoolVar(&f.firstParty, "first-party", false, "an application of the platform itself: its consent is implied (never for a public client)")
 	fs.BoolVar(&f.requirePAR, "require-par", false, "the app must push its authorization requests to /par (RFC 9126 require_pushed_authorization_requests)")
+	fs.BoolVar(&f.requireDPoP, "require-dpop", false, "every token request of the app must carry a DPoP proof (RFC 9449 dpop_bound_access_tokens)")
 	fs.StringArrayVar(&f.resources, "resource", nil, "`URI` of a registered resource (RFC 8707) the client may ask tokens for (repeatable; default: every resource serving one of its scopes)"+replaces)
 	fs.StringVar(&f.idTokenAlg, "id-token-alg", "", "`ALG` that signs the app's ID tokens: RS256, ES256 or EdDSA (empty: RS256)")
 }
@@ -187,6 +189,9 @@ func (f *clientFlags) applyOpenID(c *store.Client, changed func(name string) boo
 	}
 	if changed("require-par") {
 		c.RequirePushedAuthorizationRequests = f.requirePAR
+	}
+	if changed("require-dpop") {
+		c.DPoPBoundAccessTokens = f.requireDPoP
 	}
 	if changed("required-scope") {
 		c.RequiredScopes = cleanList(f.requiredScopes, true)

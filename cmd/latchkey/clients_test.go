@@ -603,3 +603,34 @@ func TestRFC9126_6_ClientsRequirePARFlag(t *testing.T) {
 		t.Fatal("update --require-par=false did not clear it")
 	}
 }
+
+// TestRFC9449_5_2_ClientsRequireDPoPFlag: --require-dpop sets the client's
+// dpop_bound_access_tokens on create and update, and get shows it.
+func TestRFC9449_5_2_ClientsRequireDPoPFlag(t *testing.T) {
+	db, path := tempDB(t)
+	var got clientView
+	mustRunJSON(t, &got, "clients", "create", "--id", "wallet", db, "--name", "Wallet",
+		"--redirect-uri", "https://wallet.example/cb", "--require-dpop")
+	stored := func() store.Client {
+		t.Helper()
+		c, err := openDB(t, path).GetClient(t.Context(), "wallet")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if !got.DPoPBoundAccessTokens || !stored().DPoPBoundAccessTokens {
+		t.Fatalf("create --require-dpop printed %+v", got)
+	}
+	if text := mustRun(t, "", "clients", "get", "wallet", db); !strings.Contains(text, "DPoP-bound tokens only") {
+		t.Errorf("text get does not show it:\n%s", text)
+	}
+	mustRunJSON(t, &got, "clients", "update", "wallet", "--name", "Wallet 2", db)
+	if !stored().DPoPBoundAccessTokens {
+		t.Fatal("update without --require-dpop cleared it")
+	}
+	mustRunJSON(t, &got, "clients", "update", "wallet", "--require-dpop=false", db)
+	if got.DPoPBoundAccessTokens || stored().DPoPBoundAccessTokens {
+		t.Fatal("update --require-dpop=false did not clear it")
+	}
+}

@@ -72,9 +72,11 @@ type clientView struct {
 	IDTokenAlg             string   `json:"id_token_alg,omitempty"`
 	Resources              []string `json:"resources"`
 	// RequirePushedAuthorizationRequests is RFC 9126 §6's client metadata.
-	RequirePushedAuthorizationRequests bool      `json:"require_pushed_authorization_requests"`
-	CreatedAt                          time.Time `json:"created_at"`
-	UpdatedAt                          time.Time `json:"updated_at"`
+	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests"`
+	// DPoPBoundAccessTokens is RFC 9449 §5.2's client metadata.
+	DPoPBoundAccessTokens bool      `json:"dpop_bound_access_tokens"`
+	CreatedAt             time.Time `json:"created_at"`
+	UpdatedAt             time.Time `json:"updated_at"`
 }
 
 func newClientView(c store.Client, plainSecret string) clientView {
@@ -107,6 +109,7 @@ func newClientView(c store.Client, plainSecret string) clientView {
 		CreatedAt:               c.CreatedAt,
 
 		RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,
+		DPoPBoundAccessTokens:              c.DPoPBoundAccessTokens,
 		UpdatedAt:                          c.UpdatedAt,
 	}
 }
@@ -160,6 +163,9 @@ func writeClient(w io.Writer, v clientView) error {
 	}
 	if v.RequirePushedAuthorizationRequests {
 		kind += ", pushed authorization requests required"
+	}
+	if v.DPoPBoundAccessTokens {
+		kind += ", DPoP-bound tokens only"
 	}
 	fmt.Fprintf(tw, "Type:\t%s\n", kind)
 	if v.Description != "" {

@@ -131,6 +131,7 @@ func staticClient(cc config.Client) store.Client {
 		Resources:               slices.Clone(cc.Resources),
 
 		RequirePushedAuthorizationRequests: cc.RequirePushedAuthorizationRequests,
+		DPoPBoundAccessTokens:              cc.DPoPBoundAccessTokens,
 	}
 }
 
@@ -185,7 +186,8 @@ func sameClient(a, b store.Client) bool {
 		a.FrontchannelLogoutURI == b.FrontchannelLogoutURI && a.InitiateLoginURI == b.InitiateLoginURI &&
 		a.LogoURI == b.LogoURI && a.ClientURI == b.ClientURI && a.Description == b.Description &&
 		a.FirstParty == b.FirstParty && a.IDTokenAlg == b.IDTokenAlg && slices.Equal(a.RequiredScopes, b.RequiredScopes) &&
-		slices.Equal(a.Resources, b.Resources) && a.RequirePushedAuthorizationRequests == b.RequirePushedAuthorizationRequests
+		slices.Equal(a.Resources, b.Resources) && a.RequirePushedAuthorizationRequests == b.RequirePushedAuthorizationRequests &&
+		a.DPoPBoundAccessTokens == b.DPoPBoundAccessTokens
 }
 
 func staticResource(cr config.Resource, now time.Time) store.Resource {

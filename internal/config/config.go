@@ -235,6 +235,9 @@ type Client struct {
 	// RequirePushedAuthorizationRequests: the client's authorization
 	// requests must be pushed to /par (RFC 9126 §6).
 	RequirePushedAuthorizationRequests bool `yaml:"require_pushed_authorization_requests"`
+	// DPoPBoundAccessTokens: every token request must carry a DPoP proof
+	// (RFC 9449 §5.2).
+	DPoPBoundAccessTokens bool `yaml:"dpop_bound_access_tokens"`
 }
 
 // Resource is a static protected API (RFC 8707 resource) declared in the

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey/internal/dpop"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // invalidDPoPProof is RFC 9449 §5's error for a proof that is missing,
@@ -18,8 +19,11 @@ func invalidDPoPProof(desc string) *Error {
 // dpopAtToken verifies the DPoP proof of a token request, if it has one
 // (RFC 9449 §5), and returns its key's thumbprint; "" when the request
 // has none. With server nonces on, every answer carries the current nonce.
-func (p *Provider) dpopAtToken(w http.ResponseWriter, r *http.Request) (string, *Error) {
+func (p *Provider) dpopAtToken(w http.ResponseWriter, r *http.Request, client store.Client) (string, *Error) {
 	if p.DPoP == nil {
+		if client.DPoPBoundAccessTokens {
+			return "", invalidDPoPProof("DPoP is not available on this server")
+		}
 		return "", nil
 	}
 	if p.DPoP.RequireNonce {
@@ -28,6 +32,11 @@ func (p *Provider) dpopAtToken(w http.ResponseWriter, r *http.Request) (string, 
 	proofs := r.Header.Values(dpop.Header)
 	switch len(proofs) {
 	case 0:
+		if client.DPoPBoundAccessTokens {
+			// §5.2: "the authorization server MUST reject token requests
+			// from this client that do not contain the DPoP header".
+			return "", invalidDPoPProof("this client's tokens must be DPoP-bound: send a DPoP proof")
+		}
 		return "", nil
 	case 1:
 	default:

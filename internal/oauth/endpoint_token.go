@@ -56,7 +56,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) (TokenResponse,
 	if !AllowsGrant(client, gt) {
 		return TokenResponse{}, UnauthorizedClient("this client may not use this grant type")
 	}
-	jkt, e := p.dpopAtToken(w, r)
+	jkt, e := p.dpopAtToken(w, r, client)
 	if e != nil {
 		return TokenResponse{}, e
 	}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
@@ -295,5 +296,27 @@ func TestRFC9449_5_1_MetadataAdvertisesProofAlgorithms(t *testing.T) {
 	}
 	if len(m.Algs) == 0 || m.Algs[0] != "ES256" {
 		t.Fatalf("dpop_signing_alg_values_supported = %v", m.Algs)
+	}
+}
+
+// TestRFC9449_5_2_ClientRequiringDPoPGetsNoBearerToken: a client
+// registered with dpop_bound_access_tokens is refused a token without a
+// proof, and gets a bound one with it.
+func TestRFC9449_5_2_ClientRequiringDPoPGetsNoBearerToken(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	c, err := e.store.GetClient(t.Context(), e.svc.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.DPoPBoundAccessTokens = true
+	if err := e.store.UpdateClient(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(clientCacheTTL + time.Second) // past the client cache
+	cc := url.Values{"grant_type": {"client_credentials"}}
+	wantError(t, e.postTokenDPoP(cc, &e.svc, ""), 400, "invalid_dpop_proof")
+	k := newDPoPKey(t)
+	if a := e.postTokenDPoP(cc, &e.svc, k.proof(e, "POST", e.issuer+"/token", "", "")); a.status != 200 || a.str("token_type") != "DPoP" {
+		t.Fatalf("with a proof: %d %v", a.status, a.body)
 	}
 }

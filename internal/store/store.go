@@ -79,6 +79,9 @@ type Client struct {
 	// RequirePushedAuthorizationRequests: the client's authorization
 	// requests must be pushed (RFC 9126 §6); /authorize refuses the others.
 	RequirePushedAuthorizationRequests bool
+	// DPoPBoundAccessTokens: every token request of the client must carry
+	// a DPoP proof (RFC 9449 §5.2); its tokens are never bearer tokens.
+	DPoPBoundAccessTokens bool
 }
 
 // Resource is a protected API registered as an RFC 8707 resource. Its URI

@@ -48,10 +48,10 @@ func richClient(id string) store.Client {
 		ClientURI:                          "https://app.example/" + unicode,
 		Description:                        unicode + big(),
 		FirstParty:                         true,
-		RequirePushedAuthorizationRequests: true,
-		IDTokenAlg:                         "EdDSA",
-		RequiredScopes:                     []string{"openid", "名前"},
-		Resources:                          []string{"https://notes.example/api", "urn:例え:" + unicode},
+		RequirePushedAuthorizationRequests: true, DPoPBoundAccessTokens: true,
+		IDTokenAlg:     "EdDSA",
+		RequiredScopes: []string{"openid", "名前"},
+		Resources:      []string{"https://notes.example/api", "urn:例え:" + unicode},
 	}
 }
 
