@@ -134,9 +134,20 @@ func (p *Provider) authorizeRequest(ctx context.Context, q params, pushed bool) 
 		return pd, to, InvalidRequest("code_challenge is not a base64url SHA-256 value")
 	}
 
+	// RFC 9449 §10: dpop_jkt binds the code to the key whose proof must
+	// come with its redemption; a SHA-256 JWK thumbprint, base64url.
+	jkt := q["dpop_jkt"]
+	switch {
+	case !rt.code:
+		jkt = ""
+	case jkt != "" && !validChallenge(jkt):
+		return pd, to, InvalidRequest("dpop_jkt is not a base64url SHA-256 JWK thumbprint")
+	}
+
 	now := p.Now()
 	pd.Request = store.AuthRequest{
 		ID:                  string(secret.New(secret.PrefixAuthRequest)),
+		DPoPJKT:             jkt,
 		ClientID:            client.ID,
 		RedirectURI:         redirectURI,
 		RedirectURIGiven:    given,
@@ -484,6 +495,7 @@ func (p *Provider) approve(ctx context.Context, pd Pending, scopes []string, lif
 			CreatedAt:           now,
 			ExpiresAt:           capExpiry(now.Add(p.codeTTL(pd.Client)), grant),
 			Device:              req.Device,
+			DPoPJKT:             req.DPoPJKT,
 		}
 		// A replayed code revokes the tokens of its family, those
 		// issued here with it included.

@@ -43,6 +43,12 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, req tokenRequest)
 	if !now.Before(ac.ExpiresAt) {
 		return TokenResponse{}, InvalidGrant("the code has expired")
 	}
+	// RFC 9449 §10: a code bound with dpop_jkt is redeemed only with a
+	// proof of that key. Checked before the redemption: a thief's attempt
+	// does not use the code up.
+	if ac.DPoPJKT != "" && ac.DPoPJKT != req.jkt {
+		return TokenResponse{}, invalidDPoPProof("the code is bound to another DPoP key (dpop_jkt): send a proof of that key")
+	}
 	// §4.1.3: redirect_uri is REQUIRED if it was included in the
 	// authorization request, and the values MUST be identical.
 	if uri, given := q["redirect_uri"]; (ac.RedirectURIGiven || given) && uri != ac.RedirectURI {

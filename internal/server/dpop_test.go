@@ -320,3 +320,39 @@ func TestRFC9449_5_2_ClientRequiringDPoPGetsNoBearerToken(t *testing.T) {
 		t.Fatalf("with a proof: %d %v", a.status, a.body)
 	}
 }
+
+// TestRFC9449_10_CodeBoundWithDPoPJKT: an authorization request with
+// dpop_jkt binds its code to that key: redeemed without a proof or with
+// another key's it is refused and stays usable; with the key's proof it
+// gives DPoP-bound tokens. A malformed dpop_jkt is invalid_request.
+func TestRFC9449_10_CodeBoundWithDPoPJKT(t *testing.T) {
+	for _, backend := range dbtest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnvOn(t, backend, dbtest.Open(t, backend))
+			k := newDPoPKey(t)
+			q := e.authorizeQuery()
+			q.Set("dpop_jkt", k.jkt)
+			loc := e.authorize(e.browser(), e.issuer+"/authorize?"+q.Encode())
+			code := loc.Query().Get("code")
+			if code == "" {
+				t.Fatalf("no code: %v", loc)
+			}
+			form := func() url.Values {
+				return url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {e.web.redirect}}
+			}
+			wantError(t, e.postTokenDPoP(form(), &e.web, ""), 400, "invalid_dpop_proof")
+			wantError(t, e.postTokenDPoP(form(), &e.web, newDPoPKey(t).proof(e, "POST", e.issuer+"/token", "", "")), 400, "invalid_dpop_proof")
+			a := e.postTokenDPoP(form(), &e.web, k.proof(e, "POST", e.issuer+"/token", "", ""))
+			if a.status != 200 || a.str("token_type") != "DPoP" || cnfJKT(jwtClaims(t, a.str("access_token"))["cnf"]) != k.jkt {
+				t.Fatalf("the key's redemption: %d %v", a.status, a.body)
+			}
+
+			bad := e.authorizeQuery()
+			bad.Set("dpop_jkt", "not-a-thumbprint")
+			resp, _ := e.get(bad.Encode())
+			if got := resp.Header.Get("Location"); !strings.Contains(got, "error=invalid_request") {
+				t.Fatalf("a malformed dpop_jkt: %d %s", resp.StatusCode, got)
+			}
+		})
+	}
+}

@@ -161,6 +161,9 @@ type AuthRequest struct {
 	ExpiresAt  time.Time
 	ConsumedAt time.Time
 	Device     string // the browser that started it, for the user's device list
+	// DPoPJKT is the dpop_jkt parameter (RFC 9449 §10): the thumbprint of
+	// the key the code must be redeemed with; empty: any.
+	DPoPJKT string
 }
 
 // PushedRequest is an authorization request a client pushed (RFC 9126 §2),
@@ -203,6 +206,8 @@ type AuthCode struct {
 	ExpiresAt time.Time
 	UsedAt    time.Time // zero: not redeemed
 	Device    string    // the browser that authorized, for the user's device list
+	// DPoPJKT binds the code to a DPoP key (RFC 9449 §10); empty: unbound.
+	DPoPJKT string
 }
 
 // Token kinds.

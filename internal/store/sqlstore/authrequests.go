@@ -13,17 +13,17 @@ import (
 
 const authRequestColumns = "id, browser_hash, client_id, redirect_uri, redirect_uri_given, response_type, scopes, " +
 	"state, code_challenge, code_challenge_method, nonce, user_id, auth_time, created_at, expires_at, consumed_at, " +
-	"response_mode, prompt, max_age, login_hint, acr_values, ui_locales, claims, session_id, device, resources"
+	"response_mode, prompt, max_age, login_hint, acr_values, ui_locales, claims, session_id, device, resources, dpop_jkt"
 
 // authRequestColumnCount is the number of authRequestColumns.
-const authRequestColumnCount = 26
+const authRequestColumnCount = 27
 
 func scanAuthRequest(s rowScanner) (store.AuthRequest, error) {
 	var r store.AuthRequest
 	err := s.Scan(&r.ID, &r.BrowserHash, &r.ClientID, &r.RedirectURI, &r.RedirectURIGiven, &r.ResponseType,
 		list(&r.Scopes), &r.State, &r.CodeChallenge, &r.CodeChallengeMethod, &r.Nonce, opt(&r.UserID),
 		tm(&r.AuthTime), tm(&r.CreatedAt), tm(&r.ExpiresAt), tm(&r.ConsumedAt),
-		&r.ResponseMode, &r.Prompt, &r.MaxAge, &r.LoginHint, &r.ACRValues, &r.UILocales, &r.Claims, &r.SessionID, &r.Device, list(&r.Resources))
+		&r.ResponseMode, &r.Prompt, &r.MaxAge, &r.LoginHint, &r.ACRValues, &r.UILocales, &r.Claims, &r.SessionID, &r.Device, list(&r.Resources), &r.DPoPJKT)
 	return r, err
 }
 
@@ -98,7 +98,7 @@ func checkAuthRequest(r store.AuthRequest) error {
 	err := checkKeys(r.ID, r.ClientID, r.UserID)
 	if err == nil {
 		err = checkText(r.BrowserHash, r.RedirectURI, r.ResponseType, r.State, r.CodeChallenge, r.CodeChallengeMethod, r.Nonce,
-			r.ResponseMode, r.Prompt, r.LoginHint, r.ACRValues, r.UILocales, r.Claims, r.SessionID, r.Device, encodeList(r.Resources))
+			r.ResponseMode, r.Prompt, r.LoginHint, r.ACRValues, r.UILocales, r.Claims, r.SessionID, r.Device, encodeList(r.Resources), r.DPoPJKT)
 	}
 	if err == nil {
 		err = checkText(append(slices.Clone(r.Scopes), r.Resources...)...)
@@ -112,7 +112,7 @@ func (db *DB) authRequestInsert(r store.AuthRequest) *statement {
 		args: []any{r.ID, r.BrowserHash, r.ClientID, r.RedirectURI, r.RedirectURIGiven, r.ResponseType,
 			encodeList(r.Scopes), r.State, r.CodeChallenge, r.CodeChallengeMethod, r.Nonce, optional(r.UserID),
 			db.d.time(r.AuthTime), db.d.time(r.CreatedAt), db.d.time(r.ExpiresAt), db.d.time(r.ConsumedAt),
-			r.ResponseMode, r.Prompt, r.MaxAge, r.LoginHint, r.ACRValues, r.UILocales, r.Claims, r.SessionID, r.Device, encodeList(r.Resources)},
+			r.ResponseMode, r.Prompt, r.MaxAge, r.LoginHint, r.ACRValues, r.UILocales, r.Claims, r.SessionID, r.Device, encodeList(r.Resources), r.DPoPJKT},
 	}
 }
 

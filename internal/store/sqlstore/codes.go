@@ -13,13 +13,13 @@ import (
 
 const codeColumns = "hash, grant_id, client_id, user_id, redirect_uri, redirect_uri_given, scopes, " +
 	"code_challenge, code_challenge_method, nonce, auth_time, created_at, expires_at, used_at, " +
-	"session_id, acr, claims, device, resources"
+	"session_id, acr, claims, device, resources, dpop_jkt"
 
 // codeAndGrantColumns are the columns of a code (c) and its grant (g).
 var codeAndGrantColumns = qualified("c", codeColumns) + ", " + qualified("g", grantColumns)
 
 // codeColumnCount is the number of codeColumns.
-const codeColumnCount = 19
+const codeColumnCount = 20
 
 func scanCode(s rowScanner) (store.AuthCode, error) {
 	var c store.AuthCode
@@ -31,14 +31,14 @@ func scanCode(s rowScanner) (store.AuthCode, error) {
 func codeFields(c *store.AuthCode) []any {
 	return []any{&c.Hash, &c.GrantID, &c.ClientID, &c.UserID, &c.RedirectURI, &c.RedirectURIGiven, list(&c.Scopes),
 		&c.CodeChallenge, &c.CodeChallengeMethod, &c.Nonce, tm(&c.AuthTime), tm(&c.CreatedAt), tm(&c.ExpiresAt), tm(&c.UsedAt),
-		&c.SessionID, &c.ACR, &c.Claims, &c.Device, list(&c.Resources)}
+		&c.SessionID, &c.ACR, &c.Claims, &c.Device, list(&c.Resources), &c.DPoPJKT}
 }
 
 func checkCode(c store.AuthCode) error {
 	if err := checkKeys(c.Hash, c.GrantID, c.ClientID, c.UserID); err != nil {
 		return err
 	}
-	if err := checkText(c.RedirectURI, c.CodeChallenge, c.CodeChallengeMethod, c.Nonce, c.SessionID, c.ACR, c.Claims, c.Device); err != nil {
+	if err := checkText(c.RedirectURI, c.CodeChallenge, c.CodeChallengeMethod, c.Nonce, c.SessionID, c.ACR, c.Claims, c.Device, c.DPoPJKT); err != nil {
 		return err
 	}
 	return checkText(append(slices.Clone(c.Scopes), c.Resources...)...)
@@ -57,7 +57,7 @@ func (db *DB) codeInsert(c store.AuthCode, first int) *statement {
 		args: []any{c.Hash, c.GrantID, c.ClientID, c.UserID, c.RedirectURI, c.RedirectURIGiven,
 			encodeList(c.Scopes), c.CodeChallenge, c.CodeChallengeMethod, c.Nonce,
 			db.d.time(c.AuthTime), db.d.time(c.CreatedAt), db.d.time(c.ExpiresAt), db.d.time(c.UsedAt),
-			c.SessionID, c.ACR, c.Claims, c.Device, encodeList(c.Resources)},
+			c.SessionID, c.ACR, c.Claims, c.Device, encodeList(c.Resources), c.DPoPJKT},
 	}
 }
 

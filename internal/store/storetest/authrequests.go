@@ -29,6 +29,7 @@ func richAuthRequest(id, clientID, userID string) store.AuthRequest {
 		LoginHint:           "名前@例え.jp " + unicode,
 		ACRValues:           "urn:mace:incommon:iap:silver " + unicode,
 		UILocales:           "fr-CA fr en 名前",
+		DPoPJKT:             "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
 		Claims:              `{"id_token":{"email":{"essential":true},"acr":{"values":["` + unicode + `"]}},"x":"` + big() + `"}`,
 		Resources:           []string{"https://photos.example/", "https://notes.example/?" + unicode},
 		UserID:              userID,

@@ -32,7 +32,7 @@ func testCodes(t *testing.T, open Opener) {
 			Scopes:        []string{"openid", "名前"},
 			CodeChallenge: unicode, CodeChallengeMethod: "S256", Nonce: big(),
 			AuthTime: at(-time.Hour), CreatedAt: t0(), ExpiresAt: at(5 * time.Minute), UsedAt: at(time.Minute),
-			SessionID: "sid-" + unicode, ACR: "urn:mace:incommon:iap:silver " + unicode, Device: "Chrome on Android " + unicode,
+			SessionID: "sid-" + unicode, ACR: "urn:mace:incommon:iap:silver " + unicode, Device: "Chrome on Android " + unicode, DPoPJKT: "code-key-" + unicode,
 			Resources: []string{"https://photos.example/" + unicode, "urn:notes"},
 			Claims:    `{"id_token":{"auth_time":{"essential":true}},"x":"` + unicode + big() + `"}`,
 		}
