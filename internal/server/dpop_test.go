@@ -356,3 +356,32 @@ func TestRFC9449_10_CodeBoundWithDPoPJKT(t *testing.T) {
 		})
 	}
 }
+
+// TestRFC9449_10_1_ProofAtPARBindsTheCode: a push with a DPoP proof binds
+// the code of its request_uri to the proof's key (a dpop_jkt naming
+// another key is refused); the code then needs a proof of that key.
+func TestRFC9449_10_1_ProofAtPARBindsTheCode(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	k := newDPoPKey(t)
+	pushWith := func(form url.Values, proof string) tokenAnswer {
+		req, _ := http.NewRequest(http.MethodPost, e.issuer+"/par", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(e.web.id, e.web.secret)
+		req.Header.Set("DPoP", proof)
+		return e.doToken(req)
+	}
+	verifier := oauth2.GenerateVerifier()
+	mismatch := e.webPush(verifier)
+	mismatch.Set("dpop_jkt", newDPoPKey(t).jkt)
+	wantError(t, pushWith(mismatch, k.proof(e, "POST", e.issuer+"/par", "", "")), 400, "invalid_request")
+
+	uri := pushed(t, pushWith(e.webPush(verifier), k.proof(e, "POST", e.issuer+"/par", "", "")))
+	code := e.codeOf(t, e.authorize(e.browser(), e.parURL(e.web.id, uri)), e.web.redirect)
+	form := func() url.Values {
+		return url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {e.web.redirect}, "code_verifier": {verifier}}
+	}
+	wantError(t, e.postTokenDPoP(form(), &e.web, newDPoPKey(t).proof(e, "POST", e.issuer+"/token", "", "")), 400, "invalid_dpop_proof")
+	if a := e.postTokenDPoP(form(), &e.web, k.proof(e, "POST", e.issuer+"/token", "", "")); a.status != 200 || a.str("token_type") != "DPoP" {
+		t.Fatalf("the key's redemption: %d %v", a.status, a.body)
+	}
+}
