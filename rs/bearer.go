@@ -19,32 +19,39 @@ const maxFormBody = 64 << 10
 // allowed, the form body (§2.2) are read; a token in the URI query (§2.3)
 // is refused.
 func (g *Guard) bearerToken(r *http.Request) (string, *Error) {
-	header, err := headerToken(r.Header)
+	tok, _, err := g.accessToken(r)
+	return tok, err
+}
+
+// accessToken is bearerToken that also takes the DPoP scheme (RFC 9449
+// §7.1) and says which scheme carried the token: "Bearer" or "DPoP".
+func (g *Guard) accessToken(r *http.Request) (string, string, *Error) {
+	header, scheme, err := headerToken(r.Header)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	// §2.3 "SHOULD NOT be used" and Latchkey never accepts it (RFC 9700
 	// §4.3.2): URIs end up in logs and Referer headers.
 	if strings.Contains(r.URL.RawQuery, "access_token") && r.URL.Query().Has("access_token") {
-		return "", invalidRequest("access tokens are not accepted in the URI query")
+		return "", "", invalidRequest("access tokens are not accepted in the URI query")
 	}
 	var form string
 	if g.cfg.AllowFormToken {
 		if form, err = formToken(r, header != ""); err != nil {
-			return "", err
+			return "", "", err
 		}
 	}
 	switch {
 	case header != "" && form != "":
 		// §2: "Clients MUST NOT use more than one method to transmit the
 		// token in each request."
-		return "", invalidRequest("the access token was sent by more than one method")
+		return "", "", invalidRequest("the access token was sent by more than one method")
 	case header != "":
-		return header, nil
+		return header, scheme, nil
 	case form != "":
-		return form, nil
+		return form, "Bearer", nil
 	}
-	return "", noToken()
+	return "", "", noToken()
 }
 
 // headerToken reads "Authorization: Bearer b64token" (RFC 6750 §2.1). The
@@ -53,24 +60,29 @@ func (g *Guard) bearerToken(r *http.Request) (string, *Error) {
 // authentication information. The b64token syntax is checked by verify,
 // only for tokens not in the cache: a cached token's bytes were checked
 // when it was first seen, and each hit saves a pass over the token.
-func headerToken(h http.Header) (string, *Error) {
+func headerToken(h http.Header) (tok, scheme string, e *Error) {
 	vals := h.Values("Authorization")
 	if len(vals) == 0 {
-		return "", nil
+		return "", "", nil
 	}
 	if len(vals) > 1 {
-		return "", invalidRequest("more than one Authorization header")
+		return "", "", invalidRequest("more than one Authorization header")
 	}
 	scheme, rest, _ := strings.Cut(vals[0], " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return "", nil
+	switch {
+	case strings.EqualFold(scheme, "Bearer"):
+		scheme = "Bearer"
+	case strings.EqualFold(scheme, "DPoP"):
+		scheme = "DPoP" // RFC 9449 §7.1
+	default:
+		return "", "", nil
 	}
-	// credentials = "Bearer" 1*SP b64token
-	tok := strings.TrimLeft(rest, " ")
+	// credentials = scheme 1*SP b64token
+	tok = strings.TrimLeft(rest, " ")
 	if tok == "" {
-		return "", invalidRequest("the Authorization header has no token after Bearer")
+		return "", "", invalidRequest("the Authorization header has no token after " + scheme)
 	}
-	return tok, nil
+	return tok, scheme, nil
 }
 
 // isB64Token checks RFC 6750 §2.1's syntax:

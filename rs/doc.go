@@ -1,8 +1,9 @@
 // Package rs protects an HTTP API with access tokens from an OAuth 2.0
 // authorization server such as Latchkey: it is the resource server's side
 // of RFC 6750 (Bearer tokens), RFC 9068 (JWT access tokens), RFC 7662
-// (introspection of opaque tokens) and RFC 9728 (protected resource
-// metadata). It imports only the standard library and go-jose.
+// (introspection of opaque tokens), RFC 9449 (DPoP: tokens bound to the
+// client's key) and RFC 9728 (protected resource metadata). It imports
+// only the standard library, go-jose and Latchkey's public dpop package.
 //
 //	g, err := rs.New(rs.Config{Issuer: "https://login.example", Resource: "https://api.example/notes"})
 //	mux.Handle("GET /notes", g.Require("notes.read")(notesHandler))

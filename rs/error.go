@@ -2,6 +2,7 @@ package rs
 
 import (
 	"encoding/json"
+	"github.com/latchkey/latchkey/dpop"
 	"net/http"
 	"strings"
 )
@@ -9,8 +10,11 @@ import (
 // Error codes of RFC 6750 §3.1, and the one this package adds for an
 // authorization server it cannot reach.
 const (
-	ErrorInvalidRequest    = "invalid_request"
-	ErrorInvalidToken      = "invalid_token"
+	ErrorInvalidRequest = "invalid_request"
+	ErrorInvalidToken   = "invalid_token"
+	// ErrorInvalidDPoPProof: the DPoP proof of a key-bound token is
+	// missing or wrong (RFC 9449 §7.1).
+	ErrorInvalidDPoPProof  = "invalid_dpop_proof"
 	ErrorInsufficientScope = "insufficient_scope"
 	// ErrorUnavailable (status 503): the token could not be checked
 	// because the authorization server's metadata, keys or introspection
@@ -29,6 +33,9 @@ type Error struct {
 	Description string
 	Scope       string // insufficient_scope: the scopes the request needs, space-separated
 	cause       error  // for logs: why the authorization server could not be used
+	// dpop: answered with the DPoP scheme (RFC 9449 §7.1), for a token
+	// bound to a key.
+	dpop bool
 }
 
 func (e *Error) Error() string {
@@ -103,7 +110,11 @@ func (g *Guard) WriteError(w http.ResponseWriter, err error) {
 // metadata URL (RFC 9728 §5.1).
 func (g *Guard) challenge(e *Error) string {
 	var b strings.Builder
-	b.WriteString(`Bearer realm=`)
+	if e.dpop {
+		b.WriteString(`DPoP algs="` + strings.Join(dpop.Algs, " ") + `", realm=`)
+	} else {
+		b.WriteString(`Bearer realm=`)
+	}
 	quote(&b, g.cfg.Realm, false)
 	if e.Code != "" {
 		b.WriteString(`, error=`)

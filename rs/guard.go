@@ -3,6 +3,7 @@ package rs
 import (
 	"context"
 	"fmt"
+	"github.com/latchkey/latchkey/dpop"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -20,6 +21,9 @@ type Guard struct {
 	cfg         Config
 	metadataURL string
 	metadataDoc []byte
+
+	// dpop checks the proofs of DPoP-bound tokens (dpop.go).
+	dpop *dpop.Verifier
 
 	cache  *cache // nil when disabled
 	flight flight
@@ -39,6 +43,8 @@ func New(cfg Config) (*Guard, error) {
 		return nil, err
 	}
 	return &Guard{
+		dpop: &dpop.Verifier{Replay: dpop.NewMemoryReplay(memoryReplayMax), ReplayUsed: dpop.ErrSeen,
+			NotBefore: cfg.Now(), Now: cfg.Now},
 		cfg:         cfg,
 		metadataURL: protectedResourceMetadata(cfg.Resource),
 		metadataDoc: cfg.resourceMetadata(),
@@ -72,8 +78,26 @@ func (g *Guard) Prefetch(ctx context.Context) error {
 // that is not even a b64token (RFC 6750 §2.1), ErrorUnavailable when the
 // authorization server could not be asked, and Code "" for an empty token.
 // Scopes are the caller's to check (Token.HasScope).
+//
+// A token bound to a key (DPoP, RFC 9449) is refused here, as there is no
+// request to check its proof against: use VerifyRequest.
 func (g *Guard) Verify(ctx context.Context, token string) (*Token, error) {
 	tok, e := g.verify(ctx, token)
+	if e != nil {
+		return nil, e
+	}
+	if tok.DPoPKey() != "" {
+		return nil, dpopError(ErrorInvalidToken, "the access token is bound to a key: its request must carry a proof")
+	}
+	return tok, nil
+}
+
+// VerifyRequest reads the request's access token (Authorization: Bearer,
+// or DPoP with a DPoP proof of the token's key, RFC 9449 §7; or the form
+// body when allowed), verifies it as Verify does, and checks its proof
+// when it is bound to a key. Require does this for every request.
+func (g *Guard) VerifyRequest(r *http.Request) (*Token, error) {
+	tok, e := g.verifyRequest(r)
 	if e != nil {
 		return nil, e
 	}
@@ -163,12 +187,7 @@ func (g *Guard) Require(scopes ...string) func(http.Handler) http.Handler {
 	need := joinScopes(scopes)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			raw, e := g.bearerToken(r)
-			if e != nil {
-				g.WriteError(w, e)
-				return
-			}
-			tok, e := g.verify(r.Context(), raw)
+			tok, e := g.verifyRequest(r)
 			if e != nil {
 				g.WriteError(w, e)
 				return

@@ -91,10 +91,13 @@ func (g *Guard) checkIntrospection(ans *introspection, all map[string]any, now t
 	switch {
 	case !*ans.Active:
 		return nil, invalidToken("the access token is not active")
-	// RFC 7662 §2.2 token_type is the type of RFC 6749 §7.1: refuse, say,
-	// a DPoP-bound token presented as a Bearer token (RFC 9449 §7.1).
-	case ans.TokenType != "" && !strings.EqualFold(ans.TokenType, "Bearer"):
-		return nil, invalidToken("the access token is not a Bearer token")
+	// RFC 7662 §2.2 token_type is the type of RFC 6749 §7.1: Bearer, or
+	// DPoP for a token bound to a key (RFC 9449 §6.2), whose proof the
+	// request must then carry (verifyRequest); anything else is refused.
+	case ans.TokenType != "" && !strings.EqualFold(ans.TokenType, "Bearer") && !strings.EqualFold(ans.TokenType, "DPoP"):
+		return nil, invalidToken("the access token is neither a Bearer nor a DPoP token")
+	case strings.EqualFold(ans.TokenType, "DPoP") && (&Token{Claims: all}).DPoPKey() == "":
+		return nil, invalidToken("the DPoP token's introspection answer names no key (cnf.jkt)")
 	case ans.Issuer != "" && ans.Issuer != g.cfg.Issuer:
 		return nil, invalidToken("the access token is from another issuer")
 	// RFC 7662 §4: the resource server must check that the token is meant

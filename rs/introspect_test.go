@@ -38,7 +38,7 @@ func TestIntrospection(t *testing.T) {
 		{"RFC7662_2.2/iss_of_another_issuer_is_invalid_token", answer(map[string]any{"iss": "https://evil.example"}), 401, ErrorInvalidToken},
 		{"RFC7662_2.2/exp_past_is_invalid_token", answer(map[string]any{"exp": now - skew}), 401, ErrorInvalidToken},
 		{"RFC7662_2.2/nbf_future_is_invalid_token", answer(map[string]any{"nbf": now + skew + 1}), 401, ErrorInvalidToken},
-		{"RFC7662_2.2/token_type_DPoP_is_invalid_token", answer(map[string]any{"token_type": "DPoP"}), 401, ErrorInvalidToken},
+		{"RFC9449_6_2/token_type_DPoP_without_cnf_is_invalid_token", answer(map[string]any{"token_type": "DPoP"}), 401, ErrorInvalidToken},
 		{"RFC7662_2.2/token_type_is_case_insensitive", answer(map[string]any{"token_type": "bearer"}), 200, ""},
 	}
 	for _, c := range cases {

@@ -12,7 +12,7 @@ const module = "github.com/latchkey/latchkey/"
 // level is each package's place in DESIGN.md's table: a package may import
 // only packages of a lower level.
 var level = map[string]int{
-	"rs": 0, "internal/secret": 0, "internal/store": 0, "internal/config": 0, "internal/testenv": 0, "internal/clientip": 0, "internal/metrics": 0, "internal/audit": 0, "internal/dpop": 0,
+	"rs": 1, "dpop": 0, "internal/secret": 0, "internal/store": 0, "internal/config": 0, "internal/testenv": 0, "internal/clientip": 0, "internal/metrics": 0, "internal/audit": 0,
 	"internal/store/sqlstore": 1, "internal/store/storetest": 1, "internal/janitor": 1, "internal/token": 1, "internal/dbtest": 2, "internal/testpg": 1,
 	"internal/oidc": 2, "internal/session": 2,
 	"internal/oauth":  3,

@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/latchkey/latchkey/internal/dpop"
+	"github.com/latchkey/latchkey/dpop"
 	"github.com/latchkey/latchkey/internal/store"
 )
 

@@ -2,8 +2,9 @@ package oauth
 
 import (
 	"encoding/json"
-	"github.com/latchkey/latchkey/internal/dpop"
 	"net/http"
+
+	"github.com/latchkey/latchkey/dpop"
 
 	"github.com/latchkey/latchkey/internal/oidc"
 )

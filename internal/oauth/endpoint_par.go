@@ -2,10 +2,11 @@ package oauth
 
 import (
 	"errors"
-	"github.com/latchkey/latchkey/internal/dpop"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/latchkey/latchkey/dpop"
 
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"

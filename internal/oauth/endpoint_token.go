@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/latchkey/latchkey/dpop"
 	"github.com/latchkey/latchkey/internal/clientip"
-	"github.com/latchkey/latchkey/internal/dpop"
 	"github.com/latchkey/latchkey/internal/store"
 )
 

@@ -3,13 +3,14 @@ package oauth
 import (
 	"context"
 	"errors"
-	"github.com/latchkey/latchkey/internal/audit"
-	"github.com/latchkey/latchkey/internal/dpop"
-	"github.com/latchkey/latchkey/internal/metrics"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/latchkey/latchkey/dpop"
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/metrics"
 
 	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/config"

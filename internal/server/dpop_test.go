@@ -16,9 +16,9 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
+	"github.com/latchkey/latchkey/dpop"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/dbtest"
-	"github.com/latchkey/latchkey/internal/dpop"
 	"github.com/latchkey/latchkey/internal/secret"
 )
 

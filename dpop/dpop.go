@@ -72,7 +72,11 @@ type Verifier struct {
 	NonceKey []byte
 	// RequireNonce makes every proof carry a current server nonce.
 	RequireNonce bool
-	Now          func() time.Time
+	// NotBefore refuses proofs issued before it: with a Replay kept in
+	// memory, the time it was created, so that a proof seen before a
+	// restart cannot be used again after it (SECURITY.md: no resurrection).
+	NotBefore time.Time
+	Now       func() time.Time
 }
 
 // Request is what a proof must match.
@@ -153,7 +157,7 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof
 		return Proof{}, fmt.Errorf("%w: iat missing", ErrInvalid)
 	}
 	iat := time.Unix(*c.IAT, 0)
-	if iat.Before(now.Add(-MaxAge)) || iat.After(now.Add(MaxFuture)) {
+	if iat.Before(now.Add(-MaxAge)) || iat.After(now.Add(MaxFuture)) || iat.Before(v.NotBefore.Truncate(time.Second)) {
 		return Proof{}, fmt.Errorf("%w: iat outside the accepted window", ErrInvalid)
 	}
 	if req.AccessToken != "" || c.ATH != "" {
