@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/metrics"
@@ -11,22 +10,6 @@ import (
 	"github.com/latchkey/latchkey/internal/store/sqlstore"
 	"github.com/latchkey/latchkey/internal/token"
 )
-
-// countRequests counts every request by the route pattern that answered
-// it (a bounded set, unlike paths) with its status and duration. It wraps
-// the mux itself, which records the pattern on the request it is given.
-func countRequests(m *metrics.Metrics, mux *http.ServeMux) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		mux.ServeHTTP(sw, r)
-		endpoint := r.Pattern
-		if endpoint == "" {
-			endpoint = "other"
-		}
-		m.Request(endpoint, max(sw.status, http.StatusOK), time.Since(start))
-	})
-}
 
 // watch publishes the figures of the parts that keep their own: the
 // password-hash semaphore, the signing keys and, on an SQL store, its

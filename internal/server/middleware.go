@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/clientip"
+	"github.com/latchkey/latchkey/internal/metrics"
 )
 
 // securityHeaders sets the headers every response carries: no framing
@@ -56,14 +57,24 @@ func clientAddress(addresses *clientip.Resolver, next http.Handler) http.Handler
 }
 
 // accessLog logs one line per request, with the client address the rate
-// limits use. Only the path is logged: query strings carry codes and state.
-func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
+// limits use, and counts it in the metrics by the route pattern that
+// answered it (a bounded set, unlike paths): the mux records the pattern
+// on the request it is given, which is r, as the handlers between pass it
+// on unchanged. Only the path is logged: query strings carry codes and
+// state.
+func accessLog(logger *slog.Logger, m *metrics.Metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
+		d := time.Since(start)
+		endpoint := r.Pattern
+		if endpoint == "" {
+			endpoint = "other"
+		}
+		m.Request(endpoint, max(sw.status, http.StatusOK), d)
 		logger.DebugContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
-			"client", clientip.Of(r), "duration", time.Since(start))
+			"client", clientip.Of(r), "duration", d)
 	})
 }
 

@@ -172,7 +172,7 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("server: %w", err)
 		}
 	}
-	s.handler = requestID(addresses, recoverPanics(opts.Logger, clientAddress(addresses, accessLog(opts.Logger, securityHeaders(secure, countRequests(m, mux))))))
+	s.handler = requestID(addresses, recoverPanics(opts.Logger, clientAddress(addresses, accessLog(opts.Logger, m, securityHeaders(secure, mux)))))
 	return s, nil
 }
 
