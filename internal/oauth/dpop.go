@@ -29,20 +29,27 @@ func (p *Provider) dpopAtToken(w http.ResponseWriter, r *http.Request, client st
 	if p.DPoP.RequireNonce {
 		w.Header().Set(dpop.NonceHeader, p.DPoP.Nonce(p.Now()))
 	}
+	jkt, e := p.postedProof(r, "/token")
+	if e == nil && jkt == "" && client.DPoPBoundAccessTokens {
+		// §5.2: "the authorization server MUST reject token requests from
+		// this client that do not contain the DPoP header".
+		return "", invalidDPoPProof("this client's tokens must be DPoP-bound: send a DPoP proof")
+	}
+	return jkt, e
+}
+
+// postedProof verifies the DPoP proof of a POST to this server's path (the
+// token endpoint, /par) and returns its key's thumbprint; "" when the
+// request carries none or DPoP is off.
+func (p *Provider) postedProof(r *http.Request, path string) (string, *Error) {
 	proofs := r.Header.Values(dpop.Header)
-	switch len(proofs) {
-	case 0:
-		if client.DPoPBoundAccessTokens {
-			// §5.2: "the authorization server MUST reject token requests
-			// from this client that do not contain the DPoP header".
-			return "", invalidDPoPProof("this client's tokens must be DPoP-bound: send a DPoP proof")
-		}
+	switch {
+	case p.DPoP == nil || len(proofs) == 0:
 		return "", nil
-	case 1:
-	default:
+	case len(proofs) > 1:
 		return "", invalidDPoPProof("more than one DPoP header")
 	}
-	proof, err := p.DPoP.Verify(r.Context(), proofs[0], dpop.Request{Method: http.MethodPost, URL: p.Issuer + "/token"})
+	proof, err := p.DPoP.Verify(r.Context(), proofs[0], dpop.Request{Method: http.MethodPost, URL: p.Issuer + path})
 	if e := p.dpopError(r.Context(), err); e != nil {
 		return "", e
 	}

@@ -6,8 +6,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/latchkey/latchkey/dpop"
-
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -63,18 +61,15 @@ func (p *Provider) par(w http.ResponseWriter, r *http.Request) (parResponse, *Er
 	}
 	// RFC 9449 §10.1: a DPoP proof with the push binds the code to its
 	// key, as dpop_jkt does; when both are sent they must name one key.
-	if proofs := r.Header.Values(dpop.Header); p.DPoP != nil && len(proofs) > 0 {
-		if len(proofs) > 1 {
-			return parResponse{}, invalidDPoPProof("more than one DPoP header")
-		}
-		proof, err := p.DPoP.Verify(ctx, proofs[0], dpop.Request{Method: http.MethodPost, URL: p.Issuer + "/par"})
-		if e := p.dpopError(ctx, err); e != nil {
-			return parResponse{}, e
-		}
-		if jkt, ok := q["dpop_jkt"]; ok && jkt != proof.JKT {
+	jkt, e := p.postedProof(r, "/par")
+	if e != nil {
+		return parResponse{}, e
+	}
+	if jkt != "" {
+		if named, ok := q["dpop_jkt"]; ok && named != jkt {
 			return parResponse{}, InvalidRequest("dpop_jkt does not name the key of the DPoP proof (RFC 9449 §10.1)")
 		}
-		q["dpop_jkt"] = proof.JKT
+		q["dpop_jkt"] = jkt
 	}
 	// The authenticated client is the request's (§2.1); with HTTP Basic
 	// or an assertion the body may leave client_id out.
