@@ -24,18 +24,7 @@ import (
 // basic, else client_id (and client_secret, when c has one) in the body.
 func (e *env) push(form url.Values, c *testClient, basic bool) tokenAnswer {
 	e.t.Helper()
-	if c != nil && !basic {
-		form.Set("client_id", c.id)
-		if c.secret != "" {
-			form.Set("client_secret", c.secret)
-		}
-	}
-	req, _ := http.NewRequest(http.MethodPost, e.issuer+"/par", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if c != nil && basic {
-		req.SetBasicAuth(url.QueryEscape(c.id), url.QueryEscape(c.secret))
-	}
-	return e.doToken(req)
+	return e.postAuthenticated("/par", form, c, basic)
 }
 
 // pushed checks a successful push (RFC 9126 §2.2) and returns its request_uri.

@@ -46,13 +46,20 @@ func (a tokenAnswer) str(k string) string { s, _ := a.body[k].(string); return s
 // postToken sends a token request; basic selects client_secret_basic.
 func (e *env) postToken(form url.Values, c *testClient, basic bool) tokenAnswer {
 	e.t.Helper()
+	return e.postAuthenticated("/token", form, c, basic)
+}
+
+// postAuthenticated posts form to a back-channel endpoint (path) as client
+// c, with client_secret_basic or, unless basic, the credentials in the body.
+func (e *env) postAuthenticated(path string, form url.Values, c *testClient, basic bool) tokenAnswer {
+	e.t.Helper()
 	if c != nil && !basic {
 		form.Set("client_id", c.id)
 		if c.secret != "" {
 			form.Set("client_secret", c.secret)
 		}
 	}
-	req, _ := http.NewRequest(http.MethodPost, e.issuer+"/token", strings.NewReader(form.Encode()))
+	req, _ := http.NewRequest(http.MethodPost, e.issuer+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if c != nil && basic {
 		req.SetBasicAuth(url.QueryEscape(c.id), url.QueryEscape(c.secret))
