@@ -171,11 +171,10 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof
 			return Proof{}, ErrUseNonce
 		}
 	}
-	thumb, err := jwk.Thumbprint(crypto.SHA256)
+	jkt, err := Thumbprint(jwk)
 	if err != nil {
 		return Proof{}, fmt.Errorf("%w: thumbprint: %v", ErrInvalid, err)
 	}
-	jkt := base64.RawURLEncoding.EncodeToString(thumb)
 	// One use per key and jti, remembered until the proof could no longer
 	// pass the iat check (RFC 9449 §11.1).
 	expires := iat.Add(MaxAge)
