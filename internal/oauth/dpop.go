@@ -95,18 +95,20 @@ func (p *Provider) dpopAtResource(w http.ResponseWriter, r *http.Request, raw, s
 		return false
 	}
 	proof, err := p.DPoP.Verify(r.Context(), proofs[0], dpop.Request{Method: r.Method, URL: p.Issuer + r.URL.Path, AccessToken: raw})
-	switch {
-	case errors.Is(err, dpop.ErrUseNonce):
-		w.Header().Set(dpop.NonceHeader, p.DPoP.Nonce(p.Now()))
-		dpopChallenge(w, "use_dpop_nonce", "send a DPoP proof with the nonce of the DPoP-Nonce header")
+	// The token endpoint's classification of the failure (dpopError),
+	// answered in a resource's way: a 401 challenge, or the server's error.
+	if e := p.dpopError(r.Context(), err); e != nil {
+		if e.Status >= 500 {
+			WriteError(w, e)
+			return false
+		}
+		if e.dpopNonce != "" {
+			w.Header().Set(dpop.NonceHeader, e.dpopNonce)
+		}
+		dpopChallenge(w, e.Code, e.Description)
 		return false
-	case errors.Is(err, dpop.ErrInvalid), errors.Is(err, dpop.ErrReplayed):
-		dpopChallenge(w, "invalid_dpop_proof", err.Error())
-		return false
-	case err != nil:
-		WriteError(w, p.storeError(r.Context(), "check DPoP proof", err))
-		return false
-	case proof.JKT != jkt:
+	}
+	if proof.JKT != jkt {
 		dpopChallenge(w, "invalid_token", "the DPoP proof is not of the key the access token is bound to")
 		return false
 	}
