@@ -102,6 +102,8 @@ type clientFlags struct {
 	firstParty             bool
 	requirePAR             bool
 	requireDPoP            bool
+	requireRequestObject   bool
+	profile                string
 	idTokenAlg             string
 	requiredScopes         []string
 	resources              []string
@@ -154,6 +156,8 @@ func (f *clientFlags) register(fs *pflag.FlagSet, update bool) {
 	fs.BoolVar(&f.firstParty, "first-party", false, "an application of the platform itself: its consent is implied (never for a public client)")
 	fs.BoolVar(&f.requirePAR, "require-par", false, "the app must push its authorization requests to /par (RFC 9126 require_pushed_authorization_requests)")
 	fs.BoolVar(&f.requireDPoP, "require-dpop", false, "every token request of the app must carry a DPoP proof (RFC 9449 dpop_bound_access_tokens)")
+	fs.BoolVar(&f.requireRequestObject, "require-request-object", false, "the app must send its authorization requests as request objects signed with its keys (RFC 9101 require_signed_request_object)")
+	fs.StringVar(&f.profile, "profile", "", "`PROFILE` the app is held to on every request: fapi2 (FAPI 2.0 Security Profile: PAR, PKCE, private_key_jwt, DPoP; see docs/fapi2.md); empty for none")
 	fs.StringArrayVar(&f.resources, "resource", nil, "`URI` of a registered resource (RFC 8707) the client may ask tokens for (repeatable; default: every resource serving one of its scopes)"+replaces)
 	fs.StringVar(&f.idTokenAlg, "id-token-alg", "", "`ALG` that signs the app's ID tokens: RS256, ES256 or EdDSA (empty: RS256)")
 }
@@ -179,6 +183,7 @@ func (f *clientFlags) applyOpenID(c *store.Client, changed func(name string) boo
 		{"client-uri", f.clientURI, &c.ClientURI},
 		{"description", f.description, &c.Description},
 		{"id-token-alg", f.idTokenAlg, &c.IDTokenAlg},
+		{"profile", f.profile, &c.Profile},
 	} {
 		if changed(s.flag) {
 			*s.field = strings.TrimSpace(s.value)
@@ -193,6 +198,10 @@ func (f *clientFlags) applyOpenID(c *store.Client, changed func(name string) boo
 	if changed("require-dpop") {
 		c.DPoPBoundAccessTokens = f.requireDPoP
 	}
+	if changed("require-request-object") {
+		c.RequireSignedRequestObject = f.requireRequestObject
+	}
+	oauth.ApplyProfileDefaults(c)
 	if changed("required-scope") {
 		c.RequiredScopes = cleanList(f.requiredScopes, true)
 	}

@@ -74,9 +74,13 @@ type clientView struct {
 	// RequirePushedAuthorizationRequests is RFC 9126 §6's client metadata.
 	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests"`
 	// DPoPBoundAccessTokens is RFC 9449 §5.2's client metadata.
-	DPoPBoundAccessTokens bool      `json:"dpop_bound_access_tokens"`
-	CreatedAt             time.Time `json:"created_at"`
-	UpdatedAt             time.Time `json:"updated_at"`
+	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens"`
+	// RequireSignedRequestObject is RFC 9101 §10.5's client metadata.
+	RequireSignedRequestObject bool `json:"require_signed_request_object"`
+	// Profile is the security profile the client is held to ("fapi2").
+	Profile   string    `json:"profile,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 func newClientView(c store.Client, plainSecret string) clientView {
@@ -110,6 +114,8 @@ func newClientView(c store.Client, plainSecret string) clientView {
 
 		RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,
 		DPoPBoundAccessTokens:              c.DPoPBoundAccessTokens,
+		RequireSignedRequestObject:         c.RequireSignedRequestObject,
+		Profile:                            c.Profile,
 		UpdatedAt:                          c.UpdatedAt,
 	}
 }
@@ -166,6 +172,12 @@ func writeClient(w io.Writer, v clientView) error {
 	}
 	if v.DPoPBoundAccessTokens {
 		kind += ", DPoP-bound tokens only"
+	}
+	if v.RequireSignedRequestObject {
+		kind += ", signed request objects required"
+	}
+	if v.Profile != "" {
+		kind += ", profile " + v.Profile
 	}
 	fmt.Fprintf(tw, "Type:\t%s\n", kind)
 	if v.Description != "" {

@@ -103,7 +103,7 @@ func staticClient(cc config.Client) store.Client {
 	if len(grants) == 0 {
 		grants = defaultGrantTypes
 	}
-	return store.Client{
+	c := store.Client{
 		ID:                      cc.ID,
 		SecretHash:              cc.SecretHash,
 		Name:                    cc.Name,
@@ -132,7 +132,11 @@ func staticClient(cc config.Client) store.Client {
 
 		RequirePushedAuthorizationRequests: cc.RequirePushedAuthorizationRequests,
 		DPoPBoundAccessTokens:              cc.DPoPBoundAccessTokens,
+		RequireSignedRequestObject:         cc.RequireSignedRequestObject,
+		Profile:                            cc.Profile,
 	}
+	oauth.ApplyProfileDefaults(&c)
+	return c
 }
 
 func applyStaticClient(ctx context.Context, st store.ClientStore, cc config.Client, now time.Time, logger *slog.Logger) (string, error) {
@@ -187,7 +191,8 @@ func sameClient(a, b store.Client) bool {
 		a.LogoURI == b.LogoURI && a.ClientURI == b.ClientURI && a.Description == b.Description &&
 		a.FirstParty == b.FirstParty && a.IDTokenAlg == b.IDTokenAlg && slices.Equal(a.RequiredScopes, b.RequiredScopes) &&
 		slices.Equal(a.Resources, b.Resources) && a.RequirePushedAuthorizationRequests == b.RequirePushedAuthorizationRequests &&
-		a.DPoPBoundAccessTokens == b.DPoPBoundAccessTokens
+		a.DPoPBoundAccessTokens == b.DPoPBoundAccessTokens && a.RequireSignedRequestObject == b.RequireSignedRequestObject &&
+		a.Profile == b.Profile
 }
 
 func staticResource(cr config.Resource, now time.Time) store.Resource {

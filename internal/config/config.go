@@ -238,6 +238,12 @@ type Client struct {
 	// DPoPBoundAccessTokens: every token request must carry a DPoP proof
 	// (RFC 9449 §5.2).
 	DPoPBoundAccessTokens bool `yaml:"dpop_bound_access_tokens"`
+	// RequireSignedRequestObject: authorization requests must be request
+	// objects signed with the client's keys (RFC 9101 §10.5).
+	RequireSignedRequestObject bool `yaml:"require_signed_request_object"`
+	// Profile holds the client to a security profile: "fapi2" (FAPI 2.0
+	// Security Profile, docs/fapi2.md) or empty.
+	Profile string `yaml:"profile"`
 }
 
 // Resource is a static protected API (RFC 8707 resource) declared in the

@@ -24,10 +24,9 @@ const maxHintLen = 512
 // When client_id or redirect_uri cannot be trusted it returns an error and a
 // nil Redirect: the caller shows an error page and MUST NOT redirect
 // (§4.1.2.1). Every later error comes with the Redirect to send it to.
-// pushed says the parameters come through /par (being pushed, or pushed
-// before and named by a request_uri); a client that must push is refused
-// others (RFC 9126 §5) on the error page.
-func (p *Provider) authorizeRequest(ctx context.Context, q params, pushed bool) (Pending, *Redirect, *Error) {
+// o says how the parameters came: a client that must push them (RFC 9126
+// §6) or sign them (RFC 9101 §10.5) is refused others on the error page.
+func (p *Provider) authorizeRequest(ctx context.Context, q params, o origin) (Pending, *Redirect, *Error) {
 	clientID := q["client_id"]
 	if clientID == "" {
 		return Pending{}, nil, InvalidRequest("client_id is missing")
@@ -41,13 +40,20 @@ func (p *Provider) authorizeRequest(ctx context.Context, q params, pushed bool) 
 	if err != nil {
 		return Pending{}, nil, p.storeError(ctx, "get client", err)
 	}
-	if !pushed && p.requiresPAR(client) {
+	if !o.pushed() && p.requiresPAR(client) {
 		return Pending{}, nil, InvalidRequest("this client must push its authorization requests to the pushed authorization request endpoint (RFC 9126)")
+	}
+	if o.unsigned() && client.RequireSignedRequestObject {
+		return Pending{}, nil, InvalidRequest("this client must send its authorization requests as signed request objects (RFC 9101)")
 	}
 	redirectURI, given := q["redirect_uri"]
 	switch {
 	case given && !MatchRedirectURI(client.RedirectURIs, redirectURI):
 		return Pending{}, nil, InvalidRequest("redirect_uri is not registered for this client")
+	case !given && isFAPI2(client):
+		// FAPI 2.0 §5.3.2.2: "shall require the redirect_uri parameter in
+		// pushed authorization requests".
+		return Pending{}, nil, InvalidRequest("redirect_uri is missing (required by the FAPI 2.0 profile)")
 	case !given && hasOpenID(q["scope"]):
 		// OpenID Connect Core §3.1.2.1: redirect_uri is REQUIRED.
 		return Pending{}, nil, InvalidRequest("redirect_uri is missing (required by OpenID Connect)")
@@ -82,15 +88,6 @@ func (p *Provider) authorizeRequest(ctx context.Context, q params, pushed bool) 
 	if (rt.token || rt.idToken) && !AllowsGrant(client, GrantImplicit) {
 		return pd, to, UnauthorizedClient("this client may not receive tokens from the authorization endpoint (implicit grant)")
 	}
-	// OpenID Connect Core §6.1, §6.2: a provider without request objects
-	// answers these errors.
-	if _, ok := q["request"]; ok {
-		return pd, to, newError("request_not_supported", 400, "request objects are not supported; send the parameters directly")
-	}
-	if _, ok := q["request_uri"]; ok {
-		return pd, to, newError("request_uri_not_supported", 400, "request_uri is not supported; send the parameters directly")
-	}
-
 	scopes, e := p.requestedScopes(client, q["scope"])
 	if e != nil {
 		return pd, to, e
@@ -128,6 +125,9 @@ func (p *Provider) authorizeRequest(ctx context.Context, q params, pushed bool) 
 	case challenge == "" && client.Public:
 		// RFC 9700 §2.1.1: public clients MUST use PKCE.
 		return pd, to, InvalidRequest("PKCE is required for public clients (code_challenge with S256)")
+	case challenge == "" && isFAPI2(client):
+		// FAPI 2.0 §5.3.2.2: "shall require [RFC7636] with S256".
+		return pd, to, InvalidRequest("PKCE is required by the FAPI 2.0 profile (code_challenge with S256)")
 	case challenge != "" && method != pkceS256:
 		return pd, to, InvalidRequest("code_challenge_method must be S256 (plain is not supported)")
 	case challenge != "" && !validChallenge(challenge):
@@ -566,9 +566,9 @@ func (p *Provider) approve(ctx context.Context, pd Pending, scopes []string, lif
 			Device: req.Device, Detail: FormatScope(grant.Scopes)})
 	}
 	if rt.token {
-		p.Metrics.TokenIssued(GrantImplicit, p.accessFormat(pd.Client.AccessTokenFormat), req.ClientID)
+		p.Metrics.TokenIssued(GrantImplicit, p.accessFormat(pd.Client), req.ClientID)
 		p.Activity.RecordWith(ctx, store.Activity{UserID: req.UserID, ClientID: req.ClientID, Kind: store.ActivityIssued,
-			Device: req.Device, Detail: FormatScope(scopes)}, p.issuedEvent(GrantImplicit, pd.Client.AccessTokenFormat))
+			Device: req.Device, Detail: FormatScope(scopes)}, p.issuedEvent(GrantImplicit, pd.Client))
 	}
 	p.Logger.InfoContext(ctx, "authorization approved", "client_id", req.ClientID, "user_id", req.UserID, "grant_id", grant.ID, "response_type", req.ResponseType)
 	return Response{To: pd.Redirect(), Params: out}, nil

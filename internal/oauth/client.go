@@ -137,6 +137,10 @@ func ValidateClient(c store.Client, scopes *Scopes) error {
 	if err := ValidateOpenIDClient(c); err != nil {
 		errs = append(errs, err)
 	}
+	if c.RequireSignedRequestObject && c.JWKS == "" && c.JWKSURI == "" {
+		errs = append(errs, errors.New("a client that must sign its request objects needs its keys registered (jwks or jwks_uri)"))
+	}
+	errs = append(errs, validateProfile(c)...)
 	return errors.Join(errs...)
 }
 
@@ -183,5 +187,8 @@ func validClientID(id string) bool {
 	return true
 }
 
-// AllowsGrant reports whether the client is registered for grant type g.
-func AllowsGrant(c store.Client, g string) bool { return slices.Contains(c.GrantTypes, g) }
+// AllowsGrant reports whether the client is registered for grant type g
+// and its profile allows it.
+func AllowsGrant(c store.Client, g string) bool {
+	return slices.Contains(c.GrantTypes, g) && (!isFAPI2(c) || slices.Contains(fapi2Grants, g))
+}

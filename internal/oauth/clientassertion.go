@@ -50,41 +50,20 @@ func (p *Provider) verifyAssertion(ctx context.Context, client store.Client, ass
 	if len(assertion) > maxAssertionBytes || strings.Count(assertion, ".") != 2 {
 		return errors.New("malformed assertion")
 	}
-	algs := make([]jose.SignatureAlgorithm, len(ClientAssertionAlgs))
-	for i, a := range ClientAssertionAlgs {
-		algs[i] = jose.SignatureAlgorithm(a)
-	}
-	tok, err := jwt.ParseSigned(assertion, algs)
+	tok, err := jwt.ParseSigned(assertion, joseAlgs(allowedAlgs(client, ClientAssertionAlgs)))
 	if err != nil {
 		return fmt.Errorf("parse assertion: %w", err)
 	}
-	if len(tok.Headers) != 1 {
-		return errors.New("one signature expected")
-	}
-	keys, err := p.assertionKeys.keys(ctx, client, tok.Headers[0].KeyID, p.Now())
-	if err != nil {
-		return err
-	}
 	var claims assertionClaims
-	verified := false
-	for _, k := range keys {
-		if k.Use != "" && k.Use != "sig" || !k.Valid() || !k.IsPublic() {
-			continue
-		}
-		if tok.Claims(k.Key, &claims) == nil {
-			verified = true
-			break
-		}
-	}
-	if !verified {
-		return errors.New("no registered key verifies the assertion")
+	if err := p.verifyWithClientKeys(ctx, client, tok, &claims); err != nil {
+		return err
 	}
 	now := p.Now()
 	expected := jwt.Expected{Issuer: client.ID, Subject: client.ID, Time: now}
 	if err := claims.ValidateWithLeeway(expected, assertionLeeway); err != nil {
 		return fmt.Errorf("assertion claims: %w", err)
 	}
-	if !p.assertionAudienceOK(claims.Audience, endpoint) {
+	if !p.assertionAudienceOK(client, claims.Audience, endpoint) {
 		return errors.New("the assertion's aud is not this server's issuer identifier")
 	}
 	if claims.Expiry == nil || claims.ID == "" {
@@ -99,6 +78,37 @@ func (p *Provider) verifyAssertion(ctx context.Context, client store.Client, ass
 		return errors.New("the assertion was already used")
 	}
 	return err
+}
+
+// joseAlgs converts algorithm names for go-jose's parsers.
+func joseAlgs(names []string) []jose.SignatureAlgorithm {
+	algs := make([]jose.SignatureAlgorithm, len(names))
+	for i, a := range names {
+		algs[i] = jose.SignatureAlgorithm(a)
+	}
+	return algs
+}
+
+// verifyWithClientKeys checks tok's one signature against the client's
+// registered signing keys (those of its kid, or all without one) and
+// decodes its claims into out.
+func (p *Provider) verifyWithClientKeys(ctx context.Context, client store.Client, tok *jwt.JSONWebToken, out ...any) error {
+	if len(tok.Headers) != 1 {
+		return errors.New("one signature expected")
+	}
+	keys, err := p.assertionKeys.keys(ctx, client, tok.Headers[0].KeyID, p.Now())
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if k.Use != "" && k.Use != "sig" || !k.Valid() || !k.IsPublic() {
+			continue
+		}
+		if tok.Claims(k.Key, out...) == nil {
+			return nil
+		}
+	}
+	return errors.New("no registered key verifies the signature")
 }
 
 // assertionKeyCache keeps each client's parsed JWK Set: inline sets are
@@ -214,10 +224,12 @@ func CheckJWKSURI(raw string) error {
 // errata: an assertion meant for one endpoint, or one that also names
 // another server, can be replayed where the client did not mean it). The
 // token endpoint's URL, and a list naming the issuer among others, are
-// accepted only under the AcceptEndpointAudience compatibility switch.
-func (p *Provider) assertionAudienceOK(aud jwt.Audience, endpoint string) bool {
+// accepted only under the AcceptEndpointAudience compatibility switch, and
+// never from a FAPI 2.0 client (§5.3.2.1: "shall only accept its issuer
+// identifier value ... as a string in the aud claim").
+func (p *Provider) assertionAudienceOK(c store.Client, aud jwt.Audience, endpoint string) bool {
 	if len(aud) == 1 && aud[0] == p.Issuer {
 		return true
 	}
-	return p.AcceptEndpointAudience && slices.ContainsFunc([]string(aud), func(a string) bool { return a == p.Issuer || a == endpoint })
+	return p.AcceptEndpointAudience && !isFAPI2(c) && slices.ContainsFunc([]string(aud), func(a string) bool { return a == p.Issuer || a == endpoint })
 }

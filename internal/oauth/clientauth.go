@@ -224,7 +224,7 @@ func (p *Provider) checkClient(ctx context.Context, cred clientCredentials) (sto
 		return client, nil
 	case client.Public, cred.method == AuthNone:
 		return store.Client{}, fail
-	case registered != "" && registered != cred.method:
+	case registered != "" && registered != cred.method, isFAPI2(client) && cred.method != AuthPrivateKeyJWT:
 		p.Logger.InfoContext(ctx, "client used an authentication method it is not registered for", "client_id", client.ID, "method", cred.method)
 		return store.Client{}, fail
 	case cred.method == AuthPrivateKeyJWT:

@@ -21,7 +21,7 @@ func invalidDPoPProof(desc string) *Error {
 // has none. With server nonces on, every answer carries the current nonce.
 func (p *Provider) dpopAtToken(w http.ResponseWriter, r *http.Request, client store.Client) (string, *Error) {
 	if p.DPoP == nil {
-		if client.DPoPBoundAccessTokens {
+		if requiresDPoP(client) {
 			return "", invalidDPoPProof("DPoP is not available on this server")
 		}
 		return "", nil
@@ -30,13 +30,19 @@ func (p *Provider) dpopAtToken(w http.ResponseWriter, r *http.Request, client st
 		w.Header().Set(dpop.NonceHeader, p.DPoP.Nonce(p.Now()))
 	}
 	jkt, e := p.postedProof(r, "/token")
-	if e == nil && jkt == "" && client.DPoPBoundAccessTokens {
+	if e == nil && jkt == "" && requiresDPoP(client) {
 		// §5.2: "the authorization server MUST reject token requests from
 		// this client that do not contain the DPoP header".
 		return "", invalidDPoPProof("this client's tokens must be DPoP-bound: send a DPoP proof")
 	}
 	return jkt, e
 }
+
+// requiresDPoP reports whether every token of the client must be
+// DPoP-bound: it registered dpop_bound_access_tokens, or its profile
+// requires sender-constrained tokens (FAPI 2.0 §5.3.2.1: "shall only issue
+// sender-constrained access tokens"; DPoP is the one method here).
+func requiresDPoP(c store.Client) bool { return c.DPoPBoundAccessTokens || isFAPI2(c) }
 
 // postedProof verifies the DPoP proof of a POST to this server's path (the
 // token endpoint, /par) and returns its key's thumbprint; "" when the

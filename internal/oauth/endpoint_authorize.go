@@ -43,22 +43,31 @@ func (p *Provider) HandleAuthorize(w http.ResponseWriter, r *http.Request) {
 	if e == nil && (dup == "client_id" || dup == "redirect_uri") {
 		e = duplicated(dup)
 	}
-	// RFC 9126 §4: a request_uri names a pushed request, consumed here;
-	// its parameters are the request's (see pushedRequest).
+	// A request_uri names a pushed request, consumed here (RFC 9126 §4); a
+	// request is a request object (RFC 9101 §5). Either one's parameters
+	// are the request's.
+	o := sentDirectly
 	_, pushed := q["request_uri"]
-	if e == nil && pushed {
-		if dup != "" {
-			e = duplicated(dup)
-		} else {
-			q, e = p.pushedRequest(r, q)
-		}
+	_, signed := q["request"]
+	switch {
+	case e != nil:
+	case (pushed || signed) && dup != "":
+		e = duplicated(dup)
+	case pushed && signed:
+		e = InvalidRequest("send request or request_uri, not both (RFC 9101 §5)")
+	case pushed:
+		o = pushedBefore
+		q, e = p.pushedRequest(r, q)
+	case signed:
+		o = sentSigned
+		q, e = p.frontRequestObject(ctx, q)
 	}
 	if e != nil {
 		p.ErrorPage(w, r, e)
 		return
 	}
 
-	pd, to, e := p.authorizeRequest(ctx, q, pushed)
+	pd, to, e := p.authorizeRequest(ctx, q, o)
 	if e == nil && dup != "" {
 		e = duplicated(dup)
 	}

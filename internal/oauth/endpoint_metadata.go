@@ -39,22 +39,24 @@ type Metadata struct {
 
 	// OpenID Connect Discovery 1.0 §3, Session Management, Front- and
 	// Back-Channel Logout, RP-Initiated Logout.
-	UserinfoEndpoint                   string   `json:"userinfo_endpoint"`
-	EndSessionEndpoint                 string   `json:"end_session_endpoint"`
-	SubjectTypesSupported              []string `json:"subject_types_supported"`
-	IDTokenSigningAlgValuesSupported   []string `json:"id_token_signing_alg_values_supported"`
-	ClaimsSupported                    []string `json:"claims_supported"`
-	ClaimTypesSupported                []string `json:"claim_types_supported"`
-	ClaimsParameterSupported           bool     `json:"claims_parameter_supported"`
-	RequestParameterSupported          bool     `json:"request_parameter_supported"`
-	RequestURIParameterSupported       bool     `json:"request_uri_parameter_supported"`
-	ACRValuesSupported                 []string `json:"acr_values_supported"`
-	DisplayValuesSupported             []string `json:"display_values_supported"`
-	PromptValuesSupported              []string `json:"prompt_values_supported"`
-	BackchannelLogoutSupported         bool     `json:"backchannel_logout_supported"`
-	BackchannelLogoutSessionSupported  bool     `json:"backchannel_logout_session_supported"`
-	FrontchannelLogoutSupported        bool     `json:"frontchannel_logout_supported"`
-	FrontchannelLogoutSessionSupported bool     `json:"frontchannel_logout_session_supported"`
+	UserinfoEndpoint                 string   `json:"userinfo_endpoint"`
+	EndSessionEndpoint               string   `json:"end_session_endpoint"`
+	SubjectTypesSupported            []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported"`
+	ClaimsSupported                  []string `json:"claims_supported"`
+	ClaimTypesSupported              []string `json:"claim_types_supported"`
+	ClaimsParameterSupported         bool     `json:"claims_parameter_supported"`
+	RequestParameterSupported        bool     `json:"request_parameter_supported"`
+	// RFC 9101 §10.1 (also OpenID Connect Discovery §3).
+	RequestObjectSigningAlgValuesSupported []string `json:"request_object_signing_alg_values_supported"`
+	RequestURIParameterSupported           bool     `json:"request_uri_parameter_supported"`
+	ACRValuesSupported                     []string `json:"acr_values_supported"`
+	DisplayValuesSupported                 []string `json:"display_values_supported"`
+	PromptValuesSupported                  []string `json:"prompt_values_supported"`
+	BackchannelLogoutSupported             bool     `json:"backchannel_logout_supported"`
+	BackchannelLogoutSessionSupported      bool     `json:"backchannel_logout_session_supported"`
+	FrontchannelLogoutSupported            bool     `json:"frontchannel_logout_supported"`
+	FrontchannelLogoutSessionSupported     bool     `json:"frontchannel_logout_session_supported"`
 }
 
 // ClientAssertionAlgs are the algorithms accepted for private_key_jwt.
@@ -80,22 +82,23 @@ func (p *Provider) buildMetadata() []byte {
 		CodeChallengeMethodsSupported:              []string{pkceS256},
 		AuthorizationResponseIssParameterSupported: true,
 
-		UserinfoEndpoint:                   p.Issuer + "/userinfo",
-		EndSessionEndpoint:                 p.Issuer + LogoutPath,
-		SubjectTypesSupported:              []string{"public"},
-		IDTokenSigningAlgValuesSupported:   p.IDTokenAlgs,
-		ClaimsSupported:                    oidc.SupportedClaims,
-		ClaimTypesSupported:                []string{"normal"},
-		ClaimsParameterSupported:           true,
-		RequestParameterSupported:          false,
-		RequestURIParameterSupported:       false,
-		ACRValuesSupported:                 []string{oidc.ACRSession, oidc.ACRLogin},
-		DisplayValuesSupported:             []string{"page", "popup", "touch", "wap"},
-		PromptValuesSupported:              []string{oidc.PromptNone, oidc.PromptLogin, oidc.PromptConsent, oidc.PromptSelectAccount},
-		BackchannelLogoutSupported:         true,
-		BackchannelLogoutSessionSupported:  true,
-		FrontchannelLogoutSupported:        true,
-		FrontchannelLogoutSessionSupported: true,
+		UserinfoEndpoint:                       p.Issuer + "/userinfo",
+		EndSessionEndpoint:                     p.Issuer + LogoutPath,
+		SubjectTypesSupported:                  []string{"public"},
+		IDTokenSigningAlgValuesSupported:       p.IDTokenAlgs,
+		ClaimsSupported:                        oidc.SupportedClaims,
+		ClaimTypesSupported:                    []string{"normal"},
+		ClaimsParameterSupported:               true,
+		RequestParameterSupported:              true,
+		RequestObjectSigningAlgValuesSupported: RequestObjectAlgs,
+		RequestURIParameterSupported:           false,
+		ACRValuesSupported:                     []string{oidc.ACRSession, oidc.ACRLogin},
+		DisplayValuesSupported:                 []string{"page", "popup", "touch", "wap"},
+		PromptValuesSupported:                  []string{oidc.PromptNone, oidc.PromptLogin, oidc.PromptConsent, oidc.PromptSelectAccount},
+		BackchannelLogoutSupported:             true,
+		BackchannelLogoutSessionSupported:      true,
+		FrontchannelLogoutSupported:            true,
+		FrontchannelLogoutSessionSupported:     true,
 	}
 	m.DeviceAuthorizationEndpoint = p.Issuer + "/device_authorization"
 	m.PushedAuthorizationRequestEndpoint = p.Issuer + PARPath

@@ -56,6 +56,16 @@ func (p *Provider) par(w http.ResponseWriter, r *http.Request) (parResponse, *Er
 	if _, ok := q["request_uri"]; ok {
 		return parResponse{}, InvalidRequest("request_uri must not be pushed (RFC 9126 §2.1)")
 	}
+	o := beingPushed
+	if raw, ok := q["request"]; ok {
+		// §3: a pushed request object; only its parameters count, and
+		// its client must be the authenticated one (iss, client_id).
+		if q, e = p.requestObject(ctx, client, raw); e != nil {
+			p.Logger.InfoContext(ctx, "pushed request object refused", "client_id", client.ID, "description", e.Description)
+			return parResponse{}, e
+		}
+		o = beingPushedSigned
+	}
 	for _, k := range clientAuthParams {
 		delete(q, k)
 	}
@@ -74,7 +84,7 @@ func (p *Provider) par(w http.ResponseWriter, r *http.Request) (parResponse, *Er
 	// The authenticated client is the request's (§2.1); with HTTP Basic
 	// or an assertion the body may leave client_id out.
 	q["client_id"] = client.ID
-	pd, _, e := p.authorizeRequest(ctx, q, true)
+	pd, _, e := p.authorizeRequest(ctx, q, o)
 	if e != nil {
 		// §2.3: the authorization endpoint's error codes, as JSON; a bad
 		// redirect_uri is invalid_request, as at /authorize.
@@ -112,9 +122,11 @@ func encodeParams(q params) string {
 }
 
 // requiresPAR reports whether the client may only send pushed requests
-// (RFC 9126 §5, §6): the server or the client requires them.
+// (RFC 9126 §5, §6): the server, the client or its profile requires them
+// (FAPI 2.0 §5.3.2.2: "shall reject authorization requests sent without
+// [RFC9126]").
 func (p *Provider) requiresPAR(c store.Client) bool {
-	return p.RequirePAR || c.RequirePushedAuthorizationRequests
+	return p.RequirePAR || c.RequirePushedAuthorizationRequests || isFAPI2(c)
 }
 
 // pushedRequest resolves an authorization request that names a

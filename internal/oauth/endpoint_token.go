@@ -62,7 +62,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) (TokenResponse,
 	}
 	resp, e := handler(r.Context(), tokenRequest{client: client, q: q, address: clientip.Of(r), userAgent: r.UserAgent(), jkt: jkt})
 	if e == nil {
-		p.Metrics.TokenIssued(grantName(gt), p.accessFormat(client.AccessTokenFormat), client.ID)
+		p.Metrics.TokenIssued(grantName(gt), p.accessFormat(client), client.ID)
 	}
 	return resp, e
 }

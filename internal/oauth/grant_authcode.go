@@ -108,7 +108,7 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, req tokenRequest)
 	p.Logger.InfoContext(ctx, "code redeemed", "client_id", client.ID, "grant_id", grant.ID)
 	p.Activity.RecordWith(ctx, store.Activity{UserID: ac.UserID, ClientID: client.ID, Kind: store.ActivityIssued,
 		Device: cmp.Or(ac.Device, DescribeDevice(req.userAgent)), Address: req.address, Detail: FormatScope(ac.Scopes)},
-		p.issuedEvent(GrantAuthorizationCode, client.AccessTokenFormat))
+		p.issuedEvent(GrantAuthorizationCode, client))
 	return resp, nil
 }
 

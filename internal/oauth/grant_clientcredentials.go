@@ -34,6 +34,6 @@ func (p *Provider) grantClientCredentials(ctx context.Context, req tokenRequest)
 		}
 	}
 	p.Activity.RecordWith(ctx, store.Activity{ClientID: client.ID, Kind: store.ActivityIssued, Address: req.address,
-		Detail: FormatScope(t.scopes)}, p.issuedEvent(GrantClientCredentials, client.AccessTokenFormat))
+		Detail: FormatScope(t.scopes)}, p.issuedEvent(GrantClientCredentials, client))
 	return resp, nil
 }

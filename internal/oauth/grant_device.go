@@ -112,7 +112,7 @@ func (p *Provider) grantDeviceCode(ctx context.Context, req tokenRequest) (Token
 	}
 	p.Logger.InfoContext(ctx, "device code redeemed", "client_id", client.ID, "grant_id", grant.ID)
 	p.Activity.RecordWith(ctx, store.Activity{UserID: dc.UserID, ClientID: client.ID, Kind: store.ActivityIssued,
-		Device: dc.Device, Address: req.address, Detail: FormatScope(dc.Scopes)}, p.issuedEvent(GrantDeviceCode, client.AccessTokenFormat))
+		Device: dc.Device, Address: req.address, Detail: FormatScope(dc.Scopes)}, p.issuedEvent(GrantDeviceCode, client))
 	return resp, nil
 }
 

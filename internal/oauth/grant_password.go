@@ -80,7 +80,7 @@ func (p *Provider) grantPassword(ctx context.Context, req tokenRequest) (TokenRe
 	}
 	p.Activity.RecordWith(ctx, store.Activity{UserID: user.ID, ClientID: client.ID, Kind: store.ActivityIssued,
 		Device: DescribeDevice(req.userAgent), Address: req.address, Detail: FormatScope(scopes) + " (with your password)"},
-		p.issuedEvent(GrantPassword, client.AccessTokenFormat))
+		p.issuedEvent(GrantPassword, client))
 	return resp, nil
 }
 

@@ -107,7 +107,7 @@ func (p *Provider) grantRefreshToken(ctx context.Context, req tokenRequest) (Tok
 	}
 	p.Metrics.Refreshed("rotated", client.ID)
 	p.Activity.RecordWith(ctx, store.Activity{UserID: old.UserID, ClientID: client.ID, Kind: store.ActivityRefreshed,
-		Device: old.Device, Address: req.address, Detail: FormatScope(scopes)}, p.issuedEvent(GrantRefreshToken, client.AccessTokenFormat))
+		Device: old.Device, Address: req.address, Detail: FormatScope(scopes)}, p.issuedEvent(GrantRefreshToken, client))
 	return resp, nil
 }
 

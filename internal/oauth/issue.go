@@ -69,7 +69,7 @@ func (p *Provider) mint(is issuance) (TokenResponse, []store.Token, *Error) {
 	}
 	var rows []store.Token
 	var access string
-	if p.accessFormat(is.client.AccessTokenFormat) == FormatOpaque {
+	if p.accessFormat(is.client) == FormatOpaque {
 		at := secret.New(secret.PrefixAccessToken)
 		access = string(at)
 		rows = append(rows, p.accessRow(is, secret.Hash(access), atExp))

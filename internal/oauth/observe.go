@@ -3,10 +3,12 @@ package oauth
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/clientip"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // emit writes an audit event, with the request's client address when it
@@ -29,17 +31,20 @@ func grantName(gt string) string {
 	return gt
 }
 
-// accessFormat is the format mint gives the client's access tokens.
-func (p *Provider) accessFormat(clientFormat string) string {
-	if clientFormat == FormatOpaque || p.JWT == nil {
+// accessFormat is the format mint gives the client's access tokens:
+// opaque when it asked for them, when the server signs no JWTs, or when
+// they would be signed with an algorithm its profile forbids.
+func (p *Provider) accessFormat(c store.Client) string {
+	if c.AccessTokenFormat == FormatOpaque || p.JWT == nil ||
+		isFAPI2(c) && !slices.Contains(FAPI2Algs, p.SigningAlgorithm) {
 		return FormatOpaque
 	}
 	return FormatJWT
 }
 
-// issuedEvent is the audit fields of tokens issued by grant type gt.
-func (p *Provider) issuedEvent(gt, clientFormat string) audit.Event {
-	return audit.Event{GrantType: grantName(gt), Format: p.accessFormat(clientFormat)}
+// issuedEvent is the audit fields of tokens issued to c by grant type gt.
+func (p *Provider) issuedEvent(gt string, c store.Client) audit.Event {
+	return audit.Event{GrantType: grantName(gt), Format: p.accessFormat(c)}
 }
 
 // signIn reports a user's password check via the login page ("page") or

@@ -166,10 +166,14 @@ func (p *Provider) storeError(ctx context.Context, op string, err error) *Error 
 }
 
 func (p *Provider) codeTTL(c store.Client) time.Duration {
+	ttl := p.Tokens.CodeTTL
 	if c.CodeTTL > 0 {
-		return c.CodeTTL
+		ttl = c.CodeTTL
 	}
-	return p.Tokens.CodeTTL
+	if isFAPI2(c) {
+		ttl = min(ttl, fapi2MaxCodeTTL)
+	}
+	return ttl
 }
 
 func (p *Provider) accessTTL(c store.Client) time.Duration {

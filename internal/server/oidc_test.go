@@ -310,10 +310,11 @@ func TestOIDCCore_3_1_2_1_RequestParameters(t *testing.T) {
 			t.Fatalf("response %v", q)
 		}
 	})
-	t.Run("request_object_is_request_not_supported", func(t *testing.T) {
-		resp, _ := e.authorizeGet(b, rpQuery(rp, "openid", "request", "eyJhbGciOiJub25lIn0.e30."))
-		if q := responseParams(t, resp); q.Get("error") != "request_not_supported" {
-			t.Fatalf("response %v", q)
+	t.Run("RFC9101_6_3_unsigned_request_object_is_an_error_page", func(t *testing.T) {
+		resp, body := e.authorizeGet(b, rpQuery(rp, "openid", "request", "eyJhbGciOiJub25lIn0.e30."))
+		assertErrorPage(t, resp, body)
+		if !strings.Contains(body, "invalid_request_object") {
+			t.Fatalf("the page does not name invalid_request_object:\n%s", body)
 		}
 	})
 	t.Run("openid_without_redirect_uri_is_an_error_page", func(t *testing.T) {

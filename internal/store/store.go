@@ -82,6 +82,13 @@ type Client struct {
 	// DPoPBoundAccessTokens: every token request of the client must carry
 	// a DPoP proof (RFC 9449 §5.2); its tokens are never bearer tokens.
 	DPoPBoundAccessTokens bool
+	// RequireSignedRequestObject: the client's authorization requests must
+	// be request objects signed with one of its keys (RFC 9101 §10.5).
+	RequireSignedRequestObject bool
+	// Profile is a security profile the client is held to on every
+	// request, whatever its other settings: "fapi2" (the FAPI 2.0
+	// Security Profile) or empty.
+	Profile string
 }
 
 // Resource is a protected API registered as an RFC 8707 resource. Its URI

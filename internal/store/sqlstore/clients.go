@@ -14,10 +14,10 @@ const clientColumns = "id, secret_hash, name, public, redirect_uris, grant_types
 	"access_token_format, token_endpoint_auth_method, jwks, jwks_uri, " +
 	"post_logout_redirect_uris, backchannel_logout_uri, frontchannel_logout_uri, initiate_login_uri, " +
 	"logo_uri, client_uri, description, first_party, id_token_alg, required_scopes, resources, " +
-	"require_pushed_authorization_requests, dpop_bound_access_tokens"
+	"require_pushed_authorization_requests, dpop_bound_access_tokens, require_signed_request_object, profile"
 
 // clientColumnCount is the number of clientColumns.
-const clientColumnCount = 29
+const clientColumnCount = 31
 
 func scanClient(s rowScanner) (store.Client, error) {
 	var c store.Client
@@ -27,7 +27,7 @@ func scanClient(s rowScanner) (store.Client, error) {
 		&c.AccessTokenFormat, &c.TokenEndpointAuthMethod, &c.JWKS, &c.JWKSURI,
 		list(&c.PostLogoutRedirectURIs), &c.BackchannelLogoutURI, &c.FrontchannelLogoutURI, &c.InitiateLoginURI,
 		&c.LogoURI, &c.ClientURI, &c.Description, &c.FirstParty, &c.IDTokenAlg, list(&c.RequiredScopes), list(&c.Resources),
-		&c.RequirePushedAuthorizationRequests, &c.DPoPBoundAccessTokens)
+		&c.RequirePushedAuthorizationRequests, &c.DPoPBoundAccessTokens, &c.RequireSignedRequestObject, &c.Profile)
 	c.CodeTTL, c.AccessTokenTTL, c.RefreshTokenTTL = time.Duration(codeTTL), time.Duration(accessTTL), time.Duration(refreshTTL)
 	return c, err
 }
@@ -58,7 +58,7 @@ func (db *DB) clientArgs(c store.Client) []any {
 		c.AccessTokenFormat, c.TokenEndpointAuthMethod, c.JWKS, c.JWKSURI,
 		encodeList(c.PostLogoutRedirectURIs), c.BackchannelLogoutURI, c.FrontchannelLogoutURI, c.InitiateLoginURI,
 		c.LogoURI, c.ClientURI, c.Description, c.FirstParty, c.IDTokenAlg, encodeList(c.RequiredScopes), encodeList(c.Resources),
-		c.RequirePushedAuthorizationRequests, c.DPoPBoundAccessTokens}
+		c.RequirePushedAuthorizationRequests, c.DPoPBoundAccessTokens, c.RequireSignedRequestObject, c.Profile}
 }
 
 // CreateClient inserts c; ErrConflict if the id exists, ErrInvalid if a

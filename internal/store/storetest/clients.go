@@ -49,6 +49,7 @@ func richClient(id string) store.Client {
 		Description:                        unicode + big(),
 		FirstParty:                         true,
 		RequirePushedAuthorizationRequests: true, DPoPBoundAccessTokens: true,
+		RequireSignedRequestObject: true, Profile: "fapi2",
 		IDTokenAlg:     "EdDSA",
 		RequiredScopes: []string{"openid", "名前"},
 		Resources:      []string{"https://notes.example/api", "urn:例え:" + unicode},
