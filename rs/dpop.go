@@ -63,15 +63,21 @@ func (g *Guard) verifyRequest(r *http.Request) (*Token, *Error) {
 	return tok, nil
 }
 
-// requestURL is the URL the client called, as its proof's htu names it:
-// the API's own origin (Config.Resource, not the Host a proxy may have
-// rewritten) and the request's path.
+// requestURL is the URL the client called, as its proof's htu names it
+// ("the HTTP target URI ... of the request", RFC 9449 §4.2): the API's own
+// origin (Config.Resource, not the Host a proxy may have rewritten) and
+// the path of the request target as this server received it, not r.URL's,
+// which a handler in front of the Guard (http.StripPrefix) may have cut.
 func (g *Guard) requestURL(r *http.Request) string {
 	u, err := url.Parse(g.cfg.Resource)
 	if err != nil {
 		return ""
 	}
-	return u.Scheme + "://" + u.Host + r.URL.EscapedPath()
+	path := r.URL.EscapedPath()
+	if target, err := url.ParseRequestURI(r.RequestURI); err == nil {
+		path = target.EscapedPath()
+	}
+	return u.Scheme + "://" + u.Host + path
 }
 
 func dpopError(code, desc string) *Error {

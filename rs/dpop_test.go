@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -150,5 +151,30 @@ func TestRFC9449_7_VerifyWithoutARequestRefusesBoundTokens(t *testing.T) {
 	r.Header.Set("DPoP", h.proof(t, "GET", notesURL, jwt, iss.clock.Now()))
 	if tok, err := g.VerifyRequest(r); err != nil || tok.DPoPKey() != h.jkt {
 		t.Fatalf("VerifyRequest: %v", err)
+	}
+}
+
+// TestRFC9449_4_3_RSChecksHTUAgainstTheTargetURI: htu is "the HTTP target
+// URI ... of the request" (RFC 9449 §4.2), the one the client called, so
+// a Guard mounted under http.StripPrefix accepts a proof of the full path
+// and refuses one of the path its handler sees.
+func TestRFC9449_4_3_RSChecksHTUAgainstTheTargetURI(t *testing.T) {
+	iss := newTestIssuer(t)
+	h := newHolder(t)
+	jwt := iss.mint(tokenSpec{claims: map[string]any{"cnf": map[string]any{"jkt": h.jkt}}})
+	g := iss.guard()
+	api := http.StripPrefix("/v1", g.Require()(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
+	for htu, want := range map[string]int{
+		"https://api.example/v1/list": 200,
+		"https://api.example/list":    401,
+	} {
+		r := httptest.NewRequest("GET", "https://api.example/v1/list", nil)
+		r.Header.Set("Authorization", "DPoP "+jwt)
+		r.Header.Set("DPoP", h.proof(t, "GET", htu, jwt, iss.clock.Now()))
+		w := httptest.NewRecorder()
+		api.ServeHTTP(w, r)
+		if w.Code != want {
+			t.Errorf("htu %s: %d %q, want %d", htu, w.Code, w.Header().Get("WWW-Authenticate"), want)
+		}
 	}
 }

@@ -83,7 +83,14 @@ func (e *env) postTokenDPoP(form url.Values, c *testClient, proof string) tokenA
 // userinfoWith calls /userinfo with the Authorization scheme and proof.
 func (e *env) userinfoWith(scheme, tok, proof string) (*http.Response, string) {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, e.issuer+"/userinfo", nil)
+	return e.getWith(e.issuer+"/userinfo", scheme, tok, proof)
+}
+
+// getWith GETs u with tok under the Authorization scheme and the DPoP
+// proof (none when proof is "").
+func (e *env) getWith(u, scheme, tok, proof string) (*http.Response, string) {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
 	req.Header.Set("Authorization", scheme+" "+tok)
 	if proof != "" {
 		req.Header.Set("DPoP", proof)
