@@ -2,6 +2,10 @@ package main
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"reflect"
@@ -10,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
@@ -632,5 +637,82 @@ func TestRFC9449_5_2_ClientsRequireDPoPFlag(t *testing.T) {
 	mustRunJSON(t, &got, "clients", "update", "wallet", "--require-dpop=false", db)
 	if got.DPoPBoundAccessTokens || stored().DPoPBoundAccessTokens {
 		t.Fatal("update --require-dpop=false did not clear it")
+	}
+}
+
+// testJWKS is a public JWK Set of one fresh P-256 key, as --jwks takes it.
+func testJWKS(t *testing.T) string {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &k.PublicKey, KeyID: "k1", Use: "sig"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestFAPI2_ClientsProfileFlag: --profile fapi2 registers a client held to
+// the FAPI 2.0 Security Profile, with ES256 ID tokens unless chosen; what
+// the profile forbids is refused with every reason at once, and get shows
+// the profile.
+func TestFAPI2_ClientsProfileFlag(t *testing.T) {
+	db, path := tempDB(t)
+	out := mustFail(t, "", "clients", "create", "--id", "bank", db, "--name", "Bank", "--profile", "fapi2",
+		"--redirect-uri", "https://bank.example/cb", "--grant-type", "authorization_code", "--grant-type", "password")
+	for _, want := range []string{"private_key_jwt", `"password"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the refusal does not name %s:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(mustFail(t, "", "clients", "create", "--id", "bank", db, "--name", "Bank", "--profile", "fapi9",
+		"--redirect-uri", "https://bank.example/cb"), "unknown profile") {
+		t.Error("an unknown profile is not named")
+	}
+	var got clientView
+	mustRunJSON(t, &got, "clients", "create", "--id", "bank", db, "--name", "Bank", "--profile", "fapi2",
+		"--redirect-uri", "https://bank.example/cb", "--auth-method", "private_key_jwt", "--jwks", testJWKS(t))
+	c, err := openDB(t, path).GetClient(t.Context(), "bank")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Profile != "fapi2" || c.Profile != "fapi2" || c.IDTokenAlg != "ES256" {
+		t.Fatalf("printed %+v, stored profile %q id_token_alg %q", got, c.Profile, c.IDTokenAlg)
+	}
+	if text := mustRun(t, "", "clients", "get", "bank", db); !strings.Contains(text, "profile fapi2") {
+		t.Errorf("text get does not show the profile:\n%s", text)
+	}
+	if !strings.Contains(mustFail(t, "", "clients", "update", "bank", "--id-token-alg", "RS256", db), "ID tokens") {
+		t.Error("update let a FAPI 2.0 client take RS256 ID tokens")
+	}
+	var cleared clientView
+	mustRunJSON(t, &cleared, "clients", "update", "bank", "--profile", "", db)
+	if cleared.Profile != "" || cleared.ClientID != "bank" {
+		t.Fatalf("update --profile '' printed %+v", cleared)
+	}
+}
+
+// TestRFC9101_10_5_ClientsRequireRequestObjectFlag: --require-request-object
+// needs the client's keys, is set on create and update, and get shows it.
+func TestRFC9101_10_5_ClientsRequireRequestObjectFlag(t *testing.T) {
+	db, _ := tempDB(t)
+	if !strings.Contains(mustFail(t, "", "clients", "create", "--id", "web", db, "--name", "Web",
+		"--redirect-uri", "https://web.example/cb", "--require-request-object"), "keys") {
+		t.Error("a client without keys was allowed to require signed request objects")
+	}
+	var got clientView
+	mustRunJSON(t, &got, "clients", "create", "--id", "web", db, "--name", "Web", "--redirect-uri", "https://web.example/cb",
+		"--auth-method", "private_key_jwt", "--jwks", testJWKS(t), "--require-request-object")
+	if !got.RequireSignedRequestObject {
+		t.Fatalf("create printed %+v", got)
+	}
+	if text := mustRun(t, "", "clients", "get", "web", db); !strings.Contains(text, "signed request objects required") {
+		t.Errorf("text get does not show it:\n%s", text)
+	}
+	mustRunJSON(t, &got, "clients", "update", "web", "--require-request-object=false", db)
+	if got.RequireSignedRequestObject {
+		t.Fatal("update --require-request-object=false did not clear it")
 	}
 }
