@@ -69,7 +69,7 @@ func New(opts Options) *Metrics {
 		issued: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "tokens_issued_total",
 			Help: "Access tokens issued, by grant type and format (jwt or opaque)."}, clientLabel("grant", "format")),
 		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "refreshes_total",
-			Help: "Refresh tokens exchanged: rotated, or answered again within the reuse grace window (grace)."}, clientLabel("outcome")),
+			Help: "Refresh tokens exchanged: rotated, answered again within the reuse grace window (grace), or kept without rotation (kept, FAPI 2.0 clients)."}, clientLabel("outcome")),
 		reuse: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "token_reuse_detected_total",
 			Help: "Reuse of a rotated refresh token or replay of a redeemed code, each of which revoked its token family."}, clientLabel("kind")),
 		revocations: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "revocations_total",
@@ -127,7 +127,8 @@ func (m *Metrics) TokenIssued(grant, format, client string) {
 	m.issued.WithLabelValues(m.labels(client, grant, format)...).Inc()
 }
 
-// Refreshed counts a refresh-token exchange: outcome "rotated" or "grace".
+// Refreshed counts a refresh-token exchange: outcome "rotated", "grace" or
+// "kept" (no rotation: a FAPI 2.0 client).
 func (m *Metrics) Refreshed(outcome, client string) {
 	if m == nil {
 		return

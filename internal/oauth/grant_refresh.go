@@ -14,7 +14,7 @@ import (
 )
 
 // grantRefreshToken exchanges a refresh token (RFC 6749 §6). The refresh
-// token rotates on every use; presenting a rotated one again is reuse and
+// token rotates on every use (except for a FAPI 2.0 client's, see below); presenting a rotated one again is reuse and
 // revokes the whole family (RFC 9700 §4.14.2), unless it comes within
 // tokens.refresh_reuse_grace of the rotation while the successor is still
 // unused: a retry after a lost response, or two tabs refreshing at once
@@ -63,11 +63,18 @@ func (p *Provider) grantRefreshToken(ctx context.Context, req tokenRequest) (Tok
 	if !grant.Active(now) {
 		return TokenResponse{}, InvalidGrant("the grant of this refresh token was revoked or has expired")
 	}
+	// FAPI 2.0 §5.3.2.1: "shall not use refresh token rotation except in
+	// extraordinary circumstances". Its clients are confidential and their
+	// access tokens sender-constrained, so a refresh token is of no use
+	// without the client's own credentials; rotating it would only lose
+	// the client its grant when an answer is lost. It stays, and the
+	// answer carries none (RFC 6749 §6 lets the server keep it).
+	rotate := !isFAPI2(client)
 	resp, rows, e := p.mint(issuance{
 		jkt:    req.jkt,
 		client: client, grant: grant, familyID: old.FamilyID, scopes: t.scopes, refreshScopes: old.Scopes,
 		audience: t.audience, resources: old.Resources,
-		authTime: old.AuthTime, claims: old.Claims, refresh: true, now: now,
+		authTime: old.AuthTime, claims: old.Claims, refresh: rotate, now: now,
 		device: old.Device, address: req.address,
 	})
 	if e != nil {
@@ -76,7 +83,15 @@ func (p *Provider) grantRefreshToken(ctx context.Context, req tokenRequest) (Tok
 	if e := p.refreshIDToken(ctx, client, old, scopes, now, &resp); e != nil {
 		return TokenResponse{}, e
 	}
-	if p.keepsSuccessors() {
+	outcome := "rotated"
+	switch {
+	case !rotate:
+		outcome = "kept"
+		err = p.Store.IssueForRefreshToken(ctx, old.Hash, now, rows)
+		if errors.Is(err, store.ErrAlreadyUsed) {
+			return TokenResponse{}, InvalidGrant("the refresh token was revoked or has expired")
+		}
+	case p.keepsSuccessors():
 		// The successor is kept, sealed, on the old row, so that a retry
 		// within the grace gets it again; never in plain text.
 		sealed, serr := p.sealSuccessor(old.Hash, resp.RefreshToken)
@@ -85,7 +100,7 @@ func (p *Provider) grantRefreshToken(ctx context.Context, req tokenRequest) (Tok
 			return TokenResponse{}, ServerError()
 		}
 		err = p.Store.RotateRefreshTokenWithSuccessor(ctx, old.Hash, now, sealed, rows)
-	} else {
+	default:
 		err = p.Store.RotateRefreshToken(ctx, old.Hash, now, rows)
 	}
 	if errors.Is(err, store.ErrAlreadyUsed) {
@@ -105,7 +120,7 @@ func (p *Provider) grantRefreshToken(ctx context.Context, req tokenRequest) (Tok
 	if err != nil {
 		return TokenResponse{}, p.storeError(ctx, "rotate refresh token", err)
 	}
-	p.Metrics.Refreshed("rotated", client.ID)
+	p.Metrics.Refreshed(outcome, client.ID)
 	p.Activity.RecordWith(ctx, store.Activity{UserID: old.UserID, ClientID: client.ID, Kind: store.ActivityRefreshed,
 		Device: old.Device, Address: req.address, Detail: FormatScope(scopes)}, p.issuedEvent(GrantRefreshToken, client))
 	return resp, nil

@@ -154,6 +154,33 @@ func TestFAPI2_5_3_2_TheProfilesFlow(t *testing.T) {
 			if alg := idt.Signatures[0].Header.Algorithm; alg != "ES256" {
 				t.Fatalf("ID token alg %s, want the profile's default ES256", alg)
 			}
+
+			// §5.3.2.1: no refresh token rotation. The same refresh token
+			// works again and again; the answers carry no new one.
+			rt := a.str("refresh_token")
+			refresh := func() tokenAnswer {
+				form := fc.assertionForm(t, e)
+				form.Set("grant_type", "refresh_token")
+				form.Set("refresh_token", rt)
+				return e.postTokenDPoP(form, nil, fc.tokenProof(e))
+			}
+			for i := range 3 {
+				e.clock.Advance(10 * time.Second) // past any reuse grace
+				r := refresh()
+				if r.status != 200 || r.str("refresh_token") != "" || r.str("token_type") != "DPoP" || r.str("access_token") == a.str("access_token") {
+					t.Fatalf("refresh %d with the same refresh token: %d %v", i, r.status, r.body)
+				}
+			}
+			revoke := fc.assertionForm(t, e)
+			revoke.Set("token", rt)
+			resp, err := http.DefaultClient.Do(e.formRequest("/revoke", revoke, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if readBody(t, resp); resp.StatusCode != 200 {
+				t.Fatalf("revocation: %d", resp.StatusCode)
+			}
+			wantError(t, refresh(), 400, "invalid_grant")
 		})
 	}
 }

@@ -563,6 +563,13 @@ type TokenStore interface {
 	// ErrAlreadyUsed and nothing is written; ErrNotFound if either token
 	// does not exist; ErrConflict if an issued hash exists; ErrInvalid.
 	IssueWithinGrace(ctx context.Context, oldHash, successorHash string, rotatedSince, now time.Time, issued []Token) error
+	// IssueForRefreshToken inserts issued (the access tokens of a refresh
+	// that keeps its refresh token: no rotation) provided, atomically,
+	// that hash is an active refresh token (not rotated, not revoked,
+	// unexpired at now) whose grant, if it has one, is active at now.
+	// Otherwise ErrAlreadyUsed and nothing is written; ErrNotFound if no
+	// such token; ErrConflict if an issued hash exists; ErrInvalid.
+	IssueForRefreshToken(ctx context.Context, hash string, now time.Time, issued []Token) error
 	// RevokeToken marks one token revoked at now (no error if it already was); ErrNotFound.
 	RevokeToken(ctx context.Context, hash string, now time.Time) error
 	// ListDevices returns the user's devices with an active token at now

@@ -258,6 +258,32 @@ func (db *DB) IssueWithinGrace(ctx context.Context, oldHash, successorHash strin
 	return nil
 }
 
+// IssueForRefreshToken inserts issued provided hash is an active refresh
+// token of an active grant (store.TokenStore). It decides as
+// IssueWithinGrace does, with a conditional UPDATE that changes no value
+// but takes the row's lock, so that a concurrent revocation of the token
+// or its family is either seen or waits for the tokens it must revoke.
+func (db *DB) IssueForRefreshToken(ctx context.Context, hash string, now time.Time, issued []store.Token) error {
+	if !validKey(hash) {
+		return fmt.Errorf("issue for refresh token: %w", store.ErrNotFound)
+	}
+	if err := checkTokens(issued); err != nil {
+		return fmt.Errorf("issue for refresh token: %w", err)
+	}
+	p := db.d.arg
+	decide := "UPDATE tokens SET rotated_at = NULL WHERE hash = " + p(1) +
+		" AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > " + p(2) +
+		" AND (grant_id IS NULL OR " + db.activeGrant("tokens.grant_id", p(2)) + ")"
+	err := db.decideAndInsert(ctx, decide, []any{hash, db.d.time(now)}, issued)
+	if errors.Is(err, errUnchanged) {
+		err = db.usedOrMissing(ctx, db.read, "tokens", hash)
+	}
+	if err != nil {
+		return fmt.Errorf("issue for refresh token: %w", mapErr(err))
+	}
+	return nil
+}
+
 // errUnchanged: the statement that decides a single-use operation changed
 // no row; the caller reads why (usedOrMissing). Once the row is used (or
 // expired, or revoked), it never becomes usable again, so that read needs no

@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 		testDeviceCodes,
 		testTokens,
 		testRefreshGrace,
+		testRefreshKept,
 		testSessions,
 		testKeys,
 		testReplay,
