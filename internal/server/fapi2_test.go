@@ -252,6 +252,12 @@ func TestFAPI2_5_3_2_ShortcutsAreRefused(t *testing.T) {
 		}
 		pushed(t, e.push(form, nil, false))
 	})
+	t.Run("FAPI2_5_3_2_2/push_without_client_authentication", func(t *testing.T) {
+		q := fc.pushForm(t, e, oauth2.GenerateVerifier())
+		q.Del("client_assertion")
+		q.Del("client_assertion_type")
+		wantError(t, fc.pushWithProof(e, q), 401, "invalid_client")
+	})
 	t.Run("FAPI2_5_4_1/assertion_signed_PS256_with_the_same_key_is_accepted", func(t *testing.T) {
 		q := fc.pushForm(t, e, oauth2.GenerateVerifier())
 		for k, v := range fc.signedAssertion(t, e, jose.PS256, fc.rsa, fapiRSAKid, e.issuer) {
@@ -387,6 +393,15 @@ func TestFAPI2_RegistrationRefusesWhatTheProfileForbids(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the refusal does not mention %s:\n%v", want, err)
 		}
+	}
+	small, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &small.PublicKey, KeyID: "small", Use: "sig"}}})
+	c.Public, c.TokenEndpointAuthMethod, c.JWKS = false, oauth.AuthPrivateKeyJWT, string(set)
+	if err := oauth.ValidateClient(c, oauth.NewScopes(config.DefaultScopes)); err == nil || !strings.Contains(err.Error(), `RSA key "small" has 1024 bits`) {
+		t.Errorf("a 1024-bit RSA key: %v", err)
 	}
 	c.Profile = "fapi1"
 	if err := oauth.ValidateClient(c, oauth.NewScopes(config.DefaultScopes)); err == nil || !strings.Contains(err.Error(), "unknown profile") {
