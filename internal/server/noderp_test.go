@@ -3,6 +3,9 @@ package server_test
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/url"
@@ -13,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/dbtest"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -302,4 +306,61 @@ func TestRFC9449_Interop_NodeOpenIDClientWithDPoP(t *testing.T) {
 	// The first token request, without a nonce, was answered
 	// use_dpop_nonce, and the library retried with it.
 	wantAtLeast(t, scrape(t, e.issuer+"/metrics"), 1, "latchkey_http_requests_total", "endpoint", "/token", "code", "400")
+}
+
+// TestFAPI2_Interop_NodeOpenIDClient: openid-client drives a FAPI 2.0
+// client end to end: private_key_jwt, its authorization request signed as
+// a request object (RFC 9101) and pushed (RFC 9126) with a DPoP proof,
+// server nonces answered by the library, DPoP-bound tokens, an ES256 ID
+// token, /userinfo with DPoP, and a refresh that keeps the refresh token.
+func TestFAPI2_Interop_NodeOpenIDClient(t *testing.T) {
+	nodeRP(t)
+	e := newEnvConfig(t, "sqlite", dbtest.Open(t, "sqlite"), func(c *config.Config) { c.DPoP.RequireNonce = true })
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	public, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "node-k1", Algorithm: "ES256", Use: "sig"}}})
+	private, _ := json.Marshal(jose.JSONWebKey{Key: key, KeyID: "node-k1", Algorithm: "ES256", Use: "sig"})
+	rp := e.oidcClient("node-rp-fapi2", func(c *store.Client) {
+		c.SecretHash, c.TokenEndpointAuthMethod, c.JWKS = "", oauth.AuthPrivateKeyJWT, string(public)
+		c.GrantTypes = []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}
+		c.Profile, c.RequireSignedRequestObject = oauth.ProfileFAPI2, true
+		oauth.ApplyProfileDefaults(c)
+	})
+	p := startNodeRP(t,
+		"LATCHKEY_ISSUER="+e.issuer, "RP_CLIENT_ID="+rp.id, "RP_CLIENT_JWK="+string(private), "RP_REDIRECT_URI="+rp.redirect,
+		"RP_POST_LOGOUT_URI=https://rp.example/bye", "RP_LOGOUT_STATE=s", "RP_DPOP=1", "RP_USE_PAR=1", "RP_USE_JAR=1",
+	)
+	var start struct {
+		AuthorizationURL string `json:"authorization_url"`
+	}
+	p.receive(&start)
+	if u, err := url.Parse(start.AuthorizationURL); err != nil || u.Query().Get("request_uri") == "" || len(u.Query()) != 2 {
+		t.Fatalf("the browser is sent to %s; want only client_id and a request_uri", start.AuthorizationURL)
+	}
+	callback := e.authorize(e.browser(), start.AuthorizationURL)
+	p.send(map[string]string{"callback_url": callback.String()})
+	var got struct {
+		IDTokenHeader struct {
+			Alg string `json:"alg"`
+		} `json:"id_token_header"`
+		TokenType string            `json:"token_type"`
+		Userinfo  nodeClaims        `json:"userinfo"`
+		Cnf       map[string]string `json:"access_token_cnf"`
+		Refresh   struct {
+			NewRefreshToken bool `json:"new_refresh_token"`
+		} `json:"refresh"`
+		RefreshedCnf map[string]string `json:"refreshed_access_token_cnf"`
+	}
+	p.receive(&got)
+	if !strings.EqualFold(got.TokenType, "DPoP") || got.Cnf["jkt"] == "" || got.RefreshedCnf["jkt"] != got.Cnf["jkt"] {
+		t.Fatalf("token type %q, cnf %v then %v: want DPoP tokens of one key", got.TokenType, got.Cnf, got.RefreshedCnf)
+	}
+	if got.IDTokenHeader.Alg != "ES256" || got.Userinfo.Sub != "u1" {
+		t.Fatalf("ID token alg %q, userinfo %+v", got.IDTokenHeader.Alg, got.Userinfo)
+	}
+	if got.Refresh.NewRefreshToken {
+		t.Fatal("FAPI 2.0 §5.3.2.1: the refresh token was rotated")
+	}
 }

@@ -5,7 +5,10 @@
 // RP_REDIRECT_URI, RP_POST_LOGOUT_URI, RP_LOGOUT_STATE; RP_DPOP=1 binds
 // the tokens to a DPoP key of the client's (RFC 9449) at every step;
 // RP_USE_PAR=1 pushes the authorization request first (RFC 9126) and sends
-// the browser with its request_uri.
+// the browser with its request_uri. RP_CLIENT_JWK (a private ES256 JWK)
+// instead of RP_CLIENT_SECRET authenticates with private_key_jwt and
+// expects ES256 ID tokens; RP_USE_JAR=1 then signs the authorization
+// request as a request object (RFC 9101) with that key.
 //
 // Conversation, one JSON object per line:
 //   rp -> test  {"authorization_url": "..."}
@@ -63,14 +66,21 @@ async function main() {
   const redirectUri = env('RP_REDIRECT_URI')
   // The test server is http on 127.0.0.1: openid-client refuses that
   // unless told otherwise. Client authentication is client_secret_basic,
-  // the default of OpenID Connect Registration §2.
-  const config = await client.discovery(
-    issuer,
-    env('RP_CLIENT_ID'),
-    env('RP_CLIENT_SECRET'),
-    client.ClientSecretBasic(env('RP_CLIENT_SECRET')),
-    { execute: [client.allowInsecureRequests] },
-  )
+  // the default of OpenID Connect Registration §2, or private_key_jwt
+  // with RP_CLIENT_JWK.
+  let metadata, clientAuth, signingKey
+  if (process.env.RP_CLIENT_JWK) {
+    const jwk = JSON.parse(process.env.RP_CLIENT_JWK)
+    const key = await crypto.subtle.importKey('jwk', jwk, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign'])
+    signingKey = { key, kid: jwk.kid }
+    metadata = { id_token_signed_response_alg: 'ES256' }
+    clientAuth = client.PrivateKeyJwt(signingKey)
+  } else {
+    metadata = env('RP_CLIENT_SECRET')
+    clientAuth = client.ClientSecretBasic(metadata)
+  }
+  const config = await client.discovery(issuer, env('RP_CLIENT_ID'), metadata, clientAuth,
+    { execute: [client.allowInsecureRequests] })
 
   // RFC 9449: with RP_DPOP, one ES256 key for the whole session; the
   // library answers a use_dpop_nonce challenge by retrying with the nonce.
@@ -80,7 +90,7 @@ async function main() {
   const codeChallenge = await client.calculatePKCECodeChallenge(codeVerifier)
   const state = client.randomState()
   const nonce = client.randomNonce()
-  const parameters = {
+  let parameters = {
     redirect_uri: redirectUri,
     scope: 'openid profile email offline_access',
     code_challenge: codeChallenge,
@@ -91,8 +101,13 @@ async function main() {
   // buildAuthorizationUrlWithPAR posts the parameters to the discovered
   // pushed_authorization_request_endpoint, authenticated as at the token
   // endpoint, and returns the URL with client_id and request_uri only.
+  // With RP_USE_JAR, buildAuthorizationUrlWithJAR signs them into a
+  // request object, and only client_id and request go on.
+  if (process.env.RP_USE_JAR === '1') {
+    parameters = (await client.buildAuthorizationUrlWithJAR(config, parameters, signingKey)).searchParams
+  }
   const authorizationUrl = process.env.RP_USE_PAR === '1'
-    ? await client.buildAuthorizationUrlWithPAR(config, parameters)
+    ? await client.buildAuthorizationUrlWithPAR(config, parameters, { DPoP })
     : client.buildAuthorizationUrl(config, parameters)
   send({ authorization_url: authorizationUrl.href })
 
@@ -136,6 +151,7 @@ async function main() {
       id_token_claims: refreshedClaims ?? null,
       new_refresh_token: typeof refreshed.refresh_token === 'string' && refreshed.refresh_token !== tokens.refresh_token,
     },
+    pushed_request: authorizationUrl.searchParams.has('request_uri'),
     end_session_url: endSessionUrl.href,
   })
 }
