@@ -31,7 +31,10 @@ type userAccess struct {
 func (p *Provider) HandleUserInfo(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	// Browser applications call it with a bearer token, never a cookie.
+	// A DPoP client in the browser must read the challenge and the nonce
+	// of a refusal (RFC 9449 §8, §9) to retry: they are exposed.
 	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Expose-Headers", "WWW-Authenticate, DPoP-Nonce")
 	switch r.Method {
 	case http.MethodOptions:
 		h.Set("Access-Control-Allow-Methods", "GET, POST")

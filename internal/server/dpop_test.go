@@ -392,3 +392,29 @@ func TestRFC9449_10_1_ProofAtPARBindsTheCode(t *testing.T) {
 		t.Fatalf("the key's redemption: %d %v", a.status, a.body)
 	}
 }
+
+// TestRFC9449_9_BrowserClientsCanReadTheNonceAtUserinfo: /userinfo is
+// called from browsers (CORS), and a DPoP client there must read the
+// DPoP-Nonce and WWW-Authenticate of a refusal to retry (RFC 9449 §8,
+// §9): both are exposed to scripts, and the preflight allows the DPoP
+// header.
+func TestRFC9449_9_BrowserClientsCanReadTheNonceAtUserinfo(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	req, _ := http.NewRequest(http.MethodOptions, e.issuer+"/userinfo", nil)
+	req.Header.Set("Origin", "https://spa.example")
+	req.Header.Set("Access-Control-Request-Method", "GET")
+	req.Header.Set("Access-Control-Request-Headers", "authorization, dpop")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readBody(t, resp)
+	if !strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "DPoP") {
+		t.Fatalf("preflight allows headers %q", resp.Header.Get("Access-Control-Allow-Headers"))
+	}
+	resp, _ = e.userinfoWith("DPoP", "lk_at_unknown", "")
+	exposed := resp.Header.Get("Access-Control-Expose-Headers")
+	if resp.StatusCode != 401 || !strings.Contains(exposed, "DPoP-Nonce") || !strings.Contains(exposed, "WWW-Authenticate") {
+		t.Fatalf("%d, exposed headers %q", resp.StatusCode, exposed)
+	}
+}
