@@ -188,28 +188,15 @@ func TestFAPI2_5_3_2_TheProfilesFlow(t *testing.T) {
 func TestFAPI2_5_3_2_ShortcutsAreRefused(t *testing.T) {
 	e := newFAPIEnv(t, "sqlite", func(c *config.Config) { c.Server.AssertionEndpointAudience = true })
 	fc := e.newFAPIClient(t, nil)
-	wantPage := func(t *testing.T, authURL, text string) {
-		t.Helper()
-		resp, err := e.browser().Get(authURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body := readBody(t, resp)
-		assertErrorPage(t, resp, body)
-		if !strings.Contains(body, text) {
-			t.Fatalf("the error page does not say %q:\n%s", text, body)
-		}
-	}
-
 	t.Run("FAPI2_5_3_2_2/authorization_request_without_PAR", func(t *testing.T) {
 		q := fc.pushForm(t, e, oauth2.GenerateVerifier())
 		for _, k := range []string{"client_assertion", "client_assertion_type"} {
 			q.Del(k)
 		}
-		wantPage(t, e.issuer+"/authorize?"+q.Encode(), "pushed authorization request")
+		e.wantErrorPage(t, e.issuer+"/authorize?"+q.Encode(), "pushed authorization request")
 		// A signed request object is no way around it.
 		object := fc.sign(t, fc.request(e, oauth2.GenerateVerifier()), nil, "")
-		wantPage(t, e.requestObjectURL(fc.id, object, nil), "pushed authorization request")
+		e.wantErrorPage(t, e.requestObjectURL(fc.id, object, nil), "pushed authorization request")
 	})
 	for name, c := range map[string]struct {
 		edit func(url.Values)
@@ -266,13 +253,7 @@ func TestFAPI2_5_3_2_ShortcutsAreRefused(t *testing.T) {
 		pushed(t, fc.pushWithProof(e, q))
 	})
 	t.Run("FAPI2_5_4_1/request_object_signed_RS256", func(t *testing.T) {
-		s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: fc.rsa}, (&jose.SignerOptions{}).WithHeader("kid", fapiRSAKid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		payload, _ := json.Marshal(fc.request(e, oauth2.GenerateVerifier()))
-		jws, _ := s.Sign(payload)
-		object, _ := jws.CompactSerialize()
+		object := signObject(t, fc.request(e, oauth2.GenerateVerifier()), jose.RS256, fc.rsa, fapiRSAKid, "")
 		form := fc.assertionForm(t, e)
 		form.Set("client_id", fc.id)
 		form.Set("request", object)

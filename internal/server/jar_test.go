@@ -64,11 +64,17 @@ func (jc jarClient) sign(t *testing.T, claims map[string]any, key *ecdsa.Private
 	if key == nil {
 		key = jc.key
 	}
-	opts := (&jose.SignerOptions{}).WithHeader("kid", jc.kid)
+	return signObject(t, claims, jose.ES256, key, jc.kid, typ)
+}
+
+// signObject signs claims as a JWS with alg, key and kid, typ when not "".
+func signObject(t *testing.T, claims map[string]any, alg jose.SignatureAlgorithm, key any, kid, typ string) string {
+	t.Helper()
+	opts := (&jose.SignerOptions{}).WithHeader("kid", kid)
 	if typ != "" {
 		opts = opts.WithType(jose.ContentType(typ))
 	}
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, opts)
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,8 +131,9 @@ func (e *env) requestObjectURL(clientID, object string, extra url.Values) string
 	return e.issuer + "/authorize?" + q.Encode()
 }
 
-// wantRequestObjectRefused checks an error page naming invalid_request_object.
-func (e *env) wantRequestObjectRefused(t *testing.T, authURL, code string) {
+// wantErrorPage checks that authURL answers an error page that says text
+// (an error code, a reason).
+func (e *env) wantErrorPage(t *testing.T, authURL, text string) {
 	t.Helper()
 	resp, err := e.browser().Get(authURL)
 	if err != nil {
@@ -134,8 +141,8 @@ func (e *env) wantRequestObjectRefused(t *testing.T, authURL, code string) {
 	}
 	body := readBody(t, resp)
 	assertErrorPage(t, resp, body)
-	if !strings.Contains(body, code) {
-		t.Fatalf("the error page does not name %s:\n%s", code, body)
+	if !strings.Contains(body, text) {
+		t.Fatalf("the error page does not say %q:\n%s", text, body)
 	}
 }
 
@@ -204,17 +211,17 @@ func TestRFC9101_5_RequestObjectAtAuthorize(t *testing.T) {
 				"not_a_jwt":                        "hello",
 			} {
 				t.Run(name, func(t *testing.T) {
-					e.wantRequestObjectRefused(t, e.requestObjectURL(jc.id, object, nil), "invalid_request_object")
+					e.wantErrorPage(t, e.requestObjectURL(jc.id, object, nil), "invalid_request_object")
 				})
 			}
 			t.Run("RFC9101_5/client_id_missing_beside_it", func(t *testing.T) {
-				e.wantRequestObjectRefused(t, e.issuer+"/authorize?"+url.Values{"request": {signedGood}}.Encode(), "client_id")
+				e.wantErrorPage(t, e.issuer+"/authorize?"+url.Values{"request": {signedGood}}.Encode(), "client_id")
 			})
 			t.Run("RFC9101_5/request_and_request_uri_together", func(t *testing.T) {
-				e.wantRequestObjectRefused(t, e.requestObjectURL(jc.id, signedGood, url.Values{"request_uri": {"urn:ietf:params:oauth:request_uri:lk_ru_x"}}), "invalid_request")
+				e.wantErrorPage(t, e.requestObjectURL(jc.id, signedGood, url.Values{"request_uri": {"urn:ietf:params:oauth:request_uri:lk_ru_x"}}), "invalid_request")
 			})
 			t.Run("a_client_without_keys_cannot_send_one", func(t *testing.T) {
-				e.wantRequestObjectRefused(t, e.requestObjectURL(e.web.id, signedGood, nil), "invalid_request_object")
+				e.wantErrorPage(t, e.requestObjectURL(e.web.id, signedGood, nil), "invalid_request_object")
 			})
 		})
 	}
@@ -273,7 +280,7 @@ func TestRFC9101_10_5_RequireSignedRequestObject(t *testing.T) {
 			plain.Set(k, s)
 		}
 	}
-	e.wantRequestObjectRefused(t, e.issuer+"/authorize?"+plain.Encode(), "signed request objects")
+	e.wantErrorPage(t, e.issuer+"/authorize?"+plain.Encode(), "signed request objects")
 	form := jc.assertionForm(t, e)
 	for k, vs := range plain {
 		form[k] = vs
