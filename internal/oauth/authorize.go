@@ -31,14 +31,9 @@ func (p *Provider) authorizeRequest(ctx context.Context, q params, o origin) (Pe
 	if clientID == "" {
 		return Pending{}, nil, InvalidRequest("client_id is missing")
 	}
-	// From the client cache, as at the token endpoint: a registration
-	// change reaches this node within clientCacheTTL.
-	client, err := p.clients.Get(ctx, clientID)
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
-		return Pending{}, nil, InvalidRequest("unknown client")
-	}
-	if err != nil {
-		return Pending{}, nil, p.storeError(ctx, "get client", err)
+	client, e := p.requestingClient(ctx, clientID)
+	if e != nil {
+		return Pending{}, nil, e
 	}
 	if !o.pushed() && p.requiresPAR(client) {
 		return Pending{}, nil, InvalidRequest("this client must push its authorization requests to the pushed authorization request endpoint (RFC 9126)")
@@ -170,6 +165,20 @@ func (p *Provider) authorizeRequest(ctx context.Context, q params, o origin) (Pe
 	}
 	pd.HintSubject = oi.hintSubject
 	return pd, to, nil
+}
+
+// requestingClient is the client an authorization request names, from the
+// client cache as at the token endpoint (a registration change reaches
+// this node within clientCacheTTL); an unknown id is invalid_request.
+func (p *Provider) requestingClient(ctx context.Context, clientID string) (store.Client, *Error) {
+	client, err := p.clients.Get(ctx, clientID)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
+		return store.Client{}, InvalidRequest("unknown client")
+	}
+	if err != nil {
+		return store.Client{}, p.storeError(ctx, "get client", err)
+	}
+	return client, nil
 }
 
 // openIDRequest holds the OpenID Connect parameters that steer sign-in.

@@ -14,11 +14,11 @@ import (
 )
 
 // grantRefreshToken exchanges a refresh token (RFC 6749 §6). The refresh
-// token rotates on every use (except for a FAPI 2.0 client's, see below); presenting a rotated one again is reuse and
-// revokes the whole family (RFC 9700 §4.14.2), unless it comes within
-// tokens.refresh_reuse_grace of the rotation while the successor is still
-// unused: a retry after a lost response, or two tabs refreshing at once
-// (refreshRotated).
+// token rotates on every use (except a FAPI 2.0 client's, see below);
+// presenting a rotated one again is reuse and revokes the whole family
+// (RFC 9700 §4.14.2), unless it comes within tokens.refresh_reuse_grace of
+// the rotation while the successor is still unused: a retry after a lost
+// response, or two tabs refreshing at once (refreshRotated).
 func (p *Provider) grantRefreshToken(ctx context.Context, req tokenRequest) (TokenResponse, *Error) {
 	client, q := req.client, req.q
 	raw := q["refresh_token"]

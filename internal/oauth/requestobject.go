@@ -72,12 +72,9 @@ func (p *Provider) frontRequestObject(ctx context.Context, front params) (params
 	if clientID == "" {
 		return nil, InvalidRequest("client_id is missing (RFC 9101 §5: it is sent beside the request object)")
 	}
-	client, err := p.clients.Get(ctx, clientID)
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
-		return nil, InvalidRequest("unknown client")
-	}
-	if err != nil {
-		return nil, p.storeError(ctx, "get client", err)
+	client, e := p.requestingClient(ctx, clientID)
+	if e != nil {
+		return nil, e
 	}
 	return p.requestObject(ctx, client, front["request"])
 }
@@ -135,7 +132,7 @@ func (p *Provider) requestObject(ctx context.Context, c store.Client, raw string
 // application/ prefix (RFC 7515 §4.1.9), and the plain JWT of clients
 // written before it.
 func requestObjectTypeOK(typ string) bool {
-	typ = strings.ToLower(strings.TrimPrefix(strings.ToLower(typ), "application/"))
+	typ = strings.TrimPrefix(strings.ToLower(typ), "application/")
 	return typ == requestObjectType || typ == "jwt"
 }
 

@@ -199,8 +199,7 @@ func (db *DB) RotateRefreshTokenWithSuccessor(ctx context.Context, oldHash strin
 	}
 	p := db.d.arg
 	rotate := "UPDATE tokens SET rotated_at = " + p(2) + ", successor = " + p(3) + " WHERE hash = " + p(1) +
-		" AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > " + p(2) +
-		" AND (grant_id IS NULL OR " + db.activeGrant("tokens.grant_id", p(2)) + ")"
+		" AND " + db.activeRefresh(p(2))
 	var successor any // NULL, not an empty blob
 	if len(sealedSuccessor) > 0 {
 		successor = sealedSuccessor
@@ -240,8 +239,7 @@ func (db *DB) IssueWithinGrace(ctx context.Context, oldHash, successorHash strin
 	}
 	p := db.d.arg
 	decide := "UPDATE tokens SET rotated_at = NULL WHERE hash = " + p(1) +
-		" AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > " + p(3) +
-		" AND (grant_id IS NULL OR " + db.activeGrant("tokens.grant_id", p(3)) + ")" +
+		" AND " + db.activeRefresh(p(3)) +
 		" AND EXISTS (SELECT 1 FROM tokens o WHERE o.hash = " + p(2) + " AND o.kind = 'refresh'" +
 		" AND o.family_id = tokens.family_id AND o.revoked_at IS NULL AND o.rotated_at >= " + p(4) + ")"
 	args := []any{successorHash, oldHash, db.d.time(now), db.d.time(rotatedSince)}
@@ -272,8 +270,7 @@ func (db *DB) IssueForRefreshToken(ctx context.Context, hash string, now time.Ti
 	}
 	p := db.d.arg
 	decide := "UPDATE tokens SET rotated_at = NULL WHERE hash = " + p(1) +
-		" AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > " + p(2) +
-		" AND (grant_id IS NULL OR " + db.activeGrant("tokens.grant_id", p(2)) + ")"
+		" AND " + db.activeRefresh(p(2))
 	err := db.decideAndInsert(ctx, decide, []any{hash, db.d.time(now)}, issued)
 	if errors.Is(err, errUnchanged) {
 		err = db.usedOrMissing(ctx, db.read, "tokens", hash)
@@ -282,6 +279,14 @@ func (db *DB) IssueForRefreshToken(ctx context.Context, hash string, now time.Ti
 		return fmt.Errorf("issue for refresh token: %w", mapErr(err))
 	}
 	return nil
+}
+
+// activeRefresh is the condition on a tokens row that it is a refresh
+// token still usable at now (a placeholder): neither rotated nor revoked,
+// unexpired, of an active grant or none.
+func (db *DB) activeRefresh(now string) string {
+	return "kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > " + now +
+		" AND (grant_id IS NULL OR " + db.activeGrant("tokens.grant_id", now) + ")"
 }
 
 // errUnchanged: the statement that decides a single-use operation changed
