@@ -40,6 +40,7 @@ func (p *Provider) HandleRevoke(w http.ResponseWriter, r *http.Request) {
 // POST, a url-encoded body without repeats, and client authentication.
 // confidential refuses public clients.
 func (p *Provider) backChannel(w http.ResponseWriter, r *http.Request, confidential bool) (store.Client, params, *Error) {
+	varyByOrigin(w, r)
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
 		return store.Client{}, nil, &Error{Code: "invalid_request", Status: http.StatusMethodNotAllowed, Description: "use POST"}
@@ -60,6 +61,9 @@ func (p *Provider) backChannel(w http.ResponseWriter, r *http.Request, confident
 		return store.Client{}, nil, InvalidClient("client authentication is required")
 	}
 	client, e := p.authenticateClient(r.Context(), cred)
+	if e == nil {
+		allowOrigin(w, r, client)
+	}
 	return client, q, e
 }
 

@@ -145,6 +145,9 @@ func New(opts Options) (*Server, error) {
 	mux.HandleFunc("/introspect", provider.HandleIntrospect)
 	mux.HandleFunc("/device_authorization", provider.HandleDeviceAuthorization)
 	mux.HandleFunc("/userinfo", provider.HandleUserInfo)
+	for _, path := range []string{"/token", oauth.PARPath, "/revoke", "/device_authorization"} {
+		mux.HandleFunc("OPTIONS "+path, provider.HandlePreflight)
+	}
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", provider.HandleMetadata)
 	mux.HandleFunc("GET /.well-known/openid-configuration", provider.HandleMetadata)
 	mux.HandleFunc("GET /jwks.json", func(w http.ResponseWriter, r *http.Request) {
