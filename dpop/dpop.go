@@ -95,6 +95,9 @@ type Proof struct {
 	JKT string
 	JTI string
 	IAT time.Time
+	// Alg is the proof's signature algorithm, one of Algs, for a caller
+	// that accepts fewer (a profile's).
+	Alg string
 }
 
 type proofClaims struct {
@@ -184,7 +187,7 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof
 		}
 		return Proof{}, err
 	}
-	return Proof{JKT: jkt, JTI: c.JTI, IAT: iat}, nil
+	return Proof{JKT: jkt, JTI: c.JTI, IAT: iat, Alg: h.Algorithm}, nil
 }
 
 // sameHTU compares a proof's htu with the request's URL as RFC 9449 §4.3

@@ -45,9 +45,16 @@ func newDPoPKey(t *testing.T) *dpopKey {
 // to accessToken when not empty; nonce when not empty.
 func (k *dpopKey) proof(e *env, method, u, accessToken, nonce string) string {
 	k.t.Helper()
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: k.key}, (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
+	return signProof(k.t, e, jose.ES256, k.key, method, u, accessToken, nonce)
+}
+
+// signProof is a proof signed with alg by key, its public key in the jwk
+// header.
+func signProof(t *testing.T, e *env, alg jose.SignatureAlgorithm, key any, method, u, accessToken, nonce string) string {
+	t.Helper()
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
 	if err != nil {
-		k.t.Fatal(err)
+		t.Fatal(err)
 	}
 	c := map[string]any{"jti": secret.RandomString(16), "htm": method, "htu": u, "iat": e.clock.Now().Unix()}
 	if accessToken != "" {
@@ -60,7 +67,7 @@ func (k *dpopKey) proof(e *env, method, u, accessToken, nonce string) string {
 	payload, _ := json.Marshal(c)
 	jws, err := s.Sign(payload)
 	if err != nil {
-		k.t.Fatal(err)
+		t.Fatal(err)
 	}
 	out, _ := jws.CompactSerialize()
 	return out
