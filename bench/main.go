@@ -402,7 +402,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, err
 		{name: "cc-jwt", ref: "ref-jwt", latchkey: true, build: static(ccJWT, ccBody), check: hasToken,
 			what: "POST /token client_credentials, JWT access token (no DB write)"},
 		{name: "cc-dpop", ref: "cc-jwt", latchkey: true, build: ccDPoP, check: []byte(`"token_type":"DPoP"`),
-			what: "POST /token client_credentials with a DPoP proof (a fresh ES256 proof per request, verified, its jti stored once): a key-bound JWT"},
+			what: "POST /token client_credentials with a DPoP proof (a fresh ES256 proof per request, verified, its jti used once: in memory on SQLite, written on PostgreSQL): a key-bound JWT"},
 		{name: "cc-opaque", ref: "ref-bare", latchkey: true, build: static(ccOpaque, ccBody), check: hasToken,
 			what: "POST /token client_credentials, opaque access token (one INSERT)"},
 		{name: "introspect-opaque", ref: "ref-bare", latchkey: true, build: rotating(introOpaque, opaqueTokens), check: active,
