@@ -66,6 +66,9 @@ func (c *keyCache) put(jwk []byte, k cachedKey) {
 // readCompact verifies proof's signature when it has the usual shape;
 // ok is false when it has not, and readJOSE must decide.
 func (v *Verifier) readCompact(proof string) (alg, jkt string, payload []byte, ok bool, err error) {
+	if v.joseOnly {
+		return "", "", nil, false, nil
+	}
 	for i := 0; i < len(proof); i++ {
 		if c := proof[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
 			return "", "", nil, false, nil

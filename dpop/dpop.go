@@ -133,10 +133,7 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof
 	if proof == "" || len(proof) > maxProofBytes || strings.Count(proof, ".") != 2 {
 		return Proof{}, fmt.Errorf("%w: not a compact JWS", ErrInvalid)
 	}
-	alg, jkt, payload, ok, err := "", "", []byte(nil), false, error(nil)
-	if !v.joseOnly {
-		alg, jkt, payload, ok, err = v.readCompact(proof)
-	}
+	alg, jkt, payload, ok, err := v.readCompact(proof)
 	if !ok {
 		alg, jkt, payload, err = readJOSE(proof)
 	}
