@@ -65,18 +65,32 @@ type Replay interface {
 type Verifier struct {
 	// Replay keeps the jtis of proofs seen (in the store: across restarts
 	// and nodes); ReplayUsed is the error it returns for one seen before.
+	// With Memory set it may be nil (a resource server has no store).
 	Replay     Replay
 	ReplayUsed error
+	// Memory, when set, keeps the jtis in this process's memory instead,
+	// for a server that is the only one to verify proofs for its issuer
+	// or resource (one process owning a SQLite database; a resource
+	// server): no write per proof. What it forgets in a restart stays
+	// refused by the restart rule (see useOnce). Started is when it was
+	// created.
+	Memory  *MemoryReplay
+	Started time.Time
+	// Future is how far ahead of now a proof's iat may be, for clients
+	// whose clocks are ahead of ours; 0: MaxFuture. With Memory and no
+	// Replay, proofs are refused for that long after Started.
+	Future time.Duration
 	// NonceKey derives the server nonces from the time, so that every node
 	// knows the current one without writing anything; nil: no nonces.
 	NonceKey []byte
 	// RequireNonce makes every proof carry a current server nonce.
 	RequireNonce bool
-	// NotBefore refuses proofs issued before it: with a Replay kept in
-	// memory, the time it was created, so that a proof seen before a
-	// restart cannot be used again after it (SECURITY.md: no resurrection).
-	NotBefore time.Time
-	Now       func() time.Time
+	Now          func() time.Time
+
+	keys keyCache
+	// joseOnly: every proof through go-jose (readJOSE), for the tests
+	// that compare the two readers.
+	joseOnly bool
 }
 
 // Request is what a proof must match.
@@ -95,6 +109,9 @@ type Proof struct {
 	JKT string
 	JTI string
 	IAT time.Time
+	// Alg is the proof's signature algorithm, one of Algs, for a caller
+	// that accepts fewer (a profile's).
+	Alg string
 }
 
 type proofClaims struct {
@@ -116,31 +133,12 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof
 	if proof == "" || len(proof) > maxProofBytes || strings.Count(proof, ".") != 2 {
 		return Proof{}, fmt.Errorf("%w: not a compact JWS", ErrInvalid)
 	}
-	algs := make([]jose.SignatureAlgorithm, len(Algs))
-	for i, a := range Algs {
-		algs[i] = jose.SignatureAlgorithm(a)
+	alg, jkt, payload, ok, err := v.readCompact(proof)
+	if !ok {
+		alg, jkt, payload, err = readJOSE(proof)
 	}
-	jws, err := jose.ParseSignedCompact(proof, algs)
 	if err != nil {
-		return Proof{}, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	if len(jws.Signatures) != 1 {
-		return Proof{}, fmt.Errorf("%w: one signature expected", ErrInvalid)
-	}
-	h := jws.Signatures[0].Protected
-	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); typ != "dpop+jwt" {
-		return Proof{}, fmt.Errorf("%w: typ must be dpop+jwt", ErrInvalid)
-	}
-	if crit, ok := h.ExtraHeaders[jose.HeaderKey("crit")]; ok && crit != nil {
-		return Proof{}, fmt.Errorf("%w: unknown critical header", ErrInvalid)
-	}
-	jwk := h.JSONWebKey
-	if jwk == nil || !jwk.Valid() || !jwk.IsPublic() {
-		return Proof{}, fmt.Errorf("%w: the jwk header must be a public key", ErrInvalid)
-	}
-	payload, err := jws.Verify(jwk)
-	if err != nil {
-		return Proof{}, fmt.Errorf("%w: signature: %v", ErrInvalid, err)
+		return Proof{}, err
 	}
 	var c proofClaims
 	if err := json.Unmarshal(payload, &c); err != nil {
@@ -157,7 +155,7 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof
 		return Proof{}, fmt.Errorf("%w: iat missing", ErrInvalid)
 	}
 	iat := time.Unix(*c.IAT, 0)
-	if iat.Before(now.Add(-MaxAge)) || iat.After(now.Add(MaxFuture)) || iat.Before(v.NotBefore.Truncate(time.Second)) {
+	if iat.Before(now.Add(-MaxAge)) || iat.After(now.Add(v.future())) {
 		return Proof{}, fmt.Errorf("%w: iat outside the accepted window", ErrInvalid)
 	}
 	if req.AccessToken != "" || c.ATH != "" {
@@ -171,20 +169,61 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof
 			return Proof{}, ErrUseNonce
 		}
 	}
-	jkt, err := Thumbprint(jwk)
-	if err != nil {
-		return Proof{}, fmt.Errorf("%w: thumbprint: %v", ErrInvalid, err)
-	}
-	// One use per key and jti, remembered until the proof could no longer
-	// pass the iat check (RFC 9449 §11.1).
-	expires := iat.Add(MaxAge)
-	if err := v.Replay.UseOnce(ctx, "dpop:"+jkt, c.JTI, expires, now); err != nil {
-		if v.ReplayUsed != nil && errors.Is(err, v.ReplayUsed) {
-			return Proof{}, ErrReplayed
-		}
+	if err := v.useOnce(ctx, "dpop:"+jkt, c.JTI, iat, now); err != nil {
 		return Proof{}, err
 	}
-	return Proof{JKT: jkt, JTI: c.JTI, IAT: iat}, nil
+	return Proof{JKT: jkt, JTI: c.JTI, IAT: iat, Alg: alg}, nil
+}
+
+func (v *Verifier) future() time.Duration {
+	if v.Future > 0 {
+		return v.Future
+	}
+	return MaxFuture
+}
+
+// useOnce lets one use of a key's jti pass, remembered until the proof
+// could no longer pass the iat check (RFC 9449 §11.1).
+//
+// With Memory, the restart rule (SECURITY.md, "no resurrection") keeps
+// what a restart forgets refused. A proof this process remembers only in
+// memory has an iat no later than the moment it was seen, so one seen by
+// an earlier process has an iat before Started: such proofs are refused
+// (a client that made one just before a restart makes another). Proofs
+// dated ahead of our clock, which an earlier process may have seen with
+// an iat after Started, go to Replay as well, and so do all proofs with an
+// iat within Future of Started, for an earlier process may have seen them
+// dated ahead. Memory remembers every proof, so a future-dated proof
+// stays refused once its iat has passed. Without Replay (a resource
+// server), those proofs are refused instead: a client may be at most
+// Future ahead, and none is accepted in the first Future after Started.
+func (v *Verifier) useOnce(ctx context.Context, scope, jti string, iat, now time.Time) error {
+	expires := iat.Add(MaxAge)
+	if v.Memory != nil {
+		if iat.Before(v.Started) {
+			return fmt.Errorf("%w: issued before this server started (it may have been used before a restart)", ErrInvalid)
+		}
+		early := iat.Before(v.Started.Add(v.future()))
+		if v.Replay == nil && early {
+			return fmt.Errorf("%w: issued too soon after this server started (it may have been used before a restart)", ErrInvalid)
+		}
+		if err := v.Memory.UseOnce(ctx, scope, jti, expires, now); err != nil {
+			if errors.Is(err, ErrSeen) {
+				return ErrReplayed
+			}
+			return err
+		}
+		if v.Replay == nil || (!early && !iat.After(now)) {
+			return nil
+		}
+	}
+	if err := v.Replay.UseOnce(ctx, scope, jti, expires, now); err != nil {
+		if v.ReplayUsed != nil && errors.Is(err, v.ReplayUsed) {
+			return ErrReplayed
+		}
+		return err
+	}
+	return nil
 }
 
 // sameHTU compares a proof's htu with the request's URL as RFC 9449 §4.3

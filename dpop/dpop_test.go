@@ -254,15 +254,15 @@ func TestRFC7638_3_1_Thumbprint(t *testing.T) {
 	}
 }
 
-// FuzzDPoPProof (SECURITY.md F9): never panics, and accepts only proofs
-// whose htu names the request's URL.
+// FuzzDPoPProof (SECURITY.md F9): never panics, accepts only proofs whose
+// htu names the request's URL, and the compact reader and go-jose agree.
 func FuzzDPoPProof(f *testing.F) {
 	key := ecKey(f)
 	f.Add(sign(f, key, jose.ES256, claims(nil)), "POST", "https://auth.example/token")
 	f.Add("a.b.c", "GET", "https://auth.example/userinfo")
 	f.Add(strings.Repeat(".", 1000), "POST", "")
 	f.Fuzz(func(t *testing.T, proof, method, u string) {
-		p, err := newVerifier().Verify(context.Background(), proof, Request{Method: method, URL: u})
+		p, err := bothReaders(t, proof, Request{Method: method, URL: u}, false)
 		if err == nil && (p.JKT == "" || !sameHTU("https://auth.example/token", u) && !strings.Contains(u, "://")) {
 			t.Fatalf("accepted %q for %s %s", proof, method, u)
 		}

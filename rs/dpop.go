@@ -4,9 +4,17 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/latchkey/latchkey/dpop"
 )
+
+// maxFuture is how far ahead of ours a client's clock may be: a Guard
+// keeps proof identifiers in memory only, so a proof dated ahead that it
+// saw before a restart must not pass after it; it refuses proofs dated
+// earlier than maxFuture after its start, and so refuses DPoP requests in
+// its first maxFuture (dpop.Verifier.Future).
+const maxFuture = 5 * time.Second
 
 // memoryReplayMax bounds the proof identifiers a Guard remembers: a
 // resource server has no database, so they are kept in memory, for as long

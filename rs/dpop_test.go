@@ -53,6 +53,14 @@ func (h holder) proof(t *testing.T, method, u, token string, iat time.Time) stri
 
 const notesURL = testResource + "/list"
 
+// dpopGuard is a Guard past its first maxFuture, in which it refuses
+// every proof (dpop.go).
+func (iss *testIssuer) dpopGuard() *Guard {
+	g := iss.guard()
+	iss.clock.Add(maxFuture)
+	return g
+}
+
 // TestRFC9449_7_RSRefusesAStolenBoundToken: at an API behind Require, a
 // DPoP-bound token (JWT or introspected) passes only with the DPoP scheme
 // and a fresh proof of its key for this request; as a bearer token,
@@ -69,7 +77,7 @@ func TestRFC9449_7_RSRefusesAStolenBoundToken(t *testing.T) {
 	iss.answer(opaque, a)
 	for name, token := range map[string]string{"jwt": jwt, "introspected": opaque} {
 		t.Run(name, func(t *testing.T) {
-			g := iss.guard()
+			g := iss.dpopGuard()
 			now := iss.clock.Now()
 			call := func(scheme, proof string) *httptest.ResponseRecorder {
 				r := httptest.NewRequest("GET", notesURL, nil)
@@ -102,7 +110,7 @@ func TestRFC9449_7_RSRefusesAStolenBoundToken(t *testing.T) {
 		})
 	}
 	t.Run("bearer_token_with_the_DPoP_scheme", func(t *testing.T) {
-		g := iss.guard()
+		g := iss.dpopGuard()
 		bearer := iss.token()
 		r := httptest.NewRequest("GET", notesURL, nil)
 		r.Header.Set("Authorization", "DPoP "+bearer)
@@ -115,19 +123,34 @@ func TestRFC9449_7_RSRefusesAStolenBoundToken(t *testing.T) {
 
 // TestRFC9449_11_1_RSRestartForgetsNoProof: the proofs a Guard remembers
 // are in memory; a new Guard (a restarted API) refuses every proof issued
-// before it started, so none seen before can be used again.
+// before it started, and every proof dated ahead of its clock that an
+// earlier Guard may have seen, so none seen before can be used again.
 func TestRFC9449_11_1_RSRestartForgetsNoProof(t *testing.T) {
 	iss := newTestIssuer(t)
 	h := newHolder(t)
 	jwt := iss.mint(tokenSpec{claims: map[string]any{"cnf": map[string]any{"jkt": h.jkt}}})
-	before := h.proof(t, "GET", notesURL, jwt, iss.clock.Now())
-	iss.clock.Add(2 * time.Second)
-	restarted := iss.guard()
+	first := iss.dpopGuard()
 	r := httptest.NewRequest("GET", notesURL, nil)
 	r.Header.Set("Authorization", "DPoP "+jwt)
-	r.Header.Set("DPoP", before)
-	if w := serve(t, restarted, r, jwt); w.Code != 401 {
-		t.Fatalf("a proof from before the restart: %d", w.Code)
+	before := h.proof(t, "GET", notesURL, jwt, iss.clock.Now())
+	ahead := h.proof(t, "GET", notesURL, jwt, iss.clock.Now().Add(maxFuture-time.Second))
+	for _, p := range []string{before, ahead} {
+		r.Header.Set("DPoP", p)
+		if w := serve(t, first, r, jwt); w.Code != 200 {
+			t.Fatalf("before the restart: %d %q", w.Code, w.Header().Get("WWW-Authenticate"))
+		}
+	}
+	if r.Header.Set("DPoP", h.proof(t, "GET", notesURL, jwt, iss.clock.Now().Add(maxFuture+time.Second))); serve(t, first, r, jwt).Code != 401 {
+		t.Fatal("a proof dated more than maxFuture ahead was accepted")
+	}
+	iss.clock.Add(2 * time.Second)
+	restarted := iss.guard()
+	iss.clock.Add(maxFuture) // the ahead proof's iat has passed
+	for name, p := range map[string]string{"made before the restart": before, "dated ahead, seen before the restart": ahead} {
+		r.Header.Set("DPoP", p)
+		if w := serve(t, restarted, r, jwt); w.Code != 401 {
+			t.Fatalf("a proof %s, after it: %d", name, w.Code)
+		}
 	}
 	r.Header.Set("DPoP", h.proof(t, "GET", notesURL, jwt, iss.clock.Now()))
 	if w := serve(t, restarted, r, jwt); w.Code != 200 {
@@ -142,7 +165,7 @@ func TestRFC9449_7_VerifyWithoutARequestRefusesBoundTokens(t *testing.T) {
 	iss := newTestIssuer(t)
 	h := newHolder(t)
 	jwt := iss.mint(tokenSpec{claims: map[string]any{"cnf": map[string]any{"jkt": h.jkt}}})
-	g := iss.guard()
+	g := iss.dpopGuard()
 	if _, err := g.Verify(t.Context(), jwt); err == nil {
 		t.Fatal("Verify accepted a DPoP-bound token with no proof to check")
 	}
@@ -162,7 +185,7 @@ func TestRFC9449_4_3_RSChecksHTUAgainstTheTargetURI(t *testing.T) {
 	iss := newTestIssuer(t)
 	h := newHolder(t)
 	jwt := iss.mint(tokenSpec{claims: map[string]any{"cnf": map[string]any{"jkt": h.jkt}}})
-	g := iss.guard()
+	g := iss.dpopGuard()
 	api := http.StripPrefix("/v1", g.Require()(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
 	for htu, want := range map[string]int{
 		"https://api.example/v1/list": 200,

@@ -43,8 +43,7 @@ func New(cfg Config) (*Guard, error) {
 		return nil, err
 	}
 	return &Guard{
-		dpop: &dpop.Verifier{Replay: dpop.NewMemoryReplay(memoryReplayMax), ReplayUsed: dpop.ErrSeen,
-			NotBefore: cfg.Now(), Now: cfg.Now},
+		dpop:        &dpop.Verifier{Memory: dpop.NewMemoryReplay(memoryReplayMax), Started: cfg.Now(), Future: maxFuture, Now: cfg.Now},
 		cfg:         cfg,
 		metadataURL: protectedResourceMetadata(cfg.Resource),
 		metadataDoc: cfg.resourceMetadata(),

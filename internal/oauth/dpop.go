@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/latchkey/latchkey/dpop"
@@ -29,7 +30,7 @@ func (p *Provider) dpopAtToken(w http.ResponseWriter, r *http.Request, client st
 	if p.DPoP.RequireNonce {
 		w.Header().Set(dpop.NonceHeader, p.DPoP.Nonce(p.Now()))
 	}
-	jkt, e := p.postedProof(r, "/token")
+	jkt, e := p.postedProof(r, "/token", client)
 	if e == nil && jkt == "" && requiresDPoP(client) {
 		// §5.2: "the authorization server MUST reject token requests from
 		// this client that do not contain the DPoP header".
@@ -44,10 +45,10 @@ func (p *Provider) dpopAtToken(w http.ResponseWriter, r *http.Request, client st
 // sender-constrained access tokens"; DPoP is the one method here).
 func requiresDPoP(c store.Client) bool { return c.DPoPBoundAccessTokens || isFAPI2(c) }
 
-// postedProof verifies the DPoP proof of a POST to this server's path (the
-// token endpoint, /par) and returns its key's thumbprint; "" when the
-// request carries none or DPoP is off.
-func (p *Provider) postedProof(r *http.Request, path string) (string, *Error) {
+// postedProof verifies the DPoP proof of client's POST to this server's
+// path (the token endpoint, /par) and returns its key's thumbprint; ""
+// when the request carries none or DPoP is off.
+func (p *Provider) postedProof(r *http.Request, path string, client store.Client) (string, *Error) {
 	proofs := r.Header.Values(dpop.Header)
 	switch {
 	case p.DPoP == nil || len(proofs) == 0:
@@ -58,6 +59,10 @@ func (p *Provider) postedProof(r *http.Request, path string) (string, *Error) {
 	proof, err := p.DPoP.Verify(r.Context(), proofs[0], dpop.Request{Method: http.MethodPost, URL: p.Issuer + path})
 	if e := p.dpopError(r.Context(), err); e != nil {
 		return "", e
+	}
+	// FAPI 2.0 §5.4.1: PS256, ES256 or EdDSA, for DPoP proofs too.
+	if !slices.Contains(allowedAlgs(client, dpop.Algs), proof.Alg) {
+		return "", invalidDPoPProof("this client's DPoP proofs must be signed with one of " + strings.Join(allowedAlgs(client, dpop.Algs), ", "))
 	}
 	return proof.JKT, nil
 }

@@ -71,7 +71,7 @@ func (p *Provider) par(w http.ResponseWriter, r *http.Request) (parResponse, *Er
 	}
 	// RFC 9449 §10.1: a DPoP proof with the push binds the code to its
 	// key, as dpop_jkt does; when both are sent they must name one key.
-	jkt, e := p.postedProof(r, "/par")
+	jkt, e := p.postedProof(r, "/par", client)
 	if e != nil {
 		return parResponse{}, e
 	}

@@ -50,6 +50,7 @@ func (e *env) protectedAPI() *protectedAPI {
 	srv.Config.Handler = mux
 	srv.Start()
 	e.t.Cleanup(srv.Close)
+	e.clock.Advance(6 * time.Second) // past the guards' first seconds, which refuse DPoP proofs (rs/dpop.go)
 	return a
 }
 

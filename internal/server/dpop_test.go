@@ -7,7 +7,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -20,6 +22,7 @@ import (
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/dbtest"
 	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/server"
 )
 
 // dpopKey is a client's DPoP key: it signs proofs (RFC 9449 §4.2).
@@ -45,9 +48,16 @@ func newDPoPKey(t *testing.T) *dpopKey {
 // to accessToken when not empty; nonce when not empty.
 func (k *dpopKey) proof(e *env, method, u, accessToken, nonce string) string {
 	k.t.Helper()
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: k.key}, (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
+	return signProof(k.t, e, jose.ES256, k.key, method, u, accessToken, nonce)
+}
+
+// signProof is a proof signed with alg by key, its public key in the jwk
+// header.
+func signProof(t *testing.T, e *env, alg jose.SignatureAlgorithm, key any, method, u, accessToken, nonce string) string {
+	t.Helper()
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
 	if err != nil {
-		k.t.Fatal(err)
+		t.Fatal(err)
 	}
 	c := map[string]any{"jti": secret.RandomString(16), "htm": method, "htu": u, "iat": e.clock.Now().Unix()}
 	if accessToken != "" {
@@ -60,7 +70,7 @@ func (k *dpopKey) proof(e *env, method, u, accessToken, nonce string) string {
 	payload, _ := json.Marshal(c)
 	jws, err := s.Sign(payload)
 	if err != nil {
-		k.t.Fatal(err)
+		t.Fatal(err)
 	}
 	out, _ := jws.CompactSerialize()
 	return out
@@ -416,5 +426,57 @@ func TestRFC9449_9_BrowserClientsCanReadTheNonceAtUserinfo(t *testing.T) {
 	exposed := resp.Header.Get("Access-Control-Expose-Headers")
 	if resp.StatusCode != 401 || !strings.Contains(exposed, "DPoP-Nonce") || !strings.Contains(exposed, "WWW-Authenticate") {
 		t.Fatalf("%d, exposed headers %q", resp.StatusCode, exposed)
+	}
+}
+
+// TestRFC9449_11_1_NoProofPassesTwiceAcrossARestart: a proof accepted
+// before a restart is refused after it, on SQLite (whose server keeps
+// proof jtis in memory and refuses proofs from before its start) as on
+// PostgreSQL (whose nodes share the store's); so is one dated ahead of
+// the server's clock, once its time has come.
+func TestRFC9449_11_1_NoProofPassesTwiceAcrossARestart(t *testing.T) {
+	for _, backend := range dbtest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			e.clock.Advance(2 * time.Minute) // past the start's window, in which proofs are written on SQLite too
+			k := newDPoPKey(t)
+			cc := url.Values{"grant_type": {"client_credentials"}}
+			token := e.issuer + "/token"
+			before := k.proof(e, "POST", token, "", "")
+			e.clock.Advance(30 * time.Second)
+			ahead := k.proof(e, "POST", token, "", "")
+			e.clock.Advance(-30 * time.Second)
+			for _, p := range []string{before, ahead} {
+				if a := e.postTokenDPoP(cc, &e.svc, p); a.status != 200 {
+					t.Fatalf("before the restart: %d %v", a.status, a.body)
+				}
+			}
+
+			e.clock.Advance(time.Second)
+			cfg := config.Default()
+			cfg.SystemSecret = strings.Repeat("k", 32)
+			cfg.Issuer = e.issuer
+			cfg.Tokens.Audience = []string{e.issuer, "notes-api"}
+			restarted, err := server.New(server.Options{Config: cfg, Store: e.store, Logger: slog.New(slog.DiscardHandler), Now: e.clock.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(restarted.Handler())
+			t.Cleanup(srv.Close)
+			after := func(proof string) tokenAnswer {
+				req := e.formRequest("/token", cc, &e.svc)
+				req.URL, _ = url.Parse(srv.URL + "/token")
+				req.Header.Set("DPoP", proof)
+				return e.doToken(req)
+			}
+			wantError(t, after(before), 400, "invalid_dpop_proof")
+			e.clock.Advance(40 * time.Second) // the ahead proof's iat has passed
+			wantError(t, after(ahead), 400, "invalid_dpop_proof")
+			fresh := k.proof(e, "POST", token, "", "")
+			if a := after(fresh); a.status != 200 {
+				t.Fatalf("a fresh proof after the restart: %d %v", a.status, a.body)
+			}
+			wantError(t, after(fresh), 400, "invalid_dpop_proof")
+		})
 	}
 }

@@ -259,6 +259,26 @@ func TestFAPI2_5_3_2_ShortcutsAreRefused(t *testing.T) {
 		form.Set("request", object)
 		wantError(t, fc.pushWithProof(e, form), 400, "invalid_request_object")
 	})
+	t.Run("FAPI2_5_4_1/dpop_proof_signed_RS256", func(t *testing.T) {
+		// The client's own 2048-bit RSA key: only the algorithm is wrong,
+		// at the token endpoint and at /par alike.
+		cc := fc.assertionForm(t, e)
+		cc.Set("grant_type", "client_credentials")
+		rs256 := func(path string) string {
+			return signProof(t, e, jose.RS256, fc.rsa, http.MethodPost, e.issuer+path, "", "")
+		}
+		wantError(t, e.postTokenDPoP(cc, nil, rs256("/token")), 400, "invalid_dpop_proof")
+		req := e.formRequest("/par", fc.pushForm(t, e, oauth2.GenerateVerifier()), nil)
+		req.Header.Set("DPoP", rs256("/par"))
+		wantError(t, e.doToken(req), 400, "invalid_dpop_proof")
+		// PS256 with the same key is the profile's.
+		cc = fc.assertionForm(t, e)
+		cc.Set("grant_type", "client_credentials")
+		ps256 := signProof(t, e, jose.PS256, fc.rsa, http.MethodPost, e.issuer+"/token", "", "")
+		if a := e.postTokenDPoP(cc, nil, ps256); a.status != 200 || a.str("token_type") != "DPoP" {
+			t.Fatalf("client credentials with a PS256 proof: %d %v", a.status, a.body)
+		}
+	})
 	t.Run("FAPI2_5_3_2_1/token_request_without_DPoP", func(t *testing.T) {
 		v := oauth2.GenerateVerifier()
 		code := fc.code(t, e, v)

@@ -48,6 +48,11 @@ type Server struct {
 	janitor *janitor.Janitor
 }
 
+// dpopMemoryJTIs bounds the DPoP proof jtis a server owning its database
+// keeps in memory (about 100 bytes each), for dpop.MaxAge: past that,
+// proofs are refused (503) rather than remembered in unbounded memory.
+const dpopMemoryJTIs = 1 << 20
+
 // New builds the server; it fails if the configuration cannot be served.
 func New(opts Options) (*Server, error) {
 	if opts.Store == nil {
@@ -128,6 +133,11 @@ func New(opts Options) (*Server, error) {
 	}
 	if shared, ok := opts.Store.(interface{ SharesCounters() bool }); ok && shared.SharesCounters() {
 		provider.SharedCounters = opts.Store
+	} else {
+		// One process owns the database (SQLite): DPoP proof jtis are kept
+		// in its memory, written only when a restart could forget them
+		// (dpop.Verifier.Memory); several nodes share the store's.
+		provider.DPoP.Memory, provider.DPoP.Started = dpop.NewMemoryReplay(dpopMemoryJTIs), opts.Now()
 	}
 	pages, err := web.New(web.Options{OAuth: provider, Sessions: sessions, Users: opts.Store, Logger: opts.Logger, Now: opts.Now, Dev: cfg.Dev,
 		Consent: cfg.Consent, Issuer: issuer})
