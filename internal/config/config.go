@@ -32,8 +32,8 @@ type Config struct {
 	// Registration is dynamic client registration (RFC 7591, RFC 7592)
 	// at /register; off by default.
 	Registration RegistrationConfig `yaml:"registration"`
-	Scopes   []Scope        `yaml:"scopes"`
-	Clients  []Client       `yaml:"clients"`
+	Scopes       []Scope            `yaml:"scopes"`
+	Clients      []Client           `yaml:"clients"`
 	// Resources are the protected APIs (RFC 8707) declared in the file.
 	Resources []Resource `yaml:"resources"`
 	Users     []User     `yaml:"users"`
