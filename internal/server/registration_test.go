@@ -3,12 +3,18 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
 	"github.com/latchkey/latchkey/internal/config"
@@ -415,5 +421,67 @@ func TestRegistration_UnusedClientsExpire(t *testing.T) {
 		if _, err := e.store.GetClient(context.Background(), id); err != nil {
 			t.Fatalf("client %s deleted: %v", id, err)
 		}
+	}
+}
+
+// TestRFC7591_2_3_SoftwareStatements: a statement signed by a trusted key
+// takes precedence over the request and may pre-approve scopes beyond the
+// policy; an unsigned one is invalid_software_statement, one signed by
+// another key unapproved_software_statement.
+func TestRFC7591_2_3_SoftwareStatements(t *testing.T) {
+	trusted, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &trusted.PublicKey, KeyID: "publisher", Algorithm: "ES256", Use: "sig"}}})
+	e := newEnvConfig(t, "sqlite", dbtest.Open(t, "sqlite"), func(c *config.Config) {
+		openRegistration(c)
+		c.Registration.SoftwareStatementKeys = string(set)
+	})
+	sign := func(key *ecdsa.PrivateKey, claims map[string]any) string {
+		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", "publisher"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(claims)
+		obj, err := signer.Sign(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := obj.CompactSerialize()
+		return s
+	}
+	claims := map[string]any{"iss": "https://publisher.example", "software_id": "notes-pro", "client_name": "Notes Pro",
+		"scope": "openid notes.write", "redirect_uris": []string{"https://notes-pro.example/cb"}, "exp": time.Now().Add(time.Hour).Unix()}
+	body := func(statement string) map[string]any {
+		return map[string]any{"software_statement": statement, "client_name": "Impostor", "redirect_uris": []string{"https://evil.example/cb"}}
+	}
+
+	t.Run("trusted_statement_takes_precedence_and_pre_approves", func(t *testing.T) {
+		resp, r := e.register("", body(sign(trusted, claims)))
+		if resp.StatusCode != http.StatusCreated || r.ClientName != "Notes Pro" || r.Scope != "openid notes.write" ||
+			r.RedirectURIs[0] != "https://notes-pro.example/cb" {
+			t.Fatalf("%d %+v: the statement's claims must win, notes.write pre-approved", resp.StatusCode, r)
+		}
+	})
+	t.Run("without_a_statement_the_policy_holds", func(t *testing.T) {
+		if _, r := e.register("", map[string]any{"scope": "openid notes.write", "redirect_uris": []string{"https://x.example/cb"}}); r.Error != "invalid_client_metadata" {
+			t.Fatalf("%+v", r)
+		}
+	})
+	unsigned := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none"}`)) + "." +
+		base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"x","scope":"notes.write"}`)) + "."
+	expired := maps.Clone(claims)
+	expired["exp"] = time.Now().Add(-time.Hour).Unix()
+	for _, tc := range []struct{ name, statement, want string }{
+		{"unsigned", unsigned, "invalid_software_statement"},
+		{"not_a_jwt", "hello", "invalid_software_statement"},
+		{"untrusted_key", sign(other, claims), "unapproved_software_statement"},
+		{"expired", sign(trusted, expired), "unapproved_software_statement"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, r := e.register("", body(tc.statement))
+			if resp.StatusCode != http.StatusBadRequest || r.Error != tc.want || r.ErrorDescription == "" {
+				t.Fatalf("%d %+v, want 400 %s", resp.StatusCode, r, tc.want)
+			}
+		})
 	}
 }
