@@ -485,3 +485,43 @@ func TestRFC7591_2_3_SoftwareStatements(t *testing.T) {
 		})
 	}
 }
+
+// TestRFC7591_Interop_NodeOpenIDClientRegistersAndSignsIn: node
+// openid-client finds registration_endpoint through discovery, registers
+// with an initial access token (dynamicClientRegistration), and signs a
+// user in with the credentials it got: code flow with PKCE, its ID token
+// and userinfo checked by the library.
+func TestRFC7591_Interop_NodeOpenIDClientRegistersAndSignsIn(t *testing.T) {
+	nodeRP(t)
+	e := newEnvConfig(t, "sqlite", dbtest.Open(t, "sqlite"), func(c *config.Config) { c.Registration.Enabled = true })
+	iat, _, err := registration.IssueInitialAccessToken(context.Background(), e.store, e.clock.Now(), time.Hour, 1, "node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startNodeScript(t, "register.mjs",
+		"LATCHKEY_ISSUER="+e.issuer,
+		"RP_REDIRECT_URI=https://node-rp.example/cb",
+		"RP_INITIAL_ACCESS_TOKEN="+iat.String(),
+	)
+	var start struct {
+		ClientID              string `json:"client_id"`
+		RegistrationClientURI string `json:"registration_client_uri"`
+		AuthorizationURL      string `json:"authorization_url"`
+	}
+	p.receive(&start)
+	c, err := e.store.GetClient(context.Background(), start.ClientID)
+	if err != nil || !c.SelfRegistered || c.Name != "Node DCR client" || start.RegistrationClientURI != e.issuer+"/register/"+c.ID {
+		t.Fatalf("registered client %+v, %v; registration_client_uri %q", c, err, start.RegistrationClientURI)
+	}
+	callback := e.authorize(e.browser(), start.AuthorizationURL)
+	p.send(map[string]string{"callback_url": callback.String()})
+	var got struct {
+		IDTokenClaims nodeClaims `json:"id_token_claims"`
+		Userinfo      nodeClaims `json:"userinfo"`
+	}
+	p.receive(&got)
+	if got.IDTokenClaims.Iss != e.issuer || got.IDTokenClaims.Sub == "" || got.Userinfo.Sub != got.IDTokenClaims.Sub ||
+		!strings.Contains(string(got.IDTokenClaims.Aud), start.ClientID) || got.Userinfo.Email != "alice@example.com" {
+		t.Fatalf("openid-client got %+v", got)
+	}
+}
