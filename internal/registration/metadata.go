@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
@@ -184,7 +185,7 @@ func (m Metadata) apply(c *store.Client, scopes []string, statementIss string) e
 // its first redirect URI, so the consent page still says who asks.
 func defaultName(redirects []string) string {
 	for _, r := range redirects {
-		if u, err := url.Parse(r); err == nil && u.Hostname() != "" {
+		if u, err := url.Parse(r); err == nil && u.Hostname() != "" && utf8.ValidString(u.Hostname()) && len(u.Hostname()) <= maxNameBytes {
 			return u.Hostname()
 		}
 	}

@@ -143,20 +143,24 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	accessToken := secret.New(secret.PrefixRegistrationAccess)
 	c.RegistrationTokenHash = secret.Hash(string(accessToken))
 	if err := h.o.Store.CreateClient(ctx, c); err != nil {
-		h.serverError(ctx, w, "create client", err)
+		h.storeError(ctx, w, "create client", err)
 		return
 	}
 	h.o.Logger.InfoContext(ctx, "client registered itself", "client_id", c.ID, "client", clientip.Of(r))
 	writeJSON(w, http.StatusCreated, h.answer(c, clientSecret, string(accessToken)))
 }
 
-// read answers the client's registered metadata (RFC 7592 §2.1).
+// read answers the client's registered metadata (RFC 7592 §2.1). The
+// response must carry the registration access token (§3); Latchkey keeps
+// only its hash, so it answers the one the client presented, which stays
+// valid.
 func (h *Handler) read(w http.ResponseWriter, r *http.Request) {
 	c, ok := h.authenticate(w, r)
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, h.answer(c, "", ""))
+	token, _ := bearer(r)
+	writeJSON(w, http.StatusOK, h.answer(c, "", token))
 }
 
 // update replaces the client's metadata (RFC 7592 §2.2) and rotates its
@@ -183,7 +187,7 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
 	accessToken := secret.New(secret.PrefixRegistrationAccess)
 	c.RegistrationTokenHash = secret.Hash(string(accessToken))
 	if err := h.o.Store.UpdateClient(ctx, c); err != nil {
-		h.serverError(ctx, w, "update client", err)
+		h.storeError(ctx, w, "update client", err)
 		return
 	}
 	h.o.Logger.InfoContext(ctx, "self-registered client updated", "client_id", c.ID)
@@ -361,6 +365,18 @@ func unauthorized(w http.ResponseWriter, code, description string) {
 		code = "invalid_request"
 	}
 	writeJSON(w, http.StatusUnauthorized, refusal{Code: code, Description: description})
+}
+
+// storeError answers a failed write: a value the store cannot hold (a NUL
+// byte, invalid UTF-8) is the client's invalid_client_metadata, anything
+// else ours.
+func (h *Handler) storeError(ctx context.Context, w http.ResponseWriter, op string, err error) {
+	if errors.Is(err, store.ErrInvalid) {
+		ref := invalidMetadata("a metadata value cannot be stored: text must be valid UTF-8 without NUL characters")
+		writeJSON(w, ref.status, ref)
+		return
+	}
+	h.serverError(ctx, w, op, err)
 }
 
 func (h *Handler) serverError(ctx context.Context, w http.ResponseWriter, op string, err error) {

@@ -276,7 +276,8 @@ func TestRFC7592_ReadUpdateDelete(t *testing.T) {
 			t.Run("RFC7592_2_1_read", func(t *testing.T) {
 				resp, got := e.call(http.MethodGet, uri, token, nil)
 				if resp.StatusCode != http.StatusOK || got.ClientID != r.ClientID || got.ClientName != "Third-party notes" ||
-					got.Scope != "openid profile" || got.ClientSecret != "" {
+					got.Scope != "openid profile" || got.ClientSecret != "" || got.RegistrationAccessToken != token ||
+					got.RegistrationClientURI != uri {
 					t.Fatalf("read: %d %+v", resp.StatusCode, got)
 				}
 			})
