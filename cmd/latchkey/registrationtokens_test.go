@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 func TestRegistrationTokensRoundTrip(t *testing.T) {
@@ -38,5 +39,25 @@ func TestRegistrationTokensRoundTrip(t *testing.T) {
 	}
 	if msg := mustFail(t, "", "registration-tokens", "create", db, "--uses", "-1"); !strings.Contains(msg, "negative") {
 		t.Fatalf("negative uses: %q", msg)
+	}
+}
+
+func TestClientsGetShowsSelfRegistered(t *testing.T) {
+	db, path := tempDB(t)
+	mustRun(t, "", "registration-tokens", "list", db) // migrates the new database
+	st := openDB(t, path)
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := st.CreateClient(t.Context(), store.Client{ID: "lk_self", Name: "Stranger", Public: true, SelfRegistered: true,
+		RedirectURIs: []string{"http://127.0.0.1/cb"}, GrantTypes: []string{"authorization_code"}, Scopes: []string{"openid"},
+		CreatedAt: now, UpdatedAt: now, UsedAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustRun(t, "", "clients", "get", db, "lk_self"); !strings.Contains(out, "Self-registered:") || !strings.Contains(out, "2026-01-02T04:04:05Z") {
+		t.Fatalf("get printed\n%s", out)
+	}
+	var v clientView
+	mustRunJSON(t, &v, "clients", "get", db, "lk_self")
+	if !v.SelfRegistered || !v.UsedAt.Equal(now.Add(time.Hour)) {
+		t.Fatalf("json %+v", v)
 	}
 }
