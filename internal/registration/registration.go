@@ -112,21 +112,11 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if h.o.Config.Mode == config.RegistrationGated {
-		token, ok := bearer(r)
-		if !ok {
-			unauthorized(w, "", "registration needs an initial access token (Authorization: Bearer)")
-			return
-		}
-		err := h.o.Store.UseRegistrationToken(ctx, secret.Hash(token), now)
-		if errors.Is(err, store.ErrNotFound) {
-			unauthorized(w, "invalid_token", "the initial access token is unknown, expired or used up")
-			return
-		}
-		if err != nil {
-			h.serverError(ctx, w, "use initial access token", err)
-			return
-		}
+	gated := h.o.Config.Mode == config.RegistrationGated
+	token, hasToken := bearer(r)
+	if gated && !hasToken {
+		unauthorized(w, "", "registration needs an initial access token (Authorization: Bearer)")
+		return
 	}
 	raw, ref := readBody(w, r)
 	if ref != nil {
@@ -139,6 +129,19 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		h.o.Logger.InfoContext(ctx, "registration refused", "error", ref.Code, "description", ref.Description, "client", clientip.Of(r))
 		writeJSON(w, ref.status, ref)
 		return
+	}
+	// The initial access token is spent only on a registration that will
+	// be stored, so a client that fixes a refused request may try again.
+	if gated {
+		err := h.o.Store.UseRegistrationToken(ctx, secret.Hash(token), now)
+		if errors.Is(err, store.ErrNotFound) {
+			unauthorized(w, "invalid_token", "the initial access token is unknown, expired or used up")
+			return
+		}
+		if err != nil {
+			h.serverError(ctx, w, "use initial access token", err)
+			return
+		}
 	}
 	accessToken := secret.New(secret.PrefixRegistrationAccess)
 	c.RegistrationTokenHash = secret.Hash(string(accessToken))

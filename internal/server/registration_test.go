@@ -172,6 +172,10 @@ func TestRFC7591_3_GatedRegistration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A refused registration does not spend the token.
+	if resp, r := e.register(tok.String(), map[string]any{"redirect_uris": []string{"http://rp.example/cb"}}); r.Error != "invalid_redirect_uri" {
+		t.Fatalf("refused metadata with a valid token: %d %+v", resp.StatusCode, r)
+	}
 	if resp, r := e.register(tok.String(), webMetadata); resp.StatusCode != http.StatusCreated {
 		t.Fatalf("with a valid token: %d %+v", resp.StatusCode, r)
 	}
