@@ -530,3 +530,39 @@ func TestRFC7591_Interop_NodeOpenIDClientRegistersAndSignsIn(t *testing.T) {
 		t.Fatalf("openid-client got %+v", got)
 	}
 }
+
+// TestRFC9700_4_11_2_SelfRegisteredClientIsNoOpenRedirector: an error for
+// a self-registered client is shown on the error page, not sent to its
+// redirect URI, until someone is signed in in the browser; prompt=none
+// included.
+func TestRFC9700_4_11_2_SelfRegisteredClientIsNoOpenRedirector(t *testing.T) {
+	e := newEnvConfig(t, "sqlite", dbtest.Open(t, "sqlite"), openRegistration)
+	_, r := e.register("", map[string]any{"redirect_uris": []string{"https://phish.example/cb"}, "client_name": "Totally legit"})
+	conf := e.oauth2Config(testClient{id: r.ClientID, secret: r.ClientSecret, redirect: "https://phish.example/cb"}, "no-such-scope")
+	verifier := oauth2.GenerateVerifier()
+	b := e.browser()
+	for name, u := range map[string]string{
+		"invalid_scope": conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)),
+		"prompt_none":   e.oauth2Config(testClient{id: r.ClientID, redirect: "https://phish.example/cb"}, "openid").AuthCodeURL("s", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "none")),
+	} {
+		resp, err := noRedirects(nil).Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readBody(t, resp)
+		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
+			t.Fatalf("%s, nobody signed in: %d Location %q, want the error page", name, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	// Signed in (through an operator's client), the error goes to the client.
+	e.authorize(b, e.oauth2Config(e.web, "notes.read").AuthCodeURL("w", oauth2.S256ChallengeOption(verifier)))
+	resp, err := b.Get(conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readBody(t, resp)
+	loc, _ := resp.Location()
+	if loc == nil || loc.Host != "phish.example" || loc.Query().Get("error") != "invalid_scope" {
+		t.Fatalf("signed in: %d %v, want invalid_scope at the client", resp.StatusCode, loc)
+	}
+}
