@@ -32,7 +32,8 @@ same moment, nothing is done and the command says so.`,
 				return err
 			}
 			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
-				j := &janitor.Janitor{Store: db, Batch: cfg.Janitor.Batch, ActivityRetention: cfg.Activity.Retention, Now: a.clock}
+				j := &janitor.Janitor{Store: db, Batch: cfg.Janitor.Batch, ActivityRetention: cfg.Activity.Retention, Now: a.clock,
+					Clients: db, UnusedClientTTL: cfg.Registration.UnusedClientTTL}
 				purged, err := j.RunOnce(cmd.Context())
 				if err != nil {
 					return err

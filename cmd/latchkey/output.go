@@ -81,6 +81,10 @@ type clientView struct {
 	Profile   string    `json:"profile,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// SelfRegistered: the client registered itself (RFC 7591); UsedAt is
+	// when it was last used, to the hour, which decides its expiry.
+	SelfRegistered bool      `json:"self_registered"`
+	UsedAt         time.Time `json:"used_at,omitzero"`
 }
 
 func newClientView(c store.Client, plainSecret string) clientView {
@@ -117,6 +121,8 @@ func newClientView(c store.Client, plainSecret string) clientView {
 		RequireSignedRequestObject:         c.RequireSignedRequestObject,
 		Profile:                            c.Profile,
 		UpdatedAt:                          c.UpdatedAt,
+		SelfRegistered:                     c.SelfRegistered,
+		UsedAt:                             c.UsedAt,
 	}
 }
 
@@ -211,6 +217,12 @@ func writeClient(w io.Writer, v clientView) error {
 		alg = "RS256 (default)"
 	}
 	fmt.Fprintf(tw, "ID token algorithm:\t%s\n", alg)
+	if v.SelfRegistered {
+		fmt.Fprintf(tw, "Self-registered:\tyes (RFC 7591; expires when unused, see registration.unused_client_ttl)\n")
+		if !v.UsedAt.IsZero() {
+			fmt.Fprintf(tw, "Last used:\t%s\n", formatTime(v.UsedAt))
+		}
+	}
 	fmt.Fprintf(tw, "Created:\t%s\n", formatTime(v.CreatedAt))
 	fmt.Fprintf(tw, "Updated:\t%s\n", formatTime(v.UpdatedAt))
 	return tw.Flush()

@@ -15,8 +15,8 @@ var level = map[string]int{
 	"rs": 1, "dpop": 0, "internal/secret": 0, "internal/store": 0, "internal/config": 0, "internal/testenv": 0, "internal/clientip": 0, "internal/metrics": 0, "internal/audit": 0,
 	"internal/store/sqlstore": 1, "internal/store/storetest": 1, "internal/janitor": 1, "internal/token": 1, "internal/dbtest": 2, "internal/testpg": 1,
 	"internal/oidc": 2, "internal/session": 2,
-	"internal/oauth":  3,
-	"internal/web":    4,
+	"internal/oauth": 3,
+	"internal/web":   4, "internal/registration": 4,
 	"internal/server": 5,
 	"cmd/latchkey":    6, "bench": 6, "internal/archtest": 6,
 }

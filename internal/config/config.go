@@ -29,8 +29,11 @@ type Config struct {
 	DPoP     DPoPConfig     `yaml:"dpop"`
 	Janitor  JanitorConfig  `yaml:"janitor"`
 	Consent  ConsentConfig  `yaml:"consent"`
-	Scopes   []Scope        `yaml:"scopes"`
-	Clients  []Client       `yaml:"clients"`
+	// Registration is dynamic client registration (RFC 7591, RFC 7592)
+	// at /register; off by default.
+	Registration RegistrationConfig `yaml:"registration"`
+	Scopes       []Scope            `yaml:"scopes"`
+	Clients      []Client           `yaml:"clients"`
 	// Resources are the protected APIs (RFC 8707) declared in the file.
 	Resources []Resource `yaml:"resources"`
 	Users     []User     `yaml:"users"`
@@ -140,6 +143,56 @@ type ConsentConfig struct {
 	// first-party apps; default the issuer's host.
 	Operator string `yaml:"operator"`
 }
+
+// RegistrationConfig controls dynamic client registration (RFC 7591) and
+// its management protocol (RFC 7592), docs/registration.md.
+type RegistrationConfig struct {
+	// Enabled serves /register and advertises registration_endpoint.
+	Enabled bool `yaml:"enabled"`
+	// Mode is RegistrationOpen (anyone may register) or
+	// RegistrationGated (the default: a registration needs an initial
+	// access token, RFC 7591 §3).
+	Mode string `yaml:"mode"`
+	// Policy is what a self-registered client may get.
+	Policy RegistrationPolicy `yaml:"policy"`
+	// UnusedClientTTL: a self-registered client not used for that long is
+	// deleted by the janitor; default 720h (30 days).
+	UnusedClientTTL time.Duration `yaml:"unused_client_ttl"`
+	// PerAddressPerHour bounds the registrations from one client address
+	// in an hour; default 10, 0 means no limit.
+	PerAddressPerHour int `yaml:"per_address_per_hour"`
+	// SoftwareStatementKeys is a JWK Set (JSON) of the public keys whose
+	// software statements (RFC 7591 §2.3) are trusted, or
+	// SoftwareStatementKeysFile the file that holds it. Empty: software
+	// statements are refused.
+	SoftwareStatementKeys     string `yaml:"software_statement_keys"`
+	SoftwareStatementKeysFile string `yaml:"software_statement_keys_file"`
+}
+
+// RegistrationPolicy bounds the metadata of self-registered clients.
+type RegistrationPolicy struct {
+	// GrantTypes a client may register: default authorization_code and
+	// refresh_token. implicit and password are never allowed.
+	GrantTypes []string `yaml:"grant_types"`
+	// Scopes a client may register; default openid, profile, email and
+	// offline_access.
+	Scopes []string `yaml:"scopes"`
+	// RedirectURIs is RedirectHTTPS (https only) or
+	// RedirectHTTPSOrLoopback (the default: also http loopback for
+	// native public clients, RFC 8252 §7.3).
+	RedirectURIs string `yaml:"redirect_uris"`
+	// AllowPublic lets clients without a secret register (native and
+	// browser apps, which must use PKCE); default true.
+	AllowPublic bool `yaml:"allow_public"`
+}
+
+// Registration modes and redirect-URI rules.
+const (
+	RegistrationOpen        = "open"
+	RegistrationGated       = "initial_access_token"
+	RedirectHTTPS           = "https"
+	RedirectHTTPSOrLoopback = "https_or_loopback"
+)
 
 // Forever is the consent lifetime "until the user revokes it".
 const Forever = "forever"
@@ -311,5 +364,16 @@ func Default() Config {
 		Janitor:  JanitorConfig{Interval: time.Minute, Batch: 500},
 		Consent:  ConsentConfig{Lifetimes: []string{"1h", "24h", "720h", Forever}, DefaultLifetime: Forever},
 		Scopes:   append([]Scope(nil), DefaultScopes...),
+		Registration: RegistrationConfig{
+			Mode: RegistrationGated,
+			Policy: RegistrationPolicy{
+				GrantTypes:   []string{"authorization_code", "refresh_token"},
+				Scopes:       []string{"openid", "profile", "email", "offline_access"},
+				RedirectURIs: RedirectHTTPSOrLoopback,
+				AllowPublic:  true,
+			},
+			UnusedClientTTL:   30 * 24 * time.Hour,
+			PerAddressPerHour: 10,
+		},
 	}
 }

@@ -77,6 +77,7 @@ func (c Config) Validate() error {
 	} else if !slices.Contains(c.Consent.Lifetimes, c.Consent.DefaultLifetime) {
 		add("consent.default_lifetime", "%q is not one of consent.lifetimes", c.Consent.DefaultLifetime)
 	}
+	errs = append(errs, c.Registration.validate()...)
 	if err := ValidateListen(c.Listen); err != nil {
 		add("listen", "%v", err)
 	}
@@ -392,4 +393,37 @@ func joinInline(errs []error) error {
 		msgs[i] = e.Error()
 	}
 	return errors.New(strings.Join(msgs, "; "))
+}
+
+// registrationGrants are the grant types a registration policy may allow:
+// never implicit or password (RFC 9700 §2.1.2, §2.4).
+var registrationGrants = []string{"authorization_code", "refresh_token", "client_credentials",
+	"urn:ietf:params:oauth:grant-type:device_code"}
+
+func (r RegistrationConfig) validate() []error {
+	var errs []error
+	add := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("registration.%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if r.Mode != RegistrationOpen && r.Mode != RegistrationGated {
+		add("mode", "must be %q or %q, got %q", RegistrationOpen, RegistrationGated, r.Mode)
+	}
+	for _, g := range r.Policy.GrantTypes {
+		if !slices.Contains(registrationGrants, g) {
+			add("policy.grant_types", "%q may not be allowed to self-registered clients (one of %s)", g, strings.Join(registrationGrants, ", "))
+		}
+	}
+	if r.Policy.RedirectURIs != RedirectHTTPS && r.Policy.RedirectURIs != RedirectHTTPSOrLoopback {
+		add("policy.redirect_uris", "must be %q or %q, got %q", RedirectHTTPS, RedirectHTTPSOrLoopback, r.Policy.RedirectURIs)
+	}
+	if r.UnusedClientTTL <= 0 {
+		add("unused_client_ttl", "must be positive")
+	}
+	if r.PerAddressPerHour < 0 {
+		add("per_address_per_hour", "must not be negative")
+	}
+	if r.SoftwareStatementKeys != "" && r.SoftwareStatementKeysFile != "" {
+		add("software_statement_keys", "set software_statement_keys or software_statement_keys_file, not both")
+	}
+	return errs
 }

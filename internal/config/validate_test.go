@@ -25,6 +25,21 @@ func TestValidate(t *testing.T) {
 		want   string // substring of the error; "" means valid
 	}{
 		{"valid_production_config", func(c *Config) {}, ""},
+		{"registration/off_by_default", func(c *Config) {
+			if c.Registration.Enabled {
+				t.Error("registration must be off by default")
+			}
+		}, ""},
+		{"registration/RFC9700_2_1_2/no_implicit", func(c *Config) { c.Registration.Policy.GrantTypes = []string{"implicit"} }, `registration.policy.grant_types: "implicit" may not`},
+		{"registration/RFC9700_2_4/no_password", func(c *Config) { c.Registration.Policy.GrantTypes = []string{"password"} }, `"password" may not`},
+		{"registration/unknown_mode", func(c *Config) { c.Registration.Mode = "closed" }, "registration.mode: must be"},
+		{"registration/open_mode_ok", func(c *Config) { c.Registration.Enabled, c.Registration.Mode = true, RegistrationOpen }, ""},
+		{"registration/unknown_redirect_rule", func(c *Config) { c.Registration.Policy.RedirectURIs = "any" }, "registration.policy.redirect_uris"},
+		{"registration/ttl_positive", func(c *Config) { c.Registration.UnusedClientTTL = 0 }, "registration.unused_client_ttl"},
+		{"registration/limit_not_negative", func(c *Config) { c.Registration.PerAddressPerHour = -1 }, "registration.per_address_per_hour"},
+		{"registration/keys_inline_or_file", func(c *Config) {
+			c.Registration.SoftwareStatementKeys, c.Registration.SoftwareStatementKeysFile = "{}", "/k.json"
+		}, "not both"},
 		{"default_config_in_dev_mode", func(c *Config) { *c = Default(); c.Dev = true }, ""},
 		{"default_config_without_dev_needs_system_secret", func(c *Config) { *c = Default() }, "system_secret: is required"},
 

@@ -39,12 +39,23 @@ type Janitor struct {
 	// ActivityRetention: activity entries older than this are deleted;
 	// zero keeps them.
 	ActivityRetention time.Duration
+	// Clients, with UnusedClientTTL positive, deletes the self-registered
+	// clients unused for that long (RFC 7591 registrations nobody uses);
+	// nil keeps them.
+	Clients         UnusedClients
+	UnusedClientTTL time.Duration
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
 
 	mu       sync.Mutex
 	counters Counters
+}
+
+// UnusedClients deletes self-registered clients left unused
+// (store.ClientStore.DeleteUnusedClients).
+type UnusedClients interface {
+	DeleteUnusedClients(ctx context.Context, t time.Time) ([]string, error)
 }
 
 // Counters are cumulative figures of a Janitor's runs, for metrics.
@@ -98,6 +109,17 @@ func (j *Janitor) RunOnce(ctx context.Context) (store.Purged, error) {
 		p.Activity = now.Add(-j.ActivityRetention)
 	}
 	purged, err := j.Store.PurgeExpired(ctx, p)
+	if err == nil && !purged.Skipped && j.Clients != nil && j.UnusedClientTTL > 0 {
+		var ids []string
+		ids, err = j.Clients.DeleteUnusedClients(ctx, now.Add(-j.UnusedClientTTL))
+		if len(ids) > 0 {
+			if purged.Rows == nil {
+				purged.Rows = map[string]int64{}
+			}
+			purged.Rows["clients"] += int64(len(ids))
+			j.logger().InfoContext(ctx, "deleted unused self-registered clients", "client_ids", ids)
+		}
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.counters.Deleted == nil {

@@ -35,6 +35,7 @@ func (p *Provider) authorizeRequest(ctx context.Context, q params, o origin) (Pe
 	if e != nil {
 		return Pending{}, nil, e
 	}
+	p.noteUse(ctx, client)
 	if !o.pushed() && p.requiresPAR(client) {
 		return Pending{}, nil, InvalidRequest("this client must push its authorization requests to the pushed authorization request endpoint (RFC 9126)")
 	}
@@ -339,9 +340,13 @@ func (p *Provider) SetUser(ctx context.Context, pd *Pending, sess store.Session)
 // requests automatically without user consent or interaction, except when
 // the identity of the client can be assured"). A loopback or private-use
 // redirect URI can be claimed by any program on the device, so another
-// program could use the app's client id and get a code silently.
+// program could use the app's client id and get a code silently. A
+// self-registered client is always asked for too (RFC 6819 §5.2.3.2: its
+// identity is whatever its registrant claimed), so prompt=none answers it
+// consent_required.
 func (pd Pending) MustAsk() bool {
-	return pd.Prompt().Has(oidc.PromptConsent) || pd.Client.Public && IsNativeRedirectURI(pd.Request.RedirectURI)
+	return pd.Prompt().Has(oidc.PromptConsent) || pd.Client.Public && IsNativeRedirectURI(pd.Request.RedirectURI) ||
+		pd.Client.SelfRegistered
 }
 
 // AutoApprove finishes a request of a signed-in user without asking when

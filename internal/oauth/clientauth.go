@@ -199,6 +199,9 @@ func (p *Provider) authenticateClient(ctx context.Context, cred clientCredential
 	}
 	t.address.Release(cred.address)
 	t.pair.Release(pair)
+	if e == nil {
+		p.noteUse(ctx, client)
+	}
 	return client, e
 }
 

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -72,7 +73,7 @@ func (p *Provider) HandleAuthorize(w http.ResponseWriter, r *http.Request) {
 		e = duplicated(dup)
 	}
 	if e != nil {
-		if to == nil {
+		if to == nil || p.untrustedRedirect(ctx, r, pd) {
 			p.ErrorPage(w, r, e)
 			return
 		}
@@ -93,8 +94,15 @@ func (p *Provider) HandleAuthorize(w http.ResponseWriter, r *http.Request) {
 	prompt := pd.Prompt()
 	if prompt.Has(oidc.PromptNone) && !signedIn {
 		// Core §3.1.2.6: "The Authorization Server MUST NOT display any
-		// authentication or consent user interface pages" with none.
-		p.Respond(w, r, to.ErrorResponse(newError("login_required", 400, "the user is not signed in")))
+		// authentication or consent user interface pages" with none. An
+		// error page is neither, and is what a self-registered client gets
+		// (untrustedRedirect).
+		e := newError("login_required", 400, "the user is not signed in")
+		if pd.Client.SelfRegistered && err != nil {
+			p.ErrorPage(w, r, e)
+			return
+		}
+		p.Respond(w, r, to.ErrorResponse(e))
 		return
 	}
 	if signedIn {
@@ -190,4 +198,18 @@ func RedirectBrowser(w http.ResponseWriter, r *http.Request, loc string) {
 	w.Header().Set("Location", loc)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
+}
+
+// untrustedRedirect reports whether an error for pd must be shown on the
+// error page rather than sent to the client's redirect URI: the client
+// registered itself, so its redirect URI is whatever a stranger chose, and
+// nobody is signed in in this browser. Redirecting would make Latchkey an
+// open redirector for anyone who can register (RFC 9700 §4.11.2: "only
+// automatically redirect the user agent if it trusts the redirect URI").
+func (p *Provider) untrustedRedirect(ctx context.Context, r *http.Request, pd Pending) bool {
+	if !pd.Client.SelfRegistered {
+		return false
+	}
+	_, err := p.Sessions.Current(ctx, r)
+	return err != nil
 }

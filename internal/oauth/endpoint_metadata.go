@@ -36,6 +36,8 @@ type Metadata struct {
 	// RFC 9126 §5.
 	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint"`
 	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests"`
+	// RFC 8414 §2 (RFC 7591): only while registration is on.
+	RegistrationEndpoint string `json:"registration_endpoint,omitempty"`
 
 	// OpenID Connect Discovery 1.0 §3, Session Management, Front- and
 	// Back-Channel Logout, RP-Initiated Logout.
@@ -103,6 +105,9 @@ func (p *Provider) buildMetadata() []byte {
 	m.DeviceAuthorizationEndpoint = p.Issuer + "/device_authorization"
 	m.PushedAuthorizationRequestEndpoint = p.Issuer + PARPath
 	m.RequirePushedAuthorizationRequests = p.RequirePAR
+	if p.RegistrationEnabled {
+		m.RegistrationEndpoint = p.Issuer + RegistrationPath
+	}
 	if len(m.IDTokenSigningAlgValuesSupported) == 0 {
 		m.IDTokenSigningAlgValuesSupported = []string{oidc.DefaultIDTokenAlg}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +28,9 @@ const authorizePerAddress = 300
 const (
 	LoginPath   = "/login"
 	ConsentPath = "/consent"
+	// RegistrationPath is the client registration endpoint (RFC 7591 §3),
+	// served by internal/registration when registration is on.
+	RegistrationPath = "/register"
 )
 
 // Provider is the OAuth 2.0 protocol over a store. Its methods take typed
@@ -63,6 +67,9 @@ type Provider struct {
 	// RequirePAR: every client must push its authorization requests
 	// (RFC 9126 §5); else only those registered to.
 	RequirePAR bool
+	// RegistrationEnabled advertises the registration endpoint
+	// (RFC 8414 §2 registration_endpoint, RFC 7591).
+	RegistrationEnabled bool
 	// Activity records what happens on users' accounts (the account
 	// page); nil records nothing.
 	Activity *ActivityLog
@@ -105,6 +112,7 @@ type Provider struct {
 	authorizeLimit *Throttle
 	userCodes      userCodeThrottles
 	metadata       atomic.Pointer[[]byte]
+	touched        sync.Map // client id -> time.Time of its last noteUse write
 	logouts        *backchannel
 }
 

@@ -23,6 +23,11 @@ const (
 	PrefixBrowser      = "lk_br_"
 	PrefixAuthRequest  = "lk_ar_"
 	PrefixDeviceCode   = "lk_dc_"
+	// PrefixRegistrationAccess marks a self-registered client's
+	// registration access token (RFC 7592 §1.1), PrefixInitialAccess an
+	// initial access token that allows a registration (RFC 7591 §3).
+	PrefixRegistrationAccess = "lk_ra_"
+	PrefixInitialAccess      = "lk_ia_"
 	// PrefixRequestURI marks the random part of a pushed request's
 	// request_uri (RFC 9126 §2.2).
 	PrefixRequestURI = "lk_ru_"

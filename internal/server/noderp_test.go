@@ -59,7 +59,14 @@ type nodeProcess struct {
 // lives at most 60 seconds and is killed when the test ends.
 func startNodeRP(t *testing.T, env ...string) *nodeProcess {
 	t.Helper()
-	node, script := nodeRP(t)
+	_, script := nodeRP(t)
+	return startNodeScript(t, script, env...)
+}
+
+// startNodeScript starts another script of nodeRPDir as startNodeRP does.
+func startNodeScript(t *testing.T, script string, env ...string) *nodeProcess {
+	t.Helper()
+	node, _ := nodeRP(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	cmd := exec.CommandContext(ctx, node, script)
 	cmd.Dir = nodeRPDir

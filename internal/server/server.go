@@ -20,6 +20,7 @@ import (
 	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/oidc"
+	"github.com/latchkey/latchkey/internal/registration"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
@@ -119,6 +120,7 @@ func New(opts Options) (*Server, error) {
 		AcceptEndpointAudience: cfg.Server.AssertionEndpointAudience,
 		AskFirstParty:          cfg.Consent.AskFirstParty,
 		RequirePAR:             cfg.Server.RequirePAR,
+		RegistrationEnabled:    cfg.Registration.Enabled,
 		UserCodeKey:            session.DeriveKey([]byte(cfg.SystemSecret), "device-user-codes"),
 		PreviousUserCodeKey:    previousKey(cfg, "device-user-codes"),
 		SuccessorKey:           session.DeriveKey([]byte(cfg.SystemSecret), "refresh-successors"),
@@ -170,10 +172,22 @@ func New(opts Options) (*Server, error) {
 		w.Write(keys.JWKS())
 	})
 	pages.Routes(mux)
-	s := &Server{opts: opts, keys: keys, provider: provider, metrics: m, janitor: &janitor.Janitor{
+	jan := &janitor.Janitor{
 		Store: opts.Store, Interval: cfg.Janitor.Interval, Batch: cfg.Janitor.Batch,
 		ActivityRetention: cfg.Activity.Retention, Now: opts.Now, Logger: opts.Logger,
-	}}
+	}
+	if cfg.Registration.Enabled {
+		reg, err := registration.New(registration.Options{Store: opts.Store, Scopes: provider.Scopes, Config: cfg.Registration,
+			Issuer: issuer, Now: opts.Now, Logger: opts.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		reg.Routes(mux)
+	}
+	// Self-registered clients expire when unused even while registration
+	// is off: those registered before it was turned off.
+	jan.Clients, jan.UnusedClientTTL = opts.Store, cfg.Registration.UnusedClientTTL
+	s := &Server{opts: opts, keys: keys, provider: provider, metrics: m, janitor: jan}
 	s.operations(mux, cfg.Server.AdminListen == "")
 	watch(m, provider, keys, opts.Store, opts.Now)
 	m.WatchJanitor(func() (map[string]int64, int64, int64, int64) {

@@ -89,6 +89,33 @@ type Client struct {
 	// request, whatever its other settings: "fapi2" (the FAPI 2.0
 	// Security Profile) or empty.
 	Profile string
+
+	// Dynamic registration (RFC 7591, RFC 7592).
+	// SelfRegistered: the client registered itself at /register; its
+	// users are told it is not verified and it never skips consent.
+	SelfRegistered bool
+	// RegistrationTokenHash is the SHA-256 of the client's registration
+	// access token (RFC 7592 §3), empty when it has none.
+	RegistrationTokenHash string
+	// RegistrationMetadata is a JSON object of the registered metadata
+	// Latchkey keeps without acting on it (contacts, tos_uri, policy_uri,
+	// software_id, software_version), empty when there is none.
+	RegistrationMetadata string
+	// UsedAt is when the client was last used (written at most about once
+	// an hour); zero before its first use.
+	UsedAt time.Time
+}
+
+// RegistrationToken is an initial access token (RFC 7591 §3) that lets
+// its bearer register a client when registration is gated.
+type RegistrationToken struct {
+	ID          string // a public handle to list and delete it by
+	Hash        string // SHA-256 of the token; the token itself is never stored
+	Description string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time // zero: never expires
+	MaxUses     int       // zero: any number of registrations
+	Uses        int
 }
 
 // Resource is a protected API registered as an RFC 8707 resource. Its URI
@@ -374,6 +401,30 @@ type ClientStore interface {
 	UpdateClient(ctx context.Context, c Client) error
 	// DeleteClient removes the client and everything issued to it; ErrNotFound.
 	DeleteClient(ctx context.Context, id string) error
+	// TouchClient records that the client was used at t: UsedAt becomes t
+	// unless it is already later; ErrNotFound.
+	TouchClient(ctx context.Context, id string, t time.Time) error
+	// DeleteUnusedClients removes, with everything issued to them, the
+	// self-registered clients last used (or, never used, created) before
+	// t, and returns their ids. Clients an operator created are never
+	// removed.
+	DeleteUnusedClients(ctx context.Context, t time.Time) ([]string, error)
+}
+
+// RegistrationTokenStore manages initial access tokens (RFC 7591 §3).
+type RegistrationTokenStore interface {
+	// CreateRegistrationToken inserts t; ErrConflict if its id or hash
+	// exists.
+	CreateRegistrationToken(ctx context.Context, t RegistrationToken) error
+	// ListRegistrationTokens returns every token ordered by id.
+	ListRegistrationTokens(ctx context.Context) ([]RegistrationToken, error)
+	// DeleteRegistrationToken removes the token; ErrNotFound.
+	DeleteRegistrationToken(ctx context.Context, id string) error
+	// UseRegistrationToken counts one use of the token with hash, in one
+	// statement so that racing registrations never exceed MaxUses;
+	// ErrNotFound if no such token, if it expired at or before now, or if
+	// it is used up.
+	UseRegistrationToken(ctx context.Context, hash string, now time.Time) error
 }
 
 // ResourceStore manages registered resources (protected APIs).
@@ -758,6 +809,7 @@ type Store interface {
 	ActivityStore
 	CounterStore
 	ClientStore
+	RegistrationTokenStore
 	ResourceStore
 	UserStore
 	GrantStore

@@ -66,16 +66,16 @@ type lifetimeItem struct {
 // asker is who asks for access, on the consent and device pages (RFC
 // 6749 §10.2: users should be able to spot a look-alike app): its name,
 // logo, home page's host, description, and whether the operator vouches
-// for it (first-party).
+// for it (first-party) or warns that nobody checked it (self-registered).
 type asker struct {
 	ClientName, Logo, Home, Description, Operator string
-	Verified                                      bool
+	Verified, Unverified                          bool
 }
 
 // asking describes client for the "client" template.
 func (pg *Pages) asking(w http.ResponseWriter, c store.Client) asker {
 	a := asker{ClientName: c.Name, Logo: c.LogoURI, Home: hostOf(c.ClientURI), Description: c.Description,
-		Verified: c.FirstParty, Operator: pg.operator}
+		Verified: c.FirstParty && !c.SelfRegistered, Unverified: c.SelfRegistered, Operator: pg.operator}
 	if a.Logo != "" {
 		allowOrigins(w, "img-src", []string{a.Logo})
 	}

@@ -111,7 +111,7 @@ func (p *postgresPool) open(t *testing.T) store.Store {
 			t.Fatalf("Migrate: %v", err)
 		}
 	} else {
-		for _, table := range []string{"tokens", "codes", "sessions", "auth_requests", "grants", "users", "clients", "signing_keys", "replay", "counters", "activity"} {
+		for _, table := range []string{"tokens", "codes", "sessions", "auth_requests", "grants", "users", "clients", "signing_keys", "replay", "counters", "activity", "registration_tokens"} {
 			if _, err := db.write.ExecContext(t.Context(), "DELETE FROM "+table); err != nil {
 				t.Fatalf("empty %s: %v", table, err)
 			}

@@ -30,7 +30,7 @@ var statsTables = []struct {
 	expires bool
 }{
 	{"activity", false}, {"auth_requests", true}, {"clients", false}, {"codes", true}, {"counters", false},
-	{"device_codes", true}, {"grants", true}, {"pushed_requests", true}, {"replay", true}, {"resources", false}, {"session_clients", false},
+	{"device_codes", true}, {"grants", true}, {"pushed_requests", true}, {"registration_tokens", true}, {"replay", true}, {"resources", false}, {"session_clients", false},
 	{"sessions", true}, {"signing_keys", false}, {"tokens", true}, {"users", false},
 }
 

@@ -53,6 +53,11 @@ func richClient(id string) store.Client {
 		IDTokenAlg:     "EdDSA",
 		RequiredScopes: []string{"openid", "名前"},
 		Resources:      []string{"https://notes.example/api", "urn:例え:" + unicode},
+
+		SelfRegistered:        true,
+		RegistrationTokenHash: strings.Repeat("cd", 32),
+		RegistrationMetadata:  `{"contacts":["` + unicode + `"],"tos_uri":"` + big() + `"}`,
+		UsedAt:                at(time.Hour + time.Microsecond),
 	}
 }
 
@@ -128,6 +133,8 @@ func testClients(t *testing.T, open Opener) {
 			"description":              {ID: "c", Description: unicode + "\x00"},
 			"required scope":           {ID: "c", RequiredScopes: []string{"a\x00"}},
 			"ID token alg":             {ID: "c", IDTokenAlg: "RS256\x00"},
+			"registration token hash":  {ID: "c", RegistrationTokenHash: "\x00"},
+			"registration metadata":    {ID: "c", RegistrationMetadata: "{\"a\":\"\xff\"}"},
 		} {
 			wantErr(t, "CreateClient("+name+")", w.s.CreateClient(w.ctx, c), store.ErrInvalid)
 		}

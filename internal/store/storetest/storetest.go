@@ -25,6 +25,7 @@ type Opener func(t *testing.T) store.Store
 func Run(t *testing.T, open Opener) {
 	for _, group := range []func(*testing.T, Opener){
 		testClients,
+		testRegistration,
 		testResources,
 		testUsers,
 		testGrants,
