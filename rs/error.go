@@ -106,8 +106,8 @@ func (g *Guard) WriteError(w http.ResponseWriter, err error) {
 }
 
 // challenge is the WWW-Authenticate value for e (RFC 6750 §3): realm, the
-// error attributes unless the request had no token (§3.1), and the
-// metadata URL (RFC 9728 §5.1).
+// error attributes unless the request had no token (§3.1), the scope a
+// token needs (§3), and the metadata URL (RFC 9728 §5.1).
 func (g *Guard) challenge(e *Error) string {
 	var b strings.Builder
 	if e.dpop {
@@ -123,10 +123,10 @@ func (g *Guard) challenge(e *Error) string {
 			b.WriteString(`, error_description=`)
 			quote(&b, e.Description, true)
 		}
-		if e.Scope != "" {
-			b.WriteString(`, scope=`)
-			quote(&b, e.Scope, true)
-		}
+	}
+	if e.Scope != "" {
+		b.WriteString(`, scope=`)
+		quote(&b, e.Scope, true)
 	}
 	b.WriteString(`, resource_metadata=`)
 	quote(&b, g.metadataURL, false)

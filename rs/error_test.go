@@ -23,6 +23,11 @@ func TestChallenge(t *testing.T) {
 	}{
 		{"RFC6750_3.1/no_token_has_no_error_attributes", httptest.NewRequest("GET", "/", nil), nil, 401,
 			`Bearer realm="https://api.example/notes", ` + meta, ``},
+		{"RFC6750_3/no_token_challenge_names_the_scopes_needed", httptest.NewRequest("GET", "/", nil), []string{"notes.read"}, 401,
+			`Bearer realm="https://api.example/notes", scope="notes.read", ` + meta, ``},
+		{"RFC6750_3/invalid_token_challenge_names_the_scopes_needed", bearer(expired), []string{"notes.read"}, 401,
+			`Bearer realm="https://api.example/notes", error="invalid_token", error_description="the access token expired", scope="notes.read", ` + meta,
+			`{"error":"invalid_token","error_description":"the access token expired","scope":"notes.read"}`},
 		{"RFC6750_3.1/expired_token_is_invalid_token", bearer(expired), nil, 401,
 			`Bearer realm="https://api.example/notes", error="invalid_token", error_description="the access token expired", ` + meta,
 			`{"error":"invalid_token","error_description":"the access token expired"}`},

@@ -49,7 +49,7 @@ func ExampleGuard_Require() {
 	resp.Body.Close()
 	fmt.Println(resp.StatusCode, string(body))
 	// Output:
-	// 401 Bearer realm="https://api.example/notes", resource_metadata="https://api.example/.well-known/oauth-protected-resource/notes"
+	// 401 Bearer realm="https://api.example/notes", scope="notes.read", resource_metadata="https://api.example/.well-known/oauth-protected-resource/notes"
 	// 200 notes of alice
 }
 

@@ -174,7 +174,8 @@ func (g *Guard) Forget(token string) {
 // Require returns middleware that lets a request through only with a valid
 // access token holding every one of scopes, and puts the Token in its
 // context (FromContext). Otherwise it answers as WriteError does: 401
-// without or with an invalid token, 403 insufficient_scope naming scopes
+// without or with an invalid token (its challenge naming scopes), 403
+// insufficient_scope naming scopes
 // (RFC 6750 §3.1), 400 for a malformed request. It panics if a scope is
 // not a valid scope-token (RFC 6749 §3.3), as a route pattern would.
 func (g *Guard) Require(scopes ...string) func(http.Handler) http.Handler {
@@ -188,6 +189,14 @@ func (g *Guard) Require(scopes ...string) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			tok, e := g.verifyRequest(r)
 			if e != nil {
+				if e.Status == http.StatusUnauthorized && e.Scope == "" {
+					// The scope a token needs here (RFC 6750 §3), so a client
+					// with none asks for the right one (MCP 2025-11-25,
+					// "Scope Selection Strategy").
+					with := *e
+					with.Scope = need
+					e = &with
+				}
 				g.WriteError(w, e)
 				return
 			}

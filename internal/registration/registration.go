@@ -71,10 +71,37 @@ func New(o Options) (*Handler, error) {
 
 // Routes mounts the endpoints on mux.
 func (h *Handler) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("POST "+Path, h.create)
-	mux.HandleFunc("GET "+Path+"/{client_id}", h.read)
-	mux.HandleFunc("PUT "+Path+"/{client_id}", h.update)
-	mux.HandleFunc("DELETE "+Path+"/{client_id}", h.delete)
+	mux.HandleFunc("POST "+Path, anyOrigin(h.create))
+	mux.HandleFunc("GET "+Path+"/{client_id}", anyOrigin(h.read))
+	mux.HandleFunc("PUT "+Path+"/{client_id}", anyOrigin(h.update))
+	mux.HandleFunc("DELETE "+Path+"/{client_id}", anyOrigin(h.delete))
+	mux.HandleFunc("OPTIONS "+Path, preflight("POST"))
+	mux.HandleFunc("OPTIONS "+Path+"/{client_id}", preflight("GET, PUT, DELETE"))
+}
+
+// anyOrigin lets a page of any origin read the answer: an agent or a
+// developer tool in the browser registers itself (RFC 9700 §2.6 allows
+// CORS here). Nothing rides on cookies: the request carries its own
+// credentials (an initial or registration access token), or none.
+func anyOrigin(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Access-Control-Expose-Headers", "WWW-Authenticate, Retry-After")
+		next(w, r)
+	}
+}
+
+// preflight answers a CORS preflight for methods.
+func preflight(methods string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Access-Control-Allow-Methods", methods)
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+		h.Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+	}
 }
 
 // response is the client information response (RFC 7591 §3.2.1, RFC 7592

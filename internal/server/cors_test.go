@@ -141,3 +141,29 @@ func TestBrowser_RFC9700_2_6_TokenEndpointCORS(t *testing.T) {
 		})
 	}
 }
+
+// TestRFC7591_CORSForBrowserAgents: an agent in a browser registers
+// itself and manages its registration from any origin; the answers are
+// readable, the registration access token travels in Authorization (RFC
+// 7592 §3), never a cookie.
+func TestRFC7591_CORSForBrowserAgents(t *testing.T) {
+	e := newEnvConfig(t, "sqlite", dbtest.Open(t, "sqlite"), openRegistration)
+	for _, path := range []string{"/register", "/register/some-client"} {
+		pre := e.corsRequest(http.MethodOptions, path, "https://agent.example", nil, nil)
+		if pre.StatusCode != http.StatusNoContent || pre.Header.Get("Access-Control-Allow-Origin") != "*" ||
+			!strings.Contains(pre.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
+			t.Errorf("preflight of %s: %d %v", path, pre.StatusCode, pre.Header)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPost, e.issuer+"/register", strings.NewReader(`{"redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"none"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", "https://agent.example")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readBody(t, resp)
+	if resp.StatusCode != http.StatusCreated || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("registration from a page: %d, Access-Control-Allow-Origin %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+}

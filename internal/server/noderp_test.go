@@ -67,9 +67,16 @@ func startNodeRP(t *testing.T, env ...string) *nodeProcess {
 func startNodeScript(t *testing.T, script string, env ...string) *nodeProcess {
 	t.Helper()
 	node, _ := nodeRP(t)
+	return runNode(t, node, nodeRPDir, script, env...)
+}
+
+// runNode starts node script in dir with env added to the environment; it
+// lives at most 60 seconds and is killed when the test ends.
+func runNode(t *testing.T, node, dir, script string, env ...string) *nodeProcess {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	cmd := exec.CommandContext(ctx, node, script)
-	cmd.Dir = nodeRPDir
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	cmd.WaitDelay = 5 * time.Second
 	p := &nodeProcess{t: t, stderr: &syncBuffer{}}
@@ -123,7 +130,7 @@ func (p *nodeProcess) receive(v any) {
 		p.t.Fatalf("node printed %q: %v\nstderr:\n%s", line, err, p.stderr)
 	}
 	if failure.Error != "" {
-		p.t.Fatalf("openid-client rejects Latchkey: %s\nstderr:\n%s", line, p.stderr)
+		p.t.Fatalf("the node client rejects Latchkey: %s\nstderr:\n%s", line, p.stderr)
 	}
 	if err := json.Unmarshal(line, v); err != nil {
 		p.t.Fatalf("node printed %q: %v", line, err)
