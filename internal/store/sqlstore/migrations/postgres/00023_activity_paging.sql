@@ -1,0 +1,12 @@
+-- Activity paged by the admin API: by user or by client, newest first,
+-- keyset on (at, id) so a page never repeats or skips an entry written
+-- between two requests. PostgreSQL has no stable row id: id numbers the
+-- entries (existing ones too).
+
+-- +goose Up
+ALTER TABLE activity ADD COLUMN id BIGSERIAL;
+CREATE INDEX activity_client ON activity (client_id, at);
+
+-- +goose Down
+DROP INDEX activity_client;
+ALTER TABLE activity DROP COLUMN id;
