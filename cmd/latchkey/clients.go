@@ -19,8 +19,7 @@ import (
 	"github.com/latchkey/latchkey/internal/store/sqlstore"
 )
 
-// defaultGrantTypes are given to a client registered without --grant-type.
-var defaultGrantTypes = []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}
+// oauth.DefaultGrantTypes are given to a client registered without --grant-type.
 
 // manageCmd is the state shared by the subcommands of clients and users.
 type manageCmd struct {
@@ -133,7 +132,7 @@ func (f *clientFlags) register(fs *pflag.FlagSet, update bool) {
 	fs.StringVar(&f.name, "name", "", "display `NAME` shown on the consent page")
 	fs.StringArrayVar(&f.redirectURIs, "redirect-uri", nil, "redirect `URI` (repeatable)"+replaces)
 	fs.StringArrayVar(&f.grantTypes, "grant-type", nil, "grant `TYPE` (repeatable): "+strings.Join(oauth.KnownGrantTypes, ", ")+
-		"; default "+strings.Join(defaultGrantTypes, " and ")+replaces)
+		"; default "+strings.Join(oauth.DefaultGrantTypes, " and ")+replaces)
 	fs.StringArrayVar(&f.scopes, "scope", nil, "`SCOPE` the client may request (repeatable, or space-separated)"+replaces)
 	fs.BoolVar(&f.public, "public", false, "public client (native or browser app): no secret, PKCE required")
 	fs.StringVar(&f.secret, "secret", "", "import this client `SECRET` instead of generating one")
@@ -236,16 +235,6 @@ func cleanList(in []string, splitSpaces bool) []string {
 	return out
 }
 
-// hashClientSecret returns the stored verifier of a plain client secret: a
-// secret of exactly the form Latchkey generates (lk_cs_ and 256 bits) is
-// stored as SHA-256, any other with argon2id (its entropy is unknown).
-func hashClientSecret(plain string) string {
-	if secret.HasPrefix(plain, secret.PrefixClientSecret) {
-		return secret.HashClientSecret(plain)
-	}
-	return secret.HashImportedSecret(plain)
-}
-
 // pendingSecret stands for a secret hash during validation, so that slow
 // argon2id hashing runs only for a registration that is valid.
 const pendingSecret = "pending"
@@ -285,7 +274,7 @@ func (a *app) clientsCreateCommand(m *manageCmd) *cobra.Command {
 				c.ID = oauth.NewClientID()
 			}
 			if len(c.GrantTypes) == 0 {
-				c.GrantTypes = append([]string(nil), defaultGrantTypes...)
+				c.GrantTypes = append([]string(nil), oauth.DefaultGrantTypes...)
 			}
 			secretGiven := cmd.Flags().Changed("secret")
 			if secretGiven && f.secret == "" {
@@ -304,7 +293,7 @@ func (a *app) clientsCreateCommand(m *manageCmd) *cobra.Command {
 				var plain string
 				switch {
 				case secretGiven:
-					plain, c.SecretHash = f.secret, hashClientSecret(f.secret)
+					plain, c.SecretHash = f.secret, oauth.HashGivenSecret(f.secret)
 				case !c.Public && !f.keyAuth():
 					var v secret.Value
 					v, c.SecretHash = oauth.NewClientSecret()
@@ -469,7 +458,7 @@ confidential with a new generated secret (shown once) unless --secret is given.`
 				var plain string
 				switch {
 				case secretGiven:
-					plain, c.SecretHash = f.secret, hashClientSecret(f.secret)
+					plain, c.SecretHash = f.secret, oauth.HashGivenSecret(f.secret)
 				case generate:
 					var v secret.Value
 					v, c.SecretHash = oauth.NewClientSecret()

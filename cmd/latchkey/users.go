@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/mail"
 	"strings"
 	"unicode/utf8"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/sqlstore"
@@ -77,25 +77,6 @@ func (a *app) readPassword(cmd *cobra.Command, p *passwordFlags) (string, error)
 	return pw, nil
 }
 
-// validateEmail accepts an empty address or a bare addr-spec (RFC 5322 §3.4.1).
-func validateEmail(email string) error {
-	if email == "" {
-		return nil
-	}
-	addr, err := mail.ParseAddress(email)
-	if err != nil || addr.Address != email || addr.Name != "" {
-		return fmt.Errorf("invalid email address %q", email)
-	}
-	return nil
-}
-
-func validateName(name string) error {
-	if len(name) > 200 || !utf8.ValidString(name) || strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-		return errors.New("the name must be at most 200 characters without control characters")
-	}
-	return nil
-}
-
 func (a *app) usersCreateCommand(m *manageCmd) *cobra.Command {
 	var pw passwordFlags
 	var username, email, name string
@@ -109,14 +90,14 @@ func (a *app) usersCreateCommand(m *manageCmd) *cobra.Command {
 			if err := config.ValidateUsername(username); err != nil {
 				errs = append(errs, fmt.Errorf("username: %w", err))
 			}
-			if err := validateEmail(email); err != nil {
+			if err := oauth.ValidateEmail(email); err != nil {
 				errs = append(errs, err)
 			}
 			if emailVerified && email == "" {
 				errs = append(errs, errors.New("--email-verified needs --email"))
 			}
 			name = strings.TrimSpace(name)
-			if err := validateName(name); err != nil {
+			if err := oauth.ValidateName(name); err != nil {
 				errs = append(errs, err)
 			}
 			password, err := a.readPassword(cmd, &pw)
