@@ -17,6 +17,7 @@ var level = map[string]int{
 	"internal/oidc": 2, "internal/session": 2,
 	"internal/oauth":  3,
 	"internal/web":    4,
+	"internal/admin":  4,
 	"internal/server": 5,
 	"cmd/latchkey":    6, "bench": 6, "internal/archtest": 6,
 }

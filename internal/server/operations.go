@@ -28,11 +28,13 @@ func (s *Server) operations(mux *http.ServeMux, withMetrics bool) {
 	}
 }
 
-// AdminHandler serves what server.admin_listen serves: /metrics, /healthz
-// and /readyz.
+// AdminHandler serves what server.admin_listen serves: /metrics, /healthz,
+// /readyz and the admin API (/admin/v1/), which the main listener then
+// does not serve.
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	s.operations(mux, true)
+	s.admin.Routes(mux)
 	return mux
 }
 
@@ -41,7 +43,7 @@ func (s *Server) AdminHandler() http.Handler {
 func (s *Server) serveAdmin(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
-	s.opts.Logger.Info("admin listener serving /metrics", "addr", ln.Addr().String())
+	s.opts.Logger.Info("admin listener serving /metrics and /admin/v1/", "addr", ln.Addr().String())
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)

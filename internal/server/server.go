@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/dpop"
+	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/config"
@@ -46,6 +47,9 @@ type Server struct {
 	certs *certReloader
 	// janitor deletes expired rows while Serve runs.
 	janitor *janitor.Janitor
+	// admin is the admin API: on the main listener, or alone with the
+	// operations endpoints on server.admin_listen.
+	admin *admin.API
 }
 
 // New builds the server; it fails if the configuration cannot be served.
@@ -157,7 +161,14 @@ func New(opts Options) (*Server, error) {
 		w.Write(keys.JWKS())
 	})
 	pages.Routes(mux)
-	s := &Server{opts: opts, keys: keys, provider: provider, metrics: m, janitor: &janitor.Janitor{
+	adminAPI := admin.New(admin.Options{OAuth: provider, Store: opts.Store, Audit: auditLog, Now: opts.Now, Logger: opts.Logger,
+		SealKey: session.DeriveKey([]byte(cfg.SystemSecret), "signing-keys"), Algorithm: cfg.Tokens.Algorithm,
+		MaxTokenLifetime: max(cfg.Tokens.AccessTokenTTL, cfg.Tokens.ImplicitTokenTTL),
+		Reload:           func(r *http.Request) error { return keys.Reload(r.Context()) }})
+	if cfg.Server.AdminListen == "" {
+		adminAPI.Routes(mux)
+	}
+	s := &Server{admin: adminAPI, opts: opts, keys: keys, provider: provider, metrics: m, janitor: &janitor.Janitor{
 		Store: opts.Store, Interval: cfg.Janitor.Interval, Batch: cfg.Janitor.Batch,
 		ActivityRetention: cfg.Activity.Retention, Now: opts.Now, Logger: opts.Logger,
 	}}
