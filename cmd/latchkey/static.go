@@ -287,6 +287,7 @@ func upsertUser(ctx context.Context, st store.UserStore, want store.User, passwo
 		have.EmailVerified == want.EmailVerified {
 		return "", nil
 	}
-	want.ID, want.CreatedAt, want.UpdatedAt = have.ID, have.CreatedAt, now
+	// An administrator's disabling outlasts a restart with the file.
+	want.ID, want.CreatedAt, want.UpdatedAt, want.DisabledAt = have.ID, have.CreatedAt, now, have.DisabledAt
 	return "updated", st.UpdateUser(ctx, want)
 }

@@ -15,18 +15,24 @@ import (
 
 // userView is a user as the API answers it: never the password hash.
 type userView struct {
-	ID            string    `json:"id"`
-	Username      string    `json:"username"`
-	Name          string    `json:"name,omitempty"`
-	Email         string    `json:"email,omitempty"`
-	EmailVerified bool      `json:"email_verified"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	ID            string     `json:"id"`
+	Username      string     `json:"username"`
+	Name          string     `json:"name,omitempty"`
+	Email         string     `json:"email,omitempty"`
+	EmailVerified bool       `json:"email_verified"`
+	Disabled      bool       `json:"disabled"`
+	DisabledAt    *time.Time `json:"disabled_at,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
 }
 
 func newUserView(u store.User) userView {
-	return userView{ID: u.ID, Username: u.Username, Name: u.Name, Email: u.Email, EmailVerified: u.EmailVerified,
+	v := userView{ID: u.ID, Username: u.Username, Name: u.Name, Email: u.Email, EmailVerified: u.EmailVerified,
 		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+	if !u.DisabledAt.IsZero() {
+		v.Disabled, v.DisabledAt = true, &u.DisabledAt
+	}
+	return v
 }
 
 // minPassword is the shortest password an operator may set.
@@ -120,11 +126,14 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, who caller) {
 }
 
 // userPatch changes the fields it names (JSON merge patch, RFC 7396,
-// of the profile fields).
+// of the profile fields). Disabled true disables the account: the user
+// can no longer sign in, their sessions end and their grants are revoked
+// (with every token); false enables it again (nothing revoked comes back).
 type userPatch struct {
 	Name          *string `json:"name"`
 	Email         *string `json:"email"`
 	EmailVerified *bool   `json:"email_verified"`
+	Disabled      *bool   `json:"disabled"`
 }
 
 func (a *API) updateUser(w http.ResponseWriter, r *http.Request, who caller) {
@@ -157,13 +166,54 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request, who caller) {
 		writeProblem(w, invalid("user", err))
 		return
 	}
-	u.UpdatedAt = a.o.Now()
+	now := a.o.Now()
+	u.UpdatedAt = now
+	disabling := in.Disabled != nil && *in.Disabled && u.DisabledAt.IsZero()
+	switch {
+	case disabling:
+		u.DisabledAt = now
+	case in.Disabled != nil && !*in.Disabled:
+		u.DisabledAt = time.Time{}
+	}
 	if err := a.o.Store.UpdateUser(r.Context(), u); err != nil {
 		a.serverError(w, r, "update user", err)
 		return
 	}
-	a.audit(r.Context(), who, audit.Event{Name: audit.EventUserChanged, UserID: u.ID, Detail: "updated"})
+	detail := "updated"
+	if disabling {
+		// Sign-in is refused from now on; what the user holds ends too.
+		if err := a.cutOff(r, u.ID); err != nil {
+			a.serverError(w, r, "disable user", err)
+			return
+		}
+		detail = "disabled"
+	} else if in.Disabled != nil && !*in.Disabled {
+		detail = "updated, enabled"
+	}
+	a.audit(r.Context(), who, audit.Event{Name: audit.EventUserChanged, UserID: u.ID, Detail: detail})
 	writeJSON(w, http.StatusOK, newUserView(u))
+}
+
+// cutOff ends every session of the user and revokes every active grant,
+// with its codes and tokens.
+func (a *API) cutOff(r *http.Request, userID string) error {
+	if _, err := a.o.Store.DeleteUserSessions(r.Context(), userID); err != nil {
+		return err
+	}
+	grants, err := a.o.Store.ListGrantsByUser(r.Context(), userID)
+	if err != nil {
+		return err
+	}
+	now := a.o.Now()
+	for _, g := range grants {
+		if !g.RevokedAt.IsZero() {
+			continue
+		}
+		if err := a.o.Store.RevokeGrant(r.Context(), g.ID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
 }
 
 // deleteUser removes a user with their grants, tokens and sessions.

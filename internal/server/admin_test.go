@@ -418,6 +418,38 @@ func TestAdminAPI_Users(t *testing.T) {
 				t.Errorf("the new password: %d", s)
 			}
 			wantProblem(t, "reset unknown", e.call("POST", "/users/nope/password", tok, map[string]any{"password": "a new long password"}), 404)
+
+			// Disabled: no sign-in, and what the user held ends; enabled
+			// again: sign-in works, nothing revoked comes back.
+			held := e.postToken(url.Values{"grant_type": {"password"}, "username": {"bob"}, "password": {"a new long password"},
+				"scope": {"notes.read offline_access"}}, &e.app, true)
+			if held.str("refresh_token") == "" {
+				t.Fatalf("no refresh token: %v", held.body)
+			}
+			d := e.call("PATCH", "/users/"+id, tok, map[string]any{"disabled": true})
+			if d.status != 200 || d.body["disabled"] != true || d.str("disabled_at") == "" {
+				t.Fatalf("disable: %d %s", d.status, d.raw)
+			}
+			if s := signIn("a new long password"); s != 400 {
+				t.Errorf("a disabled user signs in: %d", s)
+			}
+			refresh := e.postToken(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {held.str("refresh_token")}}, &e.app, true)
+			if refresh.status != 400 {
+				t.Errorf("a disabled user's refresh token: %d %v", refresh.status, refresh.body)
+			}
+			if got, _ := e.store.GetUser(ctx, id); got.DisabledAt.IsZero() {
+				t.Error("disabled_at is not stored")
+			}
+			en := e.call("PATCH", "/users/"+id, tok, map[string]any{"disabled": false})
+			if en.status != 200 || en.body["disabled"] != false {
+				t.Fatalf("enable: %d %s", en.status, en.raw)
+			}
+			if s := signIn("a new long password"); s != 200 {
+				t.Errorf("an enabled user cannot sign in: %d", s)
+			}
+			if !strings.Contains(e.logs.String(), `event=user.changed actor=admin:admin-cli user_id=`+id+` detail=disabled`) {
+				t.Error("no audit event for disabling")
+			}
 			wantStatus(t, "delete", e.call("DELETE", "/users/"+id, tok, nil), 204)
 			wantProblem(t, "delete again", e.call("DELETE", "/users/"+id, tok, nil), 404)
 			logs := e.logs.String()

@@ -116,6 +116,9 @@ type User struct {
 	EmailVerified bool
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+	// DisabledAt is when an administrator disabled the account (zero:
+	// enabled): a disabled user cannot sign in.
+	DisabledAt time.Time
 }
 
 // Grant is a user's decision at consent: user x client x scopes x lifetime.
