@@ -25,6 +25,9 @@ import (
 type manageCmd struct {
 	db  dbFlags
 	out outputFlag
+	// remote is --server: the admin API instead of the database, for the
+	// commands that support it (clients, users list|disable|enable).
+	remote remoteFlags
 }
 
 // groupCommand returns a parent command whose subcommands share the
@@ -47,7 +50,11 @@ func (m *manageCmd) groupCommand(use, short string) *cobra.Command {
 }
 
 // withStore loads the configuration, opens the database and runs fn.
+// Commands that do not work through the admin API refuse --server here.
 func (a *app) withStore(ctx context.Context, m *manageCmd, fn func(cfg config.Config, db *sqlstore.DB) error) error {
+	if m.remote.on() {
+		return errors.New("this command works on the database only: leave out --server")
+	}
 	cfg, err := a.loadConfig(&m.db)
 	if err != nil {
 		return err
@@ -63,6 +70,7 @@ func (a *app) withStore(ctx context.Context, m *manageCmd, fn func(cfg config.Co
 func (a *app) clientsCommand() *cobra.Command {
 	m := &manageCmd{}
 	cmd := m.groupCommand("clients", "Register and manage OAuth clients")
+	m.remote.register(cmd.PersistentFlags())
 	cmd.AddCommand(
 		a.clientsCreateCommand(m),
 		a.clientsListCommand(m),
@@ -280,6 +288,9 @@ func (a *app) clientsCreateCommand(m *manageCmd) *cobra.Command {
 			if secretGiven && f.secret == "" {
 				return usageError(cmd, "--secret must not be empty")
 			}
+			if m.remote.on() {
+				return a.remoteCreateClient(cmd, m, c, f.secret)
+			}
 			if !c.Public && !f.keyAuth() || secretGiven {
 				c.SecretHash = pendingSecret
 			}
@@ -329,6 +340,9 @@ func (a *app) clientsListCommand(m *manageCmd) *cobra.Command {
 		Short: "List registered clients",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if m.remote.on() {
+				return a.remoteListClients(cmd, m)
+			}
 			return a.withStore(cmd.Context(), m, func(_ config.Config, db *sqlstore.DB) error {
 				clients, err := db.ListClients(cmd.Context())
 				if err != nil {
@@ -365,6 +379,9 @@ func (a *app) clientsGetCommand(m *manageCmd) *cobra.Command {
 		Short: "Show one client",
 		Args:  wantArgs("CLIENT_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if m.remote.on() {
+				return a.remoteClientCall(cmd, m, "GET", args[0], "")
+			}
 			return a.withStore(cmd.Context(), m, func(_ config.Config, db *sqlstore.DB) error {
 				c, err := getClient(cmd.Context(), db, args[0])
 				if err != nil {
@@ -486,6 +503,9 @@ func (a *app) clientsDeleteCommand(m *manageCmd) *cobra.Command {
 		Short: "Delete a client and everything issued to it",
 		Args:  wantArgs("CLIENT_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if m.remote.on() {
+				return a.remoteDeleteClient(cmd, m, args[0])
+			}
 			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				id := args[0]
 				if err := db.DeleteClient(cmd.Context(), id); err != nil {
@@ -495,14 +515,18 @@ func (a *app) clientsDeleteCommand(m *manageCmd) *cobra.Command {
 					return fmt.Errorf("delete client: %w", err)
 				}
 				a.audit(cmd.Context(), cfg, audit.Event{Name: audit.EventClientChanged, ClientID: id, Detail: "deleted"})
-				if m.out.json() {
-					return writeJSON(cmd.OutOrStdout(), map[string]any{"client_id": id, "deleted": true})
-				}
-				_, err := fmt.Fprintf(cmd.OutOrStdout(), "Deleted client %s and everything issued to it.\n", id)
-				return err
+				return printDeletedClient(cmd, m, id)
 			})
 		},
 	}
+}
+
+func printDeletedClient(cmd *cobra.Command, m *manageCmd, id string) error {
+	if m.out.json() {
+		return writeJSON(cmd.OutOrStdout(), map[string]any{"client_id": id, "deleted": true})
+	}
+	_, err := fmt.Fprintf(cmd.OutOrStdout(), "Deleted client %s and everything issued to it.\n", id)
+	return err
 }
 
 func (a *app) clientsRotateSecretCommand(m *manageCmd) *cobra.Command {
@@ -513,6 +537,9 @@ func (a *app) clientsRotateSecretCommand(m *manageCmd) *cobra.Command {
 once. The old secret stops working at once.`,
 		Args: wantArgs("CLIENT_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if m.remote.on() {
+				return a.remoteClientCall(cmd, m, "POST", args[0], "/secret")
+			}
 			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				c, err := getClient(cmd.Context(), db, args[0])
 				if err != nil {

@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/latchkey/latchkey/internal/audit"
 	"io"
 	"text/tabwriter"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/audit"
 
 	"github.com/spf13/cobra"
 

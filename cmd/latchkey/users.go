@@ -26,12 +26,15 @@ const maxPasswordLen = 1024
 func (a *app) usersCommand() *cobra.Command {
 	m := &manageCmd{}
 	cmd := m.groupCommand("users", "Create and manage users who sign in with a password")
+	m.remote.register(cmd.PersistentFlags())
 	cmd.AddCommand(
 		a.usersCreateCommand(m),
 		a.usersListCommand(m),
 		a.usersGetCommand(m),
 		a.usersDeleteCommand(m),
 		a.usersSetPasswordCommand(m),
+		a.usersDisableCommand(m, true),
+		a.usersDisableCommand(m, false),
 	)
 	return cmd
 }
@@ -165,6 +168,9 @@ func (a *app) usersListCommand(m *manageCmd) *cobra.Command {
 		Short: "List users",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if m.remote.on() {
+				return a.remoteListUsers(cmd, m)
+			}
 			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				users, err := db.ListUsers(cmd.Context())
 				if err != nil {
@@ -274,4 +280,52 @@ func (a *app) usersSetPasswordCommand(m *manageCmd) *cobra.Command {
 	}
 	pw.register(cmd.Flags())
 	return cmd
+}
+
+// usersDisableCommand is users disable (disable true) or users enable.
+func (a *app) usersDisableCommand(m *manageCmd, disable bool) *cobra.Command {
+	use, short := "enable USERNAME", "Let a disabled user sign in again (nothing revoked comes back)"
+	if disable {
+		use, short = "disable USERNAME", "Refuse a user's sign-ins; end their sessions and revoke their grants and tokens"
+	}
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  wantArgs("USERNAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if m.remote.on() {
+				return a.remoteSetDisabled(cmd, m, args[0], disable)
+			}
+			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
+				u, err := getUser(cmd.Context(), db, args[0])
+				if err != nil {
+					return err
+				}
+				u, changed, err := oauth.SetDisabled(cmd.Context(), db, u.ID, disable, a.clock())
+				if err != nil {
+					return fmt.Errorf("disable user: %w", err)
+				}
+				if changed {
+					detail := "enabled"
+					if disable {
+						detail = "disabled"
+					}
+					a.audit(cmd.Context(), cfg, audit.Event{Name: audit.EventUserChanged, UserID: u.ID, Detail: detail})
+				}
+				return printDisabled(cmd, m, newUserView(u))
+			})
+		},
+	}
+}
+
+func printDisabled(cmd *cobra.Command, m *manageCmd, v userView) error {
+	if m.out.json() {
+		return writeJSON(cmd.OutOrStdout(), v)
+	}
+	state := "enabled"
+	if v.Disabled {
+		state = "disabled: they cannot sign in, and their sessions, grants and tokens have ended"
+	}
+	_, err := fmt.Fprintf(cmd.OutOrStdout(), "User %s is %s.\n", v.Username, state)
+	return err
 }

@@ -12,9 +12,10 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-// clientBody is a client's metadata as the API reads and writes it, with
-// RFC 7591 names where RFC 7591 has one.
-type clientBody struct {
+// ClientBody is a client's metadata as the API reads and writes it, with
+// RFC 7591 names where RFC 7591 has one. The command line's --server mode
+// sends and reads the same.
+type ClientBody struct {
 	ID                         string          `json:"client_id,omitempty"`
 	Name                       string          `json:"client_name"`
 	Public                     bool            `json:"public,omitempty"`
@@ -45,30 +46,35 @@ type clientBody struct {
 	RefreshTokenTTL            string          `json:"refresh_token_ttl,omitempty"`
 }
 
-// clientInput is a create or replace request: the metadata, and on create
+// ClientInput is a create or replace request: the metadata, and on create
 // an optional secret to import.
-type clientInput struct {
-	clientBody
+type ClientInput struct {
+	ClientBody
 	Secret string `json:"client_secret,omitempty"`
 }
 
-// clientView is a client as the API answers it; the secret only once,
+// ClientView is a client as the API answers it; the secret only once,
 // when created or rotated.
-type clientView struct {
-	clientBody
+type ClientView struct {
+	ClientBody
 	Secret    string    `json:"client_secret,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-func newClientView(c store.Client, plain string) clientView {
+func newClientView(c store.Client, plain string) ClientView {
+	return ClientView{ClientBody: ClientMetadata(c), Secret: plain, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+}
+
+// ClientMetadata is c's metadata as the API has it (never its secret).
+func ClientMetadata(c store.Client) ClientBody {
 	ttl := func(d time.Duration) string {
 		if d == 0 {
 			return ""
 		}
 		return d.String()
 	}
-	b := clientBody{
+	b := ClientBody{
 		ID: c.ID, Name: c.Name, Public: c.Public, RedirectURIs: c.RedirectURIs, GrantTypes: c.GrantTypes, Scopes: c.Scopes,
 		RequiredScopes: c.RequiredScopes, Resources: c.Resources, AccessTokenFormat: c.AccessTokenFormat,
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, JWKSURI: c.JWKSURI,
@@ -82,12 +88,13 @@ func newClientView(c store.Client, plain string) clientView {
 	if c.JWKS != "" {
 		b.JWKS = json.RawMessage(c.JWKS)
 	}
-	return clientView{clientBody: b, Secret: plain, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+	return b
 }
 
-// toClient applies b onto c (every metadata field replaced); the
-// durations' syntax errors are returned with the others by validation.
-func (b clientBody) toClient(c store.Client) (store.Client, []error) {
+// ToClient applies b onto c (every metadata field replaced); syntax
+// errors of the durations are returned, for validation to list with the
+// others. With no grant types, c gets oauth.DefaultGrantTypes.
+func (b ClientBody) ToClient(c store.Client) (store.Client, []error) {
 	var errs []error
 	dur := func(name, s string) time.Duration {
 		if s == "" {
@@ -148,7 +155,7 @@ func (a *API) listClients(w http.ResponseWriter, r *http.Request, _ caller) {
 		return
 	}
 	writeJSON(w, http.StatusOK, keyset(list, func(c store.Client) string { return c.ID },
-		func(c store.Client) clientView { return newClientView(c, "") }, limit, after))
+		func(c store.Client) ClientView { return newClientView(c, "") }, limit, after))
 }
 
 func (a *API) client(w http.ResponseWriter, r *http.Request) (store.Client, bool) {
@@ -174,13 +181,13 @@ func (a *API) getClient(w http.ResponseWriter, r *http.Request, _ caller) {
 // authenticates with a secret gets a generated one (or the one given,
 // imported), answered once.
 func (a *API) createClient(w http.ResponseWriter, r *http.Request, who caller) {
-	var in clientInput
+	var in ClientInput
 	if p := readJSON(w, r, &in); p != nil {
 		writeProblem(w, p)
 		return
 	}
 	now := a.o.Now()
-	c, errs := in.toClient(store.Client{ID: in.ID, CreatedAt: now, UpdatedAt: now})
+	c, errs := in.ToClient(store.Client{ID: in.ID, CreatedAt: now, UpdatedAt: now})
 	if c.ID == "" {
 		c.ID = oauth.NewClientID()
 	}
@@ -220,7 +227,7 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request, who caller) {
 // updateClient replaces a client's metadata; its id, secret and
 // timestamps of creation stay. client_id in the body, if any, must match.
 func (a *API) updateClient(w http.ResponseWriter, r *http.Request, who caller) {
-	var in clientBody
+	var in ClientBody
 	if p := readJSON(w, r, &in); p != nil {
 		writeProblem(w, p)
 		return
@@ -233,7 +240,7 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request, who caller) {
 		writeProblem(w, badRequest("client_id in the body differs from the one in the path"))
 		return
 	}
-	c, errs := in.toClient(old)
+	c, errs := in.ToClient(old)
 	c.UpdatedAt = a.o.Now()
 	switch {
 	case c.Public || c.TokenEndpointAuthMethod == oauth.AuthPrivateKeyJWT:

@@ -166,54 +166,27 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request, who caller) {
 		writeProblem(w, invalid("user", err))
 		return
 	}
-	now := a.o.Now()
-	u.UpdatedAt = now
-	disabling := in.Disabled != nil && *in.Disabled && u.DisabledAt.IsZero()
-	switch {
-	case disabling:
-		u.DisabledAt = now
-	case in.Disabled != nil && !*in.Disabled:
-		u.DisabledAt = time.Time{}
-	}
+	u.UpdatedAt = a.o.Now()
 	if err := a.o.Store.UpdateUser(r.Context(), u); err != nil {
 		a.serverError(w, r, "update user", err)
 		return
 	}
 	detail := "updated"
-	if disabling {
-		// Sign-in is refused from now on; what the user holds ends too.
-		if err := a.cutOff(r, u.ID); err != nil {
+	if in.Disabled != nil {
+		var changed bool
+		var err error
+		if u, changed, err = oauth.SetDisabled(r.Context(), a.o.Store, u.ID, *in.Disabled, a.o.Now()); err != nil {
 			a.serverError(w, r, "disable user", err)
 			return
 		}
-		detail = "disabled"
-	} else if in.Disabled != nil && !*in.Disabled {
-		detail = "updated, enabled"
+		if changed && *in.Disabled {
+			detail = "disabled"
+		} else if changed {
+			detail = "enabled"
+		}
 	}
 	a.audit(r.Context(), who, audit.Event{Name: audit.EventUserChanged, UserID: u.ID, Detail: detail})
 	writeJSON(w, http.StatusOK, newUserView(u))
-}
-
-// cutOff ends every session of the user and revokes every active grant,
-// with its codes and tokens.
-func (a *API) cutOff(r *http.Request, userID string) error {
-	if _, err := a.o.Store.DeleteUserSessions(r.Context(), userID); err != nil {
-		return err
-	}
-	grants, err := a.o.Store.ListGrantsByUser(r.Context(), userID)
-	if err != nil {
-		return err
-	}
-	now := a.o.Now()
-	for _, g := range grants {
-		if !g.RevokedAt.IsZero() {
-			continue
-		}
-		if err := a.o.Store.RevokeGrant(r.Context(), g.ID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-	}
-	return nil
 }
 
 // deleteUser removes a user with their grants, tokens and sessions.
