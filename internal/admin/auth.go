@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/oauth"
 )
 
@@ -42,8 +43,9 @@ func (a *API) guard(rt route) http.HandlerFunc {
 	}
 }
 
-// audit writes a change as an audit event with the admin client as actor.
+// audit writes a change as an audit event with the admin client as actor
+// and the request's client address.
 func (a *API) audit(ctx context.Context, c caller, ev audit.Event) {
-	ev.Actor = c.actor()
+	ev.Actor, ev.Address = c.actor(), clientip.FromContext(ctx)
 	a.o.Audit.Emit(ctx, ev)
 }

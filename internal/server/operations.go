@@ -41,7 +41,12 @@ func (s *Server) AdminHandler() http.Handler {
 // serveAdmin serves AdminHandler on ln (server.admin_listen) until ctx is
 // done.
 func (s *Server) serveAdmin(ctx context.Context, ln net.Listener) error {
-	hs := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+	// The admin API's requests get what those of the main listener get:
+	// an id, the client address of the audit events, no panic answered
+	// as a dropped connection.
+	logger := s.opts.Logger
+	h := requestID(s.addresses, recoverPanics(logger, clientAddress(s.addresses, accessLog(logger, s.metrics, s.AdminHandler()))))
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
 	s.opts.Logger.Info("admin listener serving /metrics and /admin/v1/", "addr", ln.Addr().String())
 	go func() {

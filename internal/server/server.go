@@ -50,6 +50,8 @@ type Server struct {
 	// admin is the admin API: on the main listener, or alone with the
 	// operations endpoints on server.admin_listen.
 	admin *admin.API
+	// addresses finds a request's client address (trusted proxies).
+	addresses *clientip.Resolver
 }
 
 // New builds the server; it fails if the configuration cannot be served.
@@ -168,7 +170,7 @@ func New(opts Options) (*Server, error) {
 	if cfg.Server.AdminListen == "" {
 		adminAPI.Routes(mux)
 	}
-	s := &Server{admin: adminAPI, opts: opts, keys: keys, provider: provider, metrics: m, janitor: &janitor.Janitor{
+	s := &Server{admin: adminAPI, addresses: addresses, opts: opts, keys: keys, provider: provider, metrics: m, janitor: &janitor.Janitor{
 		Store: opts.Store, Interval: cfg.Janitor.Interval, Batch: cfg.Janitor.Batch,
 		ActivityRetention: cfg.Activity.Retention, Now: opts.Now, Logger: opts.Logger,
 	}}
