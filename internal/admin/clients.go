@@ -226,6 +226,8 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request, who caller) {
 
 // updateClient replaces a client's metadata; its id, secret and
 // timestamps of creation stay. client_id in the body, if any, must match.
+// A client made confidential (with a secret) gets a generated secret,
+// answered once; one made public or private_key_jwt loses its secret.
 func (a *API) updateClient(w http.ResponseWriter, r *http.Request, who caller) {
 	var in ClientBody
 	if p := readJSON(w, r, &in); p != nil {
@@ -242,11 +244,12 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request, who caller) {
 	}
 	c, errs := in.ToClient(old)
 	c.UpdatedAt = a.o.Now()
+	generate := false
 	switch {
 	case c.Public || c.TokenEndpointAuthMethod == oauth.AuthPrivateKeyJWT:
 		c.SecretHash = ""
 	case c.SecretHash == "":
-		errs = append(errs, errors.New("a confidential client needs a secret: rotate it at /clients/{id}/secret after the change"))
+		generate, c.SecretHash = true, "pending" // stands for the secret generated once valid
 	}
 	if p, err := a.validateClient(r, c, errs); err != nil {
 		a.serverError(w, r, "validate client", err)
@@ -254,6 +257,12 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request, who caller) {
 	} else if p != nil {
 		writeProblem(w, p)
 		return
+	}
+	var plain string
+	if generate {
+		var v secret.Value
+		v, c.SecretHash = oauth.NewClientSecret()
+		plain = v.String()
 	}
 	if err := a.o.Store.UpdateClient(r.Context(), c); errors.Is(err, store.ErrNotFound) {
 		writeProblem(w, notFound("no client with this id"))
@@ -264,7 +273,7 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request, who caller) {
 	}
 	a.o.OAuth.ClientsChanged(c.ID)
 	a.audit(r.Context(), who, audit.Event{Name: audit.EventClientChanged, ClientID: c.ID, Detail: "updated"})
-	writeJSON(w, http.StatusOK, newClientView(c, ""))
+	writeJSON(w, http.StatusOK, newClientView(c, plain))
 }
 
 // deleteClient removes a client and everything issued to it.

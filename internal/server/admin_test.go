@@ -350,6 +350,15 @@ func TestAdminAPI_Clients(t *testing.T) {
 				t.Errorf("the new secret: %d %v", a.status, a.body)
 			}
 			wantProblem(t, "rotate a public client", e.call("POST", "/clients/"+e.native.id+"/secret", tok, nil), 409)
+			// Made confidential, a public client gets a secret, answered once.
+			conf := e.call("PUT", "/clients/"+e.native.id, tok, map[string]any{"client_name": "Notes for phone",
+				"grant_types": []string{"client_credentials"}, "scopes": []string{"notes.read"}})
+			if conf.status != 200 || !strings.HasPrefix(conf.str("client_secret"), "lk_cs_") {
+				t.Fatalf("public to confidential: %d %s", conf.status, conf.raw)
+			}
+			if a := e.postToken(url.Values{"grant_type": {"client_credentials"}}, &testClient{id: e.native.id, secret: conf.str("client_secret")}, true); a.status != 200 {
+				t.Errorf("the secret of the client made confidential: %d %v", a.status, a.body)
+			}
 			wantProblem(t, "rotate unknown", e.call("POST", "/clients/nope/secret", tok, nil), 404)
 
 			wantProblem(t, "delete itself", e.call("DELETE", "/clients/"+e.admin.id, tok, nil), 409)
