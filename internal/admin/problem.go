@@ -65,8 +65,9 @@ func (a *API) serverError(w http.ResponseWriter, r *http.Request, what string, e
 		Detail: "the server failed; see its log"})
 }
 
-// maxBody bounds a request body (a client's metadata with inline keys).
-const maxBody = 256 << 10
+// maxBody bounds a request body: 64 KiB, the bound of a client's metadata
+// (SECURITY.md F11), inline keys included.
+const maxBody = 64 << 10
 
 // readJSON decodes the one JSON object of r's body into v: unknown fields,
 // trailing data, a wrong Content-Type or a body over maxBody are problems.
