@@ -76,6 +76,7 @@ var routes = []route{
 	{"GET", "/resources", false, (*API).listResources},
 	{"POST", "/resources", true, (*API).createResource},
 	{"GET", "/resources/{uri}", false, (*API).getResource},
+	{"PUT", "/resources/{uri}", true, (*API).updateResource},
 	{"DELETE", "/resources/{uri}", true, (*API).deleteResource},
 	{"GET", "/scopes", false, (*API).listScopes},
 	{"GET", "/grants", false, (*API).listGrants},

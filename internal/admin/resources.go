@@ -104,6 +104,42 @@ func (a *API) createResource(w http.ResponseWriter, r *http.Request, who caller)
 	writeJSON(w, http.StatusCreated, newResourceView(res, plain))
 }
 
+// updateResource replaces a resource's name and scopes; its URI and
+// introspection credentials stay.
+func (a *API) updateResource(w http.ResponseWriter, r *http.Request, who caller) {
+	var in struct {
+		Name   string   `json:"name"`
+		Scopes []string `json:"scopes"`
+	}
+	if p := readJSON(w, r, &in); p != nil {
+		writeProblem(w, p)
+		return
+	}
+	res, err := a.o.Store.GetResource(r.Context(), r.PathValue("uri"))
+	if errors.Is(err, store.ErrNotFound) {
+		writeProblem(w, notFound("no resource with this URI (escape it as one path segment)"))
+		return
+	} else if err != nil {
+		a.serverError(w, r, "get resource", err)
+		return
+	}
+	res.Name, res.Scopes, res.UpdatedAt = strings.TrimSpace(in.Name), in.Scopes, a.o.Now()
+	if err := oauth.ValidateResource(res, a.o.OAuth.Scopes); err != nil {
+		writeProblem(w, invalid("resource", err))
+		return
+	}
+	if err := a.o.Store.UpdateResource(r.Context(), res); errors.Is(err, store.ErrNotFound) {
+		writeProblem(w, notFound("no resource with this URI (escape it as one path segment)"))
+		return
+	} else if err != nil {
+		a.serverError(w, r, "update resource", err)
+		return
+	}
+	a.o.OAuth.ClientsChanged(res.ClientID)
+	a.audit(r.Context(), who, audit.Event{Name: audit.EventResourceChanged, ClientID: res.ClientID, Detail: "updated " + res.URI})
+	writeJSON(w, http.StatusOK, newResourceView(res, ""))
+}
+
 // deleteResource removes a resource and its introspection client.
 func (a *API) deleteResource(w http.ResponseWriter, r *http.Request, who caller) {
 	uri := r.PathValue("uri")

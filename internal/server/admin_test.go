@@ -539,6 +539,12 @@ func TestAdminAPI_ResourcesAndScopes(t *testing.T) {
 	if l := e.call("GET", "/resources", e.readTok, nil); l.status != 200 || len(l.items()) != 1 {
 		t.Fatalf("list: %s", l.raw)
 	}
+	up := e.call("PUT", esc, tok, map[string]any{"name": "Photo album", "scopes": []string{"photos.read", "notes.read"}})
+	if up.status != 200 || up.str("name") != "Photo album" || up.str("client_id") != creds.id {
+		t.Fatalf("update: %d %s", up.status, up.raw)
+	}
+	wantProblem(t, "update invalid", e.call("PUT", esc, tok, map[string]any{"name": "", "scopes": []string{"nope"}}), 422)
+	wantProblem(t, "update unknown", e.call("PUT", "/resources/"+url.PathEscape("https://none.example"), tok, map[string]any{"name": "x", "scopes": []string{"notes.read"}}), 404)
 	wantStatus(t, "delete", e.call("DELETE", esc, tok, nil), 204)
 	wantProblem(t, "get deleted", e.call("GET", esc, tok, nil), 404)
 	wantProblem(t, "delete deleted", e.call("DELETE", esc, tok, nil), 404)
