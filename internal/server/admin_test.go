@@ -337,6 +337,7 @@ func TestAdminAPI_Clients(t *testing.T) {
 			}
 			wantProblem(t, "update with another id", e.call("PUT", "/clients/reports", tok, map[string]any{"client_id": "other", "client_name": "x"}), 400)
 			wantProblem(t, "update unknown", e.call("PUT", "/clients/nope", tok, map[string]any{"client_name": "x"}), 404)
+			wantProblem(t, "update invalid", e.call("PUT", "/clients/reports", tok, map[string]any{"client_name": "x", "redirect_uris": []string{"https://a.example/cb#f"}}), 422)
 			if a := e.postToken(url.Values{"grant_type": {"client_credentials"}}, &testClient{id: "reports", secret: sec}, true); a.status != 200 {
 				t.Fatalf("an update kept the secret: %d %v", a.status, a.body)
 			}
@@ -440,6 +441,7 @@ func TestAdminAPI_Users(t *testing.T) {
 				t.Fatalf("get: %d %s", g.status, g.raw)
 			}
 			wantProblem(t, "get unknown", e.call("GET", "/users/nope", tok, nil), 404)
+			wantProblem(t, "list with a bad limit", e.call("GET", "/users?limit=x", tok, nil), 400)
 			list := e.call("GET", "/users?limit=1", e.readTok, nil)
 			if list.status != 200 || len(list.items()) != 1 || list.str("next_cursor") == "" {
 				t.Fatalf("list: %d %s", list.status, list.raw)
@@ -536,6 +538,7 @@ func TestAdminAPI_ResourcesAndScopes(t *testing.T) {
 	}
 	wantProblem(t, "invalid", e.call("POST", "/resources", tok, map[string]any{"uri": "not a uri#x", "name": "", "scopes": []string{"nope"}}), 422)
 	wantProblem(t, "duplicate", e.call("POST", "/resources", tok, map[string]any{"uri": "https://photos.example/api", "name": "x", "scopes": []string{"photos.read"}}), 409)
+	wantProblem(t, "list with a bad cursor", e.call("GET", "/resources?cursor=!", tok, nil), 400)
 	if l := e.call("GET", "/resources", e.readTok, nil); l.status != 200 || len(l.items()) != 1 {
 		t.Fatalf("list: %s", l.raw)
 	}
@@ -698,5 +701,47 @@ func TestAdminAPI_ServesItsOpenAPIDocument(t *testing.T) {
 	a := e.call("GET", "/openapi.json", "", nil)
 	if a.status != 200 || a.header.Get("Content-Type") != "application/json" || a.str("openapi") != "3.1.0" {
 		t.Fatalf("openapi.json: %d %q %.200s", a.status, a.header.Get("Content-Type"), a.raw)
+	}
+}
+
+// TestAdminAPI_EveryRouteIsGuarded runs every operation of the OpenAPI
+// document without a token (401 with a challenge), with a token without
+// an admin scope (403), and, for every change, with a read-only token
+// (403); nothing is changed by any of them.
+func TestAdminAPI_EveryRouteIsGuarded(t *testing.T) {
+	e := newAdminEnv(t, "sqlite")
+	doc, err := openapi3.NewLoader().LoadFromData([]byte(readURL(t, e.issuer+"/admin/v1/openapi.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := e.scopedToken(e.svc, "notes.read")
+	before, _ := e.store.ListClients(context.Background())
+	n := 0
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			n++
+			p := strings.NewReplacer("{id}", e.web.id, "{uri}", "x", "{kid}", "x").Replace(path)
+			var body any
+			if method != "GET" && method != "DELETE" {
+				body = map[string]any{}
+			}
+			if a := e.call(method, p, "", body); a.status != 401 || a.header.Get("WWW-Authenticate") == "" {
+				t.Errorf("%s %s without a token: %d %q", method, path, a.status, a.header.Get("WWW-Authenticate"))
+			}
+			wantProblem(t, method+" "+path+" without an admin scope", e.call(method, p, plain, body), 403)
+			if method != "GET" {
+				wantProblem(t, method+" "+path+" with a read-only token", e.call(method, p, e.readTok, body), 403)
+			}
+		}
+	}
+	if n < 20 {
+		t.Fatalf("only %d operations documented", n)
+	}
+	after, _ := e.store.ListClients(context.Background())
+	if len(after) != len(before) {
+		t.Errorf("refused requests changed the clients: %d, then %d", len(before), len(after))
+	}
+	if strings.Contains(e.logs.String(), "actor=admin:") {
+		t.Error("a refused request was audited as a change")
 	}
 }
