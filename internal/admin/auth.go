@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -23,8 +24,19 @@ func (c caller) actor() string { return "admin:" + c.clientID }
 // insufficient_scope, RFC 6750 §3.1).
 func (a *API) guard(rt route) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		in, ok := a.o.OAuth.AuthenticateAccess(w, r)
-		if !ok {
+		in, denied := a.o.OAuth.AuthenticateAccess(w, r)
+		if denied != nil {
+			// The challenge is set; the body is a problem like any other.
+			title := "Unauthorized"
+			switch {
+			case denied.Status >= 500:
+				a.serverError(w, r, "verify access token", errors.New(denied.Description))
+				return
+			case denied.Status == http.StatusBadRequest:
+				title = "Bad request"
+			}
+			writeProblem(w, &problem{Type: problemBase + strings.ReplaceAll(denied.Code, "_", "-"), Status: denied.Status,
+				Title: title, Detail: denied.Description})
 			return
 		}
 		scopes := strings.Fields(in.Scope)

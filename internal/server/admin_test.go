@@ -182,13 +182,18 @@ func TestAdminAPI_Authorization(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			e := newAdminEnv(t, backend)
 			none := e.call("GET", "/clients", "", nil)
-			if none.status != 401 || none.header.Get("WWW-Authenticate") != `Bearer realm="latchkey"` {
-				t.Errorf("no token: %d %q", none.status, none.header.Get("WWW-Authenticate"))
+			wantProblem(t, "no token", none, 401)
+			if none.header.Get("WWW-Authenticate") != `Bearer realm="latchkey"` {
+				t.Errorf("no token: %q", none.header.Get("WWW-Authenticate"))
 			}
 			bad := e.call("GET", "/clients", "lk_at_notatoken", nil)
-			if bad.status != 401 || !strings.Contains(bad.header.Get("WWW-Authenticate"), `error="invalid_token"`) {
-				t.Errorf("invalid token: %d %q", bad.status, bad.header.Get("WWW-Authenticate"))
+			wantProblem(t, "invalid token", bad, 401)
+			if !strings.Contains(bad.header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+				t.Errorf("invalid token: %q", bad.header.Get("WWW-Authenticate"))
 			}
+			req, _ := http.NewRequest("GET", e.issuer+"/admin/v1/clients", nil)
+			req.Header.Set("Authorization", "Bearer not a b64token")
+			wantProblem(t, "malformed Authorization header (RFC 6750 §2.1)", doAdmin(t, req), 400)
 			plain := e.scopedToken(e.svc, "notes.read")
 			for _, c := range []struct {
 				name, method, path, tok string
@@ -214,7 +219,7 @@ func TestAdminAPI_Authorization(t *testing.T) {
 
 			// Revocation (RFC 7009) of an admin JWT ends it at once.
 			tok := e.scopedToken(e.admin, oauth.ScopeAdmin)
-			req, _ := http.NewRequest("POST", e.issuer+"/revoke", strings.NewReader(url.Values{"token": {tok}}.Encode()))
+			req, _ = http.NewRequest("POST", e.issuer+"/revoke", strings.NewReader(url.Values{"token": {tok}}.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			req.SetBasicAuth(e.admin.id, e.admin.secret)
 			if r := doAdmin(t, req); r.status != 200 {
@@ -259,10 +264,22 @@ func TestAdminAPI_OpaqueAndDPoPBoundTokens(t *testing.T) {
 		t.Fatalf("DPoP-bound admin token with its proof: %d %s", resp.StatusCode, body)
 	}
 	resp, body = e.getWith(u, "Bearer", bound, "")
-	wantDPoPChallenge(t, resp, body, "invalid_token")
+	wantAdminDPoPChallenge(t, resp, body)
 	other := newDPoPKey(t)
 	resp, body = e.getWith(u, "DPoP", bound, other.proof(e.env, "GET", u, bound, ""))
-	wantDPoPChallenge(t, resp, body, "invalid_token")
+	wantAdminDPoPChallenge(t, resp, body)
+}
+
+// wantAdminDPoPChallenge checks a refusal of a DPoP-bound token (RFC 9449
+// §7.1): 401 with the DPoP challenge, the algorithms and invalid_token,
+// and a problem as the body.
+func wantAdminDPoPChallenge(t *testing.T, resp *http.Response, body string) {
+	t.Helper()
+	c := resp.Header.Get("WWW-Authenticate")
+	if resp.StatusCode != 401 || !strings.HasPrefix(c, "DPoP ") || !strings.Contains(c, `algs="`) || !strings.Contains(c, `error="invalid_token"`) ||
+		resp.Header.Get("Content-Type") != "application/problem+json" || !strings.Contains(body, `"status":401`) {
+		t.Errorf("got %d %q %q %s, want 401 with a DPoP challenge and a problem", resp.StatusCode, c, resp.Header.Get("Content-Type"), body)
+	}
 }
 
 // TestAdminAPI_Clients: create (a secret answered once, which works at
