@@ -19,13 +19,15 @@ import (
 	"github.com/latchkey/latchkey/internal/store/sqlstore"
 )
 
-// defaultGrantTypes are given to a client registered without --grant-type.
-var defaultGrantTypes = []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}
+// oauth.DefaultGrantTypes are given to a client registered without --grant-type.
 
 // manageCmd is the state shared by the subcommands of clients and users.
 type manageCmd struct {
 	db  dbFlags
 	out outputFlag
+	// remote is --server: the admin API instead of the database, for the
+	// commands that support it (clients, users list|disable|enable).
+	remote remoteFlags
 }
 
 // groupCommand returns a parent command whose subcommands share the
@@ -48,7 +50,11 @@ func (m *manageCmd) groupCommand(use, short string) *cobra.Command {
 }
 
 // withStore loads the configuration, opens the database and runs fn.
+// Commands that do not work through the admin API refuse --server here.
 func (a *app) withStore(ctx context.Context, m *manageCmd, fn func(cfg config.Config, db *sqlstore.DB) error) error {
+	if m.remote.on() {
+		return errors.New("this command works on the database only: leave out --server")
+	}
 	cfg, err := a.loadConfig(&m.db)
 	if err != nil {
 		return err
@@ -64,6 +70,7 @@ func (a *app) withStore(ctx context.Context, m *manageCmd, fn func(cfg config.Co
 func (a *app) clientsCommand() *cobra.Command {
 	m := &manageCmd{}
 	cmd := m.groupCommand("clients", "Register and manage OAuth clients")
+	m.remote.register(cmd.PersistentFlags())
 	cmd.AddCommand(
 		a.clientsCreateCommand(m),
 		a.clientsListCommand(m),
@@ -133,7 +140,7 @@ func (f *clientFlags) register(fs *pflag.FlagSet, update bool) {
 	fs.StringVar(&f.name, "name", "", "display `NAME` shown on the consent page")
 	fs.StringArrayVar(&f.redirectURIs, "redirect-uri", nil, "redirect `URI` (repeatable)"+replaces)
 	fs.StringArrayVar(&f.grantTypes, "grant-type", nil, "grant `TYPE` (repeatable): "+strings.Join(oauth.KnownGrantTypes, ", ")+
-		"; default "+strings.Join(defaultGrantTypes, " and ")+replaces)
+		"; default "+strings.Join(oauth.DefaultGrantTypes, " and ")+replaces)
 	fs.StringArrayVar(&f.scopes, "scope", nil, "`SCOPE` the client may request (repeatable, or space-separated)"+replaces)
 	fs.BoolVar(&f.public, "public", false, "public client (native or browser app): no secret, PKCE required")
 	fs.StringVar(&f.secret, "secret", "", "import this client `SECRET` instead of generating one")
@@ -236,16 +243,6 @@ func cleanList(in []string, splitSpaces bool) []string {
 	return out
 }
 
-// hashClientSecret returns the stored verifier of a plain client secret: a
-// secret of exactly the form Latchkey generates (lk_cs_ and 256 bits) is
-// stored as SHA-256, any other with argon2id (its entropy is unknown).
-func hashClientSecret(plain string) string {
-	if secret.HasPrefix(plain, secret.PrefixClientSecret) {
-		return secret.HashClientSecret(plain)
-	}
-	return secret.HashImportedSecret(plain)
-}
-
 // pendingSecret stands for a secret hash during validation, so that slow
 // argon2id hashing runs only for a registration that is valid.
 const pendingSecret = "pending"
@@ -285,11 +282,14 @@ func (a *app) clientsCreateCommand(m *manageCmd) *cobra.Command {
 				c.ID = oauth.NewClientID()
 			}
 			if len(c.GrantTypes) == 0 {
-				c.GrantTypes = append([]string(nil), defaultGrantTypes...)
+				c.GrantTypes = append([]string(nil), oauth.DefaultGrantTypes...)
 			}
 			secretGiven := cmd.Flags().Changed("secret")
 			if secretGiven && f.secret == "" {
 				return usageError(cmd, "--secret must not be empty")
+			}
+			if m.remote.on() {
+				return a.remoteCreateClient(cmd, m, c, f.secret)
 			}
 			if !c.Public && !f.keyAuth() || secretGiven {
 				c.SecretHash = pendingSecret
@@ -304,7 +304,7 @@ func (a *app) clientsCreateCommand(m *manageCmd) *cobra.Command {
 				var plain string
 				switch {
 				case secretGiven:
-					plain, c.SecretHash = f.secret, hashClientSecret(f.secret)
+					plain, c.SecretHash = f.secret, oauth.HashGivenSecret(f.secret)
 				case !c.Public && !f.keyAuth():
 					var v secret.Value
 					v, c.SecretHash = oauth.NewClientSecret()
@@ -340,6 +340,9 @@ func (a *app) clientsListCommand(m *manageCmd) *cobra.Command {
 		Short: "List registered clients",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if m.remote.on() {
+				return a.remoteListClients(cmd, m)
+			}
 			return a.withStore(cmd.Context(), m, func(_ config.Config, db *sqlstore.DB) error {
 				clients, err := db.ListClients(cmd.Context())
 				if err != nil {
@@ -376,6 +379,9 @@ func (a *app) clientsGetCommand(m *manageCmd) *cobra.Command {
 		Short: "Show one client",
 		Args:  wantArgs("CLIENT_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if m.remote.on() {
+				return a.remoteClientCall(cmd, m, "GET", args[0], "")
+			}
 			return a.withStore(cmd.Context(), m, func(_ config.Config, db *sqlstore.DB) error {
 				c, err := getClient(cmd.Context(), db, args[0])
 				if err != nil {
@@ -469,7 +475,7 @@ confidential with a new generated secret (shown once) unless --secret is given.`
 				var plain string
 				switch {
 				case secretGiven:
-					plain, c.SecretHash = f.secret, hashClientSecret(f.secret)
+					plain, c.SecretHash = f.secret, oauth.HashGivenSecret(f.secret)
 				case generate:
 					var v secret.Value
 					v, c.SecretHash = oauth.NewClientSecret()
@@ -497,6 +503,9 @@ func (a *app) clientsDeleteCommand(m *manageCmd) *cobra.Command {
 		Short: "Delete a client and everything issued to it",
 		Args:  wantArgs("CLIENT_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if m.remote.on() {
+				return a.remoteDeleteClient(cmd, m, args[0])
+			}
 			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				id := args[0]
 				if err := db.DeleteClient(cmd.Context(), id); err != nil {
@@ -506,14 +515,18 @@ func (a *app) clientsDeleteCommand(m *manageCmd) *cobra.Command {
 					return fmt.Errorf("delete client: %w", err)
 				}
 				a.audit(cmd.Context(), cfg, audit.Event{Name: audit.EventClientChanged, ClientID: id, Detail: "deleted"})
-				if m.out.json() {
-					return writeJSON(cmd.OutOrStdout(), map[string]any{"client_id": id, "deleted": true})
-				}
-				_, err := fmt.Fprintf(cmd.OutOrStdout(), "Deleted client %s and everything issued to it.\n", id)
-				return err
+				return printDeletedClient(cmd, m, id)
 			})
 		},
 	}
+}
+
+func printDeletedClient(cmd *cobra.Command, m *manageCmd, id string) error {
+	if m.out.json() {
+		return writeJSON(cmd.OutOrStdout(), map[string]any{"client_id": id, "deleted": true})
+	}
+	_, err := fmt.Fprintf(cmd.OutOrStdout(), "Deleted client %s and everything issued to it.\n", id)
+	return err
 }
 
 func (a *app) clientsRotateSecretCommand(m *manageCmd) *cobra.Command {
@@ -524,6 +537,9 @@ func (a *app) clientsRotateSecretCommand(m *manageCmd) *cobra.Command {
 once. The old secret stops working at once.`,
 		Args: wantArgs("CLIENT_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if m.remote.on() {
+				return a.remoteClientCall(cmd, m, "POST", args[0], "/secret")
+			}
 			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				c, err := getClient(cmd.Context(), db, args[0])
 				if err != nil {

@@ -256,13 +256,14 @@ type userView struct {
 	Name          string    `json:"name"`
 	Email         string    `json:"email"`
 	EmailVerified bool      `json:"email_verified"`
+	Disabled      bool      `json:"disabled"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 func newUserView(u store.User) userView {
 	return userView{ID: u.ID, Username: u.Username, Name: u.Name, Email: u.Email, EmailVerified: u.EmailVerified,
-		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+		Disabled: !u.DisabledAt.IsZero(), CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 }
 
 // emailText is the address with whether it is verified, for text output.

@@ -124,7 +124,7 @@ only about the tokens meant for it.`,
 				}
 				var hash string
 				if secretGiven {
-					hash = hashClientSecret(plain)
+					hash = oauth.HashGivenSecret(plain)
 				} else {
 					var v secret.Value
 					v, hash = oauth.NewClientSecret()

@@ -101,7 +101,7 @@ func validateStatic(cfg config.Config, now time.Time) []error {
 func staticClient(cc config.Client) store.Client {
 	grants := cc.GrantTypes
 	if len(grants) == 0 {
-		grants = defaultGrantTypes
+		grants = oauth.DefaultGrantTypes
 	}
 	c := store.Client{
 		ID:                      cc.ID,
@@ -152,7 +152,7 @@ func applyStaticClient(ctx context.Context, st store.ClientStore, cc config.Clie
 		if found && secret.CheckClientSecret(have.SecretHash, cc.Secret) {
 			want.SecretHash = have.SecretHash
 		} else {
-			want.SecretHash = hashClientSecret(cc.Secret)
+			want.SecretHash = oauth.HashGivenSecret(cc.Secret)
 		}
 	}
 	did, err := upsertClient(ctx, st, want, have, found, now)
@@ -208,7 +208,7 @@ func applyStaticResource(ctx context.Context, st store.Store, cr config.Resource
 	if errors.Is(err, store.ErrNotFound) {
 		hash := cr.ClientSecretHash
 		if hash == "" {
-			hash = hashClientSecret(cr.ClientSecret)
+			hash = oauth.HashGivenSecret(cr.ClientSecret)
 		}
 		if err := st.CreateResource(ctx, want, oauth.ResourceCredentials(want, hash)); err != nil {
 			return "", fmt.Errorf("static resource %q: %w", cr.URI, err)
@@ -240,7 +240,7 @@ func applyStaticResource(ctx context.Context, st store.Store, cr config.Resource
 	case hash == "" && secret.CheckClientSecret(c.SecretHash, cr.ClientSecret), hash == c.SecretHash:
 		return did, nil
 	case hash == "":
-		hash = hashClientSecret(cr.ClientSecret)
+		hash = oauth.HashGivenSecret(cr.ClientSecret)
 	}
 	c.SecretHash, c.UpdatedAt = hash, now
 	if err := st.UpdateClient(ctx, c); err != nil {
@@ -287,6 +287,7 @@ func upsertUser(ctx context.Context, st store.UserStore, want store.User, passwo
 		have.EmailVerified == want.EmailVerified {
 		return "", nil
 	}
-	want.ID, want.CreatedAt, want.UpdatedAt = have.ID, have.CreatedAt, now
+	// An administrator's disabling outlasts a restart with the file.
+	want.ID, want.CreatedAt, want.UpdatedAt, want.DisabledAt = have.ID, have.CreatedAt, now, have.DisabledAt
 	return "updated", st.UpdateUser(ctx, want)
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/mail"
 	"strings"
 	"unicode/utf8"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/sqlstore"
@@ -26,12 +26,15 @@ const maxPasswordLen = 1024
 func (a *app) usersCommand() *cobra.Command {
 	m := &manageCmd{}
 	cmd := m.groupCommand("users", "Create and manage users who sign in with a password")
+	m.remote.register(cmd.PersistentFlags())
 	cmd.AddCommand(
 		a.usersCreateCommand(m),
 		a.usersListCommand(m),
 		a.usersGetCommand(m),
 		a.usersDeleteCommand(m),
 		a.usersSetPasswordCommand(m),
+		a.usersDisableCommand(m, true),
+		a.usersDisableCommand(m, false),
 	)
 	return cmd
 }
@@ -77,25 +80,6 @@ func (a *app) readPassword(cmd *cobra.Command, p *passwordFlags) (string, error)
 	return pw, nil
 }
 
-// validateEmail accepts an empty address or a bare addr-spec (RFC 5322 §3.4.1).
-func validateEmail(email string) error {
-	if email == "" {
-		return nil
-	}
-	addr, err := mail.ParseAddress(email)
-	if err != nil || addr.Address != email || addr.Name != "" {
-		return fmt.Errorf("invalid email address %q", email)
-	}
-	return nil
-}
-
-func validateName(name string) error {
-	if len(name) > 200 || !utf8.ValidString(name) || strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-		return errors.New("the name must be at most 200 characters without control characters")
-	}
-	return nil
-}
-
 func (a *app) usersCreateCommand(m *manageCmd) *cobra.Command {
 	var pw passwordFlags
 	var username, email, name string
@@ -109,14 +93,14 @@ func (a *app) usersCreateCommand(m *manageCmd) *cobra.Command {
 			if err := config.ValidateUsername(username); err != nil {
 				errs = append(errs, fmt.Errorf("username: %w", err))
 			}
-			if err := validateEmail(email); err != nil {
+			if err := oauth.ValidateEmail(email); err != nil {
 				errs = append(errs, err)
 			}
 			if emailVerified && email == "" {
 				errs = append(errs, errors.New("--email-verified needs --email"))
 			}
 			name = strings.TrimSpace(name)
-			if err := validateName(name); err != nil {
+			if err := oauth.ValidateName(name); err != nil {
 				errs = append(errs, err)
 			}
 			password, err := a.readPassword(cmd, &pw)
@@ -184,6 +168,9 @@ func (a *app) usersListCommand(m *manageCmd) *cobra.Command {
 		Short: "List users",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if m.remote.on() {
+				return a.remoteListUsers(cmd, m)
+			}
 			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				users, err := db.ListUsers(cmd.Context())
 				if err != nil {
@@ -293,4 +280,52 @@ func (a *app) usersSetPasswordCommand(m *manageCmd) *cobra.Command {
 	}
 	pw.register(cmd.Flags())
 	return cmd
+}
+
+// usersDisableCommand is users disable (disable true) or users enable.
+func (a *app) usersDisableCommand(m *manageCmd, disable bool) *cobra.Command {
+	use, short := "enable USERNAME", "Let a disabled user sign in again (nothing revoked comes back)"
+	if disable {
+		use, short = "disable USERNAME", "Refuse a user's sign-ins; end their sessions and revoke their grants and tokens"
+	}
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  wantArgs("USERNAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if m.remote.on() {
+				return a.remoteSetDisabled(cmd, m, args[0], disable)
+			}
+			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
+				u, err := getUser(cmd.Context(), db, args[0])
+				if err != nil {
+					return err
+				}
+				u, changed, err := oauth.SetDisabled(cmd.Context(), db, u.ID, disable, a.clock())
+				if err != nil {
+					return fmt.Errorf("disable user: %w", err)
+				}
+				if changed {
+					detail := "enabled"
+					if disable {
+						detail = "disabled"
+					}
+					a.audit(cmd.Context(), cfg, audit.Event{Name: audit.EventUserChanged, UserID: u.ID, Detail: detail})
+				}
+				return printDisabled(cmd, m, newUserView(u))
+			})
+		},
+	}
+}
+
+func printDisabled(cmd *cobra.Command, m *manageCmd, v userView) error {
+	if m.out.json() {
+		return writeJSON(cmd.OutOrStdout(), v)
+	}
+	state := "enabled"
+	if v.Disabled {
+		state = "disabled: they cannot sign in, and their sessions, grants and tokens have ended"
+	}
+	_, err := fmt.Fprintf(cmd.OutOrStdout(), "User %s is %s.\n", v.Username, state)
+	return err
 }

@@ -16,7 +16,7 @@ var level = map[string]int{
 	"internal/store/sqlstore": 1, "internal/store/storetest": 1, "internal/janitor": 1, "internal/token": 1, "internal/dbtest": 2, "internal/testpg": 1,
 	"internal/oidc": 2, "internal/session": 2,
 	"internal/oauth": 3,
-	"internal/web":   4, "internal/registration": 4,
+	"internal/web":   4, "internal/registration": 4, "internal/admin": 4,
 	"internal/server": 5,
 	"cmd/latchkey":    6, "bench": 6, "internal/archtest": 6,
 }

@@ -84,7 +84,7 @@ func (p *Provider) authorizeRequest(ctx context.Context, q params, o origin) (Pe
 	if (rt.token || rt.idToken) && !AllowsGrant(client, GrantImplicit) {
 		return pd, to, UnauthorizedClient("this client may not receive tokens from the authorization endpoint (implicit grant)")
 	}
-	scopes, e := p.requestedScopes(client, q["scope"])
+	scopes, e := p.requestedScopes(client, q["scope"], false)
 	if e != nil {
 		return pd, to, e
 	}
@@ -231,12 +231,16 @@ func (p *Provider) openIDParams(q params) (openIDRequest, *Error) {
 // registry and the client. Omitted, it defaults to every scope the client is
 // registered for (RFC 6749 §3.3 lets the server use a pre-defined default);
 // the consent page still shows each one.
-func (p *Provider) requestedScopes(client store.Client, raw string) ([]string, *Error) {
+func (p *Provider) requestedScopes(client store.Client, raw string, forClient bool) ([]string, *Error) {
 	if raw == "" {
-		if len(client.Scopes) == 0 {
+		defaults := client.Scopes
+		if !forClient {
+			defaults = withoutAdminScopes(defaults)
+		}
+		if len(defaults) == 0 {
 			return nil, InvalidScope("scope is missing and the client has no default scopes")
 		}
-		return append([]string(nil), client.Scopes...), nil
+		return append([]string(nil), defaults...), nil
 	}
 	scopes, e := ParseScope(raw)
 	if e != nil {
@@ -246,7 +250,10 @@ func (p *Provider) requestedScopes(client store.Client, raw string) ([]string, *
 		return nil, InvalidScope("scope is empty")
 	}
 	for _, s := range scopes {
-		if !p.Scopes.Known(s) {
+		if IsAdminScope(s) && !forClient {
+			return nil, InvalidScope("the admin scopes are granted only through client_credentials")
+		}
+		if !p.Scopes.Known(s) && !IsAdminScope(s) {
 			return nil, InvalidScope("unknown scope")
 		}
 	}

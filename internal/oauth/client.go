@@ -114,7 +114,10 @@ func ValidateClient(c store.Client, scopes *Scopes) error {
 		}
 	}
 	for _, s := range c.Scopes {
-		if !scopes.Known(s) {
+		switch {
+		case IsAdminScope(s) && (c.Public || !slices.Contains(c.GrantTypes, GrantClientCredentials)):
+			errs = append(errs, fmt.Errorf("scope %q is only for confidential clients with client_credentials", s))
+		case !IsAdminScope(s) && !scopes.Known(s):
 			errs = append(errs, fmt.Errorf("unknown scope %q", s))
 		}
 	}

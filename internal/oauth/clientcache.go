@@ -75,3 +75,22 @@ func (c *clientCache) forget() {
 	clear(c.items)
 	c.mu.Unlock()
 }
+
+// drop forgets one client's record (a change made on this node).
+func (c *clientCache) drop(id string) {
+	c.mu.Lock()
+	delete(c.items, id)
+	c.mu.Unlock()
+}
+
+// ClientsChanged makes a change of clients or resources made on this node
+// (the admin API) take effect here at once: the client's cached record is
+// dropped and the resource registry reloads at its next use. Other nodes
+// see the change within their cache lifetimes (seconds), as for the
+// command line.
+func (p *Provider) ClientsChanged(clientID string) {
+	if clientID != "" {
+		p.clients.drop(clientID)
+	}
+	p.resources.cur.Store(nil)
+}

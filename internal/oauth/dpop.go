@@ -89,50 +89,59 @@ func (p *Provider) dpopError(ctx context.Context, err error) *Error {
 // its key for this request, with ath; a bearer token, the Bearer scheme. It
 // answers the error itself (401 with WWW-Authenticate) and reports false.
 func (p *Provider) dpopAtResource(w http.ResponseWriter, r *http.Request, raw, scheme, jkt string) bool {
+	d := p.dpopCheck(w, r, raw, scheme, jkt)
+	switch {
+	case d == nil:
+		return true
+	case d.server != nil:
+		WriteError(w, d.server)
+	default:
+		writeJSON(w, d.Status, struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}{d.Code, d.Description})
+	}
+	return false
+}
+
+// dpopCheck is dpopAtResource without the body: on a refusal it sets the
+// RFC 9449 §7.1 challenge (and a DPoP-Nonce) on w and returns why.
+func (p *Provider) dpopCheck(w http.ResponseWriter, r *http.Request, raw, scheme, jkt string) *Refusal {
 	switch {
 	case jkt == "" && scheme == "DPoP":
-		dpopChallenge(w, "invalid_token", "the access token is not bound to a DPoP key: send it as a Bearer token")
-		return false
+		return dpopDenied(w, "invalid_token", "the access token is not bound to a DPoP key: send it as a Bearer token")
 	case jkt == "":
-		return true
+		return nil
 	case scheme != "DPoP" || p.DPoP == nil:
 		// §7.2: a bound token presented as a bearer token is refused.
-		dpopChallenge(w, "invalid_token", "the access token is bound to a DPoP key: send it with the DPoP scheme and a proof")
-		return false
+		return dpopDenied(w, "invalid_token", "the access token is bound to a DPoP key: send it with the DPoP scheme and a proof")
 	}
 	proofs := r.Header.Values(dpop.Header)
 	if len(proofs) != 1 {
-		dpopChallenge(w, "invalid_dpop_proof", "send exactly one DPoP proof")
-		return false
+		return dpopDenied(w, "invalid_dpop_proof", "send exactly one DPoP proof")
 	}
 	proof, err := p.DPoP.Verify(r.Context(), proofs[0], dpop.Request{Method: r.Method, URL: p.Issuer + r.URL.Path, AccessToken: raw})
 	// The token endpoint's classification of the failure (dpopError),
 	// answered in a resource's way: a 401 challenge, or the server's error.
 	if e := p.dpopError(r.Context(), err); e != nil {
 		if e.Status >= 500 {
-			WriteError(w, e)
-			return false
+			return &Refusal{Status: e.Status, Code: e.Code, Description: e.Description, server: e}
 		}
 		if e.dpopNonce != "" {
 			w.Header().Set(dpop.NonceHeader, e.dpopNonce)
 		}
-		dpopChallenge(w, e.Code, e.Description)
-		return false
+		return dpopDenied(w, e.Code, e.Description)
 	}
 	if proof.JKT != jkt {
-		dpopChallenge(w, "invalid_token", "the DPoP proof is not of the key the access token is bound to")
-		return false
+		return dpopDenied(w, "invalid_token", "the DPoP proof is not of the key the access token is bound to")
 	}
-	return true
+	return nil
 }
 
-// dpopChallenge answers 401 with RFC 9449 §7.1's WWW-Authenticate: the
-// DPoP scheme, the error, and the algorithms accepted.
-func dpopChallenge(w http.ResponseWriter, code, desc string) {
+// dpopDenied sets RFC 9449 §7.1's WWW-Authenticate (the DPoP scheme, the
+// error, the algorithms accepted) and returns the 401 refusal.
+func dpopDenied(w http.ResponseWriter, code, desc string) *Refusal {
 	desc = strings.ReplaceAll(desc, `"`, `'`)
 	w.Header().Set("WWW-Authenticate", `DPoP error="`+code+`", error_description="`+desc+`", algs="`+strings.Join(dpop.Algs, " ")+`"`)
-	writeJSON(w, http.StatusUnauthorized, struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}{code, desc})
+	return &Refusal{Status: http.StatusUnauthorized, Code: code, Description: desc}
 }

@@ -77,7 +77,7 @@ func (p *Provider) deviceAuthorization(w http.ResponseWriter, r *http.Request) (
 	if !AllowsGrant(client, GrantDeviceCode) {
 		return none, UnauthorizedClient("this client may not use the device authorization grant")
 	}
-	scopes, e := p.requestedScopes(client, q["scope"])
+	scopes, e := p.requestedScopes(client, q["scope"], false)
 	if e != nil {
 		return none, e
 	}

@@ -59,12 +59,30 @@ func (p *Provider) HandleIntrospect(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Provider) introspect(ctx context.Context, client store.Client, raw string) (Introspection, *Error) {
-	now := p.Now()
 	resource, err := p.resourceOf(ctx, client.ID)
 	if err != nil {
 		return inactive, p.storeError(ctx, "list resources", err)
 	}
-	caller := introspector{clientID: client.ID, resource: resource}
+	out, e := p.VerifyAccess(ctx, raw)
+	if e != nil || !out.Active {
+		return inactive, e
+	}
+	if caller := (introspector{clientID: client.ID, resource: resource}); !caller.may(out.ClientID, out.Aud) {
+		return inactive, nil
+	}
+	return out, nil
+}
+
+// VerifyAccess tells what a token is, whoever asks: an opaque token by its
+// stored row, a JWT by its signature, issuer and expiry and then its row
+// (revoked or not) or, for a client's own JWT, its client. Anything
+// expired, revoked, unknown or malformed is {"active": false}. Refresh
+// tokens answer token_type "refresh_token": callers that want an access
+// token check it. It is introspection without the caller's restriction,
+// so every protected part of the server (introspection, the admin API)
+// verifies tokens in one way.
+func (p *Provider) VerifyAccess(ctx context.Context, raw string) (Introspection, *Error) {
+	now := p.Now()
 	switch {
 	case secret.HasPrefix(raw, secret.PrefixRefreshToken), secret.HasPrefix(raw, secret.PrefixAccessToken):
 		t, username, err := p.Store.GetTokenWithUsername(ctx, secret.Hash(raw))
@@ -78,7 +96,7 @@ func (p *Provider) introspect(ctx context.Context, client store.Client, raw stri
 		if t.Kind == store.KindAccess {
 			aud = p.audienceOr(t.Resources)
 		}
-		if !t.Active(now) || !caller.may(t.ClientID, aud) {
+		if !t.Active(now) {
 			return inactive, nil
 		}
 		out := Introspection{
@@ -107,8 +125,7 @@ func (p *Provider) introspect(ctx context.Context, client store.Client, raw stri
 		return out, nil
 	case p.JWT != nil && strings.Count(raw, ".") == 2:
 		c, ok := p.verifyAccessToken(raw)
-		if !ok || c.Issuer != p.Issuer || now.Unix() >= c.Expiry ||
-			!caller.may(c.ClientID, c.Audience) {
+		if !ok || c.Issuer != p.Issuer || now.Unix() >= c.Expiry {
 			return inactive, nil
 		}
 		// A revoked JWT is denied until it expires (its row says so). A

@@ -16,7 +16,7 @@ func (p *Provider) grantClientCredentials(ctx context.Context, req tokenRequest)
 		// confidential clients."
 		return TokenResponse{}, UnauthorizedClient("client_credentials needs a confidential client")
 	}
-	scopes, e := p.requestedScopes(client, req.q["scope"])
+	scopes, e := p.requestedScopes(client, req.q["scope"], true)
 	if e != nil {
 		return TokenResponse{}, e
 	}

@@ -24,7 +24,7 @@ func (p *Provider) grantPassword(ctx context.Context, req tokenRequest) (TokenRe
 	if username == "" || password == "" {
 		return TokenResponse{}, InvalidRequest("username and password are required")
 	}
-	scopes, e := p.requestedScopes(client, q["scope"])
+	scopes, e := p.requestedScopes(client, q["scope"], false)
 	if e != nil {
 		return TokenResponse{}, e
 	}

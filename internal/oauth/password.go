@@ -124,7 +124,9 @@ func (p *Passwords) check(ctx context.Context, username, password string) (store
 	}); gateErr != nil {
 		return store.User{}, gateErr
 	}
-	if !ok {
+	if !ok || !user.DisabledAt.IsZero() {
+		// A disabled account fails as a wrong password does: the
+		// answer tells nothing of the account to whoever tries.
 		return store.User{}, ErrBadCredentials
 	}
 	return user, nil

@@ -1,11 +1,15 @@
 package server_test
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/latchkey/latchkey/internal/oauth"
 )
 
 // FuzzAuthorizeRequest (SECURITY.md F3): whatever the query, the answer is an
@@ -149,5 +153,66 @@ func FuzzTokenRequest(f *testing.F) {
 		if !known[code] {
 			t.Fatalf("error %q is not an RFC 6749 §5.2 code", code)
 		}
+	})
+}
+
+// FuzzClientMetadata (SECURITY.md F11) posts arbitrary JSON as a client
+// to the admin API: never a 5xx; a refusal is a problem; a client it
+// registers has only redirect URIs that pass the registration rules
+// (RFC 9700 §2.6: no javascript:, data:, fragments, http off loopback)
+// and never both jwks and jwks_uri.
+func FuzzClientMetadata(f *testing.F) {
+	e := newEnv(f, "sqlite")
+	tok := e.scopedToken(e.adminClient("admin-fuzz", oauth.ScopeAdmin), oauth.ScopeAdmin)
+	for _, s := range []string{
+		`{"client_name":"ok","grant_types":["client_credentials"],"scopes":["notes.read"]}`,
+		`{"client_name":"x","redirect_uris":["JaVaScRiPt:alert(1)"]}`,
+		`{"client_name":"x","redirect_uris":["DATA:text/html,<script>"]}`,
+		`{"client_name":"x","redirect_uris":["https://a.example/cb#frag"]}`,
+		`{"client_name":"x","redirect_uris":["https://a.example/cb?code=1"]}`,
+		`{"client_name":"x","redirect_uris":["http://app.example/cb"]}`,
+		`{"client_name":"x","token_endpoint_auth_method":"private_key_jwt","jwks":{"keys":[]},"jwks_uri":"https://k.example/jwks"}`,
+		`{"client_name":"x","public":true,"client_secret":"s","redirect_uris":["http://127.0.0.1/cb"]}`,
+		`{"client_name":"x","backchannel_logout_uri":"javascript:x","code_ttl":"-1h"}`,
+		`{"client_name":"\u0000","client_id":"a:b"}`, `{`, `[]`, `null`, `{"client_name":1}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		req, _ := http.NewRequest(http.MethodPost, e.issuer+"/admin/v1/clients", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := readBody(t, resp)
+		switch {
+		case resp.StatusCode >= 500:
+			t.Fatalf("%d for %q: %s", resp.StatusCode, body, raw)
+		case resp.StatusCode != http.StatusCreated:
+			if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+				t.Fatalf("%d refusal is %q, not a problem", resp.StatusCode, ct)
+			}
+			return
+		}
+		var c struct {
+			ID           string          `json:"client_id"`
+			RedirectURIs []string        `json:"redirect_uris"`
+			JWKS         json.RawMessage `json:"jwks"`
+			JWKSURI      string          `json:"jwks_uri"`
+		}
+		if err := json.Unmarshal([]byte(raw), &c); err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range c.RedirectURIs {
+			if err := oauth.ValidateRegisteredRedirectURI(u); err != nil {
+				t.Fatalf("registered a bad redirect URI %q: %v", u, err)
+			}
+		}
+		if len(c.JWKS) > 0 && c.JWKSURI != "" {
+			t.Fatalf("registered both jwks and jwks_uri: %s", raw)
+		}
+		e.store.DeleteClient(context.Background(), c.ID)
 	})
 }

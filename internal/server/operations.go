@@ -28,20 +28,27 @@ func (s *Server) operations(mux *http.ServeMux, withMetrics bool) {
 	}
 }
 
-// AdminHandler serves what server.admin_listen serves: /metrics, /healthz
-// and /readyz.
+// AdminHandler serves what server.admin_listen serves: /metrics, /healthz,
+// /readyz and the admin API (/admin/v1/), which the main listener then
+// does not serve.
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	s.operations(mux, true)
+	s.admin.Routes(mux)
 	return mux
 }
 
 // serveAdmin serves AdminHandler on ln (server.admin_listen) until ctx is
 // done.
 func (s *Server) serveAdmin(ctx context.Context, ln net.Listener) error {
-	hs := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+	// The admin API's requests get what those of the main listener get:
+	// an id, the client address of the audit events, no panic answered
+	// as a dropped connection.
+	logger := s.opts.Logger
+	h := requestID(s.addresses, recoverPanics(logger, clientAddress(s.addresses, accessLog(logger, s.metrics, s.AdminHandler()))))
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
-	s.opts.Logger.Info("admin listener serving /metrics", "addr", ln.Addr().String())
+	s.opts.Logger.Info("admin listener serving /metrics and /admin/v1/", "addr", ln.Addr().String())
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)

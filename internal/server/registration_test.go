@@ -47,9 +47,9 @@ type registered struct {
 	ErrorDescription        string   `json:"error_description"`
 }
 
-// call sends a JSON request with an optional Bearer token and decodes the
+// registrationCall sends a JSON request with an optional Bearer token and decodes the
 // answer.
-func (e *env) call(method, uri, bearer string, body any) (*http.Response, registered) {
+func (e *env) registrationCall(method, uri, bearer string, body any) (*http.Response, registered) {
 	e.t.Helper()
 	var rd *bytes.Reader
 	if body != nil {
@@ -79,7 +79,7 @@ func (e *env) call(method, uri, bearer string, body any) (*http.Response, regist
 
 func (e *env) register(bearer string, body any) (*http.Response, registered) {
 	e.t.Helper()
-	return e.call(http.MethodPost, e.issuer+"/register", bearer, body)
+	return e.registrationCall(http.MethodPost, e.issuer+"/register", bearer, body)
 }
 
 var webMetadata = map[string]any{
@@ -278,7 +278,7 @@ func TestRFC7592_ReadUpdateDelete(t *testing.T) {
 			uri, token := r.RegistrationClientURI, r.RegistrationAccessToken
 
 			t.Run("RFC7592_2_1_read", func(t *testing.T) {
-				resp, got := e.call(http.MethodGet, uri, token, nil)
+				resp, got := e.registrationCall(http.MethodGet, uri, token, nil)
 				if resp.StatusCode != http.StatusOK || got.ClientID != r.ClientID || got.ClientName != "Third-party notes" ||
 					got.Scope != "openid profile" || got.ClientSecret != "" || got.RegistrationAccessToken != token ||
 					got.RegistrationClientURI != uri {
@@ -288,7 +288,7 @@ func TestRFC7592_ReadUpdateDelete(t *testing.T) {
 			t.Run("RFC7592_3_wrong_token_or_client_is_401_alike", func(t *testing.T) {
 				other := e.issuer + "/register/cloud-print"
 				for _, c := range []struct{ uri, token string }{{uri, "lk_ra_wrong"}, {uri, ""}, {e.issuer + "/register/nope", token}, {other, token}} {
-					resp, got := e.call(http.MethodGet, c.uri, c.token, nil)
+					resp, got := e.registrationCall(http.MethodGet, c.uri, c.token, nil)
 					if resp.StatusCode != http.StatusUnauthorized || got.ClientID != "" {
 						t.Fatalf("%s with %q: %d %+v, want 401 without the client", c.uri, c.token, resp.StatusCode, got)
 					}
@@ -301,14 +301,14 @@ func TestRFC7592_ReadUpdateDelete(t *testing.T) {
 					{"client_id": r.ClientID, "client_secret": "wrong", "redirect_uris": []string{"https://rp.example/cb"}},
 					{"client_id": r.ClientID, "registration_access_token": token, "redirect_uris": []string{"https://rp.example/cb"}},
 				} {
-					if resp, got := e.call(http.MethodPut, uri, token, body); resp.StatusCode != http.StatusBadRequest {
+					if resp, got := e.registrationCall(http.MethodPut, uri, token, body); resp.StatusCode != http.StatusBadRequest {
 						t.Fatalf("update %v: %d %+v, want 400", body, resp.StatusCode, got)
 					}
 				}
 			})
 			var newToken string
 			t.Run("RFC7592_2_2_update_replaces_metadata_and_rotates_the_token", func(t *testing.T) {
-				resp, got := e.call(http.MethodPut, uri, token, map[string]any{
+				resp, got := e.registrationCall(http.MethodPut, uri, token, map[string]any{
 					"client_id": r.ClientID, "client_secret": r.ClientSecret,
 					"redirect_uris": []string{"https://rp.example/new"}, "client_name": "Renamed", "scope": "openid",
 				})
@@ -320,28 +320,28 @@ func TestRFC7592_ReadUpdateDelete(t *testing.T) {
 					t.Fatal("the registration access token must rotate on update")
 				}
 				newToken = got.RegistrationAccessToken
-				if resp, _ := e.call(http.MethodGet, uri, token, nil); resp.StatusCode != http.StatusUnauthorized {
+				if resp, _ := e.registrationCall(http.MethodGet, uri, token, nil); resp.StatusCode != http.StatusUnauthorized {
 					t.Fatalf("the old token still reads: %d", resp.StatusCode)
 				}
-				if resp, _ := e.call(http.MethodPut, uri, newToken, map[string]any{"client_id": r.ClientID,
+				if resp, _ := e.registrationCall(http.MethodPut, uri, newToken, map[string]any{"client_id": r.ClientID,
 					"redirect_uris": []string{"http://evil.example/cb"}}); resp.StatusCode != http.StatusBadRequest {
 					t.Fatalf("an update the policy refuses: %d", resp.StatusCode)
 				}
 			})
 			t.Run("RFC7592_2_3_delete", func(t *testing.T) {
-				resp, _ := e.call(http.MethodDelete, uri, newToken, nil)
+				resp, _ := e.registrationCall(http.MethodDelete, uri, newToken, nil)
 				if resp.StatusCode != http.StatusNoContent {
 					t.Fatalf("delete: %d, want 204", resp.StatusCode)
 				}
 				if _, err := e.store.GetClient(context.Background(), r.ClientID); err == nil {
 					t.Fatal("the client is still stored")
 				}
-				if resp, _ := e.call(http.MethodGet, uri, newToken, nil); resp.StatusCode != http.StatusUnauthorized {
+				if resp, _ := e.registrationCall(http.MethodGet, uri, newToken, nil); resp.StatusCode != http.StatusUnauthorized {
 					t.Fatalf("read after delete: %d, want 401", resp.StatusCode)
 				}
 			})
 			t.Run("RFC7592_operator_clients_are_not_managed_here", func(t *testing.T) {
-				resp, _ := e.call(http.MethodDelete, e.issuer+"/register/cloud-print", strings.Repeat("0", 64), nil)
+				resp, _ := e.registrationCall(http.MethodDelete, e.issuer+"/register/cloud-print", strings.Repeat("0", 64), nil)
 				if resp.StatusCode != http.StatusUnauthorized {
 					t.Fatalf("%d", resp.StatusCode)
 				}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/dpop"
+	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/config"
@@ -47,6 +48,11 @@ type Server struct {
 	certs *certReloader
 	// janitor deletes expired rows while Serve runs.
 	janitor *janitor.Janitor
+	// admin is the admin API: on the main listener, or alone with the
+	// operations endpoints on server.admin_listen.
+	admin *admin.API
+	// addresses finds a request's client address (trusted proxies).
+	addresses *clientip.Resolver
 }
 
 // dpopMemoryJTIs bounds the DPoP proof jtis a server owning its database
@@ -172,6 +178,13 @@ func New(opts Options) (*Server, error) {
 		w.Write(keys.JWKS())
 	})
 	pages.Routes(mux)
+	adminAPI := admin.New(admin.Options{OAuth: provider, Store: opts.Store, Audit: auditLog, Now: opts.Now, Logger: opts.Logger,
+		SealKey: session.DeriveKey([]byte(cfg.SystemSecret), "signing-keys"), Algorithm: cfg.Tokens.Algorithm,
+		MaxTokenLifetime: max(cfg.Tokens.AccessTokenTTL, cfg.Tokens.ImplicitTokenTTL),
+		Reload:           func(r *http.Request) error { return keys.Reload(r.Context()) }})
+	if cfg.Server.AdminListen == "" {
+		adminAPI.Routes(mux)
+	}
 	jan := &janitor.Janitor{
 		Store: opts.Store, Interval: cfg.Janitor.Interval, Batch: cfg.Janitor.Batch,
 		ActivityRetention: cfg.Activity.Retention, Now: opts.Now, Logger: opts.Logger,
@@ -187,7 +200,7 @@ func New(opts Options) (*Server, error) {
 	// Self-registered clients expire when unused even while registration
 	// is off: those registered before it was turned off.
 	jan.Clients, jan.UnusedClientTTL = opts.Store, cfg.Registration.UnusedClientTTL
-	s := &Server{opts: opts, keys: keys, provider: provider, metrics: m, janitor: jan}
+	s := &Server{admin: adminAPI, addresses: addresses, opts: opts, keys: keys, provider: provider, metrics: m, janitor: jan}
 	s.operations(mux, cfg.Server.AdminListen == "")
 	watch(m, provider, keys, opts.Store, opts.Now)
 	m.WatchJanitor(func() (map[string]int64, int64, int64, int64) {

@@ -143,6 +143,9 @@ type User struct {
 	EmailVerified bool
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+	// DisabledAt is when an administrator disabled the account (zero:
+	// enabled): a disabled user cannot sign in.
+	DisabledAt time.Time
 }
 
 // Grant is a user's decision at consent: user x client x scopes x lifetime.
@@ -474,6 +477,9 @@ type GrantStore interface {
 	GetGrant(ctx context.Context, id string) (Grant, error)
 	// ListGrantsByUser returns the user's grants, newest first.
 	ListGrantsByUser(ctx context.Context, userID string) ([]Grant, error)
+	// ListGrantsByClient returns the client's grants, newest first,
+	// revoked and expired ones included.
+	ListGrantsByClient(ctx context.Context, clientID string) ([]Grant, error)
 	// RevokeGrant marks the grant and every token of it revoked at now, in one
 	// transaction; ErrNotFound.
 	RevokeGrant(ctx context.Context, id string, now time.Time) error
@@ -716,6 +722,8 @@ const (
 
 // Activity is one thing that happened on a user's account.
 type Activity struct {
+	// ID orders entries written at the same time; set by QueryActivity.
+	ID       int64
 	UserID   string
 	ClientID string // empty: the account itself (a sign-in to the account page)
 	Kind     string
@@ -725,12 +733,25 @@ type Activity struct {
 	At       time.Time
 }
 
+// ActivityQuery selects a page of activity entries.
+type ActivityQuery struct {
+	UserID, ClientID string
+	Limit            int
+	// After is the last entry of the previous page (its At and ID); nil:
+	// the first page.
+	After *Activity
+}
+
 // ActivityStore keeps the user-facing activity log.
 type ActivityStore interface {
 	// AddActivity inserts the entries, in one transaction.
 	AddActivity(ctx context.Context, entries []Activity) error
 	// ListActivity returns the user's newest entries, at most limit.
 	ListActivity(ctx context.Context, userID string, limit int) ([]Activity, error)
+	// QueryActivity returns the entries of q.UserID, or of q.ClientID (one
+	// of them set; both: the user's entries with the client), newest first
+	// (by At, then ID), after q.After when set, at most q.Limit.
+	QueryActivity(ctx context.Context, q ActivityQuery) ([]Activity, error)
 	// PurgeActivity deletes up to limit entries older than before and
 	// returns how many it deleted.
 	PurgeActivity(ctx context.Context, before time.Time, limit int) (int, error)

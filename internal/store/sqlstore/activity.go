@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/store"
@@ -53,6 +54,48 @@ func (db *DB) ListActivity(ctx context.Context, userID string, limit int) ([]sto
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list activity: %w", mapErr(err))
+	}
+	return out, nil
+}
+
+// QueryActivity pages entries by user or client, newest first, keyset on
+// (at, id): SQLite's rowid, PostgreSQL's id column (00023).
+func (db *DB) QueryActivity(ctx context.Context, q store.ActivityQuery) ([]store.Activity, error) {
+	if q.Limit <= 0 || q.UserID == "" && q.ClientID == "" {
+		return nil, nil
+	}
+	id := "rowid"
+	if db.d.rowLocks {
+		id = "id"
+	}
+	var where []string
+	var args []any
+	arg := func(v any) string { args = append(args, v); return db.d.arg(len(args)) }
+	if q.UserID != "" {
+		if !validKey(q.UserID) {
+			return nil, nil
+		}
+		where = append(where, "user_id = "+arg(q.UserID))
+	}
+	if q.ClientID != "" {
+		if !validKey(q.ClientID) {
+			return nil, nil
+		}
+		where = append(where, "client_id = "+arg(q.ClientID))
+	}
+	if q.After != nil {
+		at := db.d.time(q.After.At)
+		where = append(where, "(at < "+arg(at)+" OR (at = "+arg(at)+" AND "+id+" < "+arg(q.After.ID)+"))")
+	}
+	rows, err := db.query(ctx, db.read, "SELECT "+id+", "+activityColumns+" FROM activity WHERE "+strings.Join(where, " AND ")+
+		" ORDER BY at DESC, "+id+" DESC LIMIT "+strconv.Itoa(q.Limit), args...)
+	out, err := collect(rows, err, func(s rowScanner) (store.Activity, error) {
+		var a store.Activity
+		err := s.Scan(&a.ID, &a.UserID, &a.ClientID, &a.Kind, &a.Device, &a.Address, &a.Detail, tm(&a.At))
+		return a, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("query activity: %w", mapErr(err))
 	}
 	return out, nil
 }

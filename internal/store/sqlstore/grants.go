@@ -123,6 +123,20 @@ func (db *DB) ListGrantsByUser(ctx context.Context, userID string) ([]store.Gran
 	return out, nil
 }
 
+// ListGrantsByClient returns the client's grants, newest first, in the
+// order of ListGrantsByUser; the grants_client index serves it.
+func (db *DB) ListGrantsByClient(ctx context.Context, clientID string) ([]store.Grant, error) {
+	if !validKey(clientID) {
+		return nil, nil
+	}
+	rows, err := db.query(ctx, db.read, "SELECT "+grantColumns+" FROM grants WHERE client_id = "+db.d.arg(1)+grantOrder, clientID)
+	out, err := collect(rows, err, scanGrant)
+	if err != nil {
+		return nil, fmt.Errorf("list grants: %w", err)
+	}
+	return out, nil
+}
+
 // FindGrant returns the user's unrevoked grant to the client (there is at
 // most one), expired or not; ErrNotFound.
 func (db *DB) FindGrant(ctx context.Context, userID, clientID string) (store.Grant, error) {

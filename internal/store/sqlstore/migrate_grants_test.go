@@ -33,8 +33,10 @@ func TestMigrateMergesGrantsToOnePerApp(t *testing.T) {
 				t.Fatalf("insert a version-7 client: %v", err)
 			}
 		}
-		if err := db.CreateUser(ctx, store.User{ID: "u", Username: "u", CreatedAt: now, UpdatedAt: now}); err != nil {
-			t.Fatal(err)
+		// A user as version 7 wrote it (later versions add columns).
+		if _, err := db.write.ExecContext(ctx, "INSERT INTO users (id, username, password_hash, name, email, created_at, updated_at)"+
+			" VALUES ('u', 'u', '', '', '', "+db.d.arg(1)+", "+db.d.arg(1)+")", db.d.time(now)); err != nil {
+			t.Fatalf("insert a version-7 user: %v", err)
 		}
 		grants := []store.Grant{
 			{ID: "old", UserID: "u", ClientID: "notes", Scopes: []string{"openid", "notes.read"}, CreatedAt: now.Add(-3 * time.Hour)},

@@ -8,14 +8,14 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-const userColumns = "id, username, password_hash, name, email, created_at, updated_at, email_verified"
+const userColumns = "id, username, password_hash, name, email, created_at, updated_at, email_verified, disabled_at"
 
 // userColumnCount is the number of userColumns.
-const userColumnCount = 8
+const userColumnCount = 9
 
 func scanUser(s rowScanner) (store.User, error) {
 	var u store.User
-	err := s.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Name, &u.Email, tm(&u.CreatedAt), tm(&u.UpdatedAt), &u.EmailVerified)
+	err := s.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Name, &u.Email, tm(&u.CreatedAt), tm(&u.UpdatedAt), &u.EmailVerified, tm(&u.DisabledAt))
 	return u, err
 }
 
@@ -29,7 +29,7 @@ func checkUser(u store.User) error {
 // userArgs returns the values of userColumns, in order.
 func (db *DB) userArgs(u store.User) []any {
 	return []any{u.ID, u.Username, u.PasswordHash, u.Name, u.Email, db.d.time(u.CreatedAt), db.d.time(u.UpdatedAt),
-		u.EmailVerified}
+		u.EmailVerified, db.d.time(u.DisabledAt)}
 }
 
 // CreateUser inserts u; ErrConflict if the id or username exists, ErrInvalid.

@@ -54,4 +54,45 @@ func testActivity(t *testing.T, open Opener) {
 			t.Fatalf("another user's activity: %+v", theirs)
 		}
 	})
+
+	run(t, "Activity/query_pages_by_user_or_client_newest_first_without_repeats_or_gaps", open, func(t *testing.T, w *world) {
+		c, u, _ := w.base()
+		c2 := w.client("c2")
+		other := w.user("other")
+		var entries []store.Activity
+		for i := range 7 {
+			// Pairs written at the same instant: the id orders them.
+			entries = append(entries, store.Activity{UserID: u.ID, ClientID: c.ID, Kind: store.ActivityIssued,
+				Detail: fmt.Sprint(i), At: at(time.Duration(i/2) * time.Minute)})
+		}
+		entries = append(entries,
+			store.Activity{UserID: other.ID, ClientID: c.ID, Kind: store.ActivityIssued, Detail: "other", At: at(time.Hour)},
+			store.Activity{UserID: u.ID, ClientID: c2.ID, Kind: store.ActivityIssued, Detail: "c2", At: at(2 * time.Hour)})
+		wantErr(t, "AddActivity", w.s.AddActivity(w.ctx, entries), nil)
+		pages := func(q store.ActivityQuery) []string {
+			var seen []string
+			for range 20 {
+				got, err := w.s.QueryActivity(w.ctx, q)
+				wantErr(t, "QueryActivity", err, nil)
+				for _, a := range got {
+					seen = append(seen, a.Detail)
+				}
+				if len(got) < q.Limit {
+					return seen
+				}
+				q.After = &got[len(got)-1]
+				if q.After.ID == 0 {
+					t.Fatal("QueryActivity answered an entry without its id")
+				}
+			}
+			t.Fatal("paging did not end")
+			return nil
+		}
+		same(t, "user's entries, pages of 2", pages(store.ActivityQuery{UserID: u.ID, Limit: 2}), []string{"c2", "6", "5", "4", "3", "2", "1", "0"})
+		same(t, "client's entries, pages of 3", pages(store.ActivityQuery{ClientID: c.ID, Limit: 3}), []string{"other", "6", "5", "4", "3", "2", "1", "0"})
+		same(t, "user's entries with c2", pages(store.ActivityQuery{UserID: u.ID, ClientID: c2.ID, Limit: 5}), []string{"c2"})
+		if got, err := w.s.QueryActivity(w.ctx, store.ActivityQuery{ClientID: "nope", Limit: 5}); err != nil || len(got) != 0 {
+			t.Fatalf("an unknown client's entries: %v %v", got, err)
+		}
+	})
 }

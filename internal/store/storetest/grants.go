@@ -31,6 +31,30 @@ func testGrants(t *testing.T, open Opener) {
 		}
 	})
 
+	run(t, "Grant/list_by_client_holds_only_its_grants_newest_first", open, func(t *testing.T, w *world) {
+		c, c2 := w.client("c"), w.client("c2")
+		u, u2 := w.user("u"), w.user("u2")
+		old := newGrant("g-old", u.ID, c.ID)
+		old.RevokedAt = at(time.Minute)
+		w.grant(old)
+		fresh := newGrant("g-new", u2.ID, c.ID)
+		fresh.CreatedAt = at(time.Hour)
+		w.grant(fresh)
+		w.grant(newGrant("g-other", u.ID, c2.ID))
+		list, err := w.s.ListGrantsByClient(w.ctx, c.ID)
+		wantErr(t, "ListGrantsByClient", err, nil)
+		var ids []string
+		for _, g := range list {
+			ids = append(ids, g.ID)
+		}
+		if strings.Join(ids, ",") != "g-new,g-old" {
+			t.Fatalf("grants of c: %v, want g-new,g-old (newest first, the revoked one included)", ids)
+		}
+		if list, err := w.s.ListGrantsByClient(w.ctx, "nope"); err != nil || len(list) != 0 {
+			t.Fatalf("grants of an unknown client: %v %v", list, err)
+		}
+	})
+
 	run(t, "Grant/create_keeps_every_field", open, func(t *testing.T, w *world) {
 		c := w.client("c")
 		u := w.user("u")

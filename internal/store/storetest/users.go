@@ -16,6 +16,7 @@ func richUser(id, username string) store.User {
 		Name:          unicode,
 		Email:         "名前+tag@例え.jp",
 		EmailVerified: true,
+		DisabledAt:    at(time.Hour),
 		CreatedAt:     t0(),
 		UpdatedAt:     at(time.Hour + time.Microsecond),
 	}

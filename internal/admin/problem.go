@@ -1,0 +1,116 @@
+package admin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// problemBase prefixes the type URIs of the admin API's problems.
+const problemBase = "https://latchkey.dev/problems/"
+
+// problem is an RFC 9457 problem details object. Errors lists every
+// problem of an invalid request at once.
+type problem struct {
+	Type   string   `json:"type"`
+	Title  string   `json:"title"`
+	Status int      `json:"status"`
+	Detail string   `json:"detail,omitempty"`
+	Errors []string `json:"errors,omitempty"`
+}
+
+func writeProblem(w http.ResponseWriter, p *problem) {
+	if p.Type == "" {
+		// RFC 9457 §4.2.1: "about:blank" when the status says it all.
+		p.Type = "about:blank"
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(p.Status)
+	json.NewEncoder(w).Encode(p)
+}
+
+func notFound(detail string) *problem {
+	return &problem{Status: http.StatusNotFound, Title: "Not found", Detail: detail}
+}
+
+func badRequest(detail string) *problem {
+	return &problem{Type: problemBase + "bad-request", Status: http.StatusBadRequest, Title: "Bad request", Detail: detail}
+}
+
+func conflict(detail string) *problem {
+	return &problem{Type: problemBase + "conflict", Status: http.StatusConflict, Title: "Conflict", Detail: detail}
+}
+
+// invalid lists every problem of err (an errors.Join) at once.
+func invalid(what string, err error) *problem {
+	var list []string
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			list = append(list, e.Error())
+		}
+	} else {
+		list = []string{err.Error()}
+	}
+	return &problem{Type: problemBase + "validation", Status: http.StatusUnprocessableEntity, Title: "Invalid " + what,
+		Detail: fmt.Sprintf("%d problem(s) with the %s", len(list), what), Errors: list}
+}
+
+// serverError logs err and answers a fixed problem: the cause is never sent.
+func (a *API) serverError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	a.o.Logger.ErrorContext(r.Context(), "admin api: "+what, "err", err)
+	writeProblem(w, &problem{Status: http.StatusInternalServerError, Title: "Internal server error",
+		Detail: "the server failed; see its log"})
+}
+
+// maxBody bounds a request body: 64 KiB, the bound of a client's metadata
+// (SECURITY.md F11), inline keys included.
+const maxBody = 64 << 10
+
+// readJSON decodes the one JSON object of r's body into v: unknown fields,
+// trailing data, a wrong Content-Type or a body over maxBody are problems.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) *problem {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		return &problem{Type: problemBase + "unsupported-media-type", Status: http.StatusUnsupportedMediaType,
+			Title: "Unsupported media type", Detail: "send application/json"}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return &problem{Type: problemBase + "too-large", Status: http.StatusRequestEntityTooLarge,
+				Title: "Request body too large", Detail: fmt.Sprintf("at most %d bytes", maxBody)}
+		}
+		return badRequest("malformed JSON: " + jsonError(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequest("malformed JSON: data after the object")
+	}
+	return nil
+}
+
+// jsonError describes a decoding error without echoing the input.
+func jsonError(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("field %q has the wrong type", typ.Field)
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return strings.TrimPrefix(err.Error(), "json: ")
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the body is empty or cut short"
+	}
+	return "not a JSON object"
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

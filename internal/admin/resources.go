@@ -1,0 +1,180 @@
+package admin
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// resourceView is a registered resource (RFC 8707); the secret of its
+// introspection credentials only once, when created.
+type resourceView struct {
+	URI          string    `json:"uri"`
+	Name         string    `json:"name"`
+	Scopes       []string  `json:"scopes"`
+	ClientID     string    `json:"client_id"`
+	ClientSecret string    `json:"client_secret,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+func newResourceView(r store.Resource, plain string) resourceView {
+	return resourceView{URI: r.URI, Name: r.Name, Scopes: r.Scopes, ClientID: r.ClientID, ClientSecret: plain,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+func (a *API) listResources(w http.ResponseWriter, r *http.Request, _ caller) {
+	limit, after, p := pageParams(r)
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
+	list, err := a.o.Store.ListResources(r.Context())
+	if err != nil {
+		a.serverError(w, r, "list resources", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, keyset(list, func(x store.Resource) string { return x.URI },
+		func(x store.Resource) resourceView { return newResourceView(x, "") }, limit, after))
+}
+
+func (a *API) getResource(w http.ResponseWriter, r *http.Request, _ caller) {
+	res, err := a.o.Store.GetResource(r.Context(), r.PathValue("uri"))
+	if errors.Is(err, store.ErrNotFound) {
+		writeProblem(w, notFound("no resource with this URI (escape it as one path segment)"))
+		return
+	}
+	if err != nil {
+		a.serverError(w, r, "get resource", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newResourceView(res, ""))
+}
+
+// createResource registers a protected API and the client it introspects
+// with; the generated secret (or the one given) is answered once.
+func (a *API) createResource(w http.ResponseWriter, r *http.Request, who caller) {
+	var in struct {
+		URI          string   `json:"uri"`
+		Name         string   `json:"name"`
+		Scopes       []string `json:"scopes"`
+		ClientID     string   `json:"client_id"`
+		ClientSecret string   `json:"client_secret"`
+	}
+	if p := readJSON(w, r, &in); p != nil {
+		writeProblem(w, p)
+		return
+	}
+	now := a.o.Now()
+	res := store.Resource{URI: strings.TrimSpace(in.URI), Name: strings.TrimSpace(in.Name), Scopes: in.Scopes,
+		ClientID: in.ClientID, CreatedAt: now, UpdatedAt: now}
+	if res.ClientID == "" {
+		res.ClientID = oauth.NewClientID()
+	}
+	if err := oauth.ValidateResource(res, a.o.OAuth.Scopes); err != nil {
+		writeProblem(w, invalid("resource", err))
+		return
+	}
+	plain := in.ClientSecret
+	var hash string
+	if plain != "" {
+		hash = oauth.HashGivenSecret(plain)
+	} else {
+		var v secret.Value
+		v, hash = oauth.NewClientSecret()
+		plain = v.String()
+	}
+	if err := a.o.Store.CreateResource(r.Context(), res, oauth.ResourceCredentials(res, hash)); errors.Is(err, store.ErrConflict) {
+		writeProblem(w, conflict("a resource with this URI or a client with this id exists"))
+		return
+	} else if err != nil {
+		a.serverError(w, r, "create resource", err)
+		return
+	}
+	a.o.OAuth.ClientsChanged(res.ClientID)
+	a.audit(r.Context(), who, audit.Event{Name: audit.EventResourceChanged, ClientID: res.ClientID, Detail: "created " + res.URI})
+	w.Header().Set("Location", Prefix+"/resources/"+url.PathEscape(res.URI))
+	writeJSON(w, http.StatusCreated, newResourceView(res, plain))
+}
+
+// updateResource replaces a resource's name and scopes; its URI and
+// introspection credentials stay.
+func (a *API) updateResource(w http.ResponseWriter, r *http.Request, who caller) {
+	var in struct {
+		Name   string   `json:"name"`
+		Scopes []string `json:"scopes"`
+	}
+	if p := readJSON(w, r, &in); p != nil {
+		writeProblem(w, p)
+		return
+	}
+	res, err := a.o.Store.GetResource(r.Context(), r.PathValue("uri"))
+	if errors.Is(err, store.ErrNotFound) {
+		writeProblem(w, notFound("no resource with this URI (escape it as one path segment)"))
+		return
+	} else if err != nil {
+		a.serverError(w, r, "get resource", err)
+		return
+	}
+	res.Name, res.Scopes, res.UpdatedAt = strings.TrimSpace(in.Name), in.Scopes, a.o.Now()
+	if err := oauth.ValidateResource(res, a.o.OAuth.Scopes); err != nil {
+		writeProblem(w, invalid("resource", err))
+		return
+	}
+	if err := a.o.Store.UpdateResource(r.Context(), res); errors.Is(err, store.ErrNotFound) {
+		writeProblem(w, notFound("no resource with this URI (escape it as one path segment)"))
+		return
+	} else if err != nil {
+		a.serverError(w, r, "update resource", err)
+		return
+	}
+	a.o.OAuth.ClientsChanged(res.ClientID)
+	a.audit(r.Context(), who, audit.Event{Name: audit.EventResourceChanged, ClientID: res.ClientID, Detail: "updated " + res.URI})
+	writeJSON(w, http.StatusOK, newResourceView(res, ""))
+}
+
+// deleteResource removes a resource and its introspection client.
+func (a *API) deleteResource(w http.ResponseWriter, r *http.Request, who caller) {
+	uri := r.PathValue("uri")
+	res, err := a.o.Store.GetResource(r.Context(), uri)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		a.serverError(w, r, "get resource", err)
+		return
+	}
+	if err := a.o.Store.DeleteResource(r.Context(), uri); errors.Is(err, store.ErrNotFound) {
+		writeProblem(w, notFound("no resource with this URI (escape it as one path segment)"))
+		return
+	} else if err != nil {
+		a.serverError(w, r, "delete resource", err)
+		return
+	}
+	a.o.OAuth.ClientsChanged(res.ClientID)
+	a.audit(r.Context(), who, audit.Event{Name: audit.EventResourceChanged, ClientID: res.ClientID, Detail: "deleted " + uri})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// listScopes answers the scope registry (from the configuration) and the
+// built-in admin scopes; scopes change only with the configuration.
+func (a *API) listScopes(w http.ResponseWriter, r *http.Request, _ caller) {
+	type scopeView struct {
+		Name        string `json:"name"`
+		Description string `json:"description,omitempty"`
+		BuiltIn     bool   `json:"built_in,omitempty"`
+	}
+	out := page[scopeView]{Items: []scopeView{}}
+	reg := a.o.OAuth.Scopes
+	for _, n := range reg.Names() {
+		out.Items = append(out.Items, scopeView{Name: n, Description: reg.Description(n)})
+	}
+	for _, n := range oauth.AdminScopes {
+		out.Items = append(out.Items, scopeView{Name: n, BuiltIn: true})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
