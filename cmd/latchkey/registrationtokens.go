@@ -8,8 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/config"
-	"github.com/latchkey/latchkey/internal/registration"
+	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/sqlstore"
 )
@@ -54,10 +55,11 @@ expires; --uses 0 allows any number of registrations.`,
 				return usageError(cmd, "--ttl and --uses must not be negative")
 			}
 			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
-				v, t, err := registration.IssueInitialAccessToken(cmd.Context(), db, a.clock(), ttl, uses, description)
+				v, t, err := oauth.IssueInitialAccessToken(cmd.Context(), db, a.clock(), ttl, uses, description)
 				if err != nil {
 					return fmt.Errorf("create registration token: %w", err)
 				}
+				a.audit(cmd.Context(), cfg, audit.Event{Name: audit.EventRegistrationTokenChanged, Detail: "issued " + t.ID})
 				view := newRegistrationTokenView(t, v.String())
 				if m.out.json() {
 					return writeJSON(cmd.OutOrStdout(), view)
@@ -140,6 +142,7 @@ func (a *app) registrationTokensDeleteCommand(m *manageCmd) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("delete registration token: %w", err)
 				}
+				a.audit(cmd.Context(), cfg, audit.Event{Name: audit.EventRegistrationTokenChanged, Detail: "deleted " + args[0]})
 				_, err = fmt.Fprintf(cmd.OutOrStdout(), "Deleted registration token %s.\n", args[0])
 				return err
 			})

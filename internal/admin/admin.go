@@ -85,6 +85,9 @@ var routes = []route{
 	{"POST", "/keys/rotate", true, (*API).rotateKey},
 	{"POST", "/keys/{kid}/retire", true, (*API).retireKey},
 	{"GET", "/activity", false, (*API).listActivity},
+	{"GET", "/registration-tokens", false, (*API).listRegistrationTokens},
+	{"POST", "/registration-tokens", true, (*API).createRegistrationToken},
+	{"DELETE", "/registration-tokens/{id}", true, (*API).deleteRegistrationToken},
 }
 
 // New builds the admin API.

@@ -32,8 +32,11 @@ const (
 	EventUserChanged     = "user.changed"
 	EventKeyChanged      = "key.changed"
 	EventResourceChanged = "resource.changed"
-	EventConfigReloaded  = "config.reloaded"
-	EventConfigRefused   = "config.reload_refused"
+	// EventRegistrationTokenChanged: an initial access token issued or
+	// deleted.
+	EventRegistrationTokenChanged = "registration_token.changed"
+	EventConfigReloaded           = "config.reloaded"
+	EventConfigRefused            = "config.reload_refused"
 )
 
 // Event is one audit event; empty fields are left out of the line.

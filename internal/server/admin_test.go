@@ -762,3 +762,42 @@ func TestAdminAPI_EveryRouteIsGuarded(t *testing.T) {
 		t.Error("a refused request was audited as a change")
 	}
 }
+
+// TestAdminAPI_RegistrationTokens: the admin API issues the initial access
+// tokens that gated registration asks for (RFC 7591 §3), lists them without
+// their values, and deletes them; each change is audited.
+func TestAdminAPI_RegistrationTokens(t *testing.T) {
+	for _, backend := range dbtest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			e := &adminEnv{env: newEnvConfig(t, backend, dbtest.Open(t, backend), func(c *config.Config) { c.Registration.Enabled = true })}
+			e.admin = e.adminClient("admin-cli", oauth.ScopeAdmin)
+			e.adminTok = e.scopedToken(e.admin, oauth.ScopeAdmin)
+			wantProblem(t, "a negative ttl", e.call("POST", "/registration-tokens", e.adminTok, map[string]any{"ttl": "-1h"}), 422)
+			wantProblem(t, "negative uses", e.call("POST", "/registration-tokens", e.adminTok, map[string]any{"max_uses": -1}), 422)
+			wantProblem(t, "an unknown field", e.call("POST", "/registration-tokens", e.adminTok, map[string]any{"uses": 1}), 400)
+
+			issued := e.call("POST", "/registration-tokens", e.adminTok, map[string]any{"description": "for the notes agent"})
+			if issued.status != 201 || issued.str("token") == "" || issued.str("expires_at") == "" || issued.body["max_uses"] != 1.0 {
+				t.Fatalf("issue: %d %s", issued.status, issued.raw)
+			}
+			meta := map[string]any{"redirect_uris": []string{"http://127.0.0.1/cb"}, "token_endpoint_auth_method": "none"}
+			if resp, reg := e.registrationCall("POST", e.issuer+"/register", issued.str("token"), meta); resp.StatusCode != 201 || reg.ClientID == "" {
+				t.Fatalf("registration with the issued token: %d %+v", resp.StatusCode, reg)
+			}
+			if resp, _ := e.registrationCall("POST", e.issuer+"/register", issued.str("token"), meta); resp.StatusCode != 401 {
+				t.Errorf("a second registration with a single-use token: %d, want 401", resp.StatusCode)
+			}
+
+			list := e.call("GET", "/registration-tokens", e.adminTok, nil)
+			items := list.items()
+			if len(items) != 1 || items[0]["id"] != issued.str("id") || items[0]["uses"] != 1.0 || items[0]["token"] != nil {
+				t.Fatalf("list: %s", list.raw)
+			}
+			wantStatus(t, "delete", e.call("DELETE", "/registration-tokens/"+issued.str("id"), e.adminTok, nil), 204)
+			wantProblem(t, "delete again", e.call("DELETE", "/registration-tokens/"+issued.str("id"), e.adminTok, nil), 404)
+			if n := strings.Count(e.logs.String(), "event=registration_token.changed actor=admin:admin-cli"); n != 2 {
+				t.Errorf("%d audit events for the issue and the delete, want 2", n)
+			}
+		})
+	}
+}

@@ -19,7 +19,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/dbtest"
-	"github.com/latchkey/latchkey/internal/registration"
+	"github.com/latchkey/latchkey/internal/oauth"
 )
 
 // openRegistration turns registration on, open to anyone.
@@ -168,7 +168,7 @@ func TestRFC7591_3_GatedRegistration(t *testing.T) {
 			t.Fatalf("token %q: status %d %+v, want 401 with a Bearer challenge", bearer, resp.StatusCode, r)
 		}
 	}
-	tok, _, err := registration.IssueInitialAccessToken(context.Background(), e.store, e.clock.Now(), time.Hour, 1, "test")
+	tok, _, err := oauth.IssueInitialAccessToken(context.Background(), e.store, e.clock.Now(), time.Hour, 1, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestRFC7591_3_GatedRegistration(t *testing.T) {
 	if resp, _ := e.register(tok.String(), webMetadata); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("a one-use token used twice: %d, want 401", resp.StatusCode)
 	}
-	expiring, _, err := registration.IssueInitialAccessToken(context.Background(), e.store, e.clock.Now(), time.Minute, 0, "")
+	expiring, _, err := oauth.IssueInitialAccessToken(context.Background(), e.store, e.clock.Now(), time.Minute, 0, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -499,7 +499,7 @@ func TestRFC7591_2_3_SoftwareStatements(t *testing.T) {
 func TestRFC7591_Interop_NodeOpenIDClientRegistersAndSignsIn(t *testing.T) {
 	nodeRP(t)
 	e := newEnvConfig(t, "sqlite", dbtest.Open(t, "sqlite"), func(c *config.Config) { c.Registration.Enabled = true })
-	iat, _, err := registration.IssueInitialAccessToken(context.Background(), e.store, e.clock.Now(), time.Hour, 1, "node")
+	iat, _, err := oauth.IssueInitialAccessToken(context.Background(), e.store, e.clock.Now(), time.Hour, 1, "node")
 	if err != nil {
 		t.Fatal(err)
 	}
