@@ -61,8 +61,11 @@ func invalid(what string, err error) *problem {
 // serverError logs err and answers a fixed problem: the cause is never sent.
 func (a *API) serverError(w http.ResponseWriter, r *http.Request, what string, err error) {
 	a.o.Logger.ErrorContext(r.Context(), "admin api: "+what, "err", err)
-	writeProblem(w, &problem{Status: http.StatusInternalServerError, Title: "Internal server error",
-		Detail: "the server failed; see its log"})
+	// What fails here is the store (or, rarely, key generation):
+	// unreachable or overloaded, which passes; a client should retry.
+	w.Header().Set("Retry-After", "1")
+	writeProblem(w, &problem{Status: http.StatusServiceUnavailable, Title: "Service unavailable",
+		Detail: "the database could not complete this request; try again (the server's log says why)"})
 }
 
 // maxBody bounds a request body: 64 KiB, the bound of a client's metadata

@@ -801,3 +801,18 @@ func TestAdminAPI_RegistrationTokens(t *testing.T) {
 		})
 	}
 }
+
+// TestAdminAPI_StoreOutageIs503: with the database gone, the admin API
+// answers 503 with Retry-After and a problem, never a 500 or the cause.
+func TestAdminAPI_StoreOutageIs503(t *testing.T) {
+	e := newAdminEnv(t, "sqlite")
+	if err := e.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/clients", "/users", "/registration-tokens"} {
+		a := e.call("GET", path, e.adminTok, nil)
+		if a.status != http.StatusServiceUnavailable || a.header.Get("Retry-After") == "" || strings.Contains(a.raw, "sql") {
+			t.Errorf("GET %s with the database closed: %d %v %s", path, a.status, a.header.Get("Retry-After"), a.raw)
+		}
+	}
+}
