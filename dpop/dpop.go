@@ -85,7 +85,13 @@ type Verifier struct {
 	NonceKey []byte
 	// RequireNonce makes every proof carry a current server nonce.
 	RequireNonce bool
-	Now          func() time.Time
+	// ProcessNonces says NonceKey is this process's own random key, never
+	// used before it started: a proof with a valid nonce is then new, and
+	// a proof the restart rule would refuse is answered ErrUseNonce
+	// instead, so that a client retries with a nonce rather than fails
+	// (a resource server in its first Future after a restart).
+	ProcessNonces bool
+	Now           func() time.Time
 
 	keys keyCache
 	// joseOnly: every proof through go-jose (readJOSE), for the tests
@@ -169,7 +175,10 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof
 			return Proof{}, ErrUseNonce
 		}
 	}
-	if err := v.useOnce(ctx, "dpop:"+jkt, c.JTI, iat, now); err != nil {
+	// A nonce of this process's own key was made after Started: its
+	// proof cannot have been seen by an earlier process.
+	fresh := v.ProcessNonces && c.Nonce != ""
+	if err := v.useOnce(ctx, "dpop:"+jkt, c.JTI, iat, now, fresh); err != nil {
 		return Proof{}, err
 	}
 	return Proof{JKT: jkt, JTI: c.JTI, IAT: iat, Alg: alg}, nil
@@ -196,17 +205,24 @@ func (v *Verifier) future() time.Duration {
 // dated ahead. Memory remembers every proof, so a future-dated proof
 // stays refused once its iat has passed. Without Replay (a resource
 // server), those proofs are refused instead: a client may be at most
-// Future ahead, and none is accepted in the first Future after Started.
-func (v *Verifier) useOnce(ctx context.Context, scope, jti string, iat, now time.Time) error {
+// Future ahead, and none is accepted in the first Future after Started
+// unless it carries a nonce of ProcessNonces, which only this process can
+// have handed out (fresh): such a proof is asked for with ErrUseNonce.
+func (v *Verifier) useOnce(ctx context.Context, scope, jti string, iat, now time.Time, fresh bool) error {
 	expires := iat.Add(MaxAge)
-	if v.Memory != nil {
-		if iat.Before(v.Started) {
+	early := iat.Before(v.Started.Add(v.future()))
+	if v.Memory != nil && !fresh {
+		switch {
+		case v.Replay == nil && v.ProcessNonces && (early || iat.Before(v.Started)):
+			// Ask for a nonce of this process, which proves the next proof new.
+			return ErrUseNonce
+		case iat.Before(v.Started):
 			return fmt.Errorf("%w: issued before this server started (it may have been used before a restart)", ErrInvalid)
-		}
-		early := iat.Before(v.Started.Add(v.future()))
-		if v.Replay == nil && early {
+		case v.Replay == nil && early:
 			return fmt.Errorf("%w: issued too soon after this server started (it may have been used before a restart)", ErrInvalid)
 		}
+	}
+	if v.Memory != nil {
 		if err := v.Memory.UseOnce(ctx, scope, jti, expires, now); err != nil {
 			if errors.Is(err, ErrSeen) {
 				return ErrReplayed

@@ -164,3 +164,26 @@ func thumb(t *testing.T, key *ecdsa.PrivateKey) string {
 	}
 	return jkt
 }
+
+// TestRFC9449_11_1_SharedNonceKeysProveNothingNew: nonces derived from the
+// system secret are the same before and after a restart, so a proof that
+// carries one is held to the restart rule like any other; only a nonce of
+// ProcessNonces (a key this process drew) lets a proof skip it.
+func TestRFC9449_11_1_SharedNonceKeysProveNothingNew(t *testing.T) {
+	key := ecKey(t)
+	secretKey := []byte("derived from the system secret, the same after a restart")
+	clock := now
+	first := process(nil, now.Add(-time.Hour), 0, &clock)
+	first.NonceKey = secretKey
+	nonce := first.Nonce(now)
+	p := sign(t, key, jose.ES256, claims(func(c map[string]any) { c["iat"], c["jti"], c["nonce"] = now.Unix(), "n1", nonce }))
+	if _, err := first.Verify(t.Context(), p, tokenRequest); err != nil {
+		t.Fatal(err)
+	}
+	clock = now.Add(2 * time.Second)
+	restarted := process(nil, clock, 0, &clock)
+	restarted.NonceKey = secretKey
+	if _, err := restarted.Verify(t.Context(), p, tokenRequest); err == nil {
+		t.Fatal("a proof with a shared nonce, seen before the restart, passed after it")
+	}
+}

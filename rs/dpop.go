@@ -11,9 +11,10 @@ import (
 
 // maxFuture is how far ahead of ours a client's clock may be: a Guard
 // keeps proof identifiers in memory only, so a proof dated ahead that it
-// saw before a restart must not pass after it; it refuses proofs dated
-// earlier than maxFuture after its start, and so refuses DPoP requests in
-// its first maxFuture (dpop.Verifier.Future).
+// saw before a restart must not pass after it. In its first maxFuture it
+// therefore asks every proof for a nonce of its own random key
+// (use_dpop_nonce, RFC 9449 §9), which no earlier process handed out
+// (dpop.Verifier.ProcessNonces); a client retries once and passes.
 const maxFuture = 5 * time.Second
 
 // memoryReplayMax bounds the proof identifiers a Guard remembers: a
@@ -61,7 +62,11 @@ func (g *Guard) verifyRequest(r *http.Request) (*Token, *Error) {
 	}
 	proof, err := g.dpop.Verify(r.Context(), proofs[0], dpop.Request{Method: r.Method, URL: g.requestURL(r), AccessToken: raw})
 	switch {
-	case errors.Is(err, dpop.ErrInvalid), errors.Is(err, dpop.ErrReplayed), errors.Is(err, dpop.ErrUseNonce):
+	case errors.Is(err, dpop.ErrUseNonce):
+		e := dpopError(ErrorUseDPoPNonce, "send the DPoP proof again with the nonce of the DPoP-Nonce header")
+		e.nonce = g.dpop.Nonce(g.cfg.Now())
+		return nil, e
+	case errors.Is(err, dpop.ErrInvalid), errors.Is(err, dpop.ErrReplayed):
 		return nil, dpopError(ErrorInvalidDPoPProof, "the DPoP proof is not valid for this request")
 	case err != nil:
 		return nil, unavailable("the DPoP proof could not be checked", err)

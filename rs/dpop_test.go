@@ -36,13 +36,23 @@ func newHolder(t *testing.T) holder {
 // proof signs a proof for method and u, bound to token, issued at iat.
 func (h holder) proof(t *testing.T, method, u, token string, iat time.Time) string {
 	t.Helper()
+	return h.proofWithNonce(t, method, u, token, iat, "")
+}
+
+// proofWithNonce is proof carrying a server nonce ("" for none).
+func (h holder) proofWithNonce(t *testing.T, method, u, token string, iat time.Time, nonce string) string {
+	t.Helper()
 	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: h.key}, (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256([]byte(token))
-	payload, _ := json.Marshal(map[string]any{"jti": randomID(), "htm": method, "htu": u, "iat": iat.Unix(),
-		"ath": base64.RawURLEncoding.EncodeToString(sum[:])})
+	claims := map[string]any{"jti": randomID(), "htm": method, "htu": u, "iat": iat.Unix(),
+		"ath": base64.RawURLEncoding.EncodeToString(sum[:])}
+	if nonce != "" {
+		claims["nonce"] = nonce
+	}
+	payload, _ := json.Marshal(claims)
 	jws, err := s.Sign(payload)
 	if err != nil {
 		t.Fatal(err)
@@ -53,8 +63,8 @@ func (h holder) proof(t *testing.T, method, u, token string, iat time.Time) stri
 
 const notesURL = testResource + "/list"
 
-// dpopGuard is a Guard past its first maxFuture, in which it refuses
-// every proof (dpop.go).
+// dpopGuard is a Guard past its first maxFuture, in which it asks every
+// proof for a nonce (dpop.go).
 func (iss *testIssuer) dpopGuard() *Guard {
 	g := iss.guard()
 	iss.clock.Add(maxFuture)
@@ -199,5 +209,57 @@ func TestRFC9449_4_3_RSChecksHTUAgainstTheTargetURI(t *testing.T) {
 		if w.Code != want {
 			t.Errorf("htu %s: %d %q, want %d", htu, w.Code, w.Header().Get("WWW-Authenticate"), want)
 		}
+	}
+}
+
+// TestRFC9449_9_RSAsksForItsNonceAfterARestart: in its first maxFuture a
+// Guard cannot tell a new proof from one an earlier process saw, so it
+// answers use_dpop_nonce with a nonce of its own random key; the client's
+// retry with it passes, once. A proof seen before the restart, and one
+// carrying another process's nonce, never pass; after maxFuture no nonce
+// is asked for.
+func TestRFC9449_9_RSAsksForItsNonceAfterARestart(t *testing.T) {
+	iss := newTestIssuer(t)
+	h := newHolder(t)
+	jwt := iss.mint(tokenSpec{claims: map[string]any{"cnf": map[string]any{"jkt": h.jkt}}})
+	r := httptest.NewRequest("GET", notesURL, nil)
+	r.Header.Set("Authorization", "DPoP "+jwt)
+	send := func(g *Guard, proof string) *httptest.ResponseRecorder {
+		t.Helper()
+		r.Header.Set("DPoP", proof)
+		return serve(t, g, r, jwt)
+	}
+	old := iss.dpopGuard()
+	ahead := h.proof(t, "GET", notesURL, jwt, iss.clock.Now().Add(maxFuture-time.Second))
+	if w := send(old, ahead); w.Code != 200 {
+		t.Fatalf("before the restart: %d", w.Code)
+	}
+	oldNonce := old.dpop.Nonce(iss.clock.Now())
+
+	restarted := iss.guard()
+	w := send(restarted, h.proof(t, "GET", notesURL, jwt, iss.clock.Now()))
+	nonce := w.Header().Get("DPoP-Nonce")
+	if w.Code != 401 || !strings.Contains(w.Header().Get("WWW-Authenticate"), `error="use_dpop_nonce"`) || nonce == "" {
+		t.Fatalf("a proof without a nonce just after a start: %d %q nonce %q, want 401 use_dpop_nonce with a nonce", w.Code, w.Header().Get("WWW-Authenticate"), nonce)
+	}
+	withNonce := h.proofWithNonce(t, "GET", notesURL, jwt, iss.clock.Now(), nonce)
+	if w := send(restarted, withNonce); w.Code != 200 {
+		t.Fatalf("the retry with the nonce: %d %q", w.Code, w.Header().Get("WWW-Authenticate"))
+	}
+	if w := send(restarted, withNonce); w.Code != 401 {
+		t.Errorf("the retry replayed: %d, want 401", w.Code)
+	}
+	iss.clock.Add(time.Second)
+	for name, p := range map[string]string{
+		"dated ahead, seen before the restart": ahead,
+		"with the earlier process's nonce":     h.proofWithNonce(t, "GET", notesURL, jwt, iss.clock.Now(), oldNonce),
+	} {
+		if w := send(restarted, p); w.Code != 401 {
+			t.Errorf("a proof %s: %d, want 401", name, w.Code)
+		}
+	}
+	iss.clock.Add(maxFuture)
+	if w := send(restarted, h.proof(t, "GET", notesURL, jwt, iss.clock.Now())); w.Code != 200 {
+		t.Errorf("past the first maxFuture, a proof without a nonce: %d %q", w.Code, w.Header().Get("WWW-Authenticate"))
 	}
 }

@@ -2,9 +2,10 @@ package rs
 
 import (
 	"encoding/json"
-	"github.com/latchkey/latchkey/dpop"
 	"net/http"
 	"strings"
+
+	"github.com/latchkey/latchkey/dpop"
 )
 
 // Error codes of RFC 6750 §3.1, and the one this package adds for an
@@ -14,7 +15,12 @@ const (
 	ErrorInvalidToken   = "invalid_token"
 	// ErrorInvalidDPoPProof: the DPoP proof of a key-bound token is
 	// missing or wrong (RFC 9449 §7.1).
-	ErrorInvalidDPoPProof  = "invalid_dpop_proof"
+	ErrorInvalidDPoPProof = "invalid_dpop_proof"
+	// ErrorUseDPoPNonce: send the proof again with the nonce of the
+	// DPoP-Nonce header (RFC 9449 §9). A Guard asks for one only in its
+	// first seconds after a start, when a proof without it could be one
+	// seen before the restart.
+	ErrorUseDPoPNonce      = "use_dpop_nonce"
 	ErrorInsufficientScope = "insufficient_scope"
 	// ErrorUnavailable (status 503): the token could not be checked
 	// because the authorization server's metadata, keys or introspection
@@ -34,8 +40,9 @@ type Error struct {
 	Scope       string // insufficient_scope: the scopes the request needs, space-separated
 	cause       error  // for logs: why the authorization server could not be used
 	// dpop: answered with the DPoP scheme (RFC 9449 §7.1), for a token
-	// bound to a key.
-	dpop bool
+	// bound to a key; nonce, sent in DPoP-Nonce (§9).
+	dpop  bool
+	nonce string
 }
 
 func (e *Error) Error() string {
@@ -89,6 +96,9 @@ func (g *Guard) WriteError(w http.ResponseWriter, err error) {
 	h := w.Header()
 	if e.Status != http.StatusServiceUnavailable {
 		h.Set("WWW-Authenticate", g.challenge(e))
+	}
+	if e.nonce != "" {
+		h.Set(dpop.NonceHeader, e.nonce)
 	}
 	h.Set("Cache-Control", "no-store")
 	if e.Code == "" {

@@ -2,12 +2,14 @@ package rs
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
-	"github.com/latchkey/latchkey/dpop"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/latchkey/latchkey/dpop"
 )
 
 // maxTokenSize is the longest token looked at: anything longer is refused
@@ -42,8 +44,13 @@ func New(cfg Config) (*Guard, error) {
 	if err != nil {
 		return nil, err
 	}
+	nonceKey := make([]byte, 32)
+	if _, err := rand.Read(nonceKey); err != nil {
+		return nil, fmt.Errorf("rs: %w", err)
+	}
 	return &Guard{
-		dpop:        &dpop.Verifier{Memory: dpop.NewMemoryReplay(memoryReplayMax), Started: cfg.Now(), Future: maxFuture, Now: cfg.Now},
+		dpop: &dpop.Verifier{Memory: dpop.NewMemoryReplay(memoryReplayMax), Started: cfg.Now(), Future: maxFuture, Now: cfg.Now,
+			NonceKey: nonceKey, ProcessNonces: true},
 		cfg:         cfg,
 		metadataURL: protectedResourceMetadata(cfg.Resource),
 		metadataDoc: cfg.resourceMetadata(),
