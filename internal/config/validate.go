@@ -413,6 +413,13 @@ func (r RegistrationConfig) validate() []error {
 			add("policy.grant_types", "%q may not be allowed to self-registered clients (one of %s)", g, strings.Join(registrationGrants, ", "))
 		}
 	}
+	for _, sc := range r.Policy.Scopes {
+		if err := ValidateScopeName(sc); err != nil {
+			add("policy.scopes", "%v (in LATCHKEY_REGISTRATION_POLICY_SCOPES, separate scopes with commas)", err)
+		} else if strings.HasPrefix(sc, "latchkey:admin") {
+			add("policy.scopes", "%q may never be given to a self-registered client", sc)
+		}
+	}
 	if r.Policy.RedirectURIs != RedirectHTTPS && r.Policy.RedirectURIs != RedirectHTTPSOrLoopback {
 		add("policy.redirect_uris", "must be %q or %q, got %q", RedirectHTTPS, RedirectHTTPSOrLoopback, r.Policy.RedirectURIs)
 	}

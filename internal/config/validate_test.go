@@ -32,6 +32,8 @@ func TestValidate(t *testing.T) {
 		}, ""},
 		{"registration/RFC9700_2_1_2/no_implicit", func(c *Config) { c.Registration.Policy.GrantTypes = []string{"implicit"} }, `registration.policy.grant_types: "implicit" may not`},
 		{"registration/RFC9700_2_4/no_password", func(c *Config) { c.Registration.Policy.GrantTypes = []string{"password"} }, `"password" may not`},
+		{"registration/RFC6749_3_3/policy_scope_is_a_scope_token", func(c *Config) { c.Registration.Policy.Scopes = []string{"notes.read notes.write"} }, `registration.policy.scopes: "notes.read notes.write" is not a valid scope token`},
+		{"registration/no_admin_scope", func(c *Config) { c.Registration.Policy.Scopes = []string{"latchkey:admin:read"} }, `"latchkey:admin:read" may never be given`},
 		{"registration/unknown_mode", func(c *Config) { c.Registration.Mode = "closed" }, "registration.mode: must be"},
 		{"registration/open_mode_ok", func(c *Config) { c.Registration.Enabled, c.Registration.Mode = true, RegistrationOpen }, ""},
 		{"registration/unknown_redirect_rule", func(c *Config) { c.Registration.Policy.RedirectURIs = "any" }, "registration.policy.redirect_uris"},
