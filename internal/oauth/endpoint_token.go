@@ -87,7 +87,12 @@ func WriteError(w http.ResponseWriter, e *Error) {
 
 // writeJSON writes v with the headers every token-endpoint answer carries
 // (RFC 6749 §5.1: Cache-Control: no-store, Pragma: no-cache).
-func writeJSON(w http.ResponseWriter, status int, v any) {
+func writeJSON(w http.ResponseWriter, status int, v any) { WriteJSON(w, status, v) }
+
+// WriteJSON is writeJSON for the other back-channel endpoints that hand
+// out credentials (the registration endpoint, RFC 7591 §3.2.1, asks for
+// the same headers).
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		status, body = http.StatusInternalServerError, []byte(`{"error":"server_error"}`)

@@ -411,20 +411,12 @@ func (h *Handler) storeError(ctx context.Context, w http.ResponseWriter, op stri
 
 func (h *Handler) serverError(ctx context.Context, w http.ResponseWriter, op string, err error) {
 	h.o.Logger.ErrorContext(ctx, "registration: "+op, "err", err)
-	writeJSON(w, http.StatusInternalServerError, refusal{Code: "server_error", Description: "the server could not complete the request"})
+	// The store failed: unreachable or overloaded, which passes.
+	w.Header().Set("Retry-After", "1")
+	writeJSON(w, http.StatusServiceUnavailable, refusal{Code: "temporarily_unavailable", Description: "the server could not complete the request now; try again"})
 }
 
 // writeJSON writes v with the headers of every registration answer
-// (RFC 7591 §3.2.1: Cache-Control no-store, Pragma no-cache).
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		status, body = http.StatusInternalServerError, []byte(`{"error":"server_error"}`)
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json;charset=UTF-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	w.WriteHeader(status)
-	w.Write(body)
-}
+// (RFC 7591 §3.2.1: Cache-Control no-store, Pragma no-cache), those of
+// the token endpoint.
+func writeJSON(w http.ResponseWriter, status int, v any) { oauth.WriteJSON(w, status, v) }

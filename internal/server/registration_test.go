@@ -566,3 +566,17 @@ func TestRFC9700_4_11_2_SelfRegisteredClientIsNoOpenRedirector(t *testing.T) {
 		t.Fatalf("signed in: %d %v, want invalid_scope at the client", resp.StatusCode, loc)
 	}
 }
+
+// TestRFC7591_StoreOutageIs503: with the database gone, a registration is
+// answered 503 temporarily_unavailable with Retry-After, never a 500 and
+// never a client that was not stored.
+func TestRFC7591_StoreOutageIs503(t *testing.T) {
+	e := newEnvConfig(t, "sqlite", dbtest.Open(t, "sqlite"), openRegistration)
+	if err := e.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	resp, got := e.registrationCall("POST", e.issuer+"/register", "", map[string]any{"redirect_uris": []string{"http://127.0.0.1/cb"}, "token_endpoint_auth_method": "none"})
+	if resp.StatusCode != http.StatusServiceUnavailable || got.Error != "temporarily_unavailable" || resp.Header.Get("Retry-After") == "" || got.ClientID != "" {
+		t.Fatalf("registration with the database closed: %d %+v", resp.StatusCode, got)
+	}
+}
