@@ -18,6 +18,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -40,6 +41,9 @@ type Options struct {
 	Issuer string
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Audit records each registration, update and deletion as a
+	// client.changed event (nil: none).
+	Audit *audit.Log
 }
 
 // Handler serves /register and /register/{client_id}.
@@ -101,6 +105,15 @@ func preflight(methods string) http.HandlerFunc {
 		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
 		h.Set("Access-Control-Max-Age", "600")
 		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// audit records a change a client made to its own registration; the
+// actor is the registration endpoint, the address the caller's.
+func (h *Handler) audit(r *http.Request, clientID, detail string) {
+	if h.o.Audit != nil {
+		h.o.Audit.Emit(r.Context(), audit.Event{Name: audit.EventClientChanged, ClientID: clientID, Actor: "registration",
+			Address: clientip.Of(r), Detail: detail})
 	}
 }
 
@@ -176,7 +189,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		h.storeError(ctx, w, "create client", err)
 		return
 	}
-	h.o.Logger.InfoContext(ctx, "client registered itself", "client_id", c.ID, "client", clientip.Of(r))
+	h.audit(r, c.ID, "registered itself")
 	writeJSON(w, http.StatusCreated, h.answer(c, clientSecret, string(accessToken)))
 }
 
@@ -220,7 +233,7 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
 		h.storeError(ctx, w, "update client", err)
 		return
 	}
-	h.o.Logger.InfoContext(ctx, "self-registered client updated", "client_id", c.ID)
+	h.audit(r, c.ID, "updated its registration")
 	writeJSON(w, http.StatusOK, h.answer(c, clientSecret, string(accessToken)))
 }
 
@@ -235,7 +248,7 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
 		h.serverError(ctx, w, "delete client", err)
 		return
 	}
-	h.o.Logger.InfoContext(ctx, "self-registered client deleted itself", "client_id", c.ID)
+	h.audit(r, c.ID, "deleted its registration")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -338,6 +339,15 @@ func TestRFC7592_ReadUpdateDelete(t *testing.T) {
 				}
 				if resp, _ := e.registrationCall(http.MethodGet, uri, newToken, nil); resp.StatusCode != http.StatusUnauthorized {
 					t.Fatalf("read after delete: %d, want 401", resp.StatusCode)
+				}
+				var changes []string
+				for _, ev := range e.auditEvents(t) {
+					if ev["event"] == "client.changed" && ev["client_id"] == r.ClientID && ev["actor"] == "registration" {
+						changes = append(changes, ev["detail"])
+					}
+				}
+				if want := []string{"registered itself", "updated its registration", "deleted its registration"}; !slices.Equal(changes, want) {
+					t.Errorf("audit events of the client's own changes %q, want %q", changes, want)
 				}
 			})
 			t.Run("RFC7592_operator_clients_are_not_managed_here", func(t *testing.T) {

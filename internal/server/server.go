@@ -191,7 +191,7 @@ func New(opts Options) (*Server, error) {
 	}
 	if cfg.Registration.Enabled {
 		reg, err := registration.New(registration.Options{Store: opts.Store, Scopes: provider.Scopes, Config: cfg.Registration,
-			Issuer: issuer, Now: opts.Now, Logger: opts.Logger})
+			Issuer: issuer, Now: opts.Now, Logger: opts.Logger, Audit: auditLog})
 		if err != nil {
 			return nil, fmt.Errorf("server: %w", err)
 		}
