@@ -196,25 +196,36 @@ func TestKeyCacheIsBounded(t *testing.T) {
 	}
 }
 
-// BenchmarkVerify: one ES256 proof verified per iteration, by the compact
-// reader with its key cached and by go-jose (bench/README.md, cc-dpop).
+// BenchmarkVerify: one proof verified per iteration, ES256 and EdDSA, by
+// the compact reader with its key cached and by go-jose (bench/README.md,
+// cc-dpop).
 func BenchmarkVerify(b *testing.B) {
-	key := ecKey(b)
-	for _, joseOnly := range []bool{false, true} {
-		name := map[bool]string{false: "compact", true: "go-jose"}[joseOnly]
-		b.Run(name, func(b *testing.B) {
-			v := &Verifier{Memory: NewMemoryReplay(1 << 20), Started: now.Add(-time.Hour), Now: func() time.Time { return now }, joseOnly: joseOnly}
-			proofs := make([]string, b.N)
-			for i := range proofs {
-				proofs[i] = sign(b, key, jose.ES256, claims(func(c map[string]any) { c["jti"] = strconv.Itoa(i) }))
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := range b.N {
-				if _, err := v.Verify(context.Background(), proofs[i], tokenRequest); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	keys := []struct {
+		alg jose.SignatureAlgorithm
+		key crypto.Signer
+	}{{jose.ES256, ecKey(b)}, {jose.EdDSA, ed}}
+	for _, k := range keys {
+		for _, joseOnly := range []bool{false, true} {
+			b.Run(string(k.alg)+"/"+map[bool]string{false: "compact", true: "go-jose"}[joseOnly], func(b *testing.B) {
+				benchmarkVerify(b, k.key, k.alg, joseOnly)
+			})
+		}
+	}
+}
+
+// benchmarkVerify verifies b.N proofs of key, each with its own jti.
+func benchmarkVerify(b *testing.B, key crypto.Signer, alg jose.SignatureAlgorithm, joseOnly bool) {
+	v := &Verifier{Memory: NewMemoryReplay(1 << 20), Started: now.Add(-time.Hour), Now: func() time.Time { return now }, joseOnly: joseOnly}
+	proofs := make([]string, b.N)
+	for i := range proofs {
+		proofs[i] = sign(b, key, alg, claims(func(c map[string]any) { c["jti"] = strconv.Itoa(i) }))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := v.Verify(context.Background(), proofs[i], tokenRequest); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
