@@ -9,8 +9,10 @@ import (
 	"strings"
 )
 
-// problemBase prefixes the type URIs of the admin API's problems.
-const problemBase = "https://latchkey.dev/problems/"
+// problemBase prefixes the type URIs of the admin API's problems: the
+// operator documentation, where each has an anchor (RFC 9457 §3.1.1: a
+// type URI should lead to human-readable documentation).
+const problemBase = "https://github.com/latchkey/latchkey/blob/main/docs/admin-api.md#"
 
 // problem is an RFC 9457 problem details object. Errors lists every
 // problem of an invalid request at once.
