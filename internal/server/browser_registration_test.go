@@ -17,12 +17,14 @@ import (
 
 // TestBrowser_SelfRegisteredClientIsMarkedNotVerified: a native app that
 // registered itself gets a consent page, in Chromium, that says the
-// operator did not verify it; an operator's client gets none of that.
+// operator did not verify it and does not load its logo; an operator's
+// client gets none of that.
 func TestBrowser_SelfRegisteredClientIsMarkedNotVerified(t *testing.T) {
 	ctx := chromium(t)
 	e := newEnvConfig(t, "sqlite", dbtest.Open(t, "sqlite"), openRegistration)
 	resp, r := e.register("", map[string]any{"client_name": "Stranger's notes", "redirect_uris": []string{"http://127.0.0.1/cb"},
-		"token_endpoint_auth_method": "none", "grant_types": []string{"authorization_code"}, "scope": "openid profile"})
+		"token_endpoint_auth_method": "none", "grant_types": []string{"authorization_code"}, "scope": "openid profile",
+		"logo_uri": "https://logo.example/notes.png"})
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("register: %d %+v", resp.StatusCode, r)
 	}
@@ -56,6 +58,10 @@ func TestBrowser_SelfRegisteredClientIsMarkedNotVerified(t *testing.T) {
 	notice, err := chromedp.Run(steps, chromedp.Text(chromedp.CSS(`[data-unverified]`)))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Its logo is not loaded: the logo's server would learn who is asked.
+	if shown, err := chromedp.Run(steps, chromedp.Evaluate[bool](`document.documentElement.outerHTML.includes("logo.example")`)); err != nil || shown {
+		t.Fatalf("the consent page of a self-registered client shows its logo (%v)", err)
 	}
 	err = chromedp.Do(steps,
 		chromedp.Click(chromedp.CSS(`button[value=allow]`)),

@@ -153,7 +153,7 @@ func (pg *Pages) accountPage(w http.ResponseWriter, r *http.Request, sess store.
 func (pg *Pages) appItem(r *http.Request, g store.Grant, devices []store.Device) appItem {
 	item := appItem{GrantID: g.ID, ClientID: g.ClientID, ClientName: g.ClientID, Granted: g.CreatedAt.Format("2 January 2006"), Until: "until you revoke it"}
 	if c, err := pg.oauth.Store.GetClient(r.Context(), g.ClientID); err == nil {
-		item.ClientName, item.Logo, item.Home, item.Verified = c.Name, c.LogoURI, hostOf(c.ClientURI), c.FirstParty
+		item.ClientName, item.Logo, item.Home, item.Verified = c.Name, shownLogo(c), hostOf(c.ClientURI), c.FirstParty && !c.SelfRegistered
 	}
 	if !g.ExpiresAt.IsZero() {
 		item.Until = "until " + g.ExpiresAt.Format(time.DateTime) + " UTC"

@@ -72,9 +72,20 @@ type asker struct {
 	Verified, Unverified                          bool
 }
 
+// shownLogo is the logo a page may load for c: none for a client that
+// registered itself, whose logo's server would otherwise learn the address
+// and browser of every user shown its consent page, and could change the
+// picture after the registration was checked.
+func shownLogo(c store.Client) string {
+	if c.SelfRegistered {
+		return ""
+	}
+	return c.LogoURI
+}
+
 // asking describes client for the "client" template.
 func (pg *Pages) asking(w http.ResponseWriter, c store.Client) asker {
-	a := asker{ClientName: c.Name, Logo: c.LogoURI, Home: hostOf(c.ClientURI), Description: c.Description,
+	a := asker{ClientName: c.Name, Logo: shownLogo(c), Home: hostOf(c.ClientURI), Description: c.Description,
 		Verified: c.FirstParty && !c.SelfRegistered, Unverified: c.SelfRegistered, Operator: pg.operator}
 	if a.Logo != "" {
 		allowOrigins(w, "img-src", []string{a.Logo})
