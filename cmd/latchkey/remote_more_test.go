@@ -226,3 +226,14 @@ func checkPW(hash, pw string) bool {
 	ok, err := secret.CheckPassword(hash, pw)
 	return ok && err == nil
 }
+
+// TestDatabaseOnlyCommandsRefuseServer: commands the admin API cannot
+// serve refuse --server and say why.
+func TestDatabaseOnlyCommandsRefuseServer(t *testing.T) {
+	for _, args := range [][]string{{"migrate"}, {"db", "stats"}, {"janitor"}, {"keys", "reseal"}} {
+		msg := mustFail(t, "", append(args, "--server", "https://id.example.com", "--token", "x")...)
+		if !strings.Contains(msg, "database only") {
+			t.Errorf("%s --server: %s", strings.Join(args, " "), msg)
+		}
+	}
+}
