@@ -26,7 +26,7 @@ type manageCmd struct {
 	db  dbFlags
 	out outputFlag
 	// remote is --server: the admin API instead of the database, for the
-	// commands that support it (clients, users list|disable|enable).
+	// groups whose commands the admin API serves (docs/admin-api.md).
 	remote remoteFlags
 }
 
@@ -49,11 +49,14 @@ func (m *manageCmd) groupCommand(use, short string) *cobra.Command {
 	return cmd
 }
 
+// errDatabaseOnly refuses --server on a command the admin API cannot serve.
+var errDatabaseOnly = errors.New("this command works on the database only: leave out --server")
+
 // withStore loads the configuration, opens the database and runs fn.
 // Commands that do not work through the admin API refuse --server here.
 func (a *app) withStore(ctx context.Context, m *manageCmd, fn func(cfg config.Config, db *sqlstore.DB) error) error {
 	if m.remote.on() {
-		return errors.New("this command works on the database only: leave out --server")
+		return errDatabaseOnly
 	}
 	cfg, err := a.loadConfig(&m.db)
 	if err != nil {
@@ -410,58 +413,20 @@ confidential with a new generated secret (shown once) unless --secret is given.`
 			if secretGiven && f.secret == "" {
 				return usageError(cmd, "--secret must not be empty")
 			}
+			if m.remote.on() {
+				if secretGiven {
+					return usageError(cmd, "--secret on update works on the database only; through --server, a confidential client gets a generated secret (clients rotate-secret)")
+				}
+				return a.remoteUpdateClient(cmd, m, &f, args[0])
+			}
 			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				c, err := getClient(cmd.Context(), db, args[0])
 				if err != nil {
 					return err
 				}
-				if fl.Changed("name") {
-					c.Name = strings.TrimSpace(f.name)
-				}
-				if fl.Changed("redirect-uri") {
-					c.RedirectURIs = cleanList(f.redirectURIs, false)
-				}
-				if fl.Changed("grant-type") {
-					c.GrantTypes = cleanList(f.grantTypes, false)
-				}
-				if fl.Changed("scope") {
-					c.Scopes = cleanList(f.scopes, true)
-				}
-				if fl.Changed("code-ttl") {
-					c.CodeTTL = f.codeTTL
-				}
-				if fl.Changed("access-token-ttl") {
-					c.AccessTokenTTL = f.accessTokenTTL
-				}
-				if fl.Changed("refresh-token-ttl") {
-					c.RefreshTokenTTL = f.refreshTokenTTL
-				}
-				if fl.Changed("access-token-format") {
-					c.AccessTokenFormat = f.tokenFormat
-				}
-				if fl.Changed("auth-method") {
-					c.TokenEndpointAuthMethod = f.authMethod
-					if f.keyAuth() {
-						c.SecretHash = ""
-					}
-				}
-				if fl.Changed("jwks") {
-					if c.JWKS, err = readJWKS(f.jwks); err != nil {
-						return err
-					}
-				}
-				if fl.Changed("jwks-uri") {
-					c.JWKSURI = f.jwksURI
-				}
-				f.applyOpenID(&c, fl.Changed)
-				generate := false
-				if fl.Changed("public") {
-					switch {
-					case f.public:
-						c.Public, c.SecretHash = true, ""
-					case c.Public:
-						c.Public, generate = false, !secretGiven
-					}
+				generate, err := f.apply(&c, fl.Changed, secretGiven)
+				if err != nil {
+					return err
 				}
 				if secretGiven || generate {
 					c.SecretHash = pendingSecret
@@ -559,4 +524,58 @@ once. The old secret stops working at once.`,
 			})
 		},
 	}
+}
+
+// apply changes c by the update flags given (changed), as clients update
+// does on the database and through the admin API. generate reports that
+// a public client became confidential and needs a new generated secret.
+func (f *clientFlags) apply(c *store.Client, changed func(string) bool, secretGiven bool) (generate bool, err error) {
+	if changed("name") {
+		c.Name = strings.TrimSpace(f.name)
+	}
+	if changed("redirect-uri") {
+		c.RedirectURIs = cleanList(f.redirectURIs, false)
+	}
+	if changed("grant-type") {
+		c.GrantTypes = cleanList(f.grantTypes, false)
+	}
+	if changed("scope") {
+		c.Scopes = cleanList(f.scopes, true)
+	}
+	if changed("code-ttl") {
+		c.CodeTTL = f.codeTTL
+	}
+	if changed("access-token-ttl") {
+		c.AccessTokenTTL = f.accessTokenTTL
+	}
+	if changed("refresh-token-ttl") {
+		c.RefreshTokenTTL = f.refreshTokenTTL
+	}
+	if changed("access-token-format") {
+		c.AccessTokenFormat = f.tokenFormat
+	}
+	if changed("auth-method") {
+		c.TokenEndpointAuthMethod = f.authMethod
+		if f.keyAuth() {
+			c.SecretHash = ""
+		}
+	}
+	if changed("jwks") {
+		if c.JWKS, err = readJWKS(f.jwks); err != nil {
+			return false, err
+		}
+	}
+	if changed("jwks-uri") {
+		c.JWKSURI = f.jwksURI
+	}
+	f.applyOpenID(c, changed)
+	if changed("public") {
+		switch {
+		case f.public:
+			c.Public, c.SecretHash = true, ""
+		case c.Public:
+			c.Public, generate = false, !secretGiven
+		}
+	}
+	return generate, nil
 }

@@ -34,7 +34,8 @@ starts, and each algorithm's key is rotated on its own.
 Keys live in the database, their private halves sealed with the system
 secret, so every server sharing the database signs with the same keys and
 publishes the same JWKS. Running servers pick up a rotation within ` + token.DefaultReloadInterval.String() + `.`
-	cmd.AddCommand(a.keysListCommand(m), a.keysRotateCommand(m), a.keysResealCommand(m))
+	m.remote.register(cmd.PersistentFlags())
+	cmd.AddCommand(a.keysListCommand(m), a.keysRotateCommand(m), a.keysRetireCommand(m), a.keysResealCommand(m))
 	return cmd
 }
 
@@ -69,6 +70,13 @@ func (a *app) listKeys(ctx context.Context, db *sqlstore.DB) ([]keyView, error) 
 	return views, nil
 }
 
+func (a *app) printKeys(m *manageCmd, views []keyView) error {
+	if m.out.json() {
+		return writeJSON(a.stdout, views)
+	}
+	return writeKeyTable(a.stdout, views)
+}
+
 func writeKeyTable(w io.Writer, views []keyView) error {
 	if len(views) == 0 {
 		_, err := fmt.Fprintln(w, "No signing keys (the server generates one per algorithm when it starts).")
@@ -97,15 +105,15 @@ tokens now), published (a newer key of its algorithm signs; it keeps
 verifying until RETIRE AT) or retired.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if m.remote.on() {
+				return a.remoteListKeys(cmd, m)
+			}
 			return a.withStore(cmd.Context(), m, func(_ config.Config, db *sqlstore.DB) error {
 				views, err := a.listKeys(cmd.Context(), db)
 				if err != nil {
 					return err
 				}
-				if m.out.json() {
-					return writeJSON(a.stdout, views)
-				}
-				return writeKeyTable(a.stdout, views)
+				return a.printKeys(m, views)
 			})
 		},
 	}
@@ -146,6 +154,12 @@ and rotation refuses to run if it cannot open the existing keys.`,
 			if cmd.Flags().Changed("max-token-lifetime") && maxLifetime <= 0 {
 				return usageError(cmd, "--max-token-lifetime must be positive")
 			}
+			if m.remote.on() {
+				if cmd.Flags().Changed("max-token-lifetime") {
+					return usageError(cmd, "--max-token-lifetime works on the database only: through --server the server takes the longest access token lifetime")
+				}
+				return a.remoteRotateKey(cmd, m, alg, publishDelay)
+			}
 			ctx := cmd.Context()
 			cfg, err := a.loadConfig(&m.db)
 			if err != nil {
@@ -179,16 +193,7 @@ and rotation refuses to run if it cannot open the existing keys.`,
 			if err != nil {
 				return err
 			}
-			out := rotateView{MaxTokenLifetime: lifetime.String(), Keys: views}
-			for _, v := range views {
-				if v.KID == nk.ID {
-					out.Key = v
-				}
-			}
-			if m.out.json() {
-				return writeJSON(a.stdout, out)
-			}
-			return writeRotation(a.stdout, out, nk.ActiveAt.Add(lifetime))
+			return a.printRotation(m, nk.ID, lifetime, views)
 		},
 	}
 	cmd.Flags().StringVar(&alg, "algorithm", "", "`ALG` to rotate: ES256, RS256 or EdDSA (default tokens.algorithm of the configuration, ES256 unless set)")
@@ -211,6 +216,9 @@ again with the new one, so that system_secret_previous can then be removed.
 Keys and tokens do not change; running it again does nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if m.remote.on() {
+				return errDatabaseOnly
+			}
 			ctx := cmd.Context()
 			cfg, err := a.loadConfig(&m.db)
 			if err != nil {
@@ -243,6 +251,22 @@ Keys and tokens do not change; running it again does nothing.`,
 			return err
 		},
 	}
+}
+
+// printRotation prints the key kid just created among views, the keys
+// after the rotation; older keys of its algorithm keep verifying until
+// lifetime after it signs.
+func (a *app) printRotation(m *manageCmd, kid string, lifetime time.Duration, views []keyView) error {
+	out := rotateView{MaxTokenLifetime: lifetime.String(), Keys: views}
+	for _, v := range views {
+		if v.KID == kid {
+			out.Key = v
+		}
+	}
+	if m.out.json() {
+		return writeJSON(a.stdout, out)
+	}
+	return writeRotation(a.stdout, out, out.Key.ActiveAt.Add(lifetime))
 }
 
 func writeRotation(w io.Writer, v rotateView, retireAt time.Time) error {

@@ -91,6 +91,10 @@ environment, which beats the file, which beats the default.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		if strings.HasPrefix(err.Error(), "unknown flag: --server") || strings.HasPrefix(err.Error(), "unknown flag: --token") {
+			// Commands the admin API cannot serve have no --server.
+			return usageError(cmd, err.Error()+": "+cmd.CommandPath()+" works on the database only, not through the admin API")
+		}
 		return usageError(cmd, err.Error())
 	})
 	root.AddCommand(

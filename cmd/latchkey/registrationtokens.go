@@ -18,6 +18,7 @@ import (
 func (a *app) registrationTokensCommand() *cobra.Command {
 	m := &manageCmd{}
 	cmd := m.groupCommand("registration-tokens", "Issue and manage initial access tokens for dynamic client registration (RFC 7591 §3)")
+	m.remote.register(cmd.PersistentFlags())
 	cmd.AddCommand(a.registrationTokensCreateCommand(m), a.registrationTokensListCommand(m), a.registrationTokensDeleteCommand(m))
 	return cmd
 }
@@ -54,23 +55,16 @@ expires; --uses 0 allows any number of registrations.`,
 			if ttl < 0 || uses < 0 {
 				return usageError(cmd, "--ttl and --uses must not be negative")
 			}
+			if m.remote.on() {
+				return a.remoteCreateRegistrationToken(cmd, m, map[string]any{"ttl": ttl.String(), "max_uses": uses, "description": description})
+			}
 			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				v, t, err := oauth.IssueInitialAccessToken(cmd.Context(), db, a.clock(), ttl, uses, description)
 				if err != nil {
 					return fmt.Errorf("create registration token: %w", err)
 				}
 				a.audit(cmd.Context(), cfg, audit.Event{Name: audit.EventRegistrationTokenChanged, Detail: "issued " + t.ID})
-				view := newRegistrationTokenView(t, v.String())
-				if m.out.json() {
-					return writeJSON(cmd.OutOrStdout(), view)
-				}
-				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintf(tw, "ID:\t%s\n", view.ID)
-				fmt.Fprintf(tw, "Token:\t%s\n", view.Token)
-				fmt.Fprintf(tw, "\t(shown once: Latchkey keeps only a hash)\n")
-				fmt.Fprintf(tw, "Expires:\t%s\n", expires(view.ExpiresAt))
-				fmt.Fprintf(tw, "Uses:\t%d of %s\n", view.Uses, maxUses(view.MaxUses))
-				return tw.Flush()
+				return m.printRegistrationToken(cmd, newRegistrationTokenView(t, v.String()))
 			})
 		},
 	}
@@ -101,6 +95,9 @@ func (a *app) registrationTokensListCommand(m *manageCmd) *cobra.Command {
 		Short: "List initial access tokens (never the tokens themselves)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if m.remote.on() {
+				return a.remoteListRegistrationTokens(cmd, m)
+			}
 			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				list, err := db.ListRegistrationTokens(cmd.Context())
 				if err != nil {
@@ -110,19 +107,7 @@ func (a *app) registrationTokensListCommand(m *manageCmd) *cobra.Command {
 				for i, t := range list {
 					views[i] = newRegistrationTokenView(t, "")
 				}
-				if m.out.json() {
-					return writeJSON(cmd.OutOrStdout(), views)
-				}
-				if len(views) == 0 {
-					_, err := fmt.Fprintln(cmd.OutOrStdout(), "No registration tokens.")
-					return err
-				}
-				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tEXPIRES\tUSES\tDESCRIPTION")
-				for _, v := range views {
-					fmt.Fprintf(tw, "%s\t%s\t%d/%s\t%s\n", v.ID, expires(v.ExpiresAt), v.Uses, maxUses(v.MaxUses), v.Description)
-				}
-				return tw.Flush()
+				return m.printRegistrationTokens(cmd, views)
 			})
 		},
 	}
@@ -134,6 +119,9 @@ func (a *app) registrationTokensDeleteCommand(m *manageCmd) *cobra.Command {
 		Short: "Delete an initial access token; clients it registered stay",
 		Args:  wantArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if m.remote.on() {
+				return a.remoteDeleteRegistrationToken(cmd, args[0], m)
+			}
 			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				err := db.DeleteRegistrationToken(cmd.Context(), args[0])
 				if errors.Is(err, store.ErrNotFound) {
@@ -143,9 +131,43 @@ func (a *app) registrationTokensDeleteCommand(m *manageCmd) *cobra.Command {
 					return fmt.Errorf("delete registration token: %w", err)
 				}
 				a.audit(cmd.Context(), cfg, audit.Event{Name: audit.EventRegistrationTokenChanged, Detail: "deleted " + args[0]})
-				_, err = fmt.Fprintf(cmd.OutOrStdout(), "Deleted registration token %s.\n", args[0])
-				return err
+				return printDeletedRegistrationToken(cmd, args[0])
 			})
 		},
 	}
+}
+
+// printRegistrationToken prints a token just issued, the token once.
+func (m *manageCmd) printRegistrationToken(cmd *cobra.Command, view registrationTokenView) error {
+	if m.out.json() {
+		return writeJSON(cmd.OutOrStdout(), view)
+	}
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "ID:\t%s\n", view.ID)
+	fmt.Fprintf(tw, "Token:\t%s\n", view.Token)
+	fmt.Fprintf(tw, "\t(shown once: Latchkey keeps only a hash)\n")
+	fmt.Fprintf(tw, "Expires:\t%s\n", expires(view.ExpiresAt))
+	fmt.Fprintf(tw, "Uses:\t%d of %s\n", view.Uses, maxUses(view.MaxUses))
+	return tw.Flush()
+}
+
+func (m *manageCmd) printRegistrationTokens(cmd *cobra.Command, views []registrationTokenView) error {
+	if m.out.json() {
+		return writeJSON(cmd.OutOrStdout(), views)
+	}
+	if len(views) == 0 {
+		_, err := fmt.Fprintln(cmd.OutOrStdout(), "No registration tokens.")
+		return err
+	}
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tEXPIRES\tUSES\tDESCRIPTION")
+	for _, v := range views {
+		fmt.Fprintf(tw, "%s\t%s\t%d/%s\t%s\n", v.ID, expires(v.ExpiresAt), v.Uses, maxUses(v.MaxUses), v.Description)
+	}
+	return tw.Flush()
+}
+
+func printDeletedRegistrationToken(cmd *cobra.Command, id string) error {
+	_, err := fmt.Fprintf(cmd.OutOrStdout(), "Deleted registration token %s.\n", id)
+	return err
 }

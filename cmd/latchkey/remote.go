@@ -38,8 +38,11 @@ func (r *remoteFlags) on() bool { return r.server != "" }
 
 // remoteAPI is a client of the admin API.
 type remoteAPI struct {
-	base, token string
-	http        *http.Client
+	// root is the server's URL; base is the admin API's under it.
+	root, base, token string
+	http              *http.Client
+	iss               string // the issuer, once read
+
 }
 
 // remote returns the admin API client of --server, with the token from
@@ -56,7 +59,8 @@ func (a *app) remote(m *manageCmd) (*remoteAPI, error) {
 	if tok == "" {
 		return nil, fmt.Errorf("--server needs an access token: --token or %s (a client_credentials token with latchkey:admin)", adminTokenEnv)
 	}
-	return &remoteAPI{base: strings.TrimRight(u.String(), "/") + admin.Prefix, token: tok, http: &http.Client{Timeout: 30 * time.Second}}, nil
+	root := strings.TrimRight(u.String(), "/")
+	return &remoteAPI{root: root, base: root + admin.Prefix, token: tok, http: &http.Client{Timeout: 30 * time.Second}}, nil
 }
 
 // apiProblem is an RFC 9457 problem the admin API answered.
@@ -224,6 +228,21 @@ func (a *app) remoteListUsers(cmd *cobra.Command, m *manageCmd) error {
 	return writeUserTable(cmd.OutOrStdout(), list)
 }
 
+// remoteUser finds the user of username through the admin API, which
+// names users by id.
+func remoteUser(ctx context.Context, api *remoteAPI, username string) (userView, error) {
+	users, err := all[userView](ctx, api, "/users")
+	if err != nil {
+		return userView{}, err
+	}
+	for _, u := range users {
+		if u.Username == username {
+			return u, nil
+		}
+	}
+	return userView{}, fmt.Errorf("user %q not found", username)
+}
+
 // remoteSetDisabled disables or enables the user of username through the
 // admin API.
 func (a *app) remoteSetDisabled(cmd *cobra.Command, m *manageCmd, username string, disabled bool) error {
@@ -231,18 +250,96 @@ func (a *app) remoteSetDisabled(cmd *cobra.Command, m *manageCmd, username strin
 	if err != nil {
 		return err
 	}
-	users, err := all[userView](cmd.Context(), api, "/users")
+	u, err := remoteUser(cmd.Context(), api, username)
 	if err != nil {
 		return err
 	}
-	for _, u := range users {
-		if u.Username == username {
-			var out userView
-			if err := api.do(cmd.Context(), http.MethodPatch, "/users/"+url.PathEscape(u.ID), map[string]bool{"disabled": disabled}, &out); err != nil {
-				return err
-			}
-			return printDisabled(cmd, m, out)
-		}
+	var out userView
+	if err := api.do(cmd.Context(), http.MethodPatch, "/users/"+url.PathEscape(u.ID), map[string]bool{"disabled": disabled}, &out); err != nil {
+		return err
 	}
-	return fmt.Errorf("user %q not found", username)
+	return printDisabled(cmd, m, out)
+}
+
+func (a *app) remoteCreateUser(cmd *cobra.Command, m *manageCmd, in map[string]any) error {
+	api, err := a.remote(m)
+	if err != nil {
+		return err
+	}
+	var v userView
+	if err := api.do(cmd.Context(), http.MethodPost, "/users", in, &v); err != nil {
+		return err
+	}
+	return m.printUserView(cmd, v)
+}
+
+func (a *app) remoteGetUser(cmd *cobra.Command, m *manageCmd, username string) error {
+	api, err := a.remote(m)
+	if err != nil {
+		return err
+	}
+	u, err := remoteUser(cmd.Context(), api, username)
+	if err != nil {
+		return err
+	}
+	return m.printUserView(cmd, u)
+}
+
+func (a *app) remoteDeleteUser(cmd *cobra.Command, m *manageCmd, username string) error {
+	api, err := a.remote(m)
+	if err != nil {
+		return err
+	}
+	u, err := remoteUser(cmd.Context(), api, username)
+	if err != nil {
+		return err
+	}
+	if err := api.do(cmd.Context(), http.MethodDelete, "/users/"+url.PathEscape(u.ID), nil, nil); err != nil {
+		return err
+	}
+	return printDeletedUser(cmd, m, u.Username, u.ID)
+}
+
+func (a *app) remoteSetPassword(cmd *cobra.Command, m *manageCmd, username, password string) error {
+	api, err := a.remote(m)
+	if err != nil {
+		return err
+	}
+	u, err := remoteUser(cmd.Context(), api, username)
+	if err != nil {
+		return err
+	}
+	var out struct {
+		SessionsEnded int `json:"sessions_ended"`
+	}
+	if err := api.do(cmd.Context(), http.MethodPost, "/users/"+url.PathEscape(u.ID)+"/password", map[string]string{"password": password}, &out); err != nil {
+		return err
+	}
+	return printPasswordSet(cmd, m, u.Username, u.ID, out.SessionsEnded)
+}
+
+// remoteUpdateClient reads the client, applies the update flags as the
+// database path does and replaces it (PUT); the server generates the
+// secret of a public client made confidential.
+func (a *app) remoteUpdateClient(cmd *cobra.Command, m *manageCmd, f *clientFlags, id string) error {
+	api, err := a.remote(m)
+	if err != nil {
+		return err
+	}
+	path := "/clients/" + url.PathEscape(id)
+	var v admin.ClientView
+	if err := api.do(cmd.Context(), http.MethodGet, path, nil, &v); err != nil {
+		return err
+	}
+	c := remoteClient(v)
+	if _, err := f.apply(&c, cmd.Flags().Changed, false); err != nil {
+		return err
+	}
+	// A fresh answer: fields it leaves out (false, empty) must not keep
+	// the values read before.
+	var out admin.ClientView
+	if err := api.do(cmd.Context(), http.MethodPut, path, admin.ClientMetadata(c), &out); err != nil {
+		return err
+	}
+	return m.printClient(cmd, remoteClient(out), out.Secret)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -22,6 +23,7 @@ import (
 func (a *app) resourcesCommand() *cobra.Command {
 	m := &manageCmd{}
 	cmd := m.groupCommand("resources", "Register and manage protected APIs (RFC 8707 resources)")
+	m.remote.register(cmd.PersistentFlags())
 	cmd.AddCommand(
 		a.resourcesCreateCommand(m),
 		a.resourcesListCommand(m),
@@ -68,6 +70,13 @@ func (m *manageCmd) printResource(cmd *cobra.Command, v resourceView) error {
 	fmt.Fprintf(tw, "Created:\t%s\n", formatTime(v.CreatedAt))
 	fmt.Fprintf(tw, "Updated:\t%s\n", formatTime(v.UpdatedAt))
 	return tw.Flush()
+}
+
+func (m *manageCmd) printResources(cmd *cobra.Command, views []resourceView) error {
+	if m.out.json() {
+		return writeJSON(cmd.OutOrStdout(), views)
+	}
+	return writeResourceTable(cmd.OutOrStdout(), views)
 }
 
 func writeResourceTable(w io.Writer, views []resourceView) error {
@@ -118,6 +127,10 @@ only about the tokens meant for it.`,
 			if secretGiven && plain == "" {
 				return usageError(cmd, "--secret must not be empty")
 			}
+			if m.remote.on() {
+				return a.remoteResourceCall(cmd, m, http.MethodPost, "", map[string]any{"uri": r.URI, "name": r.Name,
+					"scopes": r.Scopes, "client_id": r.ClientID, "client_secret": plain})
+			}
 			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				if err := oauth.ValidateResource(r, oauth.NewScopes(cfg.Scopes)); err != nil {
 					return problems("invalid resource", err)
@@ -156,6 +169,9 @@ func (a *app) resourcesListCommand(m *manageCmd) *cobra.Command {
 		Short: "List registered resources",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if m.remote.on() {
+				return a.remoteListResources(cmd, m)
+			}
 			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				list, err := db.ListResources(cmd.Context())
 				if err != nil {
@@ -165,10 +181,7 @@ func (a *app) resourcesListCommand(m *manageCmd) *cobra.Command {
 				for i, r := range list {
 					views[i] = newResourceView(r, "", cfg.Issuer)
 				}
-				if m.out.json() {
-					return writeJSON(cmd.OutOrStdout(), views)
-				}
-				return writeResourceTable(cmd.OutOrStdout(), views)
+				return m.printResources(cmd, views)
 			})
 		},
 	}
@@ -180,6 +193,9 @@ func (a *app) resourcesGetCommand(m *manageCmd) *cobra.Command {
 		Short: "Show one resource",
 		Args:  wantArgs("URI"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if m.remote.on() {
+				return a.remoteResourceCall(cmd, m, http.MethodGet, args[0], nil)
+			}
 			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				r, err := getResource(cmd.Context(), db, args[0])
 				if err != nil {
@@ -200,6 +216,9 @@ func (a *app) resourcesUpdateCommand(m *manageCmd) *cobra.Command {
 		Args:  wantArgs("URI"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fl := cmd.Flags()
+			if m.remote.on() {
+				return a.remoteUpdateResource(cmd, m, args[0], name, scopes)
+			}
 			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				r, err := getResource(cmd.Context(), db, args[0])
 				if err != nil {
@@ -234,6 +253,9 @@ func (a *app) resourcesDeleteCommand(m *manageCmd) *cobra.Command {
 		Short: "Delete a resource and its credentials; tokens already issued for it stay valid until they expire",
 		Args:  wantArgs("URI"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if m.remote.on() {
+				return a.remoteDeleteResource(cmd, m, args[0])
+			}
 			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				err := db.DeleteResource(cmd.Context(), args[0])
 				if errors.Is(err, store.ErrNotFound) {
@@ -243,12 +265,16 @@ func (a *app) resourcesDeleteCommand(m *manageCmd) *cobra.Command {
 					return fmt.Errorf("delete resource: %w", err)
 				}
 				a.audit(cmd.Context(), cfg, audit.Event{Name: audit.EventResourceChanged, Detail: "deleted " + args[0]})
-				if !m.out.json() {
-					fmt.Fprintf(cmd.OutOrStdout(), "Deleted resource %s.\n", args[0])
-					return nil
-				}
-				return writeJSON(cmd.OutOrStdout(), map[string]any{"uri": args[0], "deleted": true})
+				return printDeletedResource(cmd, m, args[0])
 			})
 		},
 	}
+}
+
+func printDeletedResource(cmd *cobra.Command, m *manageCmd, uri string) error {
+	if !m.out.json() {
+		_, err := fmt.Fprintf(cmd.OutOrStdout(), "Deleted resource %s.\n", uri)
+		return err
+	}
+	return writeJSON(cmd.OutOrStdout(), map[string]any{"uri": uri, "deleted": true})
 }

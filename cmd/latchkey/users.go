@@ -110,6 +110,10 @@ func (a *app) usersCreateCommand(m *manageCmd) *cobra.Command {
 			if err := errors.Join(errs...); err != nil {
 				return problems("invalid user", err)
 			}
+			if m.remote.on() {
+				return a.remoteCreateUser(cmd, m, map[string]any{"username": username, "password": password,
+					"name": name, "email": email, "email_verified": emailVerified})
+			}
 			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				now := a.clock()
 				u := store.User{
@@ -143,7 +147,11 @@ func (a *app) usersCreateCommand(m *manageCmd) *cobra.Command {
 }
 
 func (m *manageCmd) printUser(cmd *cobra.Command, u store.User) error {
-	v := newUserView(u)
+	return m.printUserView(cmd, newUserView(u))
+}
+
+// printUserView prints one user, from the database or the admin API.
+func (m *manageCmd) printUserView(cmd *cobra.Command, v userView) error {
 	if m.out.json() {
 		return writeJSON(cmd.OutOrStdout(), v)
 	}
@@ -195,6 +203,9 @@ func (a *app) usersGetCommand(m *manageCmd) *cobra.Command {
 		Short: "Show one user",
 		Args:  wantArgs("USERNAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if m.remote.on() {
+				return a.remoteGetUser(cmd, m, args[0])
+			}
 			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				u, err := getUser(cmd.Context(), db, args[0])
 				if err != nil {
@@ -212,6 +223,9 @@ func (a *app) usersDeleteCommand(m *manageCmd) *cobra.Command {
 		Short: "Delete a user with their sessions, grants and tokens",
 		Args:  wantArgs("USERNAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if m.remote.on() {
+				return a.remoteDeleteUser(cmd, m, args[0])
+			}
 			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				u, err := getUser(cmd.Context(), db, args[0])
 				if err != nil {
@@ -224,11 +238,7 @@ func (a *app) usersDeleteCommand(m *manageCmd) *cobra.Command {
 					return fmt.Errorf("delete user: %w", err)
 				}
 				a.audit(cmd.Context(), cfg, audit.Event{Name: audit.EventUserChanged, UserID: u.ID, Detail: "deleted"})
-				if m.out.json() {
-					return writeJSON(cmd.OutOrStdout(), map[string]any{"username": u.Username, "id": u.ID, "deleted": true})
-				}
-				_, err = fmt.Fprintf(cmd.OutOrStdout(), "Deleted user %s with their sessions, grants and tokens.\n", u.Username)
-				return err
+				return printDeletedUser(cmd, m, u.Username, u.ID)
 			})
 		},
 	}
@@ -244,6 +254,9 @@ func (a *app) usersSetPasswordCommand(m *manageCmd) *cobra.Command {
 			password, err := a.readPassword(cmd, &pw)
 			if err != nil {
 				return err
+			}
+			if m.remote.on() {
+				return a.remoteSetPassword(cmd, m, args[0], password)
 			}
 			return a.withStore(cmd.Context(), m, func(cfg config.Config, db *sqlstore.DB) error {
 				u, err := getUser(cmd.Context(), db, args[0])
@@ -270,11 +283,7 @@ func (a *app) usersSetPasswordCommand(m *manageCmd) *cobra.Command {
 					Detail: "set by an administrator", At: a.clock()}}); err != nil {
 					return fmt.Errorf("record activity: %w", err)
 				}
-				if m.out.json() {
-					return writeJSON(cmd.OutOrStdout(), map[string]any{"username": u.Username, "id": u.ID, "password_changed": true, "sessions_ended": ended})
-				}
-				_, err = fmt.Fprintf(cmd.OutOrStdout(), "Password of %s changed; %d browser sessions signed out.\n", u.Username, ended)
-				return err
+				return printPasswordSet(cmd, m, u.Username, u.ID, ended)
 			})
 		},
 	}
@@ -327,5 +336,21 @@ func printDisabled(cmd *cobra.Command, m *manageCmd, v userView) error {
 		state = "disabled: they cannot sign in, and their sessions, grants and tokens have ended"
 	}
 	_, err := fmt.Fprintf(cmd.OutOrStdout(), "User %s is %s.\n", v.Username, state)
+	return err
+}
+
+func printDeletedUser(cmd *cobra.Command, m *manageCmd, username, id string) error {
+	if m.out.json() {
+		return writeJSON(cmd.OutOrStdout(), map[string]any{"username": username, "id": id, "deleted": true})
+	}
+	_, err := fmt.Fprintf(cmd.OutOrStdout(), "Deleted user %s with their sessions, grants and tokens.\n", username)
+	return err
+}
+
+func printPasswordSet(cmd *cobra.Command, m *manageCmd, username, id string, ended int) error {
+	if m.out.json() {
+		return writeJSON(cmd.OutOrStdout(), map[string]any{"username": username, "id": id, "password_changed": true, "sessions_ended": ended})
+	}
+	_, err := fmt.Fprintf(cmd.OutOrStdout(), "Password of %s changed; %d browser sessions signed out.\n", username, ended)
 	return err
 }

@@ -231,6 +231,12 @@ func (a *API) resetPassword(w http.ResponseWriter, r *http.Request, who caller) 
 		a.serverError(w, r, "delete sessions", err)
 		return
 	}
+	// The user sees it on the account page, as the command line records it.
+	if err := a.o.Store.AddActivity(r.Context(), []store.Activity{{UserID: u.ID, Kind: store.ActivityPassword,
+		Detail: "set by an administrator", At: a.o.Now()}}); err != nil {
+		a.serverError(w, r, "record activity", err)
+		return
+	}
 	a.audit(r.Context(), who, audit.Event{Name: audit.EventPasswordChanged, UserID: u.ID, Detail: "reset by an administrator"})
 	writeJSON(w, http.StatusOK, struct {
 		SessionsEnded int `json:"sessions_ended"`

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -484,6 +485,9 @@ func TestAdminAPI_Users(t *testing.T) {
 			reset := e.call("POST", "/users/"+id+"/password", tok, map[string]any{"password": "a new long password"})
 			if reset.status != 200 || reset.body["sessions_ended"] != float64(1) {
 				t.Fatalf("reset: %d %s", reset.status, reset.raw)
+			}
+			if acts, _ := e.store.ListActivity(ctx, id, 50); !slices.ContainsFunc(acts, func(a store.Activity) bool { return a.Kind == store.ActivityPassword }) {
+				t.Errorf("the reset is not on the user's account page: %+v", acts)
 			}
 			if s := signIn("a long first password"); s != 400 {
 				t.Errorf("the old password after a reset: %d", s)
