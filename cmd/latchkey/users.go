@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -19,9 +18,6 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/sqlstore"
 )
-
-// maxPasswordLen bounds a password read from stdin or a flag.
-const maxPasswordLen = 1024
 
 func (a *app) usersCommand() *cobra.Command {
 	m := &manageCmd{}
@@ -61,21 +57,15 @@ func (a *app) readPassword(cmd *cobra.Command, p *passwordFlags) (string, error)
 	}
 	pw := p.password
 	if p.stdin {
-		data, err := io.ReadAll(io.LimitReader(a.stdin, maxPasswordLen+2))
+		data, err := io.ReadAll(io.LimitReader(a.stdin, oauth.MaxPasswordLen+2))
 		if err != nil {
 			return "", fmt.Errorf("read password from stdin: %w", err)
 		}
 		line, _, _ := bytes.Cut(data, []byte("\n"))
 		pw = strings.TrimSuffix(string(line), "\r")
 	}
-	if !utf8.ValidString(pw) {
-		return "", errors.New("the password must be valid UTF-8")
-	}
-	if n := utf8.RuneCountInString(pw); n < config.MinPasswordLen {
-		return "", fmt.Errorf("the password must be at least %d characters (got %d)", config.MinPasswordLen, n)
-	}
-	if len(pw) > maxPasswordLen {
-		return "", fmt.Errorf("the password must be at most %d bytes", maxPasswordLen)
+	if err := oauth.CheckPassword(pw); err != nil {
+		return "", err
 	}
 	return pw, nil
 }

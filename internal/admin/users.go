@@ -35,16 +35,6 @@ func newUserView(u store.User) userView {
 	return v
 }
 
-// minPassword is the shortest password an operator may set.
-const minPassword = 8
-
-func checkPassword(pw string) error {
-	if len(pw) < minPassword || len(pw) > 1024 {
-		return errors.New("password must be 8 to 1024 bytes")
-	}
-	return nil
-}
-
 func (a *API) listUsers(w http.ResponseWriter, r *http.Request, _ caller) {
 	limit, after, p := pageParams(r)
 	if p != nil {
@@ -99,7 +89,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, who caller) {
 	if err := config.ValidateUsername(in.Username); err != nil {
 		errs = append(errs, errors.New("username: "+err.Error()))
 	}
-	if err := checkPassword(in.Password); err != nil {
+	if err := oauth.CheckPassword(in.Password); err != nil {
 		errs = append(errs, err)
 	}
 	errs = append(errs, oauth.ValidateEmail(in.Email), oauth.ValidateName(in.Name))
@@ -213,7 +203,7 @@ func (a *API) resetPassword(w http.ResponseWriter, r *http.Request, who caller) 
 		writeProblem(w, p)
 		return
 	}
-	if err := checkPassword(in.Password); err != nil {
+	if err := oauth.CheckPassword(in.Password); err != nil {
 		writeProblem(w, invalid("password", err))
 		return
 	}

@@ -7,8 +7,27 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/secret"
 )
+
+// MaxPasswordLen bounds a user password in bytes (argon2id hashes it all).
+const MaxPasswordLen = 1024
+
+// CheckPassword is the rule for a password an operator sets, from the
+// command line or the admin API: valid UTF-8, at least
+// config.MinPasswordLen characters, at most MaxPasswordLen bytes.
+func CheckPassword(pw string) error {
+	switch n := utf8.RuneCountInString(pw); {
+	case !utf8.ValidString(pw):
+		return errors.New("the password must be valid UTF-8")
+	case n < config.MinPasswordLen:
+		return fmt.Errorf("the password must be at least %d characters (got %d)", config.MinPasswordLen, n)
+	case len(pw) > MaxPasswordLen:
+		return fmt.Errorf("the password must be at most %d bytes", MaxPasswordLen)
+	}
+	return nil
+}
 
 // DefaultGrantTypes are a new client's grant types when none are given.
 var DefaultGrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken}

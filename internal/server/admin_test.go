@@ -482,6 +482,8 @@ func TestAdminAPI_Users(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantProblem(t, "short password", e.call("POST", "/users/"+id+"/password", tok, map[string]any{"password": "x"}), 422)
+			// Characters are counted, as the command line and the account page count them.
+			wantProblem(t, "seven characters in fourteen bytes", e.call("POST", "/users/"+id+"/password", tok, map[string]any{"password": "ééééééé"}), 422)
 			reset := e.call("POST", "/users/"+id+"/password", tok, map[string]any{"password": "a new long password"})
 			if reset.status != 200 || reset.body["sessions_ended"] != float64(1) {
 				t.Fatalf("reset: %d %s", reset.status, reset.raw)
