@@ -33,7 +33,7 @@ func (a *API) listActivity(w http.ResponseWriter, r *http.Request, _ caller) {
 	}
 	q := store.ActivityQuery{UserID: r.URL.Query().Get("user_id"), ClientID: r.URL.Query().Get("client_id"), Limit: limit + 1}
 	if q.UserID == "" && q.ClientID == "" {
-		writeProblem(w, badRequest("name user_id or client_id"))
+		writeProblem(w, badRequest("filter by user_id or client_id (a query parameter): the whole log is not listed"))
 		return
 	}
 	if after != "" {

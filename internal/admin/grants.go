@@ -52,7 +52,7 @@ func (a *API) listGrants(w http.ResponseWriter, r *http.Request, _ caller) {
 	case clientID != "":
 		list, err = a.o.Store.ListGrantsByClient(r.Context(), clientID)
 	default:
-		writeProblem(w, badRequest("name user_id or client_id"))
+		writeProblem(w, badRequest("filter by user_id or client_id (a query parameter)"))
 		return
 	}
 	if err != nil {
