@@ -291,6 +291,11 @@ func (a *app) clientsCreateCommand(m *manageCmd) *cobra.Command {
 			if secretGiven && f.secret == "" {
 				return usageError(cmd, "--secret must not be empty")
 			}
+			if secretGiven {
+				if err := config.ValidateGivenSecret(f.secret); err != nil {
+					return usageError(cmd, "--secret: "+err.Error())
+				}
+			}
 			if m.remote.on() {
 				return a.remoteCreateClient(cmd, m, c, f.secret)
 			}
@@ -412,6 +417,11 @@ confidential with a new generated secret (shown once) unless --secret is given.`
 			secretGiven := fl.Changed("secret")
 			if secretGiven && f.secret == "" {
 				return usageError(cmd, "--secret must not be empty")
+			}
+			if secretGiven {
+				if err := config.ValidateGivenSecret(f.secret); err != nil {
+					return usageError(cmd, "--secret: "+err.Error())
+				}
 			}
 			if m.remote.on() {
 				if secretGiven {

@@ -204,7 +204,12 @@ func TestClientsImportedSecretAndID(t *testing.T) {
 	}
 	if msg := mustFail(t, "", "clients", "create", "--secret", "", "--name", "x", "--grant-type", "client_credentials", db); !strings.Contains(msg, "--secret must not be empty") {
 		t.Errorf("empty --secret: %q", msg)
+	}	// RFC 6819 §5.1.4.2.2: an imported secret has a floor; throttling alone
+	// does not make "short" safe.
+	if msg := mustFail(t, "", "clients", "create", "--secret", "short", "--name", "x", "--grant-type", "client_credentials", db); !strings.Contains(msg, "16 to 512 characters") {
+		t.Errorf("short --secret: %q", msg)
 	}
+
 }
 
 func TestClientsPublic(t *testing.T) {
@@ -218,7 +223,7 @@ func TestClientsPublic(t *testing.T) {
 	if msg := mustFail(t, "", "clients", "rotate-secret", "tv", db); msg != `latchkey: client "tv" is public and has no secret` {
 		t.Errorf("rotate-secret of a public client: %q", msg)
 	}
-	if msg := mustFail(t, "", "clients", "create", "--public", "--secret", "x", "--name", "P", "--redirect-uri", "http://127.0.0.1/cb", db); !strings.Contains(msg, "a public client has no secret") {
+	if msg := mustFail(t, "", "clients", "create", "--public", "--secret", "a-secret-long-enough", "--name", "P", "--redirect-uri", "http://127.0.0.1/cb", db); !strings.Contains(msg, "a public client has no secret") {
 		t.Errorf("public client with a secret: %q", msg)
 	}
 

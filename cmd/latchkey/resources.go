@@ -127,6 +127,11 @@ only about the tokens meant for it.`,
 			if secretGiven && plain == "" {
 				return usageError(cmd, "--secret must not be empty")
 			}
+			if secretGiven {
+				if err := config.ValidateGivenSecret(plain); err != nil {
+					return usageError(cmd, "--secret: "+err.Error())
+				}
+			}
 			if m.remote.on() {
 				return a.remoteResourceCall(cmd, m, http.MethodPost, "", map[string]any{"uri": r.URI, "name": r.Name,
 					"scopes": r.Scopes, "client_id": r.ClientID, "client_secret": plain})

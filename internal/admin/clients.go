@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
@@ -192,6 +193,11 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request, who caller) {
 		c.ID = oauth.NewClientID()
 	}
 	keyAuth := c.TokenEndpointAuthMethod == oauth.AuthPrivateKeyJWT
+	if in.Secret != "" {
+		if err := config.ValidateGivenSecret(in.Secret); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if in.Secret != "" || !c.Public && !keyAuth {
 		c.SecretHash = "pending" // stands for the hash while validating: argon2id runs only for a valid client
 	}

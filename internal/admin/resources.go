@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
@@ -83,6 +84,12 @@ func (a *API) createResource(w http.ResponseWriter, r *http.Request, who caller)
 		return
 	}
 	plain := in.ClientSecret
+	if plain != "" {
+		if err := config.ValidateGivenSecret(plain); err != nil {
+			writeProblem(w, invalid("resource", err))
+			return
+		}
+	}
 	var hash string
 	if plain != "" {
 		hash = oauth.HashGivenSecret(plain)

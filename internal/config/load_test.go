@@ -42,7 +42,7 @@ scopes:
     description: Read your notes
 clients:
   - id: web
-    secret: s3cret-s3cret
+    secret: s3cret-s3cret-s3cret
     name: Web
     redirect_uris: [https://web.example.com/cb]
     code_ttl: 1m
@@ -77,7 +77,7 @@ users:
 				want.Tokens.CodeTTL = 2 * time.Minute
 				want.Session.TTL = 8 * time.Hour
 				want.Scopes = []Scope{{Name: "openid"}, {Name: "notes.read", Description: "Read your notes"}}
-				want.Clients = []Client{{ID: "web", Secret: "s3cret-s3cret", Name: "Web", RedirectURIs: []string{"https://web.example.com/cb"}, CodeTTL: time.Minute}}
+				want.Clients = []Client{{ID: "web", Secret: "s3cret-s3cret-s3cret", Name: "Web", RedirectURIs: []string{"https://web.example.com/cb"}, CodeTTL: time.Minute}}
 				want.Users = []User{{Username: "alice", Password: "correct-horse"}}
 				if !reflect.DeepEqual(c, want) {
 					t.Errorf("got\n%+v\nwant\n%+v", c, want)

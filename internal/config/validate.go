@@ -17,6 +17,10 @@ import (
 const (
 	// MinSystemSecretLen is the shortest system secret accepted, in bytes.
 	MinSystemSecretLen = 32
+	// MinClientSecretLen is the shortest client secret an operator may
+	// give instead of a generated one (RFC 6819 §5.1.4.2.2: secrets of high
+	// entropy; throttling alone does not make "secret" safe).
+	MinClientSecretLen = 16
 	// MaxCodeTTL is the longest authorization code lifetime: RFC 6749 §4.1.2
 	// "A maximum authorization code lifetime of 10 minutes is RECOMMENDED."
 	MaxCodeTTL = 10 * time.Minute
@@ -181,6 +185,11 @@ func (c Config) Validate() error {
 		if cl.Secret != "" && cl.SecretHash != "" {
 			add(key, "set secret or secret_hash, not both")
 		}
+		if cl.Secret != "" {
+			if err := ValidateGivenSecret(cl.Secret); err != nil {
+				add(key+".secret", "%v", err)
+			}
+		}
 		if cl.SecretHash != "" && !wellFormedSecretHash(cl.SecretHash) {
 			add(key+".secret_hash", `must be "sha256:<64 hex digits>" or an argon2id PHC string ("$argon2id$...")`)
 		}
@@ -210,6 +219,10 @@ func (c Config) Validate() error {
 			add(key, "client_secret or client_secret_hash is required")
 		case r.ClientSecretHash != "" && !wellFormedSecretHash(r.ClientSecretHash):
 			add(key+".client_secret_hash", `must be "sha256:<64 hex digits>" or an argon2id PHC string ("$argon2id$...")`)
+		case r.ClientSecret != "":
+			if err := ValidateGivenSecret(r.ClientSecret); err != nil {
+				add(key+".client_secret", "%v", err)
+			}
 		}
 	}
 
@@ -322,6 +335,22 @@ func ValidateDatabase(dsn string) error {
 	default:
 		return errors.New(`must start with "sqlite:", "postgres://" or "postgresql://"`)
 	}
+}
+
+// ValidateGivenSecret checks a client secret an operator gives (a static
+// client, --secret, the admin API): at least MinClientSecretLen bytes and
+// at most 512, printable ASCII as a password manager or another server
+// would produce. Generated secrets (lk_cs_...) always pass.
+func ValidateGivenSecret(s string) error {
+	if len(s) < MinClientSecretLen || len(s) > 512 {
+		return fmt.Errorf("a client secret must be %d to 512 characters (got %d); leave it out and one is generated", MinClientSecretLen, len(s))
+	}
+	for i := 0; i < len(s); i++ {
+		if ch := s[i]; ch < 0x20 || ch > 0x7e {
+			return errors.New("a client secret must be printable ASCII (RFC 6749 §2.3.1 sends it form-encoded in HTTP Basic)")
+		}
+	}
+	return nil
 }
 
 // ValidateScopeName checks a scope token (RFC 6749 §3.3:

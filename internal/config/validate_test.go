@@ -13,7 +13,7 @@ func validConfig() Config {
 	c.Issuer = "https://id.example.com"
 	c.Database = "postgres://latchkey@db.example.com:5432/latchkey?sslmode=verify-full"
 	c.SystemSecret = strings.Repeat("k", MinSystemSecretLen)
-	c.Clients = []Client{{ID: "web", Secret: "s3cret", Name: "Web"}, {ID: "tv", Public: true}}
+	c.Clients = []Client{{ID: "web", Secret: "s3cret-long-enough", Name: "Web"}, {ID: "tv", Public: true}}
 	c.Users = []User{{Username: "alice", Password: "correct-horse"}, {Username: "bob", PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"}}
 	return c
 }
@@ -118,16 +118,25 @@ func TestValidate(t *testing.T) {
 
 		{"clients/empty_id", func(c *Config) { c.Clients[1].ID = "" }, "clients[1].id: is required"},
 		{"clients/duplicate_id", func(c *Config) { c.Clients[1].ID = "web" }, `clients[1].id: duplicate client id "web" (also clients[0])`},
-		{"resources/uri_required", func(c *Config) { c.Resources = []Resource{{ClientID: "rs", ClientSecret: "s"}} }, "resources[0].uri: is required"},
+		{"resources/uri_required", func(c *Config) { c.Resources = []Resource{{ClientID: "rs", ClientSecret: "rs-secret-long-enough"}} }, "resources[0].uri: is required"},
 		{"resources/duplicate_uri", func(c *Config) {
-			c.Resources = []Resource{{URI: "https://a/", ClientID: "a", ClientSecret: "s"}, {URI: "https://a/", ClientID: "b", ClientSecret: "s"}}
+			c.Resources = []Resource{{URI: "https://a/", ClientID: "a", ClientSecret: "rs-secret-long-enough"}, {URI: "https://a/", ClientID: "b", ClientSecret: "rs-secret-long-enough"}}
 		}, `resources[1].uri: duplicate resource "https://a/" (also resources[0])`},
-		{"resources/client_of_a_client", func(c *Config) { c.Resources = []Resource{{URI: "https://a/", ClientID: "web", ClientSecret: "s"}} }, `resources[0].client_id: client id "web" is taken`},
+		{"resources/client_of_a_client", func(c *Config) {
+			c.Resources = []Resource{{URI: "https://a/", ClientID: "web", ClientSecret: "rs-secret-long-enough"}}
+		}, `resources[0].client_id: client id "web" is taken`},
 		{"resources/secret_required", func(c *Config) { c.Resources = []Resource{{URI: "https://a/", ClientID: "a"}} }, "resources[0]: client_secret or client_secret_hash is required"},
 		{"resources/bad_hash", func(c *Config) {
 			c.Resources = []Resource{{URI: "https://a/", ClientID: "a", ClientSecretHash: "md5:x"}}
 		}, "resources[0].client_secret_hash"},
-		{"resources/ok", func(c *Config) { c.Resources = []Resource{{URI: "https://a/", ClientID: "a", ClientSecret: "s"}} }, ""},
+		{"clients/RFC6819_5_1_4_2_2/imported_secret_too_short", func(c *Config) { c.Clients[0].Secret = "short" }, `clients[0].secret: a client secret must be 16 to 512 characters (got 5)`},
+		{"clients/imported_secret_with_a_newline", func(c *Config) { c.Clients[0].Secret = "a-secret-long-enough\n" }, `clients[0].secret: a client secret must be printable ASCII`},
+		{"resources/RFC6819_5_1_4_2_2/imported_secret_too_short", func(c *Config) {
+			c.Resources = []Resource{{URI: "https://a/", ClientID: "a", ClientSecret: "s"}}
+		}, `resources[0].client_secret: a client secret must be 16 to 512 characters`},
+		{"resources/ok", func(c *Config) {
+			c.Resources = []Resource{{URI: "https://a/", ClientID: "a", ClientSecret: "rs-secret-long-enough"}}
+		}, ""},
 		{"clients/secret_and_hash", func(c *Config) { c.Clients[0].SecretHash = "sha256:" + strings.Repeat("a", 64) }, "clients[0]: set secret or secret_hash, not both"},
 		{"clients/malformed_hash", func(c *Config) { c.Clients[0].Secret = ""; c.Clients[0].SecretHash = "md5:abc" }, "clients[0].secret_hash: must be"},
 		{"clients/sha256_hash_ok", func(c *Config) {

@@ -314,11 +314,12 @@ func TestAdminAPI_Clients(t *testing.T) {
 			// Every problem at once (RFC 9457 with an errors list).
 			bad := e.call("POST", "/clients", tok, map[string]any{
 				"client_name": "", "redirect_uris": []string{"JaVaScRiPt:alert(1)"}, "scopes": []string{"no.such.scope"}, "code_ttl": "soon",
+				"client_secret": "short",
 			})
 			wantProblem(t, "invalid client", bad, 422)
 			errs, _ := bad.body["errors"].([]any)
 			joined := strings.ToLower(strings.Join(strs(errs), "\n"))
-			for _, want := range []string{"client name", "redirect uri", "unknown scope", "code_ttl"} {
+			for _, want := range []string{"client name", "redirect uri", "unknown scope", "code_ttl", "client secret must be 16"} {
 				if !strings.Contains(joined, want) {
 					t.Errorf("the problem does not list %q: %s", want, bad.raw)
 				}
