@@ -204,7 +204,7 @@ func TestClientsImportedSecretAndID(t *testing.T) {
 	}
 	if msg := mustFail(t, "", "clients", "create", "--secret", "", "--name", "x", "--grant-type", "client_credentials", db); !strings.Contains(msg, "--secret must not be empty") {
 		t.Errorf("empty --secret: %q", msg)
-	}	// RFC 6819 §5.1.4.2.2: an imported secret has a floor; throttling alone
+	} // RFC 6819 §5.1.4.2.2: an imported secret has a floor; throttling alone
 	// does not make "short" safe.
 	if msg := mustFail(t, "", "clients", "create", "--secret", "short", "--name", "x", "--grant-type", "client_credentials", db); !strings.Contains(msg, "16 to 512 characters") {
 		t.Errorf("short --secret: %q", msg)
