@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/latchkey/latchkey/dpop"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -46,7 +47,13 @@ func (a *API) guard(rt route) http.HandlerFunc {
 			if !rt.write {
 				need = oauth.ScopeAdmin + " " + oauth.ScopeAdminRead
 			}
-			w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey", error="insufficient_scope", scope="`+need+`"`)
+			// A token bound to a key is challenged with the DPoP scheme
+			// (RFC 9449 §7.1), as its other refusals are.
+			challenge := `Bearer realm="latchkey"`
+			if in.Cnf != nil && in.Cnf.JKT != "" {
+				challenge = `DPoP algs="` + strings.Join(dpop.Algs, " ") + `"`
+			}
+			w.Header().Set("WWW-Authenticate", challenge+`, error="insufficient_scope", scope="`+need+`"`)
 			writeProblem(w, &problem{Type: problemBase + "insufficient-scope", Status: http.StatusForbidden,
 				Title: "Insufficient scope", Detail: "this operation needs a client token with the scope " + strings.ReplaceAll(need, " ", " or ")})
 			return

@@ -269,6 +269,19 @@ func TestAdminAPI_OpaqueAndDPoPBoundTokens(t *testing.T) {
 	other := newDPoPKey(t)
 	resp, body = e.getWith(u, "DPoP", bound, other.proof(e.env, "GET", u, bound, ""))
 	wantAdminDPoPChallenge(t, resp, body)
+
+	// A bound read-only token on a change: 403 insufficient_scope, with the
+	// DPoP scheme (RFC 9449 §7.1).
+	readOnly := boundToken(t, e.postTokenDPoP(url.Values{"grant_type": {"client_credentials"}, "scope": {oauth.ScopeAdminRead}},
+		&e.reader, k.proof(e.env, "POST", e.issuer+"/token", "", "")))
+	del := e.issuer + "/admin/v1/users/nobody"
+	req, _ := http.NewRequest(http.MethodDelete, del, nil)
+	req.Header.Set("Authorization", "DPoP "+readOnly)
+	req.Header.Set("DPoP", k.proof(e.env, "DELETE", del, readOnly, ""))
+	a := doAdmin(t, req)
+	if ch := a.header.Get("WWW-Authenticate"); a.status != 403 || !strings.HasPrefix(ch, "DPoP ") || !strings.Contains(ch, `error="insufficient_scope"`) {
+		t.Fatalf("bound read-only token on a change: %d %q", a.status, ch)
+	}
 }
 
 // wantAdminDPoPChallenge checks a refusal of a DPoP-bound token (RFC 9449
