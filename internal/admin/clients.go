@@ -145,31 +145,12 @@ func (a *API) validateClient(r *http.Request, c store.Client, errs []error) (*pr
 }
 
 func (a *API) listClients(w http.ResponseWriter, r *http.Request, _ caller) {
-	limit, after, p := pageParams(r)
-	if p != nil {
-		writeProblem(w, p)
-		return
-	}
-	list, err := a.o.Store.ListClients(r.Context())
-	if err != nil {
-		a.serverError(w, r, "list clients", err)
-		return
-	}
-	writeJSON(w, http.StatusOK, keyset(list, func(c store.Client) string { return c.ID },
-		func(c store.Client) ClientView { return newClientView(c, "") }, limit, after))
+	listPage(a, w, r, "clients", a.o.Store.ListClients, func(c store.Client) string { return c.ID },
+		func(c store.Client) ClientView { return newClientView(c, "") })
 }
 
 func (a *API) client(w http.ResponseWriter, r *http.Request) (store.Client, bool) {
-	c, err := a.o.Store.GetClient(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		writeProblem(w, notFound("no client with this id"))
-		return c, false
-	}
-	if err != nil {
-		a.serverError(w, r, "get client", err)
-		return c, false
-	}
-	return c, true
+	return lookup(a, w, r, "client", "no client with this id", a.o.Store.GetClient, r.PathValue("id"))
 }
 
 func (a *API) getClient(w http.ResponseWriter, r *http.Request, _ caller) {

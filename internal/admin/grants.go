@@ -90,13 +90,8 @@ func invert(s string) string {
 
 // revokeGrant revokes a grant and with it every code and token it issued.
 func (a *API) revokeGrant(w http.ResponseWriter, r *http.Request, who caller) {
-	g, err := a.o.Store.GetGrant(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		writeProblem(w, notFound("no grant with this id"))
-		return
-	}
-	if err != nil {
-		a.serverError(w, r, "get grant", err)
+	g, ok := lookup(a, w, r, "grant", "no grant with this id", a.o.Store.GetGrant, r.PathValue("id"))
+	if !ok {
 		return
 	}
 	if err := a.o.Store.RevokeGrant(r.Context(), g.ID, a.o.Now()); err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"slices"
@@ -40,6 +41,23 @@ func pageParams(r *http.Request) (limit int, after string, p *problem) {
 		after = string(b)
 	}
 	return limit, after, nil
+}
+
+// listPage answers the page the request asks for of every item list
+// returns, keyed by key and shown as view; what names the list in the log.
+func listPage[S, T any](a *API, w http.ResponseWriter, r *http.Request, what string,
+	list func(context.Context) ([]S, error), key func(S) string, view func(S) T) {
+	limit, after, p := pageParams(r)
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
+	items, err := list(r.Context())
+	if err != nil {
+		a.serverError(w, r, "list "+what, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, keyset(items, key, view, limit, after))
 }
 
 // keyset pages items in the ascending order of key: those after the cursor's

@@ -1,12 +1,15 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // problemBase prefixes the type URIs of the admin API's problems: the
@@ -58,6 +61,22 @@ func invalid(what string, err error) *problem {
 	}
 	return &problem{Type: problemBase + "validation", Status: http.StatusUnprocessableEntity, Title: "Invalid " + what,
 		Detail: fmt.Sprintf("%d problem(s) with the %s", len(list), what), Errors: list}
+}
+
+// lookup gets the item id names; when there is none it answers 404 with
+// missing, when the store fails 503, and reports false.
+func lookup[T any](a *API, w http.ResponseWriter, r *http.Request, what, missing string,
+	get func(context.Context, string) (T, error), id string) (T, bool) {
+	v, err := get(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeProblem(w, notFound(missing))
+		return v, false
+	}
+	if err != nil {
+		a.serverError(w, r, "get "+what, err)
+		return v, false
+	}
+	return v, true
 }
 
 // serverError logs err and answers a fixed problem: the cause is never sent.

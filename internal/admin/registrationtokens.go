@@ -36,18 +36,8 @@ func newRegistrationTokenView(t store.RegistrationToken, plain string) registrat
 const defaultRegistrationTokenTTL = 24 * time.Hour
 
 func (a *API) listRegistrationTokens(w http.ResponseWriter, r *http.Request, _ caller) {
-	limit, after, p := pageParams(r)
-	if p != nil {
-		writeProblem(w, p)
-		return
-	}
-	list, err := a.o.Store.ListRegistrationTokens(r.Context())
-	if err != nil {
-		a.serverError(w, r, "list registration tokens", err)
-		return
-	}
-	writeJSON(w, http.StatusOK, keyset(list, func(x store.RegistrationToken) string { return x.ID },
-		func(x store.RegistrationToken) registrationTokenView { return newRegistrationTokenView(x, "") }, limit, after))
+	listPage(a, w, r, "registration tokens", a.o.Store.ListRegistrationTokens, func(x store.RegistrationToken) string { return x.ID },
+		func(x store.RegistrationToken) registrationTokenView { return newRegistrationTokenView(x, "") })
 }
 
 // createRegistrationToken issues an initial access token for gated

@@ -32,31 +32,19 @@ func newResourceView(r store.Resource, plain string) resourceView {
 }
 
 func (a *API) listResources(w http.ResponseWriter, r *http.Request, _ caller) {
-	limit, after, p := pageParams(r)
-	if p != nil {
-		writeProblem(w, p)
-		return
-	}
-	list, err := a.o.Store.ListResources(r.Context())
-	if err != nil {
-		a.serverError(w, r, "list resources", err)
-		return
-	}
-	writeJSON(w, http.StatusOK, keyset(list, func(x store.Resource) string { return x.URI },
-		func(x store.Resource) resourceView { return newResourceView(x, "") }, limit, after))
+	listPage(a, w, r, "resources", a.o.Store.ListResources, func(x store.Resource) string { return x.URI },
+		func(x store.Resource) resourceView { return newResourceView(x, "") })
+}
+
+// resource is the resource the path names.
+func (a *API) resource(w http.ResponseWriter, r *http.Request) (store.Resource, bool) {
+	return lookup(a, w, r, "resource", "no resource with this URI (escape it as one path segment)", a.o.Store.GetResource, r.PathValue("uri"))
 }
 
 func (a *API) getResource(w http.ResponseWriter, r *http.Request, _ caller) {
-	res, err := a.o.Store.GetResource(r.Context(), r.PathValue("uri"))
-	if errors.Is(err, store.ErrNotFound) {
-		writeProblem(w, notFound("no resource with this URI (escape it as one path segment)"))
-		return
+	if res, ok := a.resource(w, r); ok {
+		writeJSON(w, http.StatusOK, newResourceView(res, ""))
 	}
-	if err != nil {
-		a.serverError(w, r, "get resource", err)
-		return
-	}
-	writeJSON(w, http.StatusOK, newResourceView(res, ""))
 }
 
 // createResource registers a protected API and the client it introspects
@@ -122,12 +110,8 @@ func (a *API) updateResource(w http.ResponseWriter, r *http.Request, who caller)
 		writeProblem(w, p)
 		return
 	}
-	res, err := a.o.Store.GetResource(r.Context(), r.PathValue("uri"))
-	if errors.Is(err, store.ErrNotFound) {
-		writeProblem(w, notFound("no resource with this URI (escape it as one path segment)"))
-		return
-	} else if err != nil {
-		a.serverError(w, r, "get resource", err)
+	res, ok := a.resource(w, r)
+	if !ok {
 		return
 	}
 	res.Name, res.Scopes, res.UpdatedAt = strings.TrimSpace(in.Name), in.Scopes, a.o.Now()

@@ -36,31 +36,12 @@ func newUserView(u store.User) userView {
 }
 
 func (a *API) listUsers(w http.ResponseWriter, r *http.Request, _ caller) {
-	limit, after, p := pageParams(r)
-	if p != nil {
-		writeProblem(w, p)
-		return
-	}
-	list, err := a.o.Store.ListUsers(r.Context())
-	if err != nil {
-		a.serverError(w, r, "list users", err)
-		return
-	}
 	// Paged by username, the order the store lists them in.
-	writeJSON(w, http.StatusOK, keyset(list, func(u store.User) string { return u.Username }, newUserView, limit, after))
+	listPage(a, w, r, "users", a.o.Store.ListUsers, func(u store.User) string { return u.Username }, newUserView)
 }
 
 func (a *API) user(w http.ResponseWriter, r *http.Request) (store.User, bool) {
-	u, err := a.o.Store.GetUser(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		writeProblem(w, notFound("no user with this id"))
-		return u, false
-	}
-	if err != nil {
-		a.serverError(w, r, "get user", err)
-		return u, false
-	}
-	return u, true
+	return lookup(a, w, r, "user", "no user with this id", a.o.Store.GetUser, r.PathValue("id"))
 }
 
 func (a *API) getUser(w http.ResponseWriter, r *http.Request, _ caller) {
