@@ -251,11 +251,7 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request, who caller) {
 		v, c.SecretHash = oauth.NewClientSecret()
 		plain = v.String()
 	}
-	if err := a.o.Store.UpdateClient(r.Context(), c); errors.Is(err, store.ErrNotFound) {
-		writeProblem(w, notFound("no client with this id"))
-		return
-	} else if err != nil {
-		a.serverError(w, r, "update client", err)
+	if !a.storeOK(w, r, "update client", "no client with this id", a.o.Store.UpdateClient(r.Context(), c)) {
 		return
 	}
 	a.o.OAuth.ClientsChanged(c.ID)
@@ -270,11 +266,7 @@ func (a *API) deleteClient(w http.ResponseWriter, r *http.Request, who caller) {
 		writeProblem(w, conflict("an admin client cannot delete itself"))
 		return
 	}
-	if err := a.o.Store.DeleteClient(r.Context(), id); errors.Is(err, store.ErrNotFound) {
-		writeProblem(w, notFound("no client with this id"))
-		return
-	} else if err != nil {
-		a.serverError(w, r, "delete client", err)
+	if !a.storeOK(w, r, "delete client", "no client with this id", a.o.Store.DeleteClient(r.Context(), id)) {
 		return
 	}
 	a.o.OAuth.ClientsChanged(id)

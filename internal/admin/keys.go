@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/audit"
-	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
 )
 
@@ -140,11 +139,7 @@ func (a *API) retireKey(w http.ResponseWriter, r *http.Request, who caller) {
 		writeProblem(w, conflict("this key is already retired"))
 		return
 	}
-	if err := a.o.Store.RetireSigningKey(r.Context(), kid, a.o.Now()); errors.Is(err, store.ErrNotFound) {
-		writeProblem(w, notFound("no key with this kid"))
-		return
-	} else if err != nil {
-		a.serverError(w, r, "retire key", err)
+	if !a.storeOK(w, r, "retire key", "no key with this kid", a.o.Store.RetireSigningKey(r.Context(), kid, a.o.Now())) {
 		return
 	}
 	a.audit(r.Context(), who, audit.Event{Name: audit.EventKeyChanged, Detail: "retired " + k.Algorithm + " key " + kid})

@@ -68,15 +68,22 @@ func invalid(what string, err error) *problem {
 func lookup[T any](a *API, w http.ResponseWriter, r *http.Request, what, missing string,
 	get func(context.Context, string) (T, error), id string) (T, bool) {
 	v, err := get(r.Context(), id)
+	return v, a.storeOK(w, r, "get "+what, missing, err)
+}
+
+// storeOK reports whether the store call that returned err succeeded;
+// otherwise it answers 404 with missing when the item is not there, 503
+// when the store failed (what names the call in the log).
+func (a *API) storeOK(w http.ResponseWriter, r *http.Request, what, missing string, err error) bool {
 	if errors.Is(err, store.ErrNotFound) {
 		writeProblem(w, notFound(missing))
-		return v, false
+		return false
 	}
 	if err != nil {
-		a.serverError(w, r, "get "+what, err)
-		return v, false
+		a.serverError(w, r, what, err)
+		return false
 	}
-	return v, true
+	return true
 }
 
 // serverError logs err and answers a fixed problem: the cause is never sent.

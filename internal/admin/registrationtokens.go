@@ -87,11 +87,7 @@ func (a *API) createRegistrationToken(w http.ResponseWriter, r *http.Request, wh
 
 func (a *API) deleteRegistrationToken(w http.ResponseWriter, r *http.Request, who caller) {
 	id := r.PathValue("id")
-	if err := a.o.Store.DeleteRegistrationToken(r.Context(), id); errors.Is(err, store.ErrNotFound) {
-		writeProblem(w, notFound("no registration token with this id"))
-		return
-	} else if err != nil {
-		a.serverError(w, r, "delete registration token", err)
+	if !a.storeOK(w, r, "delete registration token", "no registration token with this id", a.o.Store.DeleteRegistrationToken(r.Context(), id)) {
 		return
 	}
 	a.audit(r.Context(), who, audit.Event{Name: audit.EventRegistrationTokenChanged, Detail: "deleted " + id})

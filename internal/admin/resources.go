@@ -31,6 +31,9 @@ func newResourceView(r store.Resource, plain string) resourceView {
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
+// noResource is the 404 detail for a resource URI nobody registered.
+const noResource = "no resource with this URI (escape it as one path segment)"
+
 func (a *API) listResources(w http.ResponseWriter, r *http.Request, _ caller) {
 	listPage(a, w, r, "resources", a.o.Store.ListResources, func(x store.Resource) string { return x.URI },
 		func(x store.Resource) resourceView { return newResourceView(x, "") })
@@ -38,7 +41,7 @@ func (a *API) listResources(w http.ResponseWriter, r *http.Request, _ caller) {
 
 // resource is the resource the path names.
 func (a *API) resource(w http.ResponseWriter, r *http.Request) (store.Resource, bool) {
-	return lookup(a, w, r, "resource", "no resource with this URI (escape it as one path segment)", a.o.Store.GetResource, r.PathValue("uri"))
+	return lookup(a, w, r, "resource", noResource, a.o.Store.GetResource, r.PathValue("uri"))
 }
 
 func (a *API) getResource(w http.ResponseWriter, r *http.Request, _ caller) {
@@ -119,11 +122,7 @@ func (a *API) updateResource(w http.ResponseWriter, r *http.Request, who caller)
 		writeProblem(w, invalid("resource", err))
 		return
 	}
-	if err := a.o.Store.UpdateResource(r.Context(), res); errors.Is(err, store.ErrNotFound) {
-		writeProblem(w, notFound("no resource with this URI (escape it as one path segment)"))
-		return
-	} else if err != nil {
-		a.serverError(w, r, "update resource", err)
+	if !a.storeOK(w, r, "update resource", noResource, a.o.Store.UpdateResource(r.Context(), res)) {
 		return
 	}
 	a.o.OAuth.ClientsChanged(res.ClientID)
@@ -139,11 +138,7 @@ func (a *API) deleteResource(w http.ResponseWriter, r *http.Request, who caller)
 		a.serverError(w, r, "get resource", err)
 		return
 	}
-	if err := a.o.Store.DeleteResource(r.Context(), uri); errors.Is(err, store.ErrNotFound) {
-		writeProblem(w, notFound("no resource with this URI (escape it as one path segment)"))
-		return
-	} else if err != nil {
-		a.serverError(w, r, "delete resource", err)
+	if !a.storeOK(w, r, "delete resource", noResource, a.o.Store.DeleteResource(r.Context(), uri)) {
 		return
 	}
 	a.o.OAuth.ClientsChanged(res.ClientID)

@@ -163,11 +163,7 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request, who caller) {
 // deleteUser removes a user with their grants, tokens and sessions.
 func (a *API) deleteUser(w http.ResponseWriter, r *http.Request, who caller) {
 	id := r.PathValue("id")
-	if err := a.o.Store.DeleteUser(r.Context(), id); errors.Is(err, store.ErrNotFound) {
-		writeProblem(w, notFound("no user with this id"))
-		return
-	} else if err != nil {
-		a.serverError(w, r, "delete user", err)
+	if !a.storeOK(w, r, "delete user", "no user with this id", a.o.Store.DeleteUser(r.Context(), id)) {
 		return
 	}
 	a.audit(r.Context(), who, audit.Event{Name: audit.EventUserChanged, UserID: id, Detail: "deleted"})
