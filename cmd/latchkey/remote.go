@@ -228,29 +228,29 @@ func (a *app) remoteListUsers(cmd *cobra.Command, m *manageCmd) error {
 	return writeUserTable(cmd.OutOrStdout(), list)
 }
 
-// remoteUser finds the user of username through the admin API, which
-// names users by id.
-func remoteUser(ctx context.Context, api *remoteAPI, username string) (userView, error) {
+// remoteUser opens the admin API of --server and finds the user of
+// username there, for the API names users by id.
+func (a *app) remoteUser(ctx context.Context, m *manageCmd, username string) (*remoteAPI, userView, error) {
+	api, err := a.remote(m)
+	if err != nil {
+		return nil, userView{}, err
+	}
 	users, err := all[userView](ctx, api, "/users")
 	if err != nil {
-		return userView{}, err
+		return nil, userView{}, err
 	}
 	for _, u := range users {
 		if u.Username == username {
-			return u, nil
+			return api, u, nil
 		}
 	}
-	return userView{}, fmt.Errorf("user %q not found", username)
+	return nil, userView{}, fmt.Errorf("user %q not found", username)
 }
 
 // remoteSetDisabled disables or enables the user of username through the
 // admin API.
 func (a *app) remoteSetDisabled(cmd *cobra.Command, m *manageCmd, username string, disabled bool) error {
-	api, err := a.remote(m)
-	if err != nil {
-		return err
-	}
-	u, err := remoteUser(cmd.Context(), api, username)
+	api, u, err := a.remoteUser(cmd.Context(), m, username)
 	if err != nil {
 		return err
 	}
@@ -274,11 +274,7 @@ func (a *app) remoteCreateUser(cmd *cobra.Command, m *manageCmd, in map[string]a
 }
 
 func (a *app) remoteGetUser(cmd *cobra.Command, m *manageCmd, username string) error {
-	api, err := a.remote(m)
-	if err != nil {
-		return err
-	}
-	u, err := remoteUser(cmd.Context(), api, username)
+	_, u, err := a.remoteUser(cmd.Context(), m, username)
 	if err != nil {
 		return err
 	}
@@ -286,11 +282,7 @@ func (a *app) remoteGetUser(cmd *cobra.Command, m *manageCmd, username string) e
 }
 
 func (a *app) remoteDeleteUser(cmd *cobra.Command, m *manageCmd, username string) error {
-	api, err := a.remote(m)
-	if err != nil {
-		return err
-	}
-	u, err := remoteUser(cmd.Context(), api, username)
+	api, u, err := a.remoteUser(cmd.Context(), m, username)
 	if err != nil {
 		return err
 	}
@@ -301,11 +293,7 @@ func (a *app) remoteDeleteUser(cmd *cobra.Command, m *manageCmd, username string
 }
 
 func (a *app) remoteSetPassword(cmd *cobra.Command, m *manageCmd, username, password string) error {
-	api, err := a.remote(m)
-	if err != nil {
-		return err
-	}
-	u, err := remoteUser(cmd.Context(), api, username)
+	api, u, err := a.remoteUser(cmd.Context(), m, username)
 	if err != nil {
 		return err
 	}
