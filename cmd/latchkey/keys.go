@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/session"
@@ -39,45 +40,26 @@ publishes the same JWKS. Running servers pick up a rotation within ` + token.Def
 	return cmd
 }
 
-// keyView is how a signing key is shown: never its private half.
-type keyView struct {
-	KID       string     `json:"kid"`
-	Algorithm string     `json:"alg"`
-	State     string     `json:"state"`
-	CreatedAt time.Time  `json:"created_at"`
-	ActiveAt  time.Time  `json:"active_at"`
-	RetireAt  *time.Time `json:"retire_at,omitempty"`
-}
-
-func newKeyView(k token.KeyInfo) keyView {
-	v := keyView{KID: k.ID, Algorithm: k.Algorithm, State: k.State, CreatedAt: k.CreatedAt, ActiveAt: k.ActiveAt}
-	if !k.RetireAt.IsZero() {
-		r := k.RetireAt
-		v.RetireAt = &r
-	}
-	return v
-}
-
-func (a *app) listKeys(ctx context.Context, db *sqlstore.DB) ([]keyView, error) {
+func (a *app) listKeys(ctx context.Context, db *sqlstore.DB) ([]admin.KeyView, error) {
 	infos, err := token.List(ctx, db, a.clock())
 	if err != nil {
 		return nil, err
 	}
-	views := make([]keyView, 0, len(infos))
+	views := make([]admin.KeyView, 0, len(infos))
 	for _, k := range infos {
-		views = append(views, newKeyView(k))
+		views = append(views, admin.NewKeyView(k))
 	}
 	return views, nil
 }
 
-func (a *app) printKeys(m *manageCmd, views []keyView) error {
+func (a *app) printKeys(m *manageCmd, views []admin.KeyView) error {
 	if m.out.json() {
 		return writeJSON(a.stdout, views)
 	}
 	return writeKeyTable(a.stdout, views)
 }
 
-func writeKeyTable(w io.Writer, views []keyView) error {
+func writeKeyTable(w io.Writer, views []admin.KeyView) error {
 	if len(views) == 0 {
 		_, err := fmt.Fprintln(w, "No signing keys (the server generates one per algorithm when it starts).")
 		return err
@@ -121,9 +103,9 @@ verifying until RETIRE AT) or retired.`,
 
 // rotateView is what keys rotate prints.
 type rotateView struct {
-	Key              keyView   `json:"key"`
-	MaxTokenLifetime string    `json:"max_token_lifetime"`
-	Keys             []keyView `json:"keys"`
+	Key              admin.KeyView   `json:"key"`
+	MaxTokenLifetime string          `json:"max_token_lifetime"`
+	Keys             []admin.KeyView `json:"keys"`
 }
 
 func (a *app) keysRotateCommand(m *manageCmd) *cobra.Command {
@@ -256,7 +238,7 @@ Keys and tokens do not change; running it again does nothing.`,
 // printRotation prints the key kid just created among views, the keys
 // after the rotation; older keys of its algorithm keep verifying until
 // lifetime after it signs.
-func (a *app) printRotation(m *manageCmd, kid string, lifetime time.Duration, views []keyView) error {
+func (a *app) printRotation(m *manageCmd, kid string, lifetime time.Duration, views []admin.KeyView) error {
 	out := rotateView{MaxTokenLifetime: lifetime.String(), Keys: views}
 	for _, v := range views {
 		if v.KID == kid {

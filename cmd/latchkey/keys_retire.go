@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/store"
@@ -33,7 +34,7 @@ server answering at once).`,
 				if err != nil {
 					return err
 				}
-				var k *keyView
+				var k *admin.KeyView
 				for i := range views {
 					if views[i].KID == args[0] {
 						k = &views[i]

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/token"
 )
@@ -16,7 +17,7 @@ import (
 func TestKeysRotateAndList(t *testing.T) {
 	db, path := tempDB(t)
 
-	var empty []keyView
+	var empty []admin.KeyView
 	mustRunJSON(t, &empty, "keys", "list", "--dev", db)
 	if len(empty) != 0 {
 		t.Fatalf("a fresh database lists keys: %+v", empty)
@@ -89,7 +90,7 @@ func TestKeysRotateAndList(t *testing.T) {
 		if third.Key.Algorithm != "ES256" || third.Key.State != token.StateNext {
 			t.Errorf("new key = %+v, want a next ES256 key", third.Key)
 		}
-		byKID := map[string]keyView{}
+		byKID := map[string]admin.KeyView{}
 		for _, k := range third.Keys {
 			byKID[k.KID] = k
 		}
@@ -105,7 +106,7 @@ func TestKeysRotateAndList(t *testing.T) {
 		}
 	})
 	t.Run("list_states_per_algorithm", func(t *testing.T) {
-		var list []keyView
+		var list []admin.KeyView
 		mustRunJSON(t, &list, "keys", "list", "--dev", db)
 		var got []string
 		for _, k := range list {
@@ -152,7 +153,7 @@ func TestKeysRotateAndList(t *testing.T) {
 func TestKeysPerAlgorithm(t *testing.T) {
 	db, path := tempDB(t)
 	secretA := strings.Repeat("a", 32)
-	var empty []keyView
+	var empty []admin.KeyView
 	mustRunJSON(t, &empty, "keys", "list", db) // creates the schema
 	// Start as the server does: ES256 signs access tokens, every algorithm
 	// has a key for ID tokens.
@@ -164,7 +165,7 @@ func TestKeysPerAlgorithm(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	var list []keyView
+	var list []admin.KeyView
 	mustRunJSON(t, &list, "keys", "list", db)
 	var got []string
 	for _, k := range list {
@@ -260,7 +261,7 @@ func TestKeysRotateSystemSecret(t *testing.T) {
 		})
 	}
 	t.Run("list_needs_no_secret", func(t *testing.T) {
-		var list []keyView
+		var list []admin.KeyView
 		mustRunJSON(t, &list, "keys", "list", db)
 		if len(list) != 1 {
 			t.Errorf("list = %+v", list)

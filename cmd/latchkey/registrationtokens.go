@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -21,23 +22,6 @@ func (a *app) registrationTokensCommand() *cobra.Command {
 	m.remote.register(cmd.PersistentFlags())
 	cmd.AddCommand(a.registrationTokensCreateCommand(m), a.registrationTokensListCommand(m), a.registrationTokensDeleteCommand(m))
 	return cmd
-}
-
-// registrationTokenView is how an initial access token is printed; the
-// token itself only once.
-type registrationTokenView struct {
-	ID          string    `json:"id"`
-	Token       string    `json:"token,omitempty"`
-	Description string    `json:"description,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
-	ExpiresAt   time.Time `json:"expires_at,omitzero"`
-	MaxUses     int       `json:"max_uses"`
-	Uses        int       `json:"uses"`
-}
-
-func newRegistrationTokenView(t store.RegistrationToken, plain string) registrationTokenView {
-	return registrationTokenView{ID: t.ID, Token: plain, Description: t.Description, CreatedAt: t.CreatedAt,
-		ExpiresAt: t.ExpiresAt, MaxUses: t.MaxUses, Uses: t.Uses}
 }
 
 func (a *app) registrationTokensCreateCommand(m *manageCmd) *cobra.Command {
@@ -64,7 +48,7 @@ expires; --uses 0 allows any number of registrations.`,
 					return fmt.Errorf("create registration token: %w", err)
 				}
 				a.audit(cmd.Context(), cfg, audit.Event{Name: audit.EventRegistrationTokenChanged, Detail: "issued " + t.ID})
-				return m.printRegistrationToken(cmd, newRegistrationTokenView(t, v.String()))
+				return m.printRegistrationToken(cmd, admin.NewRegistrationTokenView(t, v.String()))
 			})
 		},
 	}
@@ -103,9 +87,9 @@ func (a *app) registrationTokensListCommand(m *manageCmd) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("list registration tokens: %w", err)
 				}
-				views := make([]registrationTokenView, len(list))
+				views := make([]admin.RegistrationTokenView, len(list))
 				for i, t := range list {
-					views[i] = newRegistrationTokenView(t, "")
+					views[i] = admin.NewRegistrationTokenView(t, "")
 				}
 				return m.printRegistrationTokens(cmd, views)
 			})
@@ -138,7 +122,7 @@ func (a *app) registrationTokensDeleteCommand(m *manageCmd) *cobra.Command {
 }
 
 // printRegistrationToken prints a token just issued, the token once.
-func (m *manageCmd) printRegistrationToken(cmd *cobra.Command, view registrationTokenView) error {
+func (m *manageCmd) printRegistrationToken(cmd *cobra.Command, view admin.RegistrationTokenView) error {
 	if m.out.json() {
 		return writeJSON(cmd.OutOrStdout(), view)
 	}
@@ -151,7 +135,7 @@ func (m *manageCmd) printRegistrationToken(cmd *cobra.Command, view registration
 	return tw.Flush()
 }
 
-func (m *manageCmd) printRegistrationTokens(cmd *cobra.Command, views []registrationTokenView) error {
+func (m *manageCmd) printRegistrationTokens(cmd *cobra.Command, views []admin.RegistrationTokenView) error {
 	if m.out.json() {
 		return writeJSON(cmd.OutOrStdout(), views)
 	}

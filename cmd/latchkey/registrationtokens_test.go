@@ -6,13 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
 func TestRegistrationTokensRoundTrip(t *testing.T) {
 	db, path := tempDB(t)
-	var created registrationTokenView
+	var created admin.RegistrationTokenView
 	mustRunJSON(t, &created, "registration-tokens", "create", db, "--ttl", "2h", "--uses", "1", "--description", "partner onboarding")
 	if !secret.HasPrefix(created.Token, secret.PrefixInitialAccess) || created.ID == "" || created.MaxUses != 1 ||
 		created.ExpiresAt.Sub(created.CreatedAt) != 2*time.Hour {
@@ -21,7 +22,7 @@ func TestRegistrationTokensRoundTrip(t *testing.T) {
 	if bytes.Contains(databaseBytes(t, path), []byte(created.Token)) {
 		t.Fatal("the initial access token is stored in plain text")
 	}
-	var list []registrationTokenView
+	var list []admin.RegistrationTokenView
 	mustRunJSON(t, &list, "registration-tokens", "list", db)
 	if len(list) != 1 || list[0].Token != "" || list[0].ID != created.ID || list[0].Description != "partner onboarding" {
 		t.Fatalf("list printed %+v", list)

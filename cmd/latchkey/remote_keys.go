@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/spf13/cobra"
 )
 
@@ -13,12 +14,12 @@ func (a *app) remoteListKeys(cmd *cobra.Command, m *manageCmd) error {
 	if err != nil {
 		return err
 	}
-	views, err := all[keyView](cmd.Context(), api, "/keys")
+	views, err := all[admin.KeyView](cmd.Context(), api, "/keys")
 	if err != nil {
 		return err
 	}
 	if views == nil {
-		views = []keyView{}
+		views = []admin.KeyView{}
 	}
 	return a.printKeys(m, views)
 }
@@ -32,12 +33,12 @@ func (a *app) remoteRotateKey(cmd *cobra.Command, m *manageCmd, alg string, publ
 	if err != nil {
 		return err
 	}
-	var nk keyView
+	var nk admin.KeyView
 	if err := api.do(cmd.Context(), http.MethodPost, "/keys/rotate",
 		map[string]string{"algorithm": alg, "publish_delay": publishDelay.String()}, &nk); err != nil {
 		return err
 	}
-	views, err := all[keyView](cmd.Context(), api, "/keys")
+	views, err := all[admin.KeyView](cmd.Context(), api, "/keys")
 	if err != nil {
 		return err
 	}

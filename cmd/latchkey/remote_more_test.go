@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -132,12 +133,12 @@ func TestResourcesThroughTheAdminAPI(t *testing.T) {
 func TestKeysThroughTheAdminAPI(t *testing.T) {
 	base, tok, _ := adminServer(t)
 	remote := []string{"--server", base, "--token", tok}
-	var keys []keyView
+	var keys []admin.KeyView
 	mustRunJSON(t, &keys, append([]string{"keys", "list"}, remote...)...)
 	if len(keys) != 3 {
 		t.Fatalf("list through the API: %+v", keys)
 	}
-	var active keyView
+	var active admin.KeyView
 	for _, k := range keys {
 		if k.Algorithm == "EdDSA" {
 			active = k
@@ -169,7 +170,7 @@ func TestKeysThroughTheAdminAPI(t *testing.T) {
 // JWKS and refuses the key that signs and an unknown one.
 func TestKeysRetire(t *testing.T) {
 	_, _, _, flag := adminServerDB(t)
-	var keys []keyView
+	var keys []admin.KeyView
 	mustRunJSON(t, &keys, "keys", "list", flag)
 	if msg := mustFail(t, "", "keys", "retire", keys[0].KID, flag); !strings.Contains(msg, "signs its algorithm's tokens") {
 		t.Errorf("retire the signing key: %s", msg)
@@ -184,7 +185,7 @@ func TestKeysRetire(t *testing.T) {
 func TestRegistrationTokensThroughTheAdminAPI(t *testing.T) {
 	base, tok, db := adminServer(t)
 	remote := []string{"--server", base, "--token", tok}
-	var v registrationTokenView
+	var v admin.RegistrationTokenView
 	mustRunJSON(t, &v, append([]string{"registration-tokens", "create", "--ttl", "2h", "--uses", "3", "--description", "agents"}, remote...)...)
 	if v.ID == "" || v.Token == "" || v.MaxUses != 3 || v.Description != "agents" || v.ExpiresAt.Sub(v.CreatedAt).Hours() != 2 {
 		t.Fatalf("create through the API: %+v", v)

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/spf13/cobra"
 )
 
@@ -12,7 +13,7 @@ func (a *app) remoteCreateRegistrationToken(cmd *cobra.Command, m *manageCmd, in
 	if err != nil {
 		return err
 	}
-	var v registrationTokenView
+	var v admin.RegistrationTokenView
 	if err := api.do(cmd.Context(), http.MethodPost, "/registration-tokens", in, &v); err != nil {
 		return err
 	}
@@ -24,12 +25,12 @@ func (a *app) remoteListRegistrationTokens(cmd *cobra.Command, m *manageCmd) err
 	if err != nil {
 		return err
 	}
-	list, err := all[registrationTokenView](cmd.Context(), api, "/registration-tokens")
+	list, err := all[admin.RegistrationTokenView](cmd.Context(), api, "/registration-tokens")
 	if err != nil {
 		return err
 	}
 	if list == nil {
-		list = []registrationTokenView{}
+		list = []admin.RegistrationTokenView{}
 	}
 	return m.printRegistrationTokens(cmd, list)
 }

@@ -9,8 +9,9 @@ import (
 	"github.com/latchkey/latchkey/internal/token"
 )
 
-// keyView is a signing key: never its private half.
-type keyView struct {
+// KeyView is a signing key, as the admin API answers it and the command
+// line prints it: never its private half.
+type KeyView struct {
 	KID       string     `json:"kid"`
 	Algorithm string     `json:"alg"`
 	State     string     `json:"state"`
@@ -19,8 +20,9 @@ type keyView struct {
 	RetireAt  *time.Time `json:"retire_at,omitempty"`
 }
 
-func newKeyView(k token.KeyInfo) keyView {
-	v := keyView{KID: k.ID, Algorithm: k.Algorithm, State: k.State, CreatedAt: k.CreatedAt, ActiveAt: k.ActiveAt}
+// NewKeyView shows k.
+func NewKeyView(k token.KeyInfo) KeyView {
+	v := KeyView{KID: k.ID, Algorithm: k.Algorithm, State: k.State, CreatedAt: k.CreatedAt, ActiveAt: k.ActiveAt}
 	if !k.RetireAt.IsZero() {
 		v.RetireAt = &k.RetireAt
 	}
@@ -40,9 +42,9 @@ func (a *API) listKeys(w http.ResponseWriter, r *http.Request, _ caller) {
 		a.serverError(w, r, "list keys", err)
 		return
 	}
-	out := page[keyView]{Items: make([]keyView, 0, len(infos))}
+	out := page[KeyView]{Items: make([]KeyView, 0, len(infos))}
 	for _, k := range infos {
-		out.Items = append(out.Items, newKeyView(k))
+		out.Items = append(out.Items, NewKeyView(k))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -94,7 +96,7 @@ func (a *API) rotateKey(w http.ResponseWriter, r *http.Request, who caller) {
 	}
 	a.audit(r.Context(), who, audit.Event{Name: audit.EventKeyChanged, Detail: "rotated " + in.Algorithm + ": new key " + nk.ID})
 	a.reloadKeys(r)
-	writeJSON(w, http.StatusCreated, keyView{KID: nk.ID, Algorithm: nk.Algorithm, State: token.StateNext,
+	writeJSON(w, http.StatusCreated, KeyView{KID: nk.ID, Algorithm: nk.Algorithm, State: token.StateNext,
 		CreatedAt: nk.CreatedAt, ActiveAt: nk.ActiveAt})
 }
 

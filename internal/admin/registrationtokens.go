@@ -11,24 +11,23 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-// registrationTokenView is an initial access token (RFC 7591 §3): the
-// token itself only once, when issued.
-type registrationTokenView struct {
-	ID          string     `json:"id"`
-	Token       string     `json:"token,omitempty"`
-	Description string     `json:"description,omitempty"`
-	CreatedAt   time.Time  `json:"created_at"`
-	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
-	MaxUses     int        `json:"max_uses"`
-	Uses        int        `json:"uses"`
+// RegistrationTokenView is an initial access token (RFC 7591 §3), as the
+// admin API answers it and the command line prints it: the token itself
+// only once, when issued; no expires_at when it never expires.
+type RegistrationTokenView struct {
+	ID          string    `json:"id"`
+	Token       string    `json:"token,omitempty"`
+	Description string    `json:"description,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	ExpiresAt   time.Time `json:"expires_at,omitzero"`
+	MaxUses     int       `json:"max_uses"`
+	Uses        int       `json:"uses"`
 }
 
-func newRegistrationTokenView(t store.RegistrationToken, plain string) registrationTokenView {
-	v := registrationTokenView{ID: t.ID, Token: plain, Description: t.Description, CreatedAt: t.CreatedAt, MaxUses: t.MaxUses, Uses: t.Uses}
-	if !t.ExpiresAt.IsZero() {
-		v.ExpiresAt = &t.ExpiresAt
-	}
-	return v
+// NewRegistrationTokenView shows t, with plain when it was just issued.
+func NewRegistrationTokenView(t store.RegistrationToken, plain string) RegistrationTokenView {
+	return RegistrationTokenView{ID: t.ID, Token: plain, Description: t.Description, CreatedAt: t.CreatedAt,
+		ExpiresAt: t.ExpiresAt, MaxUses: t.MaxUses, Uses: t.Uses}
 }
 
 // defaultRegistrationTokenTTL and the single use are the command line's
@@ -37,7 +36,7 @@ const defaultRegistrationTokenTTL = 24 * time.Hour
 
 func (a *API) listRegistrationTokens(w http.ResponseWriter, r *http.Request, _ caller) {
 	listPage(a, w, r, "registration tokens", a.o.Store.ListRegistrationTokens, func(x store.RegistrationToken) string { return x.ID },
-		func(x store.RegistrationToken) registrationTokenView { return newRegistrationTokenView(x, "") })
+		func(x store.RegistrationToken) RegistrationTokenView { return NewRegistrationTokenView(x, "") })
 }
 
 // createRegistrationToken issues an initial access token for gated
@@ -82,7 +81,7 @@ func (a *API) createRegistrationToken(w http.ResponseWriter, r *http.Request, wh
 		return
 	}
 	a.audit(r.Context(), who, audit.Event{Name: audit.EventRegistrationTokenChanged, Detail: "issued " + t.ID})
-	writeJSON(w, http.StatusCreated, newRegistrationTokenView(t, v.String()))
+	writeJSON(w, http.StatusCreated, NewRegistrationTokenView(t, v.String()))
 }
 
 func (a *API) deleteRegistrationToken(w http.ResponseWriter, r *http.Request, who caller) {
