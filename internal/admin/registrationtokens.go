@@ -3,7 +3,6 @@ package admin
 import (
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/audit"
@@ -68,8 +67,8 @@ func (a *API) createRegistrationToken(w http.ResponseWriter, r *http.Request, wh
 			errs = append(errs, errors.New("max_uses must be 0 (any number) or more"))
 		}
 	}
-	if len(in.Description) > 200 || strings.ContainsFunc(in.Description, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
-		errs = append(errs, errors.New("description must be at most 200 characters, without control characters"))
+	if err := oauth.ValidateDescription(in.Description); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		writeProblem(w, invalid("registration token", errors.Join(errs...)))

@@ -57,8 +57,22 @@ func ValidateEmail(email string) error {
 
 // ValidateName checks a user's full name.
 func ValidateName(name string) error {
-	if len(name) > 200 || !utf8.ValidString(name) || strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+	if !shortText(name) {
 		return errors.New("the name must be at most 200 characters without control characters")
 	}
 	return nil
+}
+
+// ValidateDescription checks what an operator writes to say what something
+// is for (an initial access token's description).
+func ValidateDescription(d string) error {
+	if !shortText(d) {
+		return errors.New("the description must be at most 200 characters without control characters")
+	}
+	return nil
+}
+
+// shortText is at most 200 bytes of valid UTF-8 without control characters.
+func shortText(s string) bool {
+	return len(s) <= 200 && utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f })
 }

@@ -795,6 +795,7 @@ func TestAdminAPI_RegistrationTokens(t *testing.T) {
 			wantProblem(t, "a negative ttl", e.call("POST", "/registration-tokens", e.adminTok, map[string]any{"ttl": "-1h"}), 422)
 			wantProblem(t, "negative uses", e.call("POST", "/registration-tokens", e.adminTok, map[string]any{"max_uses": -1}), 422)
 			wantProblem(t, "an unknown field", e.call("POST", "/registration-tokens", e.adminTok, map[string]any{"uses": 1}), 400)
+			wantProblem(t, "a control character in the description", e.call("POST", "/registration-tokens", e.adminTok, map[string]any{"description": "a\nb"}), 422)
 
 			issued := e.call("POST", "/registration-tokens", e.adminTok, map[string]any{"description": "for the notes agent"})
 			if issued.status != 201 || issued.str("token") == "" || issued.str("expires_at") == "" || issued.body["max_uses"] != 1.0 {
