@@ -96,7 +96,7 @@ func (p *Provider) dpopAtResource(w http.ResponseWriter, r *http.Request, raw, s
 	case d.server != nil:
 		WriteError(w, d.server)
 	default:
-		writeJSON(w, d.Status, struct {
+		WriteJSON(w, d.Status, struct {
 			Error       string `json:"error"`
 			Description string `json:"error_description"`
 		}{d.Code, d.Description})

@@ -45,7 +45,7 @@ func (p *Provider) HandleDeviceAuthorization(w http.ResponseWriter, r *http.Requ
 		WriteError(w, e)
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
+	WriteJSON(w, http.StatusOK, resp)
 }
 
 func (p *Provider) deviceAuthorization(w http.ResponseWriter, r *http.Request) (DeviceAuthorizationResponse, *Error) {

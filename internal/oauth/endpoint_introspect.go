@@ -55,7 +55,7 @@ func (p *Provider) HandleIntrospect(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, e)
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
+	WriteJSON(w, http.StatusOK, resp)
 }
 
 func (p *Provider) introspect(ctx context.Context, client store.Client, raw string) (Introspection, *Error) {

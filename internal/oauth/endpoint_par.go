@@ -42,7 +42,7 @@ func (p *Provider) HandlePAR(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, e)
 		return
 	}
-	writeJSON(w, http.StatusCreated, resp)
+	WriteJSON(w, http.StatusCreated, resp)
 }
 
 func (p *Provider) par(w http.ResponseWriter, r *http.Request) (parResponse, *Error) {

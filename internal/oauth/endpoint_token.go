@@ -37,7 +37,7 @@ func (p *Provider) HandleToken(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, e)
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
+	WriteJSON(w, http.StatusOK, resp)
 }
 
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) (TokenResponse, *Error) {
@@ -79,19 +79,16 @@ func WriteError(w http.ResponseWriter, e *Error) {
 	if e.dpopNonce != "" {
 		w.Header().Set(dpop.NonceHeader, e.dpopNonce)
 	}
-	writeJSON(w, e.Status, struct {
+	WriteJSON(w, e.Status, struct {
 		Error       string `json:"error"`
 		Description string `json:"error_description,omitempty"`
 	}{e.Code, e.Description})
 }
 
-// writeJSON writes v with the headers every token-endpoint answer carries
-// (RFC 6749 §5.1: Cache-Control: no-store, Pragma: no-cache).
-func writeJSON(w http.ResponseWriter, status int, v any) { WriteJSON(w, status, v) }
-
-// WriteJSON is writeJSON for the other back-channel endpoints that hand
-// out credentials (the registration endpoint, RFC 7591 §3.2.1, asks for
-// the same headers).
+// WriteJSON writes v with the headers every token-endpoint answer carries
+// (RFC 6749 §5.1: Cache-Control: no-store, Pragma: no-cache), as the other
+// back-channel answers that hand out credentials do (the registration
+// endpoint's too, RFC 7591 §3.2.1).
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {

@@ -56,7 +56,7 @@ func (p *Provider) HandleUserInfo(w http.ResponseWriter, r *http.Request) {
 	if raw == "" {
 		// RFC 6750 §3.1: no credentials, so no error code.
 		h.Set("WWW-Authenticate", `Bearer realm="latchkey"`)
-		writeJSON(w, http.StatusUnauthorized, struct {
+		WriteJSON(w, http.StatusUnauthorized, struct {
 			Error string `json:"error"`
 		}{"invalid_token"})
 		return
@@ -85,7 +85,7 @@ func (p *Provider) HandleUserInfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, _ := oidc.ParseClaimsRequest(ua.claims)
-	writeJSON(w, http.StatusOK, struct {
+	WriteJSON(w, http.StatusOK, struct {
 		Subject string `json:"sub"`
 		oidc.UserClaims
 	}{u.ID, oidc.ReleaseClaims(u, ua.scopes, req.UserInfo)})
@@ -179,7 +179,7 @@ func validB64Token(s string) bool {
 // error code and description, and the same in a JSON body.
 func bearerError(w http.ResponseWriter, status int, code, desc string) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey", error="`+code+`", error_description="`+desc+`"`)
-	writeJSON(w, status, struct {
+	WriteJSON(w, status, struct {
 		Error       string `json:"error"`
 		Description string `json:"error_description"`
 	}{code, desc})

@@ -147,7 +147,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		if ok, wait := h.limit.Reserve(clientip.Of(r), now); !ok {
 			h.o.Logger.WarnContext(ctx, "registration refused: too many from this address", "client", clientip.Of(r))
 			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-			writeJSON(w, http.StatusTooManyRequests, refusal{Code: "temporarily_unavailable",
+			oauth.WriteJSON(w, http.StatusTooManyRequests, refusal{Code: "temporarily_unavailable",
 				Description: "too many registrations from this address; try again later"})
 			return
 		}
@@ -160,14 +160,14 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	}
 	raw, ref := readBody(w, r)
 	if ref != nil {
-		writeJSON(w, ref.status, ref)
+		oauth.WriteJSON(w, ref.status, ref)
 		return
 	}
 	c := store.Client{ID: oauth.NewClientID(), CreatedAt: now, UpdatedAt: now}
 	clientSecret, ref := h.build(raw, &c, "")
 	if ref != nil {
 		h.o.Logger.InfoContext(ctx, "registration refused", "error", ref.Code, "description", ref.Description, "client", clientip.Of(r))
-		writeJSON(w, ref.status, ref)
+		oauth.WriteJSON(w, ref.status, ref)
 		return
 	}
 	// The initial access token is spent only on a registration that will
@@ -190,7 +190,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.audit(r, c.ID, "registered itself")
-	writeJSON(w, http.StatusCreated, h.answer(c, clientSecret, string(accessToken)))
+	oauth.WriteJSON(w, http.StatusCreated, h.answer(c, clientSecret, string(accessToken)))
 }
 
 // read answers the client's registered metadata (RFC 7592 §2.1). The
@@ -203,7 +203,7 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token, _ := bearer(r)
-	writeJSON(w, http.StatusOK, h.answer(c, "", token))
+	oauth.WriteJSON(w, http.StatusOK, h.answer(c, "", token))
 }
 
 // update replaces the client's metadata (RFC 7592 §2.2) and rotates its
@@ -224,7 +224,7 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
 		clientSecret, ref = h.build(raw, &c, c.SecretHash)
 	}
 	if ref != nil {
-		writeJSON(w, ref.status, ref)
+		oauth.WriteJSON(w, ref.status, ref)
 		return
 	}
 	accessToken := secret.New(secret.PrefixRegistrationAccess)
@@ -234,7 +234,7 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.audit(r, c.ID, "updated its registration")
-	writeJSON(w, http.StatusOK, h.answer(c, clientSecret, string(accessToken)))
+	oauth.WriteJSON(w, http.StatusOK, h.answer(c, clientSecret, string(accessToken)))
 }
 
 // delete removes the client with its grants and tokens (RFC 7592 §2.3).
@@ -407,7 +407,7 @@ func unauthorized(w http.ResponseWriter, code, description string) {
 	if code == "" {
 		code = "invalid_request"
 	}
-	writeJSON(w, http.StatusUnauthorized, refusal{Code: code, Description: description})
+	oauth.WriteJSON(w, http.StatusUnauthorized, refusal{Code: code, Description: description})
 }
 
 // storeError answers a failed write: a value the store cannot hold (a NUL
@@ -416,7 +416,7 @@ func unauthorized(w http.ResponseWriter, code, description string) {
 func (h *Handler) storeError(ctx context.Context, w http.ResponseWriter, op string, err error) {
 	if errors.Is(err, store.ErrInvalid) {
 		ref := invalidMetadata("a metadata value cannot be stored: text must be valid UTF-8 without NUL characters")
-		writeJSON(w, ref.status, ref)
+		oauth.WriteJSON(w, ref.status, ref)
 		return
 	}
 	h.serverError(ctx, w, op, err)
@@ -426,10 +426,5 @@ func (h *Handler) serverError(ctx context.Context, w http.ResponseWriter, op str
 	h.o.Logger.ErrorContext(ctx, "registration: "+op, "err", err)
 	// The store failed: unreachable or overloaded, which passes.
 	w.Header().Set("Retry-After", "1")
-	writeJSON(w, http.StatusServiceUnavailable, refusal{Code: "temporarily_unavailable", Description: "the server could not complete the request now; try again"})
+	oauth.WriteJSON(w, http.StatusServiceUnavailable, refusal{Code: "temporarily_unavailable", Description: "the server could not complete the request now; try again"})
 }
-
-// writeJSON writes v with the headers of every registration answer
-// (RFC 7591 §3.2.1: Cache-Control no-store, Pragma no-cache), those of
-// the token endpoint.
-func writeJSON(w http.ResponseWriter, status int, v any) { oauth.WriteJSON(w, status, v) }
